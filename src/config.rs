@@ -1,0 +1,169 @@
+//! Typed settings: built-in defaults, overridden by flags and environment variables (clap `env`).
+//!
+//! One `Settings` value is built at startup and shared read-only; tests build their own with
+//! [`Settings::for_tests`]. Secrets never reach logs: `Debug` redacts them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Everything the server can be told at startup.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "TICKETCLUB_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Database: `sqlite:PATH`, `sqlite::memory:`, or (later) `mysql://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/ticketclub.db")]
+    pub database_url: String,
+
+    /// People allowed on a session's buying page at once; everyone else queues.
+    #[arg(long, env = "TICKETCLUB_QUEUE_LIMIT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub queue_limit: u32,
+
+    /// Length of the purchase window on the buying page, in seconds.
+    #[arg(long, env = "TICKETCLUB_PURCHASE_WINDOW", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub purchase_window: u64,
+
+    /// Extra seconds after the window before the server ends a visit, so the original client's own
+    /// countdown runs out first (the original wait formula adds the same 10 s buffer).
+    #[arg(long, env = "TICKETCLUB_WINDOW_GRACE", default_value_t = 10)]
+    pub window_grace: u64,
+
+    /// Tickets one account may hold or buy per session.
+    #[arg(long, env = "TICKETCLUB_TICKET_LIMIT", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ticket_limit: u32,
+
+    /// HS256 secret for access tokens. Unset: a random one per process (tokens die on restart).
+    #[arg(long, env = "TICKETCLUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Token lifetime, in the original's notation: `7d`, `12h`, `30m`, `45s`, or bare milliseconds.
+    #[arg(long, env = "TICKETCLUB_JWT_EXPIRES", default_value = "7d")]
+    pub jwt_expires: String,
+
+    /// Base URL that image file names are appended to. Unset: `http://<addr>/assets`.
+    #[arg(long, env = "TICKETCLUB_IMAGE_BASE")]
+    pub image_base: Option<String>,
+
+    /// Browser origins allowed to open Socket.IO connections (comma separated, `*` for any).
+    #[arg(
+        long,
+        env = "TICKETCLUB_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://localhost:5000,https://claudia-teng.com,https://ticketclub.live"
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// bcrypt cost for new passwords (the original used 10; tests use 4 to stay fast).
+    #[arg(long, env = "TICKETCLUB_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
+    pub bcrypt_cost: u32,
+
+    /// Log format: `pretty` for people, `json` for log shippers.
+    #[arg(long, env = "TICKETCLUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// How long shutdown waits for in-flight work before giving up, in seconds.
+    #[arg(long, env = "TICKETCLUB_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Settings {
+    /// Settings for an isolated test server: port 0, in-memory database, fast bcrypt.
+    pub fn for_tests() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: "sqlite::memory:".into(),
+            queue_limit: 3,
+            purchase_window: 600,
+            window_grace: 10,
+            ticket_limit: 4,
+            jwt_secret: Some("test-secret".into()),
+            jwt_expires: "7d".into(),
+            image_base: None,
+            cors_origins: vec!["*".into()],
+            bcrypt_cost: 4,
+            log_format: LogFormat::Pretty,
+            shutdown_grace: 2,
+        }
+    }
+
+    /// The purchase window as a duration.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.purchase_window)
+    }
+
+    /// Window plus grace: how long a page place lasts before the server ends it.
+    pub fn window_with_grace(&self) -> Duration {
+        Duration::from_secs(self.purchase_window + self.window_grace)
+    }
+
+    /// Image base URL, derived from the bound address when not configured.
+    pub fn image_base_for(&self, bound: SocketAddr) -> String {
+        match &self.image_base {
+            Some(base) => base.trim_end_matches('/').to_string(),
+            None => format!("http://{bound}/assets"),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("addr", &self.addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("queue_limit", &self.queue_limit)
+            .field("purchase_window", &self.purchase_window)
+            .field("window_grace", &self.window_grace)
+            .field("ticket_limit", &self.ticket_limit)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field("jwt_expires", &self.jwt_expires)
+            .field("image_base", &self.image_base)
+            .field("cors_origins", &self.cors_origins)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// Hides the password part of `scheme://user:password@host/...`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:<redacted>@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let mut s = Settings::for_tests();
+        s.jwt_secret = Some("hunter2".into());
+        s.database_url = "mysql://app:pa55@127.0.0.1/db".into();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("pa55"));
+        assert!(shown.contains("mysql://app:<redacted>@127.0.0.1/db"));
+    }
+}

@@ -1,0 +1,268 @@
+//! The waiting room of one session: who is on the buying page, who queues, and what each is told.
+//!
+//! This is the original's Redis model (a page list, an entry-time hash and a FIFO queue list) as a
+//! pure value, with its two bugs fixed: a departure promotes someone only when a page place was
+//! really freed, and arriving twice never takes two places. Every storage engine either wraps
+//! [`Room`] (memory) or mirrors it step for step (Redis Lua), and both compute the wait estimate
+//! with [`Rules::seconds`].
+
+use std::collections::VecDeque;
+
+use super::ids::UserId;
+use super::time::Millis;
+
+/// The numbers that shape a waiting room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// People allowed on the buying page at once.
+    pub limit: usize,
+    /// The purchase window, in milliseconds (600 000 in the original).
+    pub window_ms: Millis,
+    /// Seconds added to every estimate (10 in the original).
+    pub buffer_s: i64,
+}
+
+impl Rules {
+    /// The original estimate: wait for the page user in the same "column" (`page[i % limit]`,
+    /// entered at `base_ms`) to use up their window, plus one whole window per full round of
+    /// `limit` people ahead, plus the buffer. Floors like JavaScript's `Math.floor`.
+    pub fn seconds(&self, base_ms: Millis, round: i64, now_ms: Millis) -> i64 {
+        let due = base_ms + round * self.window_ms + self.window_ms - now_ms;
+        due.div_euclid(1000) + self.buffer_s
+    }
+
+    /// What the original sends with `pass: true`: the formula with a zero base, a large negative
+    /// number the client ignores. Kept so recorded sessions replay byte for byte.
+    pub fn pass_seconds(&self, now_ms: Millis) -> i64 {
+        self.seconds(0, 0, now_ms)
+    }
+
+    fn round_of(&self, queue_index: usize) -> i64 {
+        (queue_index / self.limit) as i64
+    }
+}
+
+/// An opaque token naming the connection that holds a place, so that a stale connection of the
+/// same account cannot give away the place its newer connection holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Holder(pub String);
+
+/// Where an account stands in a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// On the buying page.
+    Page,
+    /// Waiting, with this 0-based index in the queue.
+    Queue(usize),
+}
+
+/// The answer to an arrival.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Straight onto the buying page.
+    Pass,
+    /// Queued: `wait_people` is the 1-based position, `seconds` the estimate.
+    Queued {
+        /// People ahead, counting oneself (the original's `waitPeople`).
+        wait_people: usize,
+        /// Estimated wait in seconds.
+        seconds: i64,
+    },
+}
+
+/// A new estimate for someone whose position just improved by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Notice {
+    /// Who to tell.
+    pub user: UserId,
+    /// Their new estimate in seconds.
+    pub seconds: i64,
+}
+
+/// What a departure changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Departure {
+    /// Where the departing account was.
+    pub from: Place,
+    /// Who moved from the queue onto the page, if anyone.
+    pub promoted: Option<UserId>,
+    /// Everyone whose position improved, in queue order.
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Clone, Debug)]
+struct Visitor {
+    user: UserId,
+    since: Millis,
+    holder: Holder,
+}
+
+#[derive(Clone, Debug)]
+struct Waiter {
+    user: UserId,
+    holder: Holder,
+}
+
+/// One session's page and queue.
+#[derive(Clone, Debug, Default)]
+pub struct Room {
+    page: Vec<Visitor>,
+    queue: VecDeque<Waiter>,
+}
+
+impl Room {
+    /// An empty room.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Admits `user` to the page if there is room, else queues them at the back. An account that
+    /// is already inside keeps its place (the new connection becomes its holder).
+    pub fn enter(&mut self, rules: &Rules, user: UserId, holder: Holder, now: Millis) -> Admission {
+        if let Some(visitor) = self.page.iter_mut().find(|v| v.user == user) {
+            visitor.holder = holder;
+            return Admission::Pass;
+        }
+        if let Some(index) = self.queue.iter().position(|w| w.user == user) {
+            self.queue[index].holder = holder;
+            return self.queued_at(rules, index, now);
+        }
+        if self.page.len() < rules.limit {
+            self.page.push(Visitor {
+                user,
+                since: now,
+                holder,
+            });
+            return Admission::Pass;
+        }
+        self.queue.push_back(Waiter { user, holder });
+        self.queued_at(rules, self.queue.len() - 1, now)
+    }
+
+    fn queued_at(&self, rules: &Rules, index: usize, now: Millis) -> Admission {
+        Admission::Queued {
+            wait_people: index + 1,
+            seconds: self.estimate(rules, index, now),
+        }
+    }
+
+    /// The estimate for queue index `index`. A missing page "column" (only possible in a room
+    /// that shrank oddly) counts as a full window from now.
+    fn estimate(&self, rules: &Rules, index: usize, now: Millis) -> i64 {
+        let base = self
+            .page
+            .get(index % rules.limit)
+            .map_or(now, |v| v.since);
+        rules.seconds(base, rules.round_of(index), now)
+    }
+
+    /// Where `user` stands, if inside.
+    pub fn place(&self, user: UserId) -> Option<Place> {
+        if self.page.iter().any(|v| v.user == user) {
+            return Some(Place::Page);
+        }
+        self.queue
+            .iter()
+            .position(|w| w.user == user)
+            .map(Place::Queue)
+    }
+
+    /// Removes `user`. With `holder` given, only if that connection holds the place. Returns
+    /// `None` when nothing was removed, and then nobody is promoted (the original's bug).
+    pub fn leave(
+        &mut self,
+        rules: &Rules,
+        user: UserId,
+        holder: Option<&Holder>,
+        now: Millis,
+    ) -> Option<Departure> {
+        let holds = |h: &Holder| holder.is_none_or(|want| want == h);
+        if let Some(index) = self.queue.iter().position(|w| w.user == user) {
+            if !holds(&self.queue[index].holder) {
+                return None;
+            }
+            self.queue.remove(index);
+            return Some(Departure {
+                from: Place::Queue(index),
+                promoted: None,
+                notices: self.notices_from(rules, index, now),
+            });
+        }
+        let index = self.page.iter().position(|v| v.user == user)?;
+        if !holds(&self.page[index].holder) {
+            return None;
+        }
+        self.page.remove(index);
+        Some(self.promote(rules, now))
+    }
+
+    /// Fills the freed page place from the queue and builds the page departure's notices.
+    fn promote(&mut self, rules: &Rules, now: Millis) -> Departure {
+        let promoted = self.queue.pop_front().map(|w| {
+            let user = w.user;
+            self.page.push(Visitor {
+                user,
+                since: now,
+                holder: w.holder,
+            });
+            user
+        });
+        let notices = match promoted {
+            Some(_) => self.notices_from(rules, 0, now),
+            None => Vec::new(),
+        };
+        Departure {
+            from: Place::Page,
+            promoted,
+            notices,
+        }
+    }
+
+    fn notices_from(&self, rules: &Rules, start: usize, now: Millis) -> Vec<Notice> {
+        (start..self.queue.len())
+            .map(|j| Notice {
+                user: self.queue[j].user,
+                seconds: self.estimate(rules, j, now),
+            })
+            .collect()
+    }
+
+    /// Ends every page visit that began at or before `now - lifetime_ms`, oldest first, promoting
+    /// from the queue as places free up.
+    pub fn expire(
+        &mut self,
+        rules: &Rules,
+        lifetime_ms: Millis,
+        now: Millis,
+    ) -> Vec<(UserId, Departure)> {
+        let mut ended = Vec::new();
+        while let Some(index) = self.page.iter().position(|v| v.since + lifetime_ms <= now) {
+            let user = self.page.remove(index).user;
+            ended.push((user, self.promote(rules, now)));
+        }
+        ended
+    }
+
+    /// The earliest instant at which a page visit will expire, if anyone is on the page.
+    pub fn next_expiry(&self, lifetime_ms: Millis) -> Option<Millis> {
+        self.page.iter().map(|v| v.since + lifetime_ms).min()
+    }
+
+    /// People on the page.
+    pub fn page_len(&self) -> usize {
+        self.page.len()
+    }
+
+    /// People queued.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// True when nobody is inside (the room can be dropped).
+    pub fn is_empty(&self) -> bool {
+        self.page.is_empty() && self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

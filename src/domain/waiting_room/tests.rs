@@ -1,0 +1,168 @@
+//! Unit and randomized tests of the waiting room, with the clock passed in.
+
+use super::*;
+
+const RULES: Rules = Rules {
+    limit: 3,
+    window_ms: 600_000,
+    buffer_s: 10,
+};
+
+fn h(n: i64) -> Holder {
+    Holder(format!("conn-{n}"))
+}
+
+/// The golden recording's arrivals: seven users, entry times in ms.
+fn seven_arrivals() -> Room {
+    let mut room = Room::new();
+    for (user, at) in [(1, 400), (2, 850), (3, 1270), (4, 1540), (5, 1790), (6, 2040), (7, 2290)] {
+        room.enter(&RULES, UserId(user), h(user), at);
+    }
+    room
+}
+
+#[test]
+fn the_first_limit_arrivals_pass_and_the_rest_queue_with_positions_and_estimates() {
+    let mut room = Room::new();
+    let got: Vec<_> = [(1, 400), (2, 850), (3, 1270), (4, 1540), (5, 1790), (6, 2040), (7, 2290)]
+        .into_iter()
+        .map(|(u, at)| room.enter(&RULES, UserId(u), h(u), at))
+        .collect();
+    let queued = |wait_people, seconds| Admission::Queued { wait_people, seconds };
+    assert_eq!(
+        got,
+        vec![
+            Admission::Pass,
+            Admission::Pass,
+            Admission::Pass,
+            queued(1, 608), // floor((400 + 600000 - 1540) / 1000) + 10
+            queued(2, 609), // page[1] entered at 850
+            queued(3, 609), // page[2] entered at 1270
+            queued(4, 1208), // second round: page[0] + one more window
+        ]
+    );
+    assert_eq!((room.page_len(), room.queue_len()), (3, 4));
+}
+
+#[test]
+fn pass_seconds_are_the_originals_meaningless_negative() {
+    assert_eq!(RULES.pass_seconds(1_795_962_000_000), -1_795_961_390);
+}
+
+#[test]
+fn a_page_user_who_leaves_admits_the_head_of_the_queue_and_everyone_behind_moves_up() {
+    let mut room = seven_arrivals();
+    let left = room.leave(&RULES, UserId(1), Some(&h(1)), 2480).expect("was inside");
+    assert_eq!(left.from, Place::Page);
+    assert_eq!(left.promoted, Some(UserId(4)));
+    let notices: Vec<_> = left.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
+    // U5 waits on U2 (850), U6 on U3 (1270), U7 on U4 who just entered at 2480.
+    assert_eq!(notices, vec![(5, 608), (6, 608), (7, 610)]);
+    assert_eq!(room.place(UserId(4)), Some(Place::Page));
+    assert_eq!(room.place(UserId(5)), Some(Place::Queue(0)));
+}
+
+#[test]
+fn a_queued_user_who_leaves_moves_only_the_people_behind_them_up() {
+    let mut room = seven_arrivals();
+    let left = room.leave(&RULES, UserId(4), None, 2035).expect("was queued");
+    assert_eq!(left.from, Place::Queue(0));
+    assert_eq!(left.promoted, None);
+    let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+    assert_eq!(users, vec![5, 6, 7]);
+
+    let left = room.leave(&RULES, UserId(6), None, 3580).expect("was queued");
+    assert_eq!(left.from, Place::Queue(1));
+    let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+    assert_eq!(users, vec![7]);
+    assert_eq!((room.page_len(), room.queue_len()), (3, 2));
+}
+
+#[test]
+fn someone_who_is_not_inside_leaving_promotes_nobody() {
+    let mut room = seven_arrivals();
+    assert_eq!(room.leave(&RULES, UserId(99), None, 3000), None);
+    assert_eq!((room.page_len(), room.queue_len()), (3, 4));
+}
+
+#[test]
+fn a_page_leave_with_an_empty_queue_tells_nobody() {
+    let mut room = Room::new();
+    room.enter(&RULES, UserId(1), h(1), 0);
+    let left = room.leave(&RULES, UserId(1), None, 10).expect("inside");
+    assert_eq!(left.promoted, None);
+    assert!(left.notices.is_empty());
+    assert!(room.is_empty());
+}
+
+#[test]
+fn arriving_twice_keeps_one_place() {
+    let mut room = seven_arrivals();
+    assert_eq!(room.enter(&RULES, UserId(2), h(20), 3000), Admission::Pass);
+    let again = room.enter(&RULES, UserId(5), h(50), 3000);
+    assert!(matches!(again, Admission::Queued { wait_people: 2, .. }));
+    assert_eq!((room.page_len(), room.queue_len()), (3, 4));
+}
+
+#[test]
+fn a_stale_connection_cannot_give_away_the_place_its_newer_connection_holds() {
+    let mut room = seven_arrivals();
+    room.enter(&RULES, UserId(2), h(20), 3000);
+    assert_eq!(room.leave(&RULES, UserId(2), Some(&h(2)), 3100), None);
+    assert_eq!(room.place(UserId(2)), Some(Place::Page));
+    assert!(room.leave(&RULES, UserId(2), Some(&h(20)), 3100).is_some());
+}
+
+#[test]
+fn expiry_ends_only_visits_past_their_lifetime_and_promotes_in_order() {
+    let mut room = seven_arrivals();
+    let lifetime = 610_000;
+    assert!(room.expire(&RULES, lifetime, 400 + lifetime - 1).is_empty());
+    assert_eq!(room.next_expiry(lifetime), Some(400 + lifetime));
+    let ended = room.expire(&RULES, lifetime, 900 + lifetime);
+    let summary: Vec<_> = ended.iter().map(|(u, d)| (u.0, d.promoted.map(|p| p.0))).collect();
+    assert_eq!(summary, vec![(1, Some(4)), (2, Some(5))]);
+    assert_eq!(room.place(UserId(6)), Some(Place::Queue(0)));
+}
+
+/// A tiny deterministic generator, so the randomized test needs no extra crate and replays.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, bound: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (self.0 >> 33) % bound
+    }
+}
+
+#[test]
+fn random_arrivals_and_departures_keep_the_room_fair() {
+    for seed in 0..50 {
+        let mut rng = Lcg(seed);
+        let rules = Rules {
+            limit: 1 + rng.next(4) as usize,
+            ..RULES
+        };
+        let mut room = Room::new();
+        let mut order: Vec<UserId> = Vec::new(); // expected FIFO order of everyone inside
+        for step in 0..400 {
+            let user = UserId(rng.next(30) as i64);
+            let now = step * 1000;
+            if rng.next(3) > 0 {
+                room.enter(&rules, user, h(user.0), now);
+                if !order.contains(&user) {
+                    order.push(user);
+                }
+            } else if room.leave(&rules, user, None, now).is_some() {
+                order.retain(|u| *u != user);
+            }
+            assert!(room.page_len() <= rules.limit);
+            assert!(room.queue_len() == 0 || room.page_len() == rules.limit);
+            assert_eq!(room.page_len() + room.queue_len(), order.len());
+            let queued: Vec<_> = order.iter().filter(|u| room.place(**u) != Some(Place::Page)).collect();
+            for (i, u) in queued.iter().enumerate() {
+                assert_eq!(room.place(**u), Some(Place::Queue(i)), "seed {seed}: FIFO broken");
+            }
+        }
+    }
+}

@@ -17,7 +17,11 @@ pub struct Settings {
     pub addr: SocketAddr,
 
     /// Database: `sqlite:PATH`, `sqlite::memory:`, or (later) `mysql://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/ticketclub.db")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:data/ticketclub.db"
+    )]
     pub database_url: String,
 
     /// People allowed on a session's buying page at once; everyone else queues.
@@ -128,7 +132,10 @@ impl fmt::Debug for Settings {
             .field("purchase_window", &self.purchase_window)
             .field("window_grace", &self.window_grace)
             .field("ticket_limit", &self.ticket_limit)
-            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("jwt_expires", &self.jwt_expires)
             .field("image_base", &self.image_base)
             .field("cors_origins", &self.cors_origins)

@@ -149,10 +149,7 @@ impl Room {
     /// The estimate for queue index `index`. A missing page "column" (only possible in a room
     /// that shrank oddly) counts as a full window from now.
     fn estimate(&self, rules: &Rules, index: usize, now: Millis) -> i64 {
-        let base = self
-            .page
-            .get(index % rules.limit)
-            .map_or(now, |v| v.since);
+        let base = self.page.get(index % rules.limit).map_or(now, |v| v.since);
         rules.seconds(base, rules.round_of(index), now)
     }
 

@@ -15,7 +15,15 @@ fn h(n: i64) -> Holder {
 /// The golden recording's arrivals: seven users, entry times in ms.
 fn seven_arrivals() -> Room {
     let mut room = Room::new();
-    for (user, at) in [(1, 400), (2, 850), (3, 1270), (4, 1540), (5, 1790), (6, 2040), (7, 2290)] {
+    for (user, at) in [
+        (1, 400),
+        (2, 850),
+        (3, 1270),
+        (4, 1540),
+        (5, 1790),
+        (6, 2040),
+        (7, 2290),
+    ] {
         room.enter(&RULES, UserId(user), h(user), at);
     }
     room
@@ -24,20 +32,31 @@ fn seven_arrivals() -> Room {
 #[test]
 fn the_first_limit_arrivals_pass_and_the_rest_queue_with_positions_and_estimates() {
     let mut room = Room::new();
-    let got: Vec<_> = [(1, 400), (2, 850), (3, 1270), (4, 1540), (5, 1790), (6, 2040), (7, 2290)]
-        .into_iter()
-        .map(|(u, at)| room.enter(&RULES, UserId(u), h(u), at))
-        .collect();
-    let queued = |wait_people, seconds| Admission::Queued { wait_people, seconds };
+    let got: Vec<_> = [
+        (1, 400),
+        (2, 850),
+        (3, 1270),
+        (4, 1540),
+        (5, 1790),
+        (6, 2040),
+        (7, 2290),
+    ]
+    .into_iter()
+    .map(|(u, at)| room.enter(&RULES, UserId(u), h(u), at))
+    .collect();
+    let queued = |wait_people, seconds| Admission::Queued {
+        wait_people,
+        seconds,
+    };
     assert_eq!(
         got,
         vec![
             Admission::Pass,
             Admission::Pass,
             Admission::Pass,
-            queued(1, 608), // floor((400 + 600000 - 1540) / 1000) + 10
-            queued(2, 609), // page[1] entered at 850
-            queued(3, 609), // page[2] entered at 1270
+            queued(1, 608),  // floor((400 + 600000 - 1540) / 1000) + 10
+            queued(2, 609),  // page[1] entered at 850
+            queued(3, 609),  // page[2] entered at 1270
             queued(4, 1208), // second round: page[0] + one more window
         ]
     );
@@ -52,7 +71,9 @@ fn pass_seconds_are_the_originals_meaningless_negative() {
 #[test]
 fn a_page_user_who_leaves_admits_the_head_of_the_queue_and_everyone_behind_moves_up() {
     let mut room = seven_arrivals();
-    let left = room.leave(&RULES, UserId(1), Some(&h(1)), 2480).expect("was inside");
+    let left = room
+        .leave(&RULES, UserId(1), Some(&h(1)), 2480)
+        .expect("was inside");
     assert_eq!(left.from, Place::Page);
     assert_eq!(left.promoted, Some(UserId(4)));
     let notices: Vec<_> = left.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
@@ -65,13 +86,17 @@ fn a_page_user_who_leaves_admits_the_head_of_the_queue_and_everyone_behind_moves
 #[test]
 fn a_queued_user_who_leaves_moves_only_the_people_behind_them_up() {
     let mut room = seven_arrivals();
-    let left = room.leave(&RULES, UserId(4), None, 2035).expect("was queued");
+    let left = room
+        .leave(&RULES, UserId(4), None, 2035)
+        .expect("was queued");
     assert_eq!(left.from, Place::Queue(0));
     assert_eq!(left.promoted, None);
     let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
     assert_eq!(users, vec![5, 6, 7]);
 
-    let left = room.leave(&RULES, UserId(6), None, 3580).expect("was queued");
+    let left = room
+        .leave(&RULES, UserId(6), None, 3580)
+        .expect("was queued");
     assert_eq!(left.from, Place::Queue(1));
     let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
     assert_eq!(users, vec![7]);
@@ -120,7 +145,10 @@ fn expiry_ends_only_visits_past_their_lifetime_and_promotes_in_order() {
     assert!(room.expire(&RULES, lifetime, 400 + lifetime - 1).is_empty());
     assert_eq!(room.next_expiry(lifetime), Some(400 + lifetime));
     let ended = room.expire(&RULES, lifetime, 900 + lifetime);
-    let summary: Vec<_> = ended.iter().map(|(u, d)| (u.0, d.promoted.map(|p| p.0))).collect();
+    let summary: Vec<_> = ended
+        .iter()
+        .map(|(u, d)| (u.0, d.promoted.map(|p| p.0)))
+        .collect();
     assert_eq!(summary, vec![(1, Some(4)), (2, Some(5))]);
     assert_eq!(room.place(UserId(6)), Some(Place::Queue(0)));
 }
@@ -130,7 +158,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         (self.0 >> 33) % bound
     }
 }
@@ -159,9 +190,16 @@ fn random_arrivals_and_departures_keep_the_room_fair() {
             assert!(room.page_len() <= rules.limit);
             assert!(room.queue_len() == 0 || room.page_len() == rules.limit);
             assert_eq!(room.page_len() + room.queue_len(), order.len());
-            let queued: Vec<_> = order.iter().filter(|u| room.place(**u) != Some(Place::Page)).collect();
+            let queued: Vec<_> = order
+                .iter()
+                .filter(|u| room.place(**u) != Some(Place::Page))
+                .collect();
             for (i, u) in queued.iter().enumerate() {
-                assert_eq!(room.place(**u), Some(Place::Queue(i)), "seed {seed}: FIFO broken");
+                assert_eq!(
+                    room.place(**u),
+                    Some(Place::Queue(i)),
+                    "seed {seed}: FIFO broken"
+                );
             }
         }
     }

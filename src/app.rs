@@ -1,0 +1,181 @@
+//! Building and running one server instance.
+//!
+//! `build` opens the engines and binds the listener (port 0 allowed, for tests); `run_until_stopped`
+//! serves until the given shutdown future resolves. Shutdown, in one place: stop accepting, tell
+//! every socket (disconnect), stop the sweeper, let in-flight requests finish within a bound.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::http::HeaderValue;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::auth::Auth;
+use crate::config::Settings;
+use crate::domain::seats::TicketLimit;
+use crate::domain::waiting_room::Rules;
+use crate::storage::{Store, room_rules};
+use crate::{http, realtime};
+
+/// What every handler can reach: settings, engines, token keys.
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+    /// The storage engines.
+    pub store: Store,
+    /// Token and password handling.
+    pub auth: Arc<Auth>,
+    image_base: Arc<str>,
+}
+
+impl AppState {
+    /// The waiting-room rules in force.
+    pub fn rules(&self) -> Rules {
+        room_rules(&self.settings)
+    }
+
+    /// Tickets per account per session.
+    pub fn ticket_limit(&self) -> TicketLimit {
+        TicketLimit(self.settings.ticket_limit)
+    }
+
+    /// The public URL of an image file name stored in the catalog.
+    pub fn image_url(&self, file: &str) -> String {
+        format!("{}/{file}", self.image_base)
+    }
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    io: SocketIo,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens the engines, binds the listener and assembles HTTP and Socket.IO.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let auth = Auth::new(
+            settings.jwt_secret.as_deref(),
+            &settings.jwt_expires,
+            settings.bcrypt_cost,
+        )?;
+        if settings.jwt_secret.is_none() {
+            tracing::warn!(
+                "TICKETCLUB_JWT_SECRET is unset: using a random secret; tokens die on restart"
+            );
+        }
+        let listener = TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("binding {}", settings.addr))?;
+        let address = listener.local_addr()?;
+        let store = Store::from_settings(&settings, &auth)
+            .await
+            .context("opening storage")?;
+        tracing::info!(engines = %store.description, "storage ready");
+        let state = AppState {
+            image_base: settings.image_base_for(address).into(),
+            settings: Arc::new(settings),
+            store,
+            auth: Arc::new(auth),
+        };
+        let (socket_service, io) = realtime::builder(state.clone()).build_svc();
+        realtime::register(&io);
+        let socket_service = tower::ServiceBuilder::new()
+            .layer(socket_cors(&state.settings.cors_origins))
+            .service(socket_service);
+        let router = http::router(state.clone()).route_service("/socket.io/", socket_service);
+        Ok(Self {
+            listener,
+            address,
+            router,
+            io,
+            state,
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The Socket.IO handle (tests and tools use it to look at rooms and sockets).
+    pub fn io(&self) -> SocketIo {
+        self.io.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down in order.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            address,
+            router,
+            io,
+            state,
+        } = self;
+        let stop = CancellationToken::new();
+        let sweeper = tokio::spawn(realtime::sweeper::run(
+            io.clone(),
+            state.clone(),
+            stop.clone(),
+        ));
+        let grace = Duration::from_secs(state.settings.shutdown_grace);
+        tracing::info!(%address, "TicketClub listening");
+        let stopping = stop.clone();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: disconnecting sockets");
+            stopping.cancel();
+            if tokio::time::timeout(grace, io.close()).await.is_err() {
+                tracing::warn!("sockets did not close within the grace period");
+            }
+        };
+        let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
+        let served = async {
+            serve.await.context("serving")?;
+            Ok::<_, anyhow::Error>(())
+        };
+        tokio::select! {
+            result = served => result?,
+            () = async { stop.cancelled().await; tokio::time::sleep(grace * 2).await } => {
+                tracing::warn!("in-flight requests did not finish within the grace period");
+            }
+        }
+        sweeper.abort();
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Origins allowed to open Socket.IO connections from a browser (`*` for any).
+fn socket_cors(origins: &[String]) -> CorsLayer {
+    let base = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers(tower_http::cors::AllowHeaders::mirror_request());
+    if origins.iter().any(|o| o == "*") {
+        return base.allow_origin(Any);
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+        .collect();
+    base.allow_origin(AllowOrigin::list(list))
+}

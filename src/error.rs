@@ -1,0 +1,92 @@
+//! The one error type of the HTTP edge: a status and the contract's `{"error": "..."}` body.
+//!
+//! Expected rejections carry the original's exact message. Unexpected failures are logged with
+//! their detail here, once, and answered with the original's generic message only.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::storage::StorageError;
+
+/// The original's generic failure message.
+pub const SYSTEM_ERROR: &str = "系統錯誤，請稍後再試！";
+
+/// An HTTP error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    warning: bool,
+}
+
+impl ApiError {
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 400 `{"warning": true, "error": …}`: a question for the user, not a refusal.
+    pub fn warning(message: impl Into<String>) -> Self {
+        Self {
+            warning: true,
+            ..Self::bad_request(message)
+        }
+    }
+
+    /// Any status with a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            warning: false,
+        }
+    }
+
+    /// 404 for unknown paths.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Page not found.")
+    }
+
+    /// What the original answered for a body it could not parse.
+    pub fn malformed_body() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error.")
+    }
+
+    /// 500 with the generic message, after logging what really happened.
+    pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "{context}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, SYSTEM_ERROR)
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        Self::internal("storage failed", e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = if self.warning {
+            json!({ "warning": true, "error": self.message })
+        } else {
+            json!({ "error": self.message })
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

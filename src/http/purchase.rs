@@ -1,0 +1,266 @@
+//! Buying: `/session/validation` (before the waiting room), `/seat/lock`, `/order`.
+//!
+//! Checks run in the original's order with its messages. Unlike the original, locking and
+//! ordering require a place on the session's buying page, and each seat transition is atomic.
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::extract::{AuthUser, Body, id_of, js_text, truthy};
+use crate::app::AppState;
+use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
+use crate::domain::time::now_millis;
+use crate::domain::waiting_room::Place;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::model::{LockOutcome, OrderOutcome, SessionInfo, TicketLine};
+
+/// Routes of this resource.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session/validation", post(validate_session))
+        .route("/seat/lock", post(lock_seats))
+        .route("/order", post(place_order))
+}
+
+/// Told to someone who tries to buy without a place on the buying page.
+pub const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
+
+async fn validate_session(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let raw = body.field("sessionId");
+    if !truthy(raw) {
+        return Err(ApiError::bad_request("Please provide session ID."));
+    }
+    let session = find_session(&state, raw, "請提供正確的場次資訊").await?;
+    let now = now_millis();
+    if session.time.millis() <= now {
+        return Err(ApiError::bad_request("活動已結束！"));
+    }
+    if session.on_sale.is_some_and(|t| t.millis() > now) {
+        return Err(ApiError::bad_request("活動尚未開賣！"));
+    }
+    if state
+        .store
+        .waiting_room
+        .place(session.id, user)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::bad_request("此帳號已在購票頁面 / 隊伍中！"));
+    }
+    let limit = state.ticket_limit().0;
+    let sold = state.store.inventory.sold_count(user, session.id).await?;
+    if sold >= limit {
+        return Err(ApiError::bad_request(format!(
+            "此帳號已購買{limit}張，達到單場次上限！"
+        )));
+    }
+    if sold > 0 {
+        return Err(ApiError::warning(format!(
+            "一個帳號每個場次限購{limit}張門票（包含歷史訂單）。此帳號已購買{sold}張，確定要用此帳號繼續購買嗎？"
+        )));
+    }
+    Ok(Json(json!({"ok": true})))
+}
+
+/// Looks a session up by a client-sent id; unknown or malformed ids get `message`.
+async fn find_session(state: &AppState, raw: &Value, message: &str) -> ApiResult<SessionInfo> {
+    let found = match id_of(raw) {
+        Some(id) => state.store.catalog.session(SessionId(id)).await?,
+        None => None,
+    };
+    found.ok_or_else(|| ApiError::bad_request(message))
+}
+
+/// Refuses callers who are not on the session's buying page.
+async fn require_page(state: &AppState, session: SessionId, user: UserId) -> ApiResult<()> {
+    match state.store.waiting_room.place(session, user).await? {
+        Some(Place::Page) => Ok(()),
+        _ => Err(ApiError::bad_request(NOT_ON_PAGE)),
+    }
+}
+
+async fn lock_seats(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let raw_session = body.field("sessionId");
+    if !truthy(raw_session) {
+        return Err(ApiError::bad_request("Please provide session ID."));
+    }
+    let session = find_session(&state, raw_session, "Please provide a valid session ID.").await?;
+    let area = checked_area(&state, &body, session.id).await?;
+    let limit = state.ticket_limit();
+    let tickets = body
+        .field("tickets")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if tickets.len() > limit.0 as usize {
+        return Err(ApiError::bad_request(format!(
+            "You can only buy {} tickets per session.",
+            limit.0
+        )));
+    }
+    if tickets.is_empty() {
+        return Err(ApiError::bad_request(
+            "Please provide at least one seat to lock.",
+        ));
+    }
+    let seats = resolve_seats(&state, area, &tickets).await?;
+    require_page(&state, session.id, user).await?;
+    match state
+        .store
+        .inventory
+        .lock(user, session.id, seats.clone(), limit)
+        .await?
+    {
+        LockOutcome::Locked => {}
+        LockOutcome::AllBought => {
+            return Err(ApiError::bad_request(format!(
+                "此帳號已購買{}張門票！",
+                limit.0
+            )));
+        }
+        LockOutcome::OnlyMore(n) => {
+            return Err(ApiError::bad_request(format!(
+                "此帳號只能再購買{n}張門票！"
+            )));
+        }
+        LockOutcome::NotSelectedBy(seat) => {
+            return Err(ApiError::bad_request(format!(
+                "Seat ID({seat}) is not selected by User ID {user}"
+            )));
+        }
+    }
+    let lines = state.store.catalog.ticket_lines(session.id, seats).await?;
+    Ok(Json(lock_summary(raw_session, &lines)))
+}
+
+/// The area of a lock request: present and in the session's venue.
+async fn checked_area(state: &AppState, body: &Body, session: SessionId) -> ApiResult<AreaId> {
+    let raw = body.field("areaId");
+    if !truthy(raw) {
+        return Err(ApiError::bad_request("Please provide an area ID."));
+    }
+    let invalid = || ApiError::bad_request("Please provide a valid area ID.");
+    let area = AreaId(id_of(raw).ok_or_else(invalid)?);
+    if !state.store.catalog.area_in_session(session, area).await? {
+        return Err(invalid());
+    }
+    Ok(area)
+}
+
+/// Seat ids for the `{row, column}` objects the client sent, without duplicates.
+async fn resolve_seats(
+    state: &AppState,
+    area: AreaId,
+    tickets: &[Value],
+) -> ApiResult<Vec<SeatId>> {
+    let raw: Vec<(&Value, &Value)> = tickets
+        .iter()
+        .map(|t| {
+            (
+                t.get("row").unwrap_or(&Value::Null),
+                t.get("column").unwrap_or(&Value::Null),
+            )
+        })
+        .collect();
+    let positions = raw
+        .iter()
+        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
+        .collect();
+    let found = state.store.catalog.find_seats(area, positions).await?;
+    let mut seats = Vec::new();
+    for ((row, column), seat) in raw.iter().zip(found) {
+        let seat = seat.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Can not find row {}, column {} in area {area}",
+                js_text(row),
+                js_text(column)
+            ))
+        })?;
+        if !seats.contains(&seat) {
+            seats.push(seat);
+        }
+    }
+    Ok(seats)
+}
+
+fn lock_summary(raw_session: &Value, lines: &[TicketLine]) -> Value {
+    let total: i64 = lines.iter().map(|l| l.price).sum();
+    let tickets: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            json!({
+                "title": l.title, "time": l.time, "venue": l.venue, "area": l.area,
+                "seatId": l.seat, "row": l.row, "column": l.column, "price": l.price,
+            })
+        })
+        .collect();
+    json!({"total": total, "sessionId": raw_session, "tickets": tickets})
+}
+
+async fn place_order(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    body: Body,
+) -> ApiResult<Json<Value>> {
+    let raw_session = body.field("sessionId");
+    if !truthy(raw_session) {
+        return Err(ApiError::bad_request("Please provide session ID."));
+    }
+    let session = find_session(&state, raw_session, "Please provide valid session ID.").await?;
+    let limit = state.ticket_limit();
+    let raw_seats = body
+        .field("seatIds")
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if raw_seats.len() > limit.0 as usize {
+        return Err(ApiError::bad_request(format!(
+            "You can only buy {} tickets per session.",
+            limit.0
+        )));
+    }
+    if raw_seats.is_empty() {
+        return Err(ApiError::bad_request("Please provide seat IDs."));
+    }
+    let mut seats: Vec<SeatId> = Vec::new();
+    for raw in &raw_seats {
+        let seat = id_of(raw).map(SeatId).ok_or_else(|| {
+            ApiError::bad_request(format!("Seat ID({}) is not existed.", js_text(raw)))
+        })?;
+        if !seats.contains(&seat) {
+            seats.push(seat);
+        }
+    }
+    require_page(&state, session.id, user).await?;
+    let outcome = state
+        .store
+        .inventory
+        .place_order(user, session.id, seats.clone(), limit)
+        .await?;
+    let message = match outcome {
+        OrderOutcome::Placed(order) => {
+            tracing::info!(%order, %user, session = %session.id, seats = seats.len(), "order placed");
+            return Ok(Json(json!({"ok": true})));
+        }
+        OrderOutcome::NoSuchSeat(seat) => format!("Seat ID({seat}) is not existed."),
+        OrderOutcome::NotLockedBy(seat) => format!("{seat} is not locked by user ID({user})."),
+        OrderOutcome::OnlyMore(0) => format!("此帳號已購買{}張門票！", limit.0),
+        OrderOutcome::OnlyMore(n) => format!("此帳號只能再購買{n}張門票！"),
+        OrderOutcome::Unpriced => format!(
+            "Can not find corresponding seat IDs({}) by session ID({}).",
+            js_text(&Value::Array(raw_seats)),
+            js_text(raw_session)
+        ),
+    };
+    Err(ApiError::bad_request(message))
+}

@@ -1,0 +1,417 @@
+//! The default namespace, byte-compatible with the original server (contract §2).
+//!
+//! Handlers translate the original events into storage calls and back. The old client's quirks
+//! (bare values, bare arrays, echoed payloads, errors as `{error}` under the request's event name)
+//! stay in this file. Fixed on the way: broadcasts reach the sender's own seat room only, seats are
+//! claimed atomically, and only visitors on the buying page may claim seats.
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
+
+use super::{Conn, notify, rooms};
+use crate::app::AppState;
+use crate::domain::ids::{AreaId, SeatId, SessionId};
+use crate::domain::time::now_millis;
+use crate::domain::waiting_room::{Admission, Place};
+use crate::error::SYSTEM_ERROR;
+use crate::http::extract::{id_of, js_text, truthy};
+use crate::http::purchase::NOT_ON_PAGE;
+use crate::storage::model::{SelectOutcome, UnlockOutcome, UnselectOutcome};
+
+/// Registers the original events on a new authenticated connection.
+pub async fn on_connect<A: Adapter>(s: SocketRef<A>, Extension(conn): Extension<Conn>) {
+    s.join(rooms::user(conn.user()));
+    s.on("check limit", on_check_limit::<A>);
+    s.on("join room", on_join_room::<A>);
+    s.on("select seat", on_select_seat::<A>);
+    s.on("unselect seat", on_unselect_seat::<A>);
+    s.on("lock seat", on_lock_seat::<A>);
+    s.on("unlock seat", on_unlock_seat::<A>);
+    s.on("sold seat", on_sold_seat::<A>);
+    s.on_disconnect(on_disconnect::<A>);
+}
+
+/// The payload of an event, `null` when absent or unparsable.
+fn payload(data: TryData<Value>) -> Value {
+    data.0.unwrap_or(Value::Null)
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v.get(name).unwrap_or(&Value::Null)
+}
+
+fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
+    if let Err(e) = s.emit(event.to_string(), body) {
+        tracing::debug!(error = %e, event, "reply not sent (socket gone)");
+    }
+}
+
+async fn on_check_limit<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+    io: SocketIo<A>,
+) {
+    let data = payload(data);
+    let raw = if data.is_object() {
+        field(&data, "sessionId")
+    } else {
+        &data
+    };
+    let refuse = |message: &str| reply(&s, "check limit", &json!({"error": message}));
+    let Some(id) = id_of(raw) else {
+        return refuse("Please provide a valid session ID.");
+    };
+    let session = match state.store.catalog.session(SessionId(id)).await {
+        Ok(Some(session)) => session,
+        Ok(None) => return refuse("Please provide a valid session ID."),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return refuse(SYSTEM_ERROR);
+        }
+    };
+    let now = now_millis();
+    if session.time.millis() <= now {
+        return refuse("活動已結束！");
+    }
+    if session.on_sale.is_some_and(|t| t.millis() > now) {
+        return refuse("活動尚未開賣！");
+    }
+    let user = conn.user();
+    if let Some(previous) = conn.set_entered(session.id).filter(|p| *p != session.id) {
+        notify::end_visit(&io, &state, previous, user, Some(conn.holder()), now).await;
+    }
+    // Join before entering, so a promotion that happens right after cannot miss this socket.
+    s.join(rooms::entrant(session.id, user));
+    let admission = state
+        .store
+        .waiting_room
+        .enter(session.id, user, conn.holder(), now)
+        .await;
+    let body = match admission {
+        Ok(Admission::Pass) => {
+            json!({"pass": true, "waitPeople": 0, "seconds": state.rules().pass_seconds(now)})
+        }
+        Ok(Admission::Queued {
+            wait_people,
+            seconds,
+        }) => {
+            json!({"pass": false, "waitPeople": wait_people, "seconds": seconds})
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "entering the waiting room failed");
+            json!({"error": SYSTEM_ERROR})
+        }
+    };
+    tracing::info!(session = %session.id, %user, reply = %body, "check limit");
+    reply(&s, "check limit", &body);
+}
+
+async fn on_join_room<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    Extension(conn): Extension<Conn>,
+) {
+    let data = payload(data);
+    let (Some(session), Some(area)) = (
+        id_of(field(&data, "sessionId")),
+        id_of(field(&data, "areaId")),
+    ) else {
+        return;
+    };
+    let room = (SessionId(session), AreaId(area));
+    // The client applies seat updates by row and column without checking the area, so a
+    // socket must hear one area at a time.
+    if let Some((old_session, old_area)) = conn.set_seat_room(room) {
+        s.leave(rooms::seat_map(old_session, old_area));
+    }
+    s.join(rooms::seat_map(room.0, room.1));
+}
+
+/// A validated seat reference from a `select seat` / `unselect seat` payload.
+struct SeatTarget {
+    session: SessionId,
+    area: AreaId,
+}
+
+/// The session and area checks shared by select and unselect, in the original's order.
+async fn seat_target(state: &AppState, data: &Value) -> Result<SeatTarget, String> {
+    let raw_session = field(data, "sessionId");
+    if !truthy(raw_session) {
+        return Err("Please provide session ID.".into());
+    }
+    let session = match id_of(raw_session) {
+        Some(id) => state.store.catalog.session(SessionId(id)).await,
+        None => Ok(None),
+    };
+    let session = match session {
+        Ok(Some(s)) => s.id,
+        Ok(None) => return Err("Please provide a valid session ID.".into()),
+        Err(e) => return Err(logged(e)),
+    };
+    let raw_area = field(data, "areaId");
+    if !truthy(raw_area) {
+        return Err("Please provide an area ID.".into());
+    }
+    let invalid_area = || "Please provide a valid area ID.".to_string();
+    let area = AreaId(id_of(raw_area).ok_or_else(invalid_area)?);
+    match state.store.catalog.area_in_session(session, area).await {
+        Ok(true) => Ok(SeatTarget { session, area }),
+        Ok(false) => Err(invalid_area()),
+        Err(e) => Err(logged(e)),
+    }
+}
+
+fn logged(e: impl std::fmt::Display) -> String {
+    tracing::error!(error = %e, "storage failed in a socket handler");
+    SYSTEM_ERROR.to_string()
+}
+
+/// Seat ids for `{row, column}` objects; the message names the first position not found.
+async fn find_seats(
+    state: &AppState,
+    area: AreaId,
+    cells: &[&Value],
+) -> Result<Vec<SeatId>, String> {
+    let raw: Vec<(&Value, &Value)> = cells
+        .iter()
+        .map(|c| (field(c, "row"), field(c, "column")))
+        .collect();
+    let positions = raw
+        .iter()
+        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
+        .collect();
+    let found = state
+        .store
+        .catalog
+        .find_seats(area, positions)
+        .await
+        .map_err(logged)?;
+    raw.iter()
+        .zip(found)
+        .map(|((row, column), seat)| {
+            seat.ok_or_else(|| {
+                format!(
+                    "Can not find row {}, column {} in area {area}",
+                    js_text(row),
+                    js_text(column)
+                )
+            })
+        })
+        .collect()
+}
+
+async fn on_select_seat<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    let data = payload(data);
+    let target = match seat_target(&state, &data).await {
+        Ok(t) => t,
+        Err(message) => return reply(&s, "self select seat", &json!({"error": message})),
+    };
+    let seat = match find_seats(&state, target.area, &[&data]).await {
+        Ok(seats) => seats[0],
+        Err(message) => return reply(&s, "self select seat", &json!({"error": message})),
+    };
+    let row = id_of(field(&data, "row")).unwrap_or(1);
+    let column = id_of(field(&data, "column")).unwrap_or(1);
+    let refuse = |message: &str| {
+        let body = json!({"error": message, "rowIndex": row - 1, "columnIndex": column - 1});
+        reply(&s, "self select seat", &body);
+    };
+    let user = conn.user();
+    match state.store.waiting_room.place(target.session, user).await {
+        Ok(Some(Place::Page)) => {}
+        Ok(_) => return refuse(NOT_ON_PAGE),
+        Err(e) => return refuse(&logged(e)),
+    }
+    let limit = state.ticket_limit();
+    match state
+        .store
+        .inventory
+        .select(user, target.session, seat, limit)
+        .await
+    {
+        Ok(SelectOutcome::Selected) => {
+            reply(&s, "self select seat", &data);
+            let room = rooms::seat_map(target.session, target.area);
+            if let Err(e) = s.to(room).emit("other select seat", &data).await {
+                tracing::warn!(error = %e, "broadcasting a selection failed");
+            }
+        }
+        Ok(SelectOutcome::LimitReached) => refuse(&format!(
+            "一個帳號每個場次限購{}張門票（包含歷史訂單）！",
+            limit.0
+        )),
+        Ok(SelectOutcome::Taken) => refuse("座位已經被搶走了～請重新選位!"),
+        Err(e) => refuse(&logged(e)),
+    }
+}
+
+async fn on_unselect_seat<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    let data = payload(data);
+    match unselect(&state, &conn, &data).await {
+        Ok(Some(target)) => {
+            let room = rooms::seat_map(target.session, target.area);
+            if let Err(e) = s.to(room).emit("unselect seat", &data).await {
+                tracing::warn!(error = %e, "broadcasting an unselect failed");
+            }
+        }
+        Ok(None) => {}
+        Err(message) => reply(&s, "unselect seat", &json!({"error": message})),
+    }
+}
+
+/// Frees the listed selections; `None` when the list was empty (nothing to tell anyone).
+async fn unselect(
+    state: &AppState,
+    conn: &Conn,
+    data: &Value,
+) -> Result<Option<SeatTarget>, String> {
+    let target = seat_target(state, data).await?;
+    let cells: Vec<&Value> = field(data, "tickets")
+        .as_array()
+        .map(|t| t.iter().collect())
+        .unwrap_or_default();
+    if cells.is_empty() {
+        return Ok(None);
+    }
+    let seats = find_seats(state, target.area, &cells).await?;
+    let user = conn.user();
+    match state
+        .store
+        .inventory
+        .unselect(user, target.session, seats)
+        .await
+    {
+        Ok(UnselectOutcome::Unselected) => Ok(Some(target)),
+        Ok(UnselectOutcome::NotSelectedBy(seat)) => {
+            Err(format!("Seat ID({seat}) is not selected by User ID {user}"))
+        }
+        Err(e) => Err(logged(e)),
+    }
+}
+
+/// `lock seat` and `sold seat` are relays: the database changed through HTTP already. Only a
+/// visitor on the buying page of the watched session may relay, and only to that seat room.
+async fn relay<A: Adapter>(
+    s: &SocketRef<A>,
+    state: &AppState,
+    conn: &Conn,
+    event: &str,
+    data: &Value,
+) {
+    let Some((session, area)) = conn.seat_room() else {
+        return;
+    };
+    if !data.is_array() {
+        return;
+    }
+    match state.store.waiting_room.place(session, conn.user()).await {
+        Ok(Some(Place::Page)) => {}
+        _ => return,
+    }
+    if let Err(e) = s
+        .to(rooms::seat_map(session, area))
+        .emit(event.to_string(), data)
+        .await
+    {
+        tracing::warn!(error = %e, event, "relay failed");
+    }
+}
+
+async fn on_lock_seat<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    relay(&s, &state, &conn, "lock seat", &payload(data)).await;
+}
+
+async fn on_sold_seat<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    relay(&s, &state, &conn, "sold seat", &payload(data)).await;
+}
+
+async fn on_unlock_seat<A: Adapter>(
+    s: SocketRef<A>,
+    data: TryData<Value>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    let data = payload(data);
+    match unlock(&state, &conn, &data).await {
+        Ok(()) => {
+            if let Some((session, area)) = conn.seat_room() {
+                let room = rooms::seat_map(session, area);
+                if let Err(e) = s.to(room).emit("unlock seat", &data).await {
+                    tracing::warn!(error = %e, "broadcasting an unlock failed");
+                }
+            }
+        }
+        Err(message) => reply(&s, "unlock seat", &json!({"error": message})),
+    }
+}
+
+/// Frees the seats of an order summary the caller locked (back from the order page).
+async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), String> {
+    let Some(tickets) = data.get("tickets") else {
+        return Err("No tickets received.".into());
+    };
+    let raw_session = field(data, "sessionId");
+    if !truthy(raw_session) {
+        return Err("Please provide session ID.".into());
+    }
+    let tickets = tickets.as_array().cloned().unwrap_or_default();
+    if tickets.is_empty() {
+        return Err("Please provide at least one seat to unlock.".into());
+    }
+    let user = conn.user();
+    let not_locked =
+        |raw: &Value| format!("Seat ID({}) is not locked by User ID {user}", js_text(raw));
+    let mut seats = Vec::new();
+    for ticket in &tickets {
+        let raw = field(ticket, "seatId");
+        seats.push(SeatId(id_of(raw).ok_or_else(|| not_locked(raw))?));
+    }
+    let session = SessionId(id_of(raw_session).unwrap_or(0));
+    match state.store.inventory.unlock(user, session, seats).await {
+        Ok(UnlockOutcome::Unlocked) => Ok(()),
+        Ok(UnlockOutcome::NotLockedBy(seat)) => Err(not_locked(&json!(seat))),
+        Ok(UnlockOutcome::NotLocked(seat)) => {
+            Err(format!("Seat ID({seat}) does not have a lock status"))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "unlock failed");
+            Err("MySQL Error.".into())
+        }
+    }
+}
+
+/// The only exit in the original protocol: free the place and the seats, admit the next.
+async fn on_disconnect<A: Adapter>(
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+    io: SocketIo<A>,
+) {
+    if let Some(session) = conn.entered() {
+        let now = now_millis();
+        notify::end_visit(&io, &state, session, conn.user(), Some(conn.holder()), now).await;
+    }
+}

@@ -1,0 +1,128 @@
+//! Telling people what changed: queue promotions and positions, released seats, ended visits.
+//!
+//! Every message goes to a room (never to a remembered socket id), so the same calls reach
+//! sockets on other instances once a shared adapter is in place.
+
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use super::rooms;
+use crate::app::AppState;
+use crate::domain::ids::{AreaId, SessionId, UserId};
+use crate::domain::seats::SeatStatus;
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Departure, Holder};
+use crate::storage::model::Released;
+
+/// Sent to a visitor whose purchase window the server ended, just before it disconnects them.
+pub const WINDOW_EXPIRED: &str = "window expired";
+
+/// Ends `user`'s visit to `session` (left, disconnected): frees their place and held seats,
+/// then admits and informs the people behind. With `holder`, only that connection's visit.
+pub async fn end_visit<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    holder: Option<Holder>,
+    now: Millis,
+) {
+    let left = state
+        .store
+        .waiting_room
+        .leave(session, user, holder, now)
+        .await;
+    match left {
+        Ok(Some(departure)) => {
+            release_seats(io, state, session, user).await;
+            announce(io, session, &departure).await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, %session, %user, "leaving the waiting room failed"),
+    }
+}
+
+/// Frees every seat `user` selected or locked in `session` and shows it to the area's watchers.
+pub async fn release_seats<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) {
+    match state.store.inventory.release_holds(user, session).await {
+        Ok(released) => broadcast_released(io, session, &released).await,
+        Err(e) => tracing::error!(error = %e, %session, %user, "releasing held seats failed"),
+    }
+}
+
+/// `unselect seat` for freed selections and `unlock seat` for freed locks, per area room,
+/// shaped `{"tickets": [{"row", "column"}]}` as the original sent on disconnect.
+async fn broadcast_released<A: Adapter>(
+    io: &SocketIo<A>,
+    session: SessionId,
+    released: &[Released],
+) {
+    let mut groups: Vec<(AreaId, SeatStatus, Vec<serde_json::Value>)> = Vec::new();
+    for r in released {
+        let cell = json!({"row": r.spot.row, "column": r.spot.column});
+        match groups
+            .iter_mut()
+            .find(|(a, s, _)| *a == r.spot.area && *s == r.was)
+        {
+            Some((_, _, cells)) => cells.push(cell),
+            None => groups.push((r.spot.area, r.was, vec![cell])),
+        }
+    }
+    for (area, was, tickets) in groups {
+        let event = if was == SeatStatus::Locked {
+            "unlock seat"
+        } else {
+            "unselect seat"
+        };
+        let room = rooms::seat_map(session, area);
+        if let Err(e) = io.to(room).emit(event, &json!({"tickets": tickets})).await {
+            tracing::warn!(error = %e, %session, "broadcasting released seats failed");
+        }
+    }
+}
+
+/// `ready to go` to whoever was admitted, then `minus waiting people` to everyone who moved up.
+pub async fn announce<A: Adapter>(io: &SocketIo<A>, session: SessionId, departure: &Departure) {
+    if let Some(promoted) = departure.promoted {
+        tracing::info!(%session, user = %promoted, "admitted from the queue");
+        let room = rooms::entrant(session, promoted);
+        if let Err(e) = io.to(room).emit("ready to go", &()).await {
+            tracing::warn!(error = %e, "sending ready to go failed");
+        }
+    }
+    for notice in &departure.notices {
+        let room = rooms::entrant(session, notice.user);
+        let body = json!({"seconds": notice.seconds});
+        if let Err(e) = io.to(room).emit("minus waiting people", &body).await {
+            tracing::warn!(error = %e, "sending a queue position failed");
+        }
+    }
+}
+
+/// The server ends a visit whose window ran out: seats freed, the visitor told and
+/// disconnected, the next person admitted.
+pub async fn expire_visit<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    departure: &Departure,
+) {
+    tracing::info!(%session, %user, "purchase window ended");
+    release_seats(io, state, session, user).await;
+    let room = rooms::entrant(session, user);
+    let body = json!({"sessionId": session});
+    if let Err(e) = io.to(room.clone()).emit(WINDOW_EXPIRED, &body).await {
+        tracing::warn!(error = %e, "sending window expired failed");
+    }
+    if let Err(e) = io.to(room).disconnect().await {
+        tracing::warn!(error = %e, "disconnecting an expired visitor failed");
+    }
+    announce(io, session, departure).await;
+}

@@ -1,0 +1,31 @@
+//! The one place Socket.IO room names are made. Nothing else formats a room name.
+
+use crate::domain::ids::{AreaId, SessionId, UserId};
+
+/// Watchers of one area's seat map in one session: the original's `"{session}-{area}"`.
+pub fn seat_map(session: SessionId, area: AreaId) -> String {
+    format!("{session}-{area}")
+}
+
+/// Every connection of one account (targeted messages reach any instance through the adapter).
+pub fn user(user: UserId) -> String {
+    format!("user:{user}")
+}
+
+/// The connections through which an account entered one session's waiting room: where
+/// `ready to go`, `minus waiting people` and the end of the purchase window are sent.
+pub fn entrant(session: SessionId, user: UserId) -> String {
+    format!("entrant:{session}:{user}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seat_rooms_keep_the_original_names_and_others_cannot_collide_with_them() {
+        assert_eq!(seat_map(SessionId(2), AreaId(1)), "2-1");
+        assert_eq!(user(UserId(7)), "user:7");
+        assert_eq!(entrant(SessionId(2), UserId(7)), "entrant:2:7");
+    }
+}

@@ -1,0 +1,42 @@
+//! The server-side purchase window: a background task that ends page visits whose window (plus
+//! grace) has run out, so a silent or crashed client never blocks a session.
+
+use std::time::Duration;
+
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tokio_util::sync::CancellationToken;
+
+use super::notify;
+use crate::app::AppState;
+use crate::domain::time::now_millis;
+
+/// How often the sweeper looks; a window ends at most this late.
+pub fn tick(window_with_grace: Duration) -> Duration {
+    (window_with_grace / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run<A: Adapter>(io: SocketIo<A>, state: AppState, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(tick(state.settings.window_with_grace()));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => sweep(&io, &state).await,
+            () = shutdown.cancelled() => break,
+        }
+    }
+}
+
+async fn sweep<A: Adapter>(io: &SocketIo<A>, state: &AppState) {
+    let expired = match state.store.waiting_room.expire(now_millis()).await {
+        Ok(expired) => expired,
+        Err(e) => {
+            tracing::error!(error = %e, "expiring page visits failed");
+            return;
+        }
+    };
+    for e in expired {
+        notify::expire_visit(io, state, e.session, e.user, &e.departure).await;
+    }
+}

@@ -1,0 +1,91 @@
+//! The in-process waiting room of the embedded default: one [`Room`] per session under one lock.
+//!
+//! Each call is a single critical section, so a transition is atomic like its Redis Lua twin.
+//! The lock is a plain mutex held for microseconds and never across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{Expiry, StorageResult, WaitingRoom};
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Room, Rules};
+
+/// Waiting rooms kept in this process's memory.
+pub struct MemoryWaitingRoom {
+    rules: Rules,
+    lifetime_ms: Millis,
+    rooms: Mutex<HashMap<SessionId, Room>>,
+}
+
+impl MemoryWaitingRoom {
+    /// Empty rooms with these rules; page visits last `lifetime_ms` (window plus grace).
+    pub fn new(rules: Rules, lifetime_ms: Millis) -> Self {
+        Self {
+            rules,
+            lifetime_ms,
+            rooms: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, HashMap<SessionId, Room>> {
+        // A panic elsewhere cannot leave a Room half-updated (every method completes or does
+        // nothing), so the data behind a poisoned lock is still sound.
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for MemoryWaitingRoom {
+    async fn enter(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+    ) -> StorageResult<Admission> {
+        let mut rooms = self.rooms();
+        let room = rooms.entry(session).or_default();
+        Ok(room.enter(&self.rules, user, holder, now))
+    }
+
+    async fn leave(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+        now: Millis,
+    ) -> StorageResult<Option<Departure>> {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(&session) else {
+            return Ok(None);
+        };
+        let departure = room.leave(&self.rules, user, holder.as_ref(), now);
+        if room.is_empty() {
+            rooms.remove(&session);
+        }
+        Ok(departure)
+    }
+
+    async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {
+        Ok(self.rooms().get(&session).and_then(|room| room.place(user)))
+    }
+
+    async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
+        let mut rooms = self.rooms();
+        let mut expired = Vec::new();
+        for (session, room) in rooms.iter_mut() {
+            for (user, departure) in room.expire(&self.rules, self.lifetime_ms, now) {
+                expired.push(Expiry {
+                    session: *session,
+                    user,
+                    departure,
+                });
+            }
+        }
+        rooms.retain(|_, room| !room.is_empty());
+        Ok(expired)
+    }
+}

@@ -1,0 +1,225 @@
+//! Storage behind traits named after the domain, and the one place that picks the engines.
+//!
+//! Embedded default: [`memory::MemoryWaitingRoom`] + [`sqlite::SqliteStore`]. Every engine
+//! makes each transition atomic on its own (one critical section, one transaction, one Lua
+//! script); callers never compose two calls into one transition.
+
+pub mod memory;
+pub mod model;
+pub mod queries;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::auth::Auth;
+use crate::config::Settings;
+use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
+use crate::domain::seats::TicketLimit;
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Rules};
+use model::*;
+
+/// Why storage could not answer. Rejections that are business outcomes are not errors: they are
+/// the `*Outcome` enums in [`model`].
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The engine failed or is unreachable; the detail is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The configuration names an engine or URL this build cannot use.
+    #[error("bad storage configuration: {0}")]
+    Config(String),
+}
+
+/// Shorthand for storage results.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Events, sessions, venues, areas, seats and prices: read-mostly data.
+#[async_trait]
+pub trait Catalog: Send + Sync {
+    /// Events whose title contains `search` (all when `None`), by id.
+    async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>>;
+    /// One event with its sessions; `None` when it does not exist or has no session.
+    async fn event(&self, id: EventId) -> StorageResult<Option<EventDetail>>;
+    /// One session.
+    async fn session(&self, id: SessionId) -> StorageResult<Option<SessionInfo>>;
+    /// The session's areas with prices and free seats, by area id.
+    async fn session_areas(&self, id: SessionId) -> StorageResult<Vec<AreaOffer>>;
+    /// Whether the area is in the session's venue.
+    async fn area_in_session(&self, session: SessionId, area: AreaId) -> StorageResult<bool>;
+    /// Seat ids for (row, column) positions in an area, `None` where no such seat.
+    async fn find_seats(
+        &self,
+        area: AreaId,
+        positions: Vec<(i64, i64)>,
+    ) -> StorageResult<Vec<Option<SeatId>>>;
+    /// The area's seats in this session, by row then column.
+    async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>>;
+    /// Order summary lines for seats of a session, by seat id.
+    async fn ticket_lines(
+        &self,
+        session: SessionId,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<Vec<TicketLine>>;
+}
+
+/// Accounts and their order history.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Creates an account; `None` when the email is taken.
+    async fn create_user(
+        &self,
+        name: String,
+        email: String,
+        password_hash: String,
+    ) -> StorageResult<Option<UserRecord>>;
+    /// Finds an account by email.
+    async fn user_by_email(&self, email: String) -> StorageResult<Option<UserRecord>>;
+    /// Whether the account exists (tokens of deleted accounts are refused).
+    async fn user_exists(&self, id: UserId) -> StorageResult<bool>;
+    /// Name, email and orders; `None` for an unknown account.
+    async fn profile(&self, id: UserId) -> StorageResult<Option<Profile>>;
+}
+
+/// Seat transitions. Each call is one atomic transition checked by the engine.
+#[async_trait]
+pub trait Inventory: Send + Sync {
+    /// Seats SOLD to the account in the session.
+    async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32>;
+    /// EMPTY → SELECTED, if the account holds fewer than `limit` seats of the session.
+    async fn select(
+        &self,
+        user: UserId,
+        session: SessionId,
+        seat: SeatId,
+        limit: TicketLimit,
+    ) -> StorageResult<SelectOutcome>;
+    /// SELECTED (by the account) → EMPTY, all or nothing.
+    async fn unselect(
+        &self,
+        user: UserId,
+        session: SessionId,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<UnselectOutcome>;
+    /// SELECTED/LOCKED (by the account) → LOCKED, all or nothing, within the SOLD allowance.
+    async fn lock(
+        &self,
+        user: UserId,
+        session: SessionId,
+        seats: Vec<SeatId>,
+        limit: TicketLimit,
+    ) -> StorageResult<LockOutcome>;
+    /// LOCKED (by the account) → EMPTY, all or nothing.
+    async fn unlock(
+        &self,
+        user: UserId,
+        session: SessionId,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<UnlockOutcome>;
+    /// Every SELECTED or LOCKED seat of the account in the session → EMPTY; what was released.
+    async fn release_holds(&self, user: UserId, session: SessionId)
+    -> StorageResult<Vec<Released>>;
+    /// LOCKED (by the account) → SOLD with an order and its lines, in one transaction.
+    async fn place_order(
+        &self,
+        user: UserId,
+        session: SessionId,
+        seats: Vec<SeatId>,
+        limit: TicketLimit,
+    ) -> StorageResult<OrderOutcome>;
+}
+
+/// A page visit the server ended because its window ran out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expiry {
+    /// The session.
+    pub session: SessionId,
+    /// Whose visit ended.
+    pub user: UserId,
+    /// What the departure changed (promotion, notices).
+    pub departure: Departure,
+}
+
+/// The waiting rooms of all sessions.
+#[async_trait]
+pub trait WaitingRoom: Send + Sync {
+    /// An account arrives (`check limit`).
+    async fn enter(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+    ) -> StorageResult<Admission>;
+    /// An account leaves; with `holder`, only if that connection holds the place.
+    async fn leave(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+        now: Millis,
+    ) -> StorageResult<Option<Departure>>;
+    /// Where the account stands.
+    async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
+    /// Ends every page visit older than the window plus grace, promoting the next in line.
+    async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
+}
+
+/// The engines in use, chosen once at startup.
+#[derive(Clone)]
+pub struct Store {
+    /// Events, sessions, seats, prices.
+    pub catalog: Arc<dyn Catalog>,
+    /// Accounts and order history.
+    pub accounts: Arc<dyn Accounts>,
+    /// Seat transitions and orders.
+    pub inventory: Arc<dyn Inventory>,
+    /// Waiting rooms.
+    pub waiting_room: Arc<dyn WaitingRoom>,
+    /// A line for the startup log naming the engines.
+    pub description: String,
+}
+
+impl Store {
+    /// Opens the engines named by the settings: the one `match` on engine kind.
+    pub async fn from_settings(settings: &Settings, auth: &Auth) -> StorageResult<Self> {
+        let rules = room_rules(settings);
+        let lifetime = settings.window_with_grace().as_millis() as Millis;
+        let waiting_room = Arc::new(memory::MemoryWaitingRoom::new(rules, lifetime));
+        match settings
+            .database_url
+            .split_once(':')
+            .map(|(scheme, _)| scheme)
+        {
+            Some("sqlite") => {
+                let db = sqlite::SqliteStore::open(&settings.database_url, auth).await?;
+                let db = Arc::new(db);
+                Ok(Self {
+                    description: format!(
+                        "database: SQLite ({}), waiting room: in-process memory",
+                        db.location()
+                    ),
+                    catalog: db.clone(),
+                    accounts: db.clone(),
+                    inventory: db,
+                    waiting_room,
+                })
+            }
+            _ => Err(StorageError::Config(format!(
+                "unsupported DATABASE_URL {:?} (expected sqlite:PATH or sqlite::memory:)",
+                crate::config::redact_url(&settings.database_url)
+            ))),
+        }
+    }
+}
+
+/// The waiting-room rules the settings describe.
+pub fn room_rules(settings: &Settings) -> Rules {
+    Rules {
+        limit: settings.queue_limit as usize,
+        window_ms: settings.window().as_millis() as Millis,
+        buffer_s: 10,
+    }
+}

@@ -1,0 +1,111 @@
+//! SQL shared by the SQLite and MySQL engines, written once so they cannot drift apart.
+//!
+//! Both engines take `?` placeholders and backtick-quoted names. Statements with an `IN` list
+//! carry a `{in}` marker that [`with_in`] expands. Dialect-specific statements (DDL, upserts,
+//! time functions) live with their engine.
+
+/// Event cards, all of them.
+pub const EVENTS: &str = "SELECT id, singer, picture FROM event ORDER BY id";
+/// Event cards whose title matches a `LIKE` pattern.
+pub const EVENTS_MATCHING: &str =
+    "SELECT id, singer, picture FROM event WHERE title LIKE ? ORDER BY id";
+/// An event joined with its sessions and venues, soonest session first.
+pub const EVENT_DETAIL: &str = "SELECT e.singer, e.title, e.detail_picture, e.description, \
+     e.video_link, e.on_sale, s.id, s.time, v.city, v.name \
+     FROM event e JOIN session s ON s.event_id = e.id JOIN venue v ON v.id = s.venue_id \
+     WHERE e.id = ? ORDER BY s.time, s.id";
+/// One session with its event's on-sale time.
+pub const SESSION: &str = "SELECT s.id, s.event_id, s.time, e.on_sale, s.seat_picture \
+     FROM session s JOIN event e ON e.id = s.event_id WHERE s.id = ?";
+/// A session's areas with their price and count of EMPTY seats.
+pub const SESSION_AREAS: &str = "SELECT a.id, a.name, p.price, \
+     (SELECT COUNT(*) FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
+      WHERE ss.session_id = s.id AND st.area_id = a.id AND ss.status_id = 1) \
+     FROM session s JOIN area a ON a.venue_id = s.venue_id \
+     JOIN price p ON p.area_id = a.id AND p.session_id = s.id \
+     WHERE s.id = ? ORDER BY a.id";
+/// Whether an area belongs to a session's venue (area id, session id).
+pub const AREA_IN_SESSION: &str = "SELECT COUNT(*) FROM area a \
+     JOIN session s ON s.venue_id = a.venue_id WHERE a.id = ? AND s.id = ?";
+/// A seat by position (area, row, column).
+pub const FIND_SEAT: &str = "SELECT id FROM seat WHERE area_id = ? AND `row` = ? AND `column` = ?";
+/// One area's seat map in a session (session, area), dense by row then column.
+pub const SEAT_MAP: &str = "SELECT st.`column`, st.`row`, ss.status_id \
+     FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
+     WHERE ss.session_id = ? AND st.area_id = ? ORDER BY st.`row`, st.`column`";
+/// Order summary lines (session, then the seat ids), priced for that session.
+pub const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, st.`row`, \
+     st.`column`, p.price FROM session s JOIN event e ON e.id = s.event_id \
+     JOIN venue v ON v.id = s.venue_id JOIN seat st ON st.id IN ({in}) \
+     JOIN area a ON a.id = st.area_id \
+     JOIN price p ON p.area_id = a.id AND p.session_id = s.id \
+     WHERE s.id = ? ORDER BY st.id";
+
+/// Insert an account (name, email, password hash).
+pub const INSERT_USER: &str = "INSERT INTO `user` (name, email, password) VALUES (?, ?, ?)";
+/// An account by email.
+pub const USER_BY_EMAIL: &str = "SELECT id, name, email, password FROM `user` WHERE email = ?";
+/// An account by id.
+pub const USER_BY_ID: &str = "SELECT id, name, email, password FROM `user` WHERE id = ?";
+/// Every ticket of an account's orders, newest order first.
+pub const PROFILE_ROWS: &str = "SELECT o.id, o.session_id, e.title, s.time, v.name, \
+     o.created_at, a.name, od.price, st.`row`, st.`column` \
+     FROM `order` o JOIN session s ON s.id = o.session_id JOIN event e ON e.id = s.event_id \
+     JOIN venue v ON v.id = s.venue_id JOIN order_detail od ON od.order_id = o.id \
+     JOIN seat st ON st.id = od.seat_id JOIN area a ON a.id = st.area_id \
+     WHERE o.user_id = ? ORDER BY o.id DESC, od.id";
+
+/// Seats of a session an account has SOLD (user, session).
+pub const SOLD_COUNT: &str =
+    "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id = 3";
+/// Seats of a session an account holds in any state (user, session).
+pub const HELD_COUNT: &str =
+    "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id <> 1";
+/// Owner and status of one seat in a session (session, seat).
+pub const SEAT_OWNER: &str =
+    "SELECT user_id, status_id FROM seat_status WHERE session_id = ? AND seat_id = ?";
+/// EMPTY → SELECTED (user, session, seat); one affected row means the caller won.
+pub const CLAIM_SEAT: &str = "UPDATE seat_status SET status_id = 5, user_id = ? \
+     WHERE session_id = ? AND seat_id = ? AND status_id = 1";
+/// The caller's seats in a given state → EMPTY (session, user, from-status, seat ids).
+pub const FREE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
+     WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
+/// The caller's SELECTED or LOCKED seats → LOCKED (session, user, seat ids).
+pub const LOCK_SEATS: &str = "UPDATE seat_status SET status_id = 2 \
+     WHERE session_id = ? AND user_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
+/// The caller's LOCKED seats → SOLD (session, user, seat ids).
+pub const SELL_SEATS: &str = "UPDATE seat_status SET status_id = 3 \
+     WHERE session_id = ? AND user_id = ? AND status_id = 2 AND seat_id IN ({in})";
+/// The caller's SELECTED and LOCKED seats with their positions (user, session).
+pub const HOLDS: &str = "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
+     FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
+     WHERE ss.user_id = ? AND ss.session_id = ? AND ss.status_id IN (2, 5) ORDER BY st.id";
+/// Release every hold of an account in a session (user, session).
+pub const RELEASE_HOLDS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
+     WHERE user_id = ? AND session_id = ? AND status_id IN (2, 5)";
+/// Prices of seats in a session (session, seat ids).
+pub const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \
+     JOIN price p ON p.area_id = st.area_id AND p.session_id = ? WHERE st.id IN ({in})";
+/// Insert an order header (user, session, total); payment status is always '1'.
+pub const INSERT_ORDER: &str = "INSERT INTO `order` (user_id, session_id, payment_status_id, total) \
+     VALUES (?, ?, '1', ?)";
+/// Insert an order line (order, seat, price).
+pub const INSERT_ORDER_LINE: &str =
+    "INSERT INTO order_detail (order_id, seat_id, price) VALUES (?, ?, ?)";
+
+/// Expands the `{in}` marker of `sql` into `n` placeholders.
+pub fn with_in(sql: &str, n: usize) -> String {
+    let marks = vec!["?"; n.max(1)].join(", ");
+    sql.replace("{in}", &marks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_lists_expand_to_one_placeholder_per_value() {
+        assert_eq!(with_in("x IN ({in})", 3), "x IN (?, ?, ?)");
+        assert_eq!(with_in("x IN ({in})", 0), "x IN (?)");
+    }
+}

@@ -1,0 +1,5 @@
+//! Integration tests: the real application on port 0, one test binary.
+
+mod helpers;
+mod http_contract;
+mod storage_contract;

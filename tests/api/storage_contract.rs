@@ -1,0 +1,261 @@
+//! The storage contract: the same assertions on every engine's seat transitions, including
+//! races. (SQLite today; each new engine adds one line to `engines()`.)
+
+use std::sync::Arc;
+
+use ticketclub::auth::Auth;
+use ticketclub::domain::ids::{SeatId, SessionId, UserId};
+use ticketclub::domain::seats::{SeatStatus, TicketLimit};
+use ticketclub::storage::model::*;
+use ticketclub::storage::sqlite::SqliteStore;
+use ticketclub::storage::{Accounts, Catalog, Inventory};
+
+use crate::helpers::unique;
+
+const S2: SessionId = SessionId(2);
+const LIMIT: TicketLimit = TicketLimit(4);
+
+/// Everything the contract needs from one engine.
+trait Engine: Inventory + Accounts + Catalog {}
+impl<T: Inventory + Accounts + Catalog> Engine for T {}
+
+async fn engines() -> Vec<(&'static str, Arc<dyn Engine>)> {
+    let auth = Auth::new(Some("k"), "7d", 4).expect("auth");
+    let sqlite = SqliteStore::open("sqlite::memory:", &auth)
+        .await
+        .expect("sqlite opens");
+    vec![("sqlite", Arc::new(sqlite))]
+}
+
+async fn users(engine: &dyn Engine, n: usize) -> Vec<UserId> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let email = format!("{}@test.com", unique("racer"));
+        let user = engine
+            .create_user("racer".into(), email, "x".into())
+            .await
+            .expect("storage")
+            .expect("new email");
+        ids.push(user.id);
+    }
+    ids
+}
+
+async fn status_of(engine: &dyn Engine, seat: i64) -> i64 {
+    let area = (seat - 1) / 81 + 1;
+    let cells = engine
+        .seat_map(S2, ticketclub::domain::ids::AreaId(area))
+        .await
+        .expect("map");
+    let index = ((seat - 1) % 81) as usize;
+    cells[index].status
+}
+
+#[tokio::test]
+async fn two_hundred_racers_for_one_seat_leave_exactly_one_winner() {
+    for (name, engine) in engines().await {
+        let racers = users(engine.as_ref(), 200).await;
+        let tasks: Vec<_> = racers
+            .iter()
+            .map(|user| {
+                let engine = engine.clone();
+                let user = *user;
+                tokio::spawn(async move { engine.select(user, S2, SeatId(1), LIMIT).await })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            match task.await.expect("task").expect("storage") {
+                SelectOutcome::Selected => won += 1,
+                SelectOutcome::Taken => {}
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+        assert_eq!(won, 1, "{name}");
+        assert_eq!(
+            status_of(engine.as_ref(), 1).await,
+            SeatStatus::Selected.id(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_account_racing_for_many_seats_never_exceeds_the_limit() {
+    for (name, engine) in engines().await {
+        let user = users(engine.as_ref(), 1).await[0];
+        let tasks: Vec<_> = (1..=12)
+            .map(|seat| {
+                let engine = engine.clone();
+                tokio::spawn(async move { engine.select(user, S2, SeatId(seat), LIMIT).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.expect("task").expect("storage"));
+        }
+        let selected = outcomes
+            .iter()
+            .filter(|o| **o == SelectOutcome::Selected)
+            .count();
+        let refused = outcomes
+            .iter()
+            .filter(|o| **o == SelectOutcome::LimitReached)
+            .count();
+        assert_eq!((selected, refused), (4, 8), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
+    for (name, engine) in engines().await {
+        let ids = users(engine.as_ref(), 2).await;
+        let (amy, bob) = (ids[0], ids[1]);
+        let e = engine.as_ref();
+        assert_eq!(
+            e.select(amy, S2, SeatId(10), LIMIT).await.ok(),
+            Some(SelectOutcome::Selected)
+        );
+        assert_eq!(
+            e.select(amy, S2, SeatId(11), LIMIT).await.ok(),
+            Some(SelectOutcome::Selected)
+        );
+        assert_eq!(
+            e.select(bob, S2, SeatId(10), LIMIT).await.ok(),
+            Some(SelectOutcome::Taken)
+        );
+        // Someone else's seat can be neither unselected, locked nor bought.
+        assert_eq!(
+            e.unselect(bob, S2, vec![SeatId(10)]).await.ok(),
+            Some(UnselectOutcome::NotSelectedBy(SeatId(10)))
+        );
+        assert_eq!(
+            e.lock(bob, S2, vec![SeatId(10)], LIMIT).await.ok(),
+            Some(LockOutcome::NotSelectedBy(SeatId(10)))
+        );
+        assert_eq!(
+            e.place_order(amy, S2, vec![SeatId(10)], LIMIT).await.ok(),
+            Some(OrderOutcome::NotLockedBy(SeatId(10))),
+            "{name}: a merely selected seat is not for sale"
+        );
+        // Locking is all or nothing: one foreign seat in the list locks none.
+        assert_eq!(
+            e.lock(amy, S2, vec![SeatId(10), SeatId(12)], LIMIT)
+                .await
+                .ok(),
+            Some(LockOutcome::NotSelectedBy(SeatId(12)))
+        );
+        assert_eq!(status_of(e, 10).await, SeatStatus::Selected.id());
+        assert_eq!(
+            e.lock(amy, S2, vec![SeatId(10), SeatId(11)], LIMIT)
+                .await
+                .ok(),
+            Some(LockOutcome::Locked)
+        );
+        assert_eq!(
+            status_of(e, 11).await,
+            SeatStatus::Locked.id(),
+            "{name}: every seat is locked"
+        );
+        assert_eq!(
+            e.unlock(bob, S2, vec![SeatId(10)]).await.ok(),
+            Some(UnlockOutcome::NotLockedBy(SeatId(10)))
+        );
+        let placed = e
+            .place_order(amy, S2, vec![SeatId(10), SeatId(11)], LIMIT)
+            .await
+            .expect("storage");
+        assert!(
+            matches!(placed, OrderOutcome::Placed(_)),
+            "{name}: {placed:?}"
+        );
+        assert_eq!(e.sold_count(amy, S2).await.ok(), Some(2));
+        // Sold is final: no second sale, no unlock, no release.
+        assert_eq!(
+            e.place_order(amy, S2, vec![SeatId(10)], LIMIT).await.ok(),
+            Some(OrderOutcome::NotLockedBy(SeatId(10)))
+        );
+        assert_eq!(
+            e.unlock(amy, S2, vec![SeatId(10)]).await.ok(),
+            Some(UnlockOutcome::NotLocked(SeatId(10)))
+        );
+        assert!(e.release_holds(amy, S2).await.expect("storage").is_empty());
+        let profile = e.profile(amy).await.expect("storage").expect("exists");
+        assert_eq!(profile.orders.len(), 1);
+        assert_eq!(profile.orders[0].total, 6000);
+        assert_eq!(profile.orders[0].tickets.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn ending_a_visit_releases_selected_and_locked_seats_but_not_sold_ones() {
+    for (name, engine) in engines().await {
+        let user = users(engine.as_ref(), 1).await[0];
+        let e = engine.as_ref();
+        for seat in [100, 101, 102] {
+            assert_eq!(
+                e.select(user, S2, SeatId(seat), LIMIT).await.ok(),
+                Some(SelectOutcome::Selected)
+            );
+        }
+        assert_eq!(
+            e.lock(user, S2, vec![SeatId(101), SeatId(102)], LIMIT)
+                .await
+                .ok(),
+            Some(LockOutcome::Locked)
+        );
+        assert!(matches!(
+            e.place_order(user, S2, vec![SeatId(102)], LIMIT).await,
+            Ok(OrderOutcome::Placed(_))
+        ));
+        let released = e.release_holds(user, S2).await.expect("storage");
+        let summary: Vec<_> = released.iter().map(|r| (r.spot.seat.0, r.was)).collect();
+        assert_eq!(
+            summary,
+            vec![(100, SeatStatus::Selected), (101, SeatStatus::Locked)],
+            "{name}"
+        );
+        assert_eq!(
+            released[0].spot.row, 3,
+            "seat 100 is area 2, row 3, column 1"
+        );
+        assert_eq!(released[0].spot.column, 1);
+        assert_eq!(status_of(e, 102).await, SeatStatus::Sold.id());
+        assert_eq!(status_of(e, 100).await, SeatStatus::Empty.id());
+    }
+}
+
+#[tokio::test]
+async fn the_sold_allowance_limits_locks_and_orders() {
+    for (name, engine) in engines().await {
+        let user = users(engine.as_ref(), 1).await[0];
+        let e = engine.as_ref();
+        let two = TicketLimit(2);
+        for seat in [200, 201] {
+            assert_eq!(
+                e.select(user, S2, SeatId(seat), two).await.ok(),
+                Some(SelectOutcome::Selected)
+            );
+        }
+        assert_eq!(
+            e.lock(user, S2, vec![SeatId(200), SeatId(201)], two)
+                .await
+                .ok(),
+            Some(LockOutcome::Locked)
+        );
+        assert!(matches!(
+            e.place_order(user, S2, vec![SeatId(200), SeatId(201)], two)
+                .await,
+            Ok(OrderOutcome::Placed(_))
+        ));
+        assert_eq!(
+            e.select(user, S2, SeatId(202), two).await.ok(),
+            Some(SelectOutcome::LimitReached),
+            "{name}"
+        );
+        assert_eq!(
+            e.lock(user, S2, vec![SeatId(202)], two).await.ok(),
+            Some(LockOutcome::AllBought)
+        );
+    }
+}

@@ -43,7 +43,7 @@ fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
 }
 
 fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
-    if let Err(e) = s.emit(event.to_string(), body) {
+    if let Err(e) = s.emit(event, body) {
         tracing::debug!(error = %e, event, "reply not sent (socket gone)");
     }
 }
@@ -324,7 +324,7 @@ async fn relay<A: Adapter>(
     }
     if let Err(e) = s
         .to(rooms::seat_map(session, area))
-        .emit(event.to_string(), data)
+        .emit(event, data)
         .await
     {
         tracing::warn!(error = %e, event, "relay failed");

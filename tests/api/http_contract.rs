@@ -518,3 +518,14 @@ async fn event_pictures_are_served_as_png() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_server_stops_cleanly_when_asked() {
+    let app = spawn_app().await;
+    let base = app.base.clone();
+    assert_eq!(app.get("/healthz").await.body, json!({"status": "ok"}));
+    tokio::time::timeout(std::time::Duration::from_secs(10), app.stop())
+        .await
+        .expect("shutdown finishes within its grace period");
+    assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
+}

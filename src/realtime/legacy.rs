@@ -322,11 +322,7 @@ async fn relay<A: Adapter>(
         Ok(Some(Place::Page)) => {}
         _ => return,
     }
-    if let Err(e) = s
-        .to(rooms::seat_map(session, area))
-        .emit(event, data)
-        .await
-    {
+    if let Err(e) = s.to(rooms::seat_map(session, area)).emit(event, data).await {
         tracing::warn!(error = %e, event, "relay failed");
     }
 }

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod model;
 pub mod queries;
 pub mod sqlite;
+pub mod transitions;
 
 use std::sync::Arc;
 

@@ -80,9 +80,9 @@ pub const SELL_SEATS: &str = "UPDATE seat_status SET status_id = 3 \
 pub const HOLDS: &str = "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
      WHERE ss.user_id = ? AND ss.session_id = ? AND ss.status_id IN (2, 5) ORDER BY st.id";
-/// Release every hold of an account in a session (user, session).
-pub const RELEASE_HOLDS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
-     WHERE user_id = ? AND session_id = ? AND status_id IN (2, 5)";
+/// Release listed holds of an account in a session (user, session, seat ids).
+pub const RELEASE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
+     WHERE user_id = ? AND session_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
 /// Prices of seats in a session (session, seat ids).
 pub const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \
      JOIN price p ON p.area_id = st.area_id AND p.session_id = ? WHERE st.id IN ({in})";

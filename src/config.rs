@@ -24,6 +24,24 @@ pub struct Settings {
     )]
     pub database_url: String,
 
+    /// Redis for the shared waiting room and Socket.IO adapter (`redis://…` or
+    /// `redis-cluster://…`). Unset: in-process waiting room, single instance.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Most database connections per instance (MySQL).
+    #[arg(long, env = "TICKETCLUB_DB_POOL_MAX", default_value_t = 20)]
+    pub db_pool_max: usize,
+
+    /// Seconds a request waits for a free database connection before it gets an error.
+    #[arg(long, env = "TICKETCLUB_DB_ACQUIRE_TIMEOUT", default_value_t = 5)]
+    pub db_acquire_timeout: u64,
+
+    /// Apply migrations (and seed an empty catalog) at startup instead of requiring
+    /// `ticketclub migrate` / `ticketclub seed` first. Always on for SQLite.
+    #[arg(long, env = "TICKETCLUB_AUTO_MIGRATE")]
+    pub auto_migrate: bool,
+
     /// People allowed on a session's buying page at once; everyone else queues.
     #[arg(long, env = "TICKETCLUB_QUEUE_LIMIT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub queue_limit: u32,
@@ -90,6 +108,10 @@ impl Settings {
         Self {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: "sqlite::memory:".into(),
+            redis_url: None,
+            db_pool_max: 10,
+            db_acquire_timeout: 5,
+            auto_migrate: true,
             queue_limit: 3,
             purchase_window: 600,
             window_grace: 10,
@@ -128,6 +150,10 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("addr", &self.addr)
             .field("database_url", &redact_url(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("db_pool_max", &self.db_pool_max)
+            .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("auto_migrate", &self.auto_migrate)
             .field("queue_limit", &self.queue_limit)
             .field("purchase_window", &self.purchase_window)
             .field("window_grace", &self.window_grace)

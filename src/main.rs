@@ -19,6 +19,10 @@ struct Cli {
 enum Command {
     /// Serve HTTP and Socket.IO (the default).
     Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Load the demo catalog and accounts into an empty database, then exit.
+    Seed,
 }
 
 #[tokio::main]
@@ -31,6 +35,8 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(cli.settings).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
+        Command::Migrate => ticketclub::storage::admin::migrate(&cli.settings).await,
+        Command::Seed => ticketclub::storage::admin::seed(&cli.settings).await,
     }
 }
 

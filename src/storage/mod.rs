@@ -4,8 +4,10 @@
 //! makes each transition atomic on its own (one critical section, one transaction, one Lua
 //! script); callers never compose two calls into one transition.
 
+pub mod admin;
 pub mod memory;
 pub mod model;
+pub mod mysql;
 pub mod queries;
 pub mod sqlite;
 pub mod transitions;
@@ -21,6 +23,12 @@ use crate::domain::seats::TicketLimit;
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Rules};
 use model::*;
+
+/// Demo accounts (name, email, password) of the seed; passwords are hashed when seeded.
+pub const SEED_ACCOUNTS: &[(&str, &str, &str)] = &[
+    ("user1", "user1@test.com", "user111"),
+    ("demo", "demo@test.com", "demodemo"),
+];
 
 /// Why storage could not answer. Rejections that are business outcomes are not errors: they are
 /// the `*Outcome` enums in [`model`].
@@ -168,6 +176,10 @@ pub trait WaitingRoom: Send + Sync {
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
 }
 
+/// A relational engine: catalog, accounts and inventory together.
+pub trait Database: Catalog + Accounts + Inventory {}
+impl<T: Catalog + Accounts + Inventory> Database for T {}
+
 /// The engines in use, chosen once at startup.
 #[derive(Clone)]
 pub struct Store {
@@ -186,34 +198,57 @@ pub struct Store {
 impl Store {
     /// Opens the engines named by the settings: the one `match` on engine kind.
     pub async fn from_settings(settings: &Settings, auth: &Auth) -> StorageResult<Self> {
+        let (db, db_name): (Arc<dyn Database>, String) = match url_scheme(&settings.database_url) {
+            "sqlite" => {
+                let db = sqlite::SqliteStore::open(&settings.database_url, auth).await?;
+                let name = format!("SQLite ({})", db.location());
+                (Arc::new(db), name)
+            }
+            "mysql" => {
+                let db = open_mysql(settings, auth).await?;
+                let name = format!("MySQL ({})", db.location());
+                (Arc::new(db), name)
+            }
+            _ => {
+                return Err(StorageError::Config(format!(
+                    "unsupported DATABASE_URL {:?} (expected sqlite:PATH, sqlite::memory: or mysql://…)",
+                    crate::config::redact_url(&settings.database_url)
+                )));
+            }
+        };
         let rules = room_rules(settings);
         let lifetime = settings.window_with_grace().as_millis() as Millis;
         let waiting_room = Arc::new(memory::MemoryWaitingRoom::new(rules, lifetime));
-        match settings
-            .database_url
-            .split_once(':')
-            .map(|(scheme, _)| scheme)
-        {
-            Some("sqlite") => {
-                let db = sqlite::SqliteStore::open(&settings.database_url, auth).await?;
-                let db = Arc::new(db);
-                Ok(Self {
-                    description: format!(
-                        "database: SQLite ({}), waiting room: in-process memory",
-                        db.location()
-                    ),
-                    catalog: db.clone(),
-                    accounts: db.clone(),
-                    inventory: db,
-                    waiting_room,
-                })
-            }
-            _ => Err(StorageError::Config(format!(
-                "unsupported DATABASE_URL {:?} (expected sqlite:PATH or sqlite::memory:)",
-                crate::config::redact_url(&settings.database_url)
-            ))),
-        }
+        Ok(Self {
+            description: format!("database: {db_name}, waiting room: in-process memory"),
+            catalog: db.clone(),
+            accounts: db.clone(),
+            inventory: db,
+            waiting_room,
+        })
     }
+}
+
+fn url_scheme(url: &str) -> &str {
+    url.split_once(':').map_or("", |(scheme, _)| scheme)
+}
+
+/// Connects to MySQL and checks (or, with auto-migrate, brings) the schema up to date.
+pub async fn open_mysql(settings: &Settings, auth: &Auth) -> StorageResult<mysql::MysqlStore> {
+    let limits = mysql::PoolLimits {
+        max: settings.db_pool_max,
+        acquire_timeout: std::time::Duration::from_secs(settings.db_acquire_timeout),
+    };
+    let db = mysql::MysqlStore::connect(&settings.database_url, limits).await?;
+    if settings.auto_migrate {
+        db.migrate().await?;
+        db.seed(auth).await?;
+    } else if !db.migrations_current().await? {
+        return Err(StorageError::Config(
+            "the database schema is not current: run `ticketclub migrate` (and `ticketclub seed` for demo data)".into(),
+        ));
+    }
+    Ok(db)
 }
 
 /// The waiting-room rules the settings describe.

@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0, one test binary.
 
+mod databases;
 mod helpers;
 mod http_contract;
 mod storage_contract;

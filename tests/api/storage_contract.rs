@@ -1,15 +1,19 @@
 //! The storage contract: the same assertions on every engine's seat transitions, including
-//! races. (SQLite today; each new engine adds one line to `engines()`.)
+//! races, on SQLite and on MySQL/MariaDB.
 
 use std::sync::Arc;
 
+use std::time::Duration;
 use ticketclub::auth::Auth;
 use ticketclub::domain::ids::{SeatId, SessionId, UserId};
 use ticketclub::domain::seats::{SeatStatus, TicketLimit};
 use ticketclub::storage::model::*;
+
+use ticketclub::storage::mysql::{MysqlStore, PoolLimits};
 use ticketclub::storage::sqlite::SqliteStore;
 use ticketclub::storage::{Accounts, Catalog, Inventory};
 
+use crate::databases::TestDb;
 use crate::helpers::unique;
 
 const S2: SessionId = SessionId(2);
@@ -19,12 +23,27 @@ const LIMIT: TicketLimit = TicketLimit(4);
 trait Engine: Inventory + Accounts + Catalog {}
 impl<T: Inventory + Accounts + Catalog> Engine for T {}
 
-async fn engines() -> Vec<(&'static str, Arc<dyn Engine>)> {
+/// One engine under test, with whatever keeps its data alive (a MySQL database guard).
+type Subject = (&'static str, Arc<dyn Engine>, Option<TestDb>);
+
+async fn engines() -> Vec<Subject> {
     let auth = Auth::new(Some("k"), "7d", 4).expect("auth");
     let sqlite = SqliteStore::open("sqlite::memory:", &auth)
         .await
         .expect("sqlite opens");
-    vec![("sqlite", Arc::new(sqlite))]
+    let db = TestDb::create().await;
+    let limits = PoolLimits {
+        max: 40,
+        acquire_timeout: Duration::from_secs(10),
+    };
+    let mysql = MysqlStore::connect(&db.url, limits)
+        .await
+        .expect("mysql connects");
+    mysql.migrate().await.expect("migrates");
+    mysql.seed(&auth).await.expect("seeds");
+    let sqlite: Arc<dyn Engine> = Arc::new(sqlite);
+    let mysql: Arc<dyn Engine> = Arc::new(mysql);
+    vec![("sqlite", sqlite, None), ("mysql", mysql, Some(db))]
 }
 
 async fn users(engine: &dyn Engine, n: usize) -> Vec<UserId> {
@@ -53,7 +72,7 @@ async fn status_of(engine: &dyn Engine, seat: i64) -> i64 {
 
 #[tokio::test]
 async fn two_hundred_racers_for_one_seat_leave_exactly_one_winner() {
-    for (name, engine) in engines().await {
+    for (name, engine, _db) in engines().await {
         let racers = users(engine.as_ref(), 200).await;
         let tasks: Vec<_> = racers
             .iter()
@@ -82,7 +101,7 @@ async fn two_hundred_racers_for_one_seat_leave_exactly_one_winner() {
 
 #[tokio::test]
 async fn one_account_racing_for_many_seats_never_exceeds_the_limit() {
-    for (name, engine) in engines().await {
+    for (name, engine, _db) in engines().await {
         let user = users(engine.as_ref(), 1).await[0];
         let tasks: Vec<_> = (1..=12)
             .map(|seat| {
@@ -108,7 +127,7 @@ async fn one_account_racing_for_many_seats_never_exceeds_the_limit() {
 
 #[tokio::test]
 async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
-    for (name, engine) in engines().await {
+    for (name, engine, _db) in engines().await {
         let ids = users(engine.as_ref(), 2).await;
         let (amy, bob) = (ids[0], ids[1]);
         let e = engine.as_ref();
@@ -189,7 +208,7 @@ async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
 
 #[tokio::test]
 async fn ending_a_visit_releases_selected_and_locked_seats_but_not_sold_ones() {
-    for (name, engine) in engines().await {
+    for (name, engine, _db) in engines().await {
         let user = users(engine.as_ref(), 1).await[0];
         let e = engine.as_ref();
         for seat in [100, 101, 102] {
@@ -227,7 +246,7 @@ async fn ending_a_visit_releases_selected_and_locked_seats_but_not_sold_ones() {
 
 #[tokio::test]
 async fn the_sold_allowance_limits_locks_and_orders() {
-    for (name, engine) in engines().await {
+    for (name, engine, _db) in engines().await {
         let user = users(engine.as_ref(), 1).await[0];
         let e = engine.as_ref();
         let two = TicketLimit(2);

@@ -25,12 +25,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[(
 /// Demo data, loaded into an empty database.
 const SEED: &str = include_str!("../../../sql/sqlite/seed.sql");
 
-/// Demo accounts (name, email, password); passwords are hashed at seeding time.
-pub const SEED_ACCOUNTS: &[(&str, &str, &str)] = &[
-    ("user1", "user1@test.com", "user111"),
-    ("demo", "demo@test.com", "demodemo"),
-];
-
 /// Catalog, accounts and inventory on one SQLite database.
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -90,7 +84,7 @@ impl SqliteStore {
             return Ok(());
         }
         let mut accounts = Vec::new();
-        for (name, email, password) in SEED_ACCOUNTS {
+        for (name, email, password) in super::SEED_ACCOUNTS {
             let hash = auth
                 .hash_password(password.to_string())
                 .await

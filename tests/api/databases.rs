@@ -1,0 +1,63 @@
+//! Throw-away MySQL databases and Redis key prefixes, one per test, removed afterwards.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+
+use crate::helpers::unique;
+
+/// The MariaDB/MySQL server the tests use (root, no password, as on the CI machine).
+pub fn mysql_server() -> String {
+    std::env::var("TICKETCLUB_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+/// A fresh, empty database that is dropped when this guard goes away.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates `tc_test_<pid>_<n>` on the test server.
+    pub async fn create() -> TestDb {
+        let name = unique("tc_test").replace('-', "_");
+        let server = mysql_server();
+        let mut conn = mysql_async::Conn::from_url(&server)
+            .await
+            .expect("the test MySQL server answers (scripts/services.sh starts it)");
+        conn.query_drop(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            .await
+            .expect("create test database");
+        let _ = conn.disconnect().await;
+        TestDb {
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (mysql_server(), self.name.clone());
+        // Drop runs outside async: use a private runtime on a helper thread.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = mysql_async::Conn::from_url(&server).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS `{name}`");
+                tokio::time::timeout(Duration::from_secs(10), conn.query_drop(sql))
+                    .await
+                    .ok()?
+                    .ok()?;
+                conn.disconnect().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("warning: test database {} was not dropped", self.name);
+        }
+    }
+}

@@ -29,6 +29,10 @@ pub struct Settings {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key this deployment uses (several deployments can share a Redis).
+    #[arg(long, env = "TICKETCLUB_REDIS_PREFIX", default_value = "tc:")]
+    pub redis_prefix: String,
+
     /// Most database connections per instance (MySQL).
     #[arg(long, env = "TICKETCLUB_DB_POOL_MAX", default_value_t = 20)]
     pub db_pool_max: usize,
@@ -109,6 +113,7 @@ impl Settings {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: "sqlite::memory:".into(),
             redis_url: None,
+            redis_prefix: "tc:".into(),
             db_pool_max: 10,
             db_acquire_timeout: 5,
             auto_migrate: true,
@@ -151,6 +156,7 @@ impl fmt::Debug for Settings {
             .field("addr", &self.addr)
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("auto_migrate", &self.auto_migrate)

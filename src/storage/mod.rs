@@ -9,6 +9,7 @@ pub mod memory;
 pub mod model;
 pub mod mysql;
 pub mod queries;
+pub mod redis;
 pub mod sqlite;
 pub mod transitions;
 
@@ -218,9 +219,20 @@ impl Store {
         };
         let rules = room_rules(settings);
         let lifetime = settings.window_with_grace().as_millis() as Millis;
-        let waiting_room = Arc::new(memory::MemoryWaitingRoom::new(rules, lifetime));
+        let (waiting_room, room_name): (Arc<dyn WaitingRoom>, String) = match &settings.redis_url {
+            None => (
+                Arc::new(memory::MemoryWaitingRoom::new(rules, lifetime)),
+                "in-process memory".into(),
+            ),
+            Some(url) => {
+                let prefix = &settings.redis_prefix;
+                let room = redis::RedisWaitingRoom::connect(url, prefix, rules, lifetime).await?;
+                let name = format!("Redis ({}, keys {prefix}*)", crate::config::redact_url(url));
+                (Arc::new(room), name)
+            }
+        };
         Ok(Self {
-            description: format!("database: {db_name}, waiting room: in-process memory"),
+            description: format!("database: {db_name}, waiting room: {room_name}"),
             catalog: db.clone(),
             accounts: db.clone(),
             inventory: db,

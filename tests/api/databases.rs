@@ -61,3 +61,52 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// The Redis server the tests use.
+pub fn redis_server() -> String {
+    std::env::var("TICKETCLUB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A unique key prefix on the test Redis; its keys are deleted when the guard goes away.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    /// A fresh prefix (`tct:<pid>-<n>:`) on the test server.
+    pub fn new() -> TestRedis {
+        TestRedis {
+            url: redis_server(),
+            prefix: format!("{}:", unique("tct")),
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                use fred::prelude::*;
+                let client = Builder::from_config(Config::from_url(&url).ok()?)
+                    .build()
+                    .ok()?;
+                client.init().await.ok()?;
+                let keys: Vec<String> = client
+                    .custom(fred::cmd!("KEYS"), vec![pattern])
+                    .await
+                    .ok()?;
+                if !keys.is_empty() {
+                    let _: i64 = client.del(keys).await.ok()?;
+                }
+                client.quit().await.ok()
+            })
+        })
+        .join();
+    }
+}

@@ -4,3 +4,4 @@ mod databases;
 mod helpers;
 mod http_contract;
 mod storage_contract;
+mod waiting_room_contract;

@@ -1,0 +1,45 @@
+-- expire.lua: ends every page visit of a session older than the window plus grace, and fills
+-- the freed places from the queue in FIFO order.
+--
+-- KEYS[1] page    ZSET  user -> entry time (ms)
+-- KEYS[2] queue   ZSET  user -> ticket; FIFO
+-- KEYS[3] holder  HASH  user -> connection token
+-- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit
+--
+-- Returns {e, x1..xe, p, y1..yp, n, t1..tn, m1..mk}: e expired users (oldest first), p promoted
+-- users (in queue order), the page's entry times after the change, and the remaining queue.
+-- Returns {0, 0, 0} when nothing expired and {-1} when the room is empty (the caller may forget
+-- the session).
+
+local now, lifetime, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
+if #expired == 0 then
+  if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) == 0 then return {-1} end
+  return {0, 0, 0}
+end
+
+local out = {#expired}
+for _, user in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], user)
+  redis.call('HDEL', KEYS[3], user)
+  out[#out + 1] = user
+end
+
+local free = limit - redis.call('ZCARD', KEYS[1])
+local promoted = {}
+if free > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[2], free)
+  for i = 1, #popped, 2 do
+    redis.call('ZADD', KEYS[1], now, popped[i])
+    promoted[#promoted + 1] = popped[i]
+  end
+end
+out[#out + 1] = #promoted
+for _, user in ipairs(promoted) do out[#out + 1] = user end
+
+local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
+out[#out + 1] = #times / 2
+for i = 2, #times, 2 do out[#out + 1] = times[i] end
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do out[#out + 1] = member end
+return out

@@ -1,0 +1,45 @@
+-- leave.lua: an account leaves a session's waiting room (disconnect, purchase, crash cleanup).
+--
+-- KEYS[1] page    ZSET  user -> entry time (ms)
+-- KEYS[2] queue   ZSET  user -> ticket; FIFO
+-- KEYS[3] holder  HASH  user -> connection token
+-- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
+-- ARGV[4] page limit
+--
+-- Returns {'none'} when nothing was removed (not inside, or held by another connection): then
+-- nobody is promoted, unlike the original. Otherwise
+--   {'queue', rank, n, t1..tn, m1..mk}  left from queue index `rank`; m = everyone behind,
+--   {'page', promoted, n, t1..tn, m1..mk}  left the page; `promoted` ('' if none) took the place,
+-- where t1..tn are the page's entry times in page order (the estimate's references) and m the
+-- queue members whose position improved, from the first affected index on. O(log n) to leave and
+-- promote, plus one pass over the affected queue range.
+
+local user, holder, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local function holds()
+  return holder == '' or redis.call('HGET', KEYS[3], user) == holder
+end
+
+local function answer(kind, head, from)
+  local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
+  local out = {kind, head, #times / 2}
+  for i = 2, #times, 2 do out[#out + 1] = times[i] end
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], from, -1)) do out[#out + 1] = member end
+  return out
+end
+
+local rank = redis.call('ZRANK', KEYS[2], user)
+if rank then
+  if not holds() then return {'none'} end
+  redis.call('ZREM', KEYS[2], user)
+  redis.call('HDEL', KEYS[3], user)
+  return answer('queue', rank, rank)
+end
+
+if not redis.call('ZSCORE', KEYS[1], user) or not holds() then return {'none'} end
+redis.call('ZREM', KEYS[1], user)
+redis.call('HDEL', KEYS[3], user)
+local head = redis.call('ZPOPMIN', KEYS[2])
+if not head[1] then return answer('page', '', 0) end
+redis.call('ZADD', KEYS[1], now, head[1])
+return answer('page', head[1], 0)

@@ -1,0 +1,352 @@
+//! The shared waiting room on Redis (fred): every transition is one Lua script under `lua/`,
+//! loaded once and called by SHA. A session's keys share the hash tag `{<session>}` so each
+//! script touches one Redis Cluster slot. Scripts return the raw facts (ranks, entry times,
+//! affected members); the wait estimates are computed here with the domain's [`Rules`].
+
+mod parse;
+
+use async_trait::async_trait;
+use fred::prelude::*;
+use fred::types::scripts::Script;
+
+use super::{Expiry, StorageError, StorageResult, WaitingRoom};
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Admission, Departure, Holder, Notice, Place, Rules};
+use parse::{Reply, int, text};
+
+/// The Redis keys of one session's waiting room, made in this one place.
+struct RoomKeys {
+    page: String,
+    queue: String,
+    holder: String,
+    seq: String,
+}
+
+impl RoomKeys {
+    fn new(prefix: &str, session: SessionId) -> Self {
+        let tag = format!("{prefix}{{{session}}}");
+        Self {
+            page: format!("{tag}:page"),
+            queue: format!("{tag}:queue"),
+            holder: format!("{tag}:holder"),
+            seq: format!("{tag}:seq"),
+        }
+    }
+}
+
+struct Scripts {
+    enter: Script,
+    leave: Script,
+    expire: Script,
+    place: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Self {
+            enter: Script::from_lua(include_str!("lua/enter.lua")),
+            leave: Script::from_lua(include_str!("lua/leave.lua")),
+            expire: Script::from_lua(include_str!("lua/expire.lua")),
+            place: Script::from_lua(include_str!("lua/place.lua")),
+        }
+    }
+
+    /// Makes the scripts resident on every node, so the first call of a sale is a plain EVALSHA.
+    async fn load(&self, client: &Client) -> Result<(), Error> {
+        for script in [&self.enter, &self.leave, &self.expire, &self.place] {
+            script.load(client).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Waiting rooms shared by every instance through Redis.
+pub struct RedisWaitingRoom {
+    client: Client,
+    prefix: String,
+    rules: Rules,
+    lifetime_ms: Millis,
+    scripts: Scripts,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Unavailable(e.to_string())
+}
+
+/// Connects a fred client to `redis://…` or `redis-cluster://…`.
+pub async fn connect(url: &str) -> StorageResult<Client> {
+    let config = Config::from_url(url).map_err(|e| StorageError::Config(e.to_string()))?;
+    let client = Builder::from_config(config).build().map_err(unavailable)?;
+    client.init().await.map_err(unavailable)?;
+    Ok(client)
+}
+
+impl RedisWaitingRoom {
+    /// Connects, loads the scripts, and namespaces every key under `prefix`.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        rules: Rules,
+        lifetime_ms: Millis,
+    ) -> StorageResult<Self> {
+        let client = connect(url).await?;
+        let scripts = Scripts::new();
+        scripts.load(&client).await.map_err(unavailable)?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_string(),
+            rules,
+            lifetime_ms,
+            scripts,
+        })
+    }
+
+    /// The set of sessions whose rooms may be non-empty (for the expiry sweep).
+    fn sessions_key(&self) -> String {
+        format!("{}sessions", self.prefix)
+    }
+
+    async fn run(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> StorageResult<Reply> {
+        let values: Vec<Value> = script
+            .evalsha_with_reload(&self.client, keys, args)
+            .await
+            .map_err(unavailable)?;
+        Ok(Reply::new(values))
+    }
+
+    /// Estimates for queue members `members`, the first of whom stands at index `start`.
+    fn notices(
+        &self,
+        times: &[Millis],
+        start: usize,
+        members: &[String],
+        now: Millis,
+    ) -> Vec<Notice> {
+        members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, member)| {
+                let index = start + i;
+                let base = times.get(index % self.rules.limit).copied().unwrap_or(now);
+                let user = UserId(member.parse().ok()?);
+                let round = (index / self.rules.limit) as i64;
+                Some(Notice {
+                    user,
+                    seconds: self.rules.seconds(base, round, now),
+                })
+            })
+            .collect()
+    }
+
+    /// Splits one expire.lua answer into one departure per ended visit.
+    fn departures(&self, mut reply: Reply, now: Millis) -> Vec<(UserId, Departure)> {
+        let expired = reply.users();
+        let promoted = reply.users();
+        let times = reply.times();
+        let rest = reply.rest();
+        expired
+            .into_iter()
+            .enumerate()
+            .map(|(i, user)| {
+                let Some(next) = promoted.get(i) else {
+                    return (
+                        user,
+                        Departure {
+                            from: Place::Page,
+                            promoted: None,
+                            notices: Vec::new(),
+                        },
+                    );
+                };
+                // The queue as it stood right after this promotion: later promotions, then the rest.
+                let queue: Vec<String> = promoted[i + 1..]
+                    .iter()
+                    .map(|u| u.to_string())
+                    .chain(rest.iter().cloned())
+                    .collect();
+                let notices = self.notices(&times, 0, &queue, now);
+                (
+                    user,
+                    Departure {
+                        from: Place::Page,
+                        promoted: Some(*next),
+                        notices,
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl WaitingRoom for RedisWaitingRoom {
+    async fn enter(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+    ) -> StorageResult<Admission> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let keys = vec![k.page, k.queue, k.holder, k.seq];
+        let args = vec![
+            user.to_string(),
+            holder.0,
+            now.to_string(),
+            self.rules.limit.to_string(),
+        ];
+        let reply = self.run(&self.scripts.enter, keys, args).await?;
+        let _: i64 = self
+            .client
+            .sadd(self.sessions_key(), session.0)
+            .await
+            .map_err(unavailable)?;
+        match reply.kind().as_str() {
+            "page" => Ok(Admission::Pass),
+            "queue" => {
+                let rank = int(reply.at(1)).max(0) as usize;
+                let base = int(reply.at(2));
+                let base = if base < 0 { now } else { base };
+                let round = (rank / self.rules.limit) as i64;
+                Ok(Admission::Queued {
+                    wait_people: rank + 1,
+                    seconds: self.rules.seconds(base, round, now),
+                })
+            }
+            other => Err(StorageError::Unavailable(format!(
+                "enter.lua answered {other:?}"
+            ))),
+        }
+    }
+
+    async fn leave(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+        now: Millis,
+    ) -> StorageResult<Option<Departure>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let keys = vec![k.page, k.queue, k.holder];
+        let holder = holder.map(|h| h.0).unwrap_or_default();
+        let args = vec![
+            user.to_string(),
+            holder,
+            now.to_string(),
+            self.rules.limit.to_string(),
+        ];
+        let mut reply = self.run(&self.scripts.leave, keys, args).await?;
+        let kind = reply.kind();
+        if kind == "none" {
+            return Ok(None);
+        }
+        reply.skip(1);
+        let head = text(reply.next_value());
+        let times = reply.times();
+        let members = reply.rest();
+        let departure = if kind == "queue" {
+            let rank = head.parse().unwrap_or(0);
+            Departure {
+                from: Place::Queue(rank),
+                promoted: None,
+                notices: self.notices(&times, rank, &members, now),
+            }
+        } else {
+            let promoted = head.parse().ok().map(UserId);
+            let notices = match promoted {
+                Some(_) => self.notices(&times, 0, &members, now),
+                None => Vec::new(),
+            };
+            Departure {
+                from: Place::Page,
+                promoted,
+                notices,
+            }
+        };
+        Ok(Some(departure))
+    }
+
+    async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let reply = self
+            .run(
+                &self.scripts.place,
+                vec![k.page, k.queue],
+                vec![user.to_string()],
+            )
+            .await?;
+        Ok(match reply.kind().as_str() {
+            "page" => Some(Place::Page),
+            "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
+            _ => None,
+        })
+    }
+
+    async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
+        let sessions: Vec<i64> = self
+            .client
+            .smembers(self.sessions_key())
+            .await
+            .map_err(unavailable)?;
+        let mut ended = Vec::new();
+        for sid in sessions {
+            let session = SessionId(sid);
+            let k = RoomKeys::new(&self.prefix, session);
+            let keys = vec![k.page.clone(), k.queue.clone(), k.holder];
+            let args = vec![
+                now.to_string(),
+                self.lifetime_ms.to_string(),
+                self.rules.limit.to_string(),
+            ];
+            let reply = self.run(&self.scripts.expire, keys, args).await?;
+            if int(reply.at(0)) < 0 {
+                self.forget_if_empty(session, &k.page, &k.queue).await?;
+                continue;
+            }
+            for (user, departure) in self.departures(reply, now) {
+                ended.push(Expiry {
+                    session,
+                    user,
+                    departure,
+                });
+            }
+        }
+        Ok(ended)
+    }
+}
+
+impl RedisWaitingRoom {
+    /// Drops an empty session from the sweep set. An arrival adds its session after entering,
+    /// so re-checking after the removal can only err towards keeping the session listed.
+    async fn forget_if_empty(
+        &self,
+        session: SessionId,
+        page: &str,
+        queue: &str,
+    ) -> StorageResult<()> {
+        let _: i64 = self
+            .client
+            .srem(self.sessions_key(), session.0)
+            .await
+            .map_err(unavailable)?;
+        let present: i64 = self
+            .client
+            .exists(vec![page.to_string(), queue.to_string()])
+            .await
+            .map_err(unavailable)?;
+        if present > 0 {
+            let _: i64 = self
+                .client
+                .sadd(self.sessions_key(), session.0)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,230 @@
+//! The waiting-room contract: the same assertions on the in-process engine and on Redis.
+
+use std::sync::Arc;
+
+use ticketclub::domain::ids::{SessionId, UserId};
+use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
+use ticketclub::storage::WaitingRoom;
+use ticketclub::storage::memory::MemoryWaitingRoom;
+use ticketclub::storage::redis::RedisWaitingRoom;
+
+use crate::databases::TestRedis;
+
+const RULES: Rules = Rules {
+    limit: 3,
+    window_ms: 600_000,
+    buffer_s: 10,
+};
+const LIFETIME: i64 = 610_000;
+const S: SessionId = SessionId(2);
+
+type Subject = (&'static str, Arc<dyn WaitingRoom>, Option<TestRedis>);
+
+async fn engines() -> Vec<Subject> {
+    let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    let redis = TestRedis::new();
+    let shared = RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME)
+        .await
+        .expect("the test Redis answers (scripts/services.sh starts it)");
+    let shared: Arc<dyn WaitingRoom> = Arc::new(shared);
+    vec![("memory", memory, None), ("redis", shared, Some(redis))]
+}
+
+fn h(n: i64) -> Holder {
+    Holder(format!("conn-{n}"))
+}
+
+async fn seven_arrivals(room: &dyn WaitingRoom) -> Vec<Admission> {
+    let mut got = Vec::new();
+    for (user, at) in [
+        (1, 400),
+        (2, 850),
+        (3, 1270),
+        (4, 1540),
+        (5, 1790),
+        (6, 2040),
+        (7, 2290),
+    ] {
+        got.push(
+            room.enter(S, UserId(user), h(user), at)
+                .await
+                .expect("enter"),
+        );
+    }
+    got
+}
+
+#[tokio::test]
+async fn arrivals_pass_until_the_page_is_full_then_queue_with_the_original_estimate() {
+    for (name, room, _guard) in engines().await {
+        let queued = |wait_people, seconds| Admission::Queued {
+            wait_people,
+            seconds,
+        };
+        assert_eq!(
+            seven_arrivals(room.as_ref()).await,
+            vec![
+                Admission::Pass,
+                Admission::Pass,
+                Admission::Pass,
+                queued(1, 608),
+                queued(2, 609),
+                queued(3, 609),
+                queued(4, 1208)
+            ],
+            "{name}"
+        );
+        assert_eq!(
+            room.place(S, UserId(6)).await.ok(),
+            Some(Some(Place::Queue(2))),
+            "{name}"
+        );
+        assert_eq!(room.place(S, UserId(9)).await.ok(), Some(None), "{name}");
+        assert_eq!(
+            room.place(SessionId(3), UserId(1)).await.ok(),
+            Some(None),
+            "{name}: rooms are per session"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_page_departure_admits_the_head_of_the_queue_and_tells_everyone_behind() {
+    for (name, room, _guard) in engines().await {
+        seven_arrivals(room.as_ref()).await;
+        let left = room
+            .leave(S, UserId(1), Some(h(1)), 2480)
+            .await
+            .expect("leave")
+            .expect("inside");
+        assert_eq!(left.from, Place::Page, "{name}");
+        assert_eq!(left.promoted, Some(UserId(4)), "{name}");
+        let notices: Vec<_> = left.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
+        assert_eq!(notices, vec![(5, 608), (6, 608), (7, 610)], "{name}");
+        assert_eq!(
+            room.place(S, UserId(4)).await.ok(),
+            Some(Some(Place::Page)),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_queued_departure_tells_only_the_people_behind() {
+    for (name, room, _guard) in engines().await {
+        seven_arrivals(room.as_ref()).await;
+        let left = room
+            .leave(S, UserId(4), None, 2035)
+            .await
+            .expect("leave")
+            .expect("queued");
+        assert_eq!(
+            (left.from, left.promoted),
+            (Place::Queue(0), None),
+            "{name}"
+        );
+        let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+        assert_eq!(users, vec![5, 6, 7], "{name}");
+        let left = room
+            .leave(S, UserId(6), None, 3580)
+            .await
+            .expect("leave")
+            .expect("queued");
+        let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+        assert_eq!((left.from, users), (Place::Queue(1), vec![7]), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn nobody_is_promoted_for_a_stranger_or_a_stale_connection() {
+    for (name, room, _guard) in engines().await {
+        seven_arrivals(room.as_ref()).await;
+        assert_eq!(
+            room.leave(S, UserId(99), None, 3000).await.ok(),
+            Some(None),
+            "{name}"
+        );
+        // User 2 comes back on a new connection: the old one can no longer give the place away.
+        assert_eq!(
+            room.enter(S, UserId(2), h(20), 3000).await.ok(),
+            Some(Admission::Pass),
+            "{name}"
+        );
+        assert_eq!(
+            room.leave(S, UserId(2), Some(h(2)), 3100).await.ok(),
+            Some(None),
+            "{name}"
+        );
+        assert_eq!(
+            room.place(S, UserId(4)).await.ok(),
+            Some(Some(Place::Queue(0))),
+            "{name}"
+        );
+        assert!(
+            room.leave(S, UserId(2), Some(h(20)), 3100)
+                .await
+                .expect("leave")
+                .is_some(),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_visits_end_oldest_first_and_the_queue_moves_up() {
+    for (name, room, _guard) in engines().await {
+        seven_arrivals(room.as_ref()).await;
+        assert!(
+            room.expire(400 + LIFETIME - 1)
+                .await
+                .expect("expire")
+                .is_empty(),
+            "{name}"
+        );
+        let ended = room.expire(900 + LIFETIME).await.expect("expire");
+        let summary: Vec<_> = ended
+            .iter()
+            .map(|e| (e.session.0, e.user.0, e.departure.promoted.map(|p| p.0)))
+            .collect();
+        assert_eq!(summary, vec![(2, 1, Some(4)), (2, 2, Some(5))], "{name}");
+        let last: Vec<_> = ended[1]
+            .departure
+            .notices
+            .iter()
+            .map(|n| n.user.0)
+            .collect();
+        assert_eq!(
+            last,
+            vec![6, 7],
+            "{name}: the second departure tells who is still queued"
+        );
+        assert_eq!(
+            room.place(S, UserId(6)).await.ok(),
+            Some(Some(Place::Queue(0))),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places() {
+    for (name, room, _guard) in engines().await {
+        let tasks: Vec<_> = (1..=300)
+            .map(|u| {
+                let room = room.clone();
+                tokio::spawn(async move { room.enter(S, UserId(u), h(u), 1000).await })
+            })
+            .collect();
+        let mut positions = Vec::new();
+        let mut passed = 0;
+        for task in tasks {
+            match task.await.expect("task").expect("enter") {
+                Admission::Pass => passed += 1,
+                Admission::Queued { wait_people, .. } => positions.push(wait_people),
+            }
+        }
+        positions.sort_unstable();
+        assert_eq!(passed, 3, "{name}");
+        assert_eq!(positions, (1..=297).collect::<Vec<_>>(), "{name}");
+    }
+}

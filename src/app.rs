@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::HeaderValue;
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -21,8 +20,9 @@ use crate::auth::Auth;
 use crate::config::Settings;
 use crate::domain::seats::TicketLimit;
 use crate::domain::waiting_room::Rules;
+use crate::http;
+use crate::realtime::Realtime;
 use crate::storage::{Store, room_rules};
-use crate::{http, realtime};
 
 /// What every handler can reach: settings, engines, token keys.
 #[derive(Clone)]
@@ -58,7 +58,7 @@ pub struct Application {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
-    io: SocketIo,
+    io: Realtime,
     state: AppState,
 }
 
@@ -89,12 +89,14 @@ impl Application {
             store,
             auth: Arc::new(auth),
         };
-        let (socket_service, io) = realtime::builder(state.clone()).build_svc();
-        realtime::register(&io);
-        let socket_service = tower::ServiceBuilder::new()
-            .layer(socket_cors(&state.settings.cors_origins))
-            .service(socket_service);
-        let router = http::router(state.clone()).route_service("/socket.io/", socket_service);
+        let redis = state
+            .settings
+            .redis_url
+            .as_deref()
+            .map(|url| (url, state.settings.redis_prefix.as_str()));
+        let (socket_route, io) = Realtime::build(state.clone(), redis).await?;
+        let socket_route = socket_route.layer(socket_cors(&state.settings.cors_origins));
+        let router = http::router(state.clone()).route("/socket.io/", socket_route);
         Ok(Self {
             listener,
             address,
@@ -114,11 +116,6 @@ impl Application {
         self.address.port()
     }
 
-    /// The Socket.IO handle (tests and tools use it to look at rooms and sockets).
-    pub fn io(&self) -> SocketIo {
-        self.io.clone()
-    }
-
     /// Serves until `shutdown` resolves, then shuts down in order.
     pub async fn run_until_stopped(
         self,
@@ -132,11 +129,7 @@ impl Application {
             state,
         } = self;
         let stop = CancellationToken::new();
-        let sweeper = tokio::spawn(realtime::sweeper::run(
-            io.clone(),
-            state.clone(),
-            stop.clone(),
-        ));
+        let sweeper = io.spawn_sweeper(state.clone(), stop.clone());
         let grace = Duration::from_secs(state.settings.shutdown_grace);
         tracing::info!(%address, "TicketClub listening");
         let stopping = stop.clone();

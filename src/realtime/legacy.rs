@@ -20,8 +20,10 @@ use crate::http::extract::{id_of, js_text, truthy};
 use crate::http::purchase::NOT_ON_PAGE;
 use crate::storage::model::{SelectOutcome, UnlockOutcome, UnselectOutcome};
 
-/// Registers the original events on a new authenticated connection.
-pub async fn on_connect<A: Adapter>(s: SocketRef<A>, Extension(conn): Extension<Conn>) {
+/// Registers the original events on a new authenticated connection. Called from the connect
+/// middleware, which runs before the client is told it is connected: a connect handler runs
+/// only after that, so an event the client sends at once could otherwise find no handler.
+pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
     s.join(rooms::user(conn.user()));
     s.on("check limit", on_check_limit::<A>);
     s.on("join room", on_join_room::<A>);
@@ -31,6 +33,11 @@ pub async fn on_connect<A: Adapter>(s: SocketRef<A>, Extension(conn): Extension<
     s.on("unlock seat", on_unlock_seat::<A>);
     s.on("sold seat", on_sold_seat::<A>);
     s.on_disconnect(on_disconnect::<A>);
+}
+
+/// The namespace's connect handler: everything is in place already (see [`register`]).
+pub async fn on_connect(Extension(conn): Extension<Conn>) {
+    tracing::debug!(user = %conn.user(), "socket connected");
 }
 
 /// The payload of an event, `null` when absent or unparsable.

@@ -12,10 +12,12 @@ pub mod sweeper;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide_redis::{FredAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SessionId, UserId};
@@ -93,9 +95,63 @@ pub fn builder(state: AppState) -> SocketIoBuilder {
     SocketIo::builder().with_state(state).max_payload(100_000)
 }
 
-/// Registers the namespaces on `io` (in-process adapter).
-pub fn register(io: &SocketIo) {
-    io.ns("/", legacy::on_connect.with(authenticate::<LocalAdapter>));
+/// The Socket.IO adapter of a multi-instance deployment: rooms shared through Redis pub/sub.
+pub type SharedAdapter = FredAdapter<Emitter>;
+
+/// The Socket.IO server handle, whichever adapter it runs on.
+#[derive(Clone)]
+pub enum Realtime {
+    /// One instance: rooms live in this process.
+    Local(SocketIo<LocalAdapter>),
+    /// Several instances: room broadcasts travel through Redis.
+    Shared(SocketIo<SharedAdapter>),
+}
+
+impl Realtime {
+    /// Builds the Socket.IO service (for `/socket.io/`) and its handle. With a Redis URL, rooms
+    /// are shared with every other instance through Redis (channels under `prefix`).
+    pub async fn build(
+        state: AppState,
+        redis: Option<(&str, &str)>,
+    ) -> anyhow::Result<(axum::routing::MethodRouter, Realtime)> {
+        let builder = builder(state);
+        let Some((url, prefix)) = redis else {
+            let (service, io) = builder.build_svc();
+            io.ns("/", legacy::on_connect.with(authenticate::<LocalAdapter>));
+            return Ok((axum::routing::any_service(service), Realtime::Local(io)));
+        };
+        let mut config = fred::prelude::Config::from_url(url)?;
+        // socketioxide-redis speaks RESP3; fred does not read the protocol from the URL.
+        config.version = fred::types::RespVersion::RESP3;
+        let subscriber = fred::prelude::Builder::from_config(config).build_subscriber_client()?;
+        let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
+        let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
+        let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
+        io.ns("/", legacy::on_connect.with(authenticate::<SharedAdapter>))
+            .await
+            .map_err(|e| anyhow::anyhow!("registering the default namespace: {e}"))?;
+        Ok((axum::routing::any_service(service), Realtime::Shared(io)))
+    }
+
+    /// Starts the purchase-window sweeper.
+    pub fn spawn_sweeper(
+        &self,
+        state: AppState,
+        stop: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        match self.clone() {
+            Realtime::Local(io) => tokio::spawn(sweeper::run(io, state, stop)),
+            Realtime::Shared(io) => tokio::spawn(sweeper::run(io, state, stop)),
+        }
+    }
+
+    /// Disconnects every socket of this instance.
+    pub async fn close(&self) {
+        match self {
+            Realtime::Local(io) => io.close().await,
+            Realtime::Shared(io) => io.close().await,
+        }
+    }
 }
 
 /// Connect middleware: the original's `socketIsAuth`.
@@ -121,7 +177,9 @@ async fn authenticate<A: Adapter>(
             return Err(AuthRefused);
         }
     }
-    s.extensions.insert(Conn::new(user, new_holder()));
+    let conn = Conn::new(user, new_holder());
+    s.extensions.insert(conn.clone());
+    legacy::register(&s, &conn);
     Ok(())
 }
 

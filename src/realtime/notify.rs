@@ -15,6 +15,10 @@ use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Departure, Holder};
 use crate::storage::model::Released;
 
+/// An event with no arguments, as the original sent `ready to go` (an empty tuple is sent as
+/// zero arguments, where `()` would be one `null`).
+const NO_ARGS: [u8; 0] = [];
+
 /// Sent to a visitor whose purchase window the server ended, just before it disconnects them.
 pub const WINDOW_EXPIRED: &str = "window expired";
 
@@ -43,7 +47,8 @@ pub async fn end_visit<A: Adapter>(
     }
 }
 
-/// Frees every seat `user` selected or locked in `session` and shows it to the area's watchers.
+/// Frees every seat `user` selected or locked in `session` and shows it to the area's other
+/// watchers (the user's own connections are leaving and need no news).
 pub async fn release_seats<A: Adapter>(
     io: &SocketIo<A>,
     state: &AppState,
@@ -51,7 +56,7 @@ pub async fn release_seats<A: Adapter>(
     user: UserId,
 ) {
     match state.store.inventory.release_holds(user, session).await {
-        Ok(released) => broadcast_released(io, session, &released).await,
+        Ok(released) => broadcast_released(io, session, user, &released).await,
         Err(e) => tracing::error!(error = %e, %session, %user, "releasing held seats failed"),
     }
 }
@@ -61,6 +66,7 @@ pub async fn release_seats<A: Adapter>(
 async fn broadcast_released<A: Adapter>(
     io: &SocketIo<A>,
     session: SessionId,
+    user: UserId,
     released: &[Released],
 ) {
     let mut groups: Vec<(AreaId, SeatStatus, Vec<serde_json::Value>)> = Vec::new();
@@ -80,8 +86,10 @@ async fn broadcast_released<A: Adapter>(
         } else {
             "unselect seat"
         };
-        let room = rooms::seat_map(session, area);
-        if let Err(e) = io.to(room).emit(event, &json!({"tickets": tickets})).await {
+        let watchers = io
+            .to(rooms::seat_map(session, area))
+            .except(rooms::entrant(session, user));
+        if let Err(e) = watchers.emit(event, &json!({"tickets": tickets})).await {
             tracing::warn!(error = %e, %session, "broadcasting released seats failed");
         }
     }
@@ -92,7 +100,7 @@ pub async fn announce<A: Adapter>(io: &SocketIo<A>, session: SessionId, departur
     if let Some(promoted) = departure.promoted {
         tracing::info!(%session, user = %promoted, "admitted from the queue");
         let room = rooms::entrant(session, promoted);
-        if let Err(e) = io.to(room).emit("ready to go", &()).await {
+        if let Err(e) = io.to(room).emit("ready to go", &NO_ARGS).await {
             tracing::warn!(error = %e, "sending ready to go failed");
         }
     }

@@ -3,5 +3,6 @@
 mod databases;
 mod helpers;
 mod http_contract;
+mod js_flows;
 mod storage_contract;
 mod waiting_room_contract;

@@ -225,7 +225,8 @@ export class Recorder {
       const w = { name, resolve, reject };
       w.timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(w), 1);
-        reject(new Error(`${this.label}: no "${name}" within ${timeoutMs} ms; ` + `unconsumed events: ${this.describe(this.unconsumed())}`));
+        const seen = this.describe(this.unconsumed());
+        reject(new Error(`${this.label}: no "${name}" within ${timeoutMs} ms; unconsumed events: ${seen}`));
       }, timeoutMs);
       this.waiters.push(w);
     });
@@ -525,10 +526,14 @@ export async function selectOk(player, row, column, others = [], areaId = 1) {
   for (const o of others) assert.deepEqual(await o.rec.next("other select seat"), payload, `${o.label} other select seat`);
 }
 
-/** `join room` has no reply; give the server a moment, as the real UI does. */
+/**
+ * `join room` has no reply, so wait a moment, as the real UI does. The wait grows
+ * with the number of sockets: with 200 polling clients the last joins take
+ * over a second to reach the server.
+ */
 export async function joinRoom(players, areaId = 1, sessionId = SESSION_ID) {
   for (const p of players) p.socket.emit("join room", { sessionId, areaId });
-  await sleep(200);
+  await sleep(200 + 10 * players.length);
 }
 
 // ---------------------------------------------------------------------- JWT

@@ -12,7 +12,7 @@
 // Ends with the plain "N passed, N failed" line; exit code 0 only if all passed.
 
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, readdirSync, readFileSync, closeSync } from "node:fs";
+import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -118,14 +118,24 @@ async function runOne(cli, name, transports) {
   }
   try {
     const code = await runScenario(name, server.base, transports, cli.clients);
+    server.ok = code === 0;
     if (server.proc.exitInfo) {
       console.log(`[${name}/${transports}] FAIL server died: ${JSON.stringify(server.proc.exitInfo)}; log tail:\n${tail(logPath)}`);
-      return false;
+      server.ok = false;
     }
-    return code === 0;
+    return server.ok;
   } finally {
     await stopServer(server);
+    keepLogIfFailed(logPath, server);
   }
+}
+
+/** Later runs overwrite <name>-<transports>.log; a failed run's log is kept aside. */
+function keepLogIfFailed(logPath, server) {
+  if (server.ok !== false) return;
+  const kept = logPath.replace(/\.log$/, `.failed-${Date.now()}.log`);
+  copyFileSync(logPath, kept);
+  console.log(`server log kept: ${kept}`);
 }
 
 function tail(path, lines = 20) {

@@ -56,5 +56,7 @@ export async function run(ctx) {
     assert.ok(ready.seq > freed.seq, "`ready to go` arrived before the seat was freed");
   });
   await ctx.check("POST /seat shows the seat empty again", async () => assertOnly(await seatStatuses(ctx, u2), [], "after expiry"));
-  await ctx.check("nothing else arrived", () => assertQuiet([u1, u2], 100));
+  await ctx.check("U2 received nothing else", () => assertQuiet([u2], 100));
+  // Last: U1 is being sent away; the room broadcast of its freed seat is for the others.
+  await ctx.check("U1 received nothing but `window expired`", () => assertQuiet([u1], 0));
 }

@@ -1,0 +1,172 @@
+//! The original frontend's client, `socket.io-client` 4.5.1 from npm, drives the real server
+//! through every scenario of `tests/js/scenarios/` (the golden recordings and more), in both
+//! transport modes, against both engine pairs: SQLite + memory and MySQL + Redis.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ticketclub::config::Settings;
+
+use crate::databases::{TestDb, TestRedis};
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// Which storage the server under test runs on.
+#[derive(Clone, Copy, Debug)]
+enum Engines {
+    /// The embedded default: SQLite and the in-process waiting room.
+    Embedded,
+    /// Production: MySQL/MariaDB and Redis (waiting room and Socket.IO adapter).
+    Shared,
+}
+
+fn js_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs the JS client once per test run if `scripts/test` has not done it already.
+fn ensure_node_modules() {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    let ready = READY.get_or_init(|| {
+        if js_dir().join("node_modules/socket.io-client").exists() {
+            return Ok(());
+        }
+        let status = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(js_dir())
+            .status()
+            .map_err(|e| format!("npm could not start: {e}"))?;
+        status
+            .success()
+            .then_some(())
+            .ok_or_else(|| format!("npm ci failed: {status}"))
+    });
+    if let Err(e) = ready {
+        panic!("the JS client is not installed ({e}); run `npm ci --prefix tests/js`");
+    }
+}
+
+/// A server on the chosen engines, with its storage guards.
+struct Server {
+    app: TestApp,
+    _db: Option<TestDb>,
+    _redis: Option<TestRedis>,
+}
+
+async fn start(engines: Engines, tweak: impl FnOnce(&mut Settings)) -> Server {
+    let (db, redis) = match engines {
+        Engines::Embedded => (None, None),
+        Engines::Shared => (Some(TestDb::create().await), Some(TestRedis::new())),
+    };
+    let (db_url, redis_cfg) = (
+        db.as_ref().map(|d| d.url.clone()),
+        redis.as_ref().map(|r| (r.url.clone(), r.prefix.clone())),
+    );
+    let app = spawn_app_with(|s| {
+        if let Some(url) = db_url {
+            s.database_url = url;
+        }
+        if let Some((url, prefix)) = redis_cfg {
+            s.redis_url = Some(url);
+            s.redis_prefix = prefix;
+        }
+        tweak(s);
+    })
+    .await;
+    Server {
+        app,
+        _db: db,
+        _redis: redis,
+    }
+}
+
+/// Runs one scenario with the real client; panics with its output when it fails.
+async fn scenario(
+    name: &str,
+    engines: Engines,
+    transports: &str,
+    clients: Option<u32>,
+    tweak: impl FnOnce(&mut Settings),
+) {
+    ensure_node_modules();
+    let server = start(engines, tweak).await;
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(js_dir().join("run.mjs"))
+        .args([name, "--url", &server.app.base, "--transports", transports])
+        .env("TICKETCLUB_JWT_SECRET", "test-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(n) = clients {
+        cmd.args(["--clients", &n.to_string()]);
+    }
+    let run = tokio::time::timeout(Duration::from_secs(180), cmd.output()).await;
+    let output = run
+        .unwrap_or_else(|_| panic!("{name}/{transports}/{engines:?}: no answer within 180 s"))
+        .expect("node starts (Node 20 is required)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{name}/{transports}/{engines:?} failed:\n{text}"
+    );
+    assert!(
+        text.contains("PASSED"),
+        "{name}/{transports}/{engines:?} ran no checks:\n{text}"
+    );
+}
+
+/// One test per scenario and engine pair; each runs both transport modes.
+macro_rules! flows {
+    ($($test:ident: $name:literal, $engines:expr, $clients:expr, $tweak:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            for transports in ["default", "websocket"] {
+                scenario($name, $engines, transports, $clients, $tweak).await;
+            }
+        }
+    )*};
+}
+
+fn defaults(_: &mut Settings) {}
+
+fn short_window(s: &mut Settings) {
+    s.queue_limit = 1;
+    s.purchase_window = 2;
+    s.window_grace = 1;
+}
+
+fn roomy(s: &mut Settings) {
+    s.queue_limit = 250;
+}
+
+flows! {
+    smoke_on_the_embedded_engines: "smoke", Engines::Embedded, None, defaults;
+    smoke_on_mysql_and_redis: "smoke", Engines::Shared, None, defaults;
+    seven_arrivals_on_the_embedded_engines: "arrive7", Engines::Embedded, None, defaults;
+    seven_arrivals_on_mysql_and_redis: "arrive7", Engines::Shared, None, defaults;
+    a_page_user_leaving_on_the_embedded_engines: "page-leave", Engines::Embedded, None, defaults;
+    a_page_user_leaving_on_mysql_and_redis: "page-leave", Engines::Shared, None, defaults;
+    queued_users_leaving_on_the_embedded_engines: "queued-leave", Engines::Embedded, None, defaults;
+    queued_users_leaving_on_mysql_and_redis: "queued-leave", Engines::Shared, None, defaults;
+    the_seat_room_flow_on_the_embedded_engines: "seat-room", Engines::Embedded, None, defaults;
+    the_seat_room_flow_on_mysql_and_redis: "seat-room", Engines::Shared, None, defaults;
+    multi_seat_locks_on_the_embedded_engines: "multi-lock", Engines::Embedded, None, defaults;
+    multi_seat_locks_on_mysql_and_redis: "multi-lock", Engines::Shared, None, defaults;
+    two_hundred_racers_on_the_embedded_engines: "race", Engines::Embedded, Some(200), roomy;
+    two_hundred_racers_on_mysql_and_redis: "race", Engines::Shared, Some(200), roomy;
+    the_window_expires_on_the_embedded_engines: "expiry", Engines::Embedded, None, short_window;
+    the_window_expires_on_mysql_and_redis: "expiry", Engines::Shared, None, short_window;
+    bad_input_on_the_embedded_engines: "bad-input", Engines::Embedded, None, defaults;
+    bad_input_on_mysql_and_redis: "bad-input", Engines::Shared, None, defaults;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_alone_carries_the_whole_seat_flow() {
+    scenario("seat-room", Engines::Embedded, "polling", None, defaults).await;
+    scenario("page-leave", Engines::Shared, "polling", None, defaults).await;
+}

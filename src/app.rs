@@ -19,9 +19,11 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::domain::seats::TicketLimit;
+use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
 use crate::http;
 use crate::realtime::Realtime;
+use crate::storage::model::HoldTerms;
 use crate::storage::{Store, room_rules};
 
 /// What every handler can reach: settings, engines, token keys.
@@ -45,6 +47,15 @@ impl AppState {
     /// Tickets per account per session.
     pub fn ticket_limit(&self) -> TicketLimit {
         TicketLimit(self.settings.ticket_limit)
+    }
+
+    /// Terms of a new seat hold taken at `now`: the ticket limit, and a deadline one visit long
+    /// (the backstop that frees seats even if the visit's end goes unnoticed).
+    pub fn hold_terms(&self, now: Millis) -> HoldTerms {
+        HoldTerms {
+            limit: self.ticket_limit(),
+            until: now + self.settings.window_with_grace().as_millis() as Millis,
+        }
     }
 
     /// The public URL of an image file name stored in the catalog.

@@ -33,6 +33,11 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,
 
+    /// Seconds an instance's lease on its waiting-room places lasts unrenewed; after it lapses
+    /// (the instance died) the other instances end those visits.
+    #[arg(long, env = "TICKETCLUB_LEASE_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_ttl: u64,
+
     /// Most database connections per instance (MySQL).
     #[arg(long, env = "TICKETCLUB_DB_POOL_MAX", default_value_t = 20)]
     pub db_pool_max: usize,
@@ -114,6 +119,7 @@ impl Settings {
             database_url: "sqlite::memory:".into(),
             redis_url: None,
             redis_prefix: "tc:".into(),
+            lease_ttl: 15,
             db_pool_max: 10,
             db_acquire_timeout: 5,
             auto_migrate: true,
@@ -157,6 +163,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
+            .field("lease_ttl", &self.lease_ttl)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("auto_migrate", &self.auto_migrate)

@@ -2,6 +2,7 @@
 //! setup and the load tests used the prefix), with the original's CORS and 404 behaviour.
 
 pub mod assets;
+pub mod demo;
 pub mod events;
 pub mod extract;
 pub mod ops;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api())
         .nest("/api", api())
         .merge(assets::router())
+        .merge(demo::router())
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

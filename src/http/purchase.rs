@@ -118,7 +118,12 @@ async fn lock_seats(
     match state
         .store
         .inventory
-        .lock(user, session.id, seats.clone(), limit)
+        .lock(
+            user,
+            session.id,
+            seats.clone(),
+            state.hold_terms(now_millis()),
+        )
         .await?
     {
         LockOutcome::Locked => {}

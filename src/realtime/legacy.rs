@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
 
 use super::{Conn, notify, rooms};
 use crate::app::AppState;
@@ -35,9 +36,38 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
     s.on_disconnect(on_disconnect::<A>);
 }
 
-/// The namespace's connect handler: everything is in place already (see [`register`]).
-pub async fn on_connect(Extension(conn): Extension<Conn>) {
+/// The namespace's connect handler: events are registered already (see [`register`]).
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
     tracing::debug!(user = %conn.user(), "socket connected");
+    resume(&s, &state, &conn).await;
+}
+
+/// A returning account (reconnected after its instance stopped, or after a network blip)
+/// takes its waiting-room places back on this connection: it hears `ready to go` and queue
+/// positions again, and the old connection can no longer give the place away.
+async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
+    let user = conn.user();
+    let sessions = match state.store.waiting_room.sessions_of(user).await {
+        Ok(sessions) => sessions,
+        Err(e) => return tracing::warn!(error = %e, %user, "looking up places to resume failed"),
+    };
+    for session in sessions {
+        s.join(rooms::entrant(session, user));
+        conn.set_entered(session);
+        let entered = state
+            .store
+            .waiting_room
+            .enter(session, user, conn.holder(), now_millis())
+            .await;
+        match entered {
+            Ok(_) => tracing::info!(%session, %user, "resumed a waiting-room place"),
+            Err(e) => tracing::warn!(error = %e, %session, %user, "resuming a place failed"),
+        }
+    }
 }
 
 /// The payload of an event, `null` when absent or unparsable.
@@ -242,7 +272,7 @@ async fn on_select_seat<A: Adapter>(
     match state
         .store
         .inventory
-        .select(user, target.session, seat, limit)
+        .select(user, target.session, seat, state.hold_terms(now_millis()))
         .await
     {
         Ok(SelectOutcome::Selected) => {
@@ -408,11 +438,17 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
 }
 
 /// The only exit in the original protocol: free the place and the seats, admit the next.
+/// Not when this instance is shutting down: the client reconnects through another instance
+/// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
 async fn on_disconnect<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
     io: SocketIo<A>,
+    reason: DisconnectReason,
 ) {
+    if reason == DisconnectReason::ClosingServer {
+        return;
+    }
     if let Some(session) = conn.entered() {
         let now = now_millis();
         notify::end_visit(&io, &state, session, conn.user(), Some(conn.holder()), now).await;

@@ -117,7 +117,10 @@ impl Realtime {
         let builder = builder(state);
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            io.ns("/", legacy::on_connect.with(authenticate::<LocalAdapter>));
+            io.ns(
+                "/",
+                legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
+            );
             return Ok((axum::routing::any_service(service), Realtime::Local(io)));
         };
         let mut config = fred::prelude::Config::from_url(url)?;
@@ -127,9 +130,12 @@ impl Realtime {
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        io.ns("/", legacy::on_connect.with(authenticate::<SharedAdapter>))
-            .await
-            .map_err(|e| anyhow::anyhow!("registering the default namespace: {e}"))?;
+        io.ns(
+            "/",
+            legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("registering the default namespace: {e}"))?;
         Ok((axum::routing::any_service(service), Realtime::Shared(io)))
     }
 

@@ -13,7 +13,7 @@ use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Departure, Holder};
-use crate::storage::model::Released;
+use crate::storage::model::{Released, StaleHold};
 
 /// An event with no arguments, as the original sent `ready to go` (an empty tuple is sent as
 /// zero arguments, where `()` would be one `null`).
@@ -133,4 +133,33 @@ pub async fn expire_visit<A: Adapter>(
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
     announce(io, session, departure).await;
+}
+
+/// A visit held through a crashed instance was ended by this one: its sockets are gone with
+/// that instance, so only the seats and the queue need telling.
+pub async fn reaped_visit<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    departure: &Departure,
+) {
+    tracing::warn!(%session, %user, "ended a visit of a crashed instance");
+    release_seats(io, state, session, user).await;
+    announce(io, session, departure).await;
+}
+
+/// Shows seats freed by their deadline to their areas' watchers.
+pub async fn stale_holds_freed<A: Adapter>(io: &SocketIo<A>, freed: &[StaleHold]) {
+    let mut owners: Vec<(SessionId, UserId)> = freed.iter().map(|h| (h.session, h.user)).collect();
+    owners.dedup();
+    for (session, user) in owners {
+        let released: Vec<Released> = freed
+            .iter()
+            .filter(|h| h.session == session && h.user == user)
+            .map(|h| h.released)
+            .collect();
+        tracing::info!(%session, %user, seats = released.len(), "freed seat holds past their deadline");
+        broadcast_released(io, session, user, &released).await;
+    }
 }

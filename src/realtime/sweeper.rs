@@ -29,14 +29,26 @@ pub async fn run<A: Adapter>(io: SocketIo<A>, state: AppState, shutdown: Cancell
 }
 
 async fn sweep<A: Adapter>(io: &SocketIo<A>, state: &AppState) {
-    let expired = match state.store.waiting_room.expire(now_millis()).await {
-        Ok(expired) => expired,
-        Err(e) => {
-            tracing::error!(error = %e, "expiring page visits failed");
-            return;
+    let now = now_millis();
+    let rooms = &state.store.waiting_room;
+    match rooms.expire(now).await {
+        Ok(expired) => {
+            for e in expired {
+                notify::expire_visit(io, state, e.session, e.user, &e.departure).await;
+            }
         }
-    };
-    for e in expired {
-        notify::expire_visit(io, state, e.session, e.user, &e.departure).await;
+        Err(e) => tracing::error!(error = %e, "expiring page visits failed"),
+    }
+    match rooms.reap(now).await {
+        Ok(reaped) => {
+            for e in reaped {
+                notify::reaped_visit(io, state, e.session, e.user, &e.departure).await;
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reaping dead instances failed"),
+    }
+    match state.store.inventory.free_stale_holds(now).await {
+        Ok(freed) => notify::stale_holds_freed(io, &freed).await,
+        Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
     }
 }

@@ -73,6 +73,19 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(self.rooms().get(&session).and_then(|room| room.place(user)))
     }
 
+    async fn sessions_of(&self, user: UserId) -> StorageResult<Vec<SessionId>> {
+        let rooms = self.rooms();
+        Ok(rooms
+            .iter()
+            .filter(|(_, room)| room.place(user).is_some())
+            .map(|(session, _)| *session)
+            .collect())
+    }
+
+    async fn reap(&self, _now: Millis) -> StorageResult<Vec<Expiry>> {
+        Ok(Vec::new())
+    }
+
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let mut rooms = self.rooms();
         let mut expired = Vec::new();

@@ -98,13 +98,14 @@ pub trait Accounts: Send + Sync {
 pub trait Inventory: Send + Sync {
     /// Seats SOLD to the account in the session.
     async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32>;
-    /// EMPTY → SELECTED, if the account holds fewer than `limit` seats of the session.
+    /// EMPTY → SELECTED until the terms' deadline, if the account holds fewer seats of the
+    /// session than the terms' limit.
     async fn select(
         &self,
         user: UserId,
         session: SessionId,
         seat: SeatId,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<SelectOutcome>;
     /// SELECTED (by the account) → EMPTY, all or nothing.
     async fn unselect(
@@ -113,13 +114,14 @@ pub trait Inventory: Send + Sync {
         session: SessionId,
         seats: Vec<SeatId>,
     ) -> StorageResult<UnselectOutcome>;
-    /// SELECTED/LOCKED (by the account) → LOCKED, all or nothing, within the SOLD allowance.
+    /// SELECTED/LOCKED (by the account) → LOCKED until the terms' deadline, all or nothing,
+    /// within the SOLD allowance.
     async fn lock(
         &self,
         user: UserId,
         session: SessionId,
         seats: Vec<SeatId>,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<LockOutcome>;
     /// LOCKED (by the account) → EMPTY, all or nothing.
     async fn unlock(
@@ -131,6 +133,8 @@ pub trait Inventory: Send + Sync {
     /// Every SELECTED or LOCKED seat of the account in the session → EMPTY; what was released.
     async fn release_holds(&self, user: UserId, session: SessionId)
     -> StorageResult<Vec<Released>>;
+    /// Frees every SELECTED or LOCKED seat whose deadline is before `now`.
+    async fn free_stale_holds(&self, now: Millis) -> StorageResult<Vec<StaleHold>>;
     /// LOCKED (by the account) → SOLD with an order and its lines, in one transaction.
     async fn place_order(
         &self,
@@ -175,6 +179,11 @@ pub trait WaitingRoom: Send + Sync {
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
     /// Ends every page visit older than the window plus grace, promoting the next in line.
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
+    /// The sessions where the account holds a place (to resume them on a new connection).
+    async fn sessions_of(&self, user: UserId) -> StorageResult<Vec<SessionId>>;
+    /// Renews this instance's lease and ends the visits held by instances whose lease lapsed.
+    /// A single-process engine has nobody else to reap.
+    async fn reap(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
 }
 
 /// A relational engine: catalog, accounts and inventory together.
@@ -226,7 +235,13 @@ impl Store {
             ),
             Some(url) => {
                 let prefix = &settings.redis_prefix;
-                let room = redis::RedisWaitingRoom::connect(url, prefix, rules, lifetime).await?;
+                let lease = redis::Lease {
+                    instance: instance_id(),
+                    ttl_ms: settings.lease_ttl.saturating_mul(1000) as Millis,
+                };
+                tracing::info!(instance = %lease.instance, "joining the shared waiting room");
+                let room =
+                    redis::RedisWaitingRoom::connect(url, prefix, rules, lifetime, lease).await?;
                 let name = format!("Redis ({}, keys {prefix}*)", crate::config::redact_url(url));
                 (Arc::new(room), name)
             }
@@ -239,6 +254,13 @@ impl Store {
             waiting_room,
         })
     }
+}
+
+/// A random id for this process's lease.
+fn instance_id() -> String {
+    let mut bytes = [0u8; 6];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn url_scheme(url: &str) -> &str {

@@ -1,8 +1,8 @@
 //! Plain records that cross the storage boundary, and the outcomes of seat transitions.
 
 use crate::domain::ids::{AreaId, EventId, OrderId, SeatId, SessionId, UserId};
-use crate::domain::seats::SeatStatus;
-use crate::domain::time::Instant;
+use crate::domain::seats::{SeatStatus, TicketLimit};
+use crate::domain::time::{Instant, Millis};
 
 /// One card on the event list.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +106,26 @@ pub struct Released {
     pub spot: SeatSpot,
     /// Selected or locked before the release.
     pub was: SeatStatus,
+}
+
+/// A hold freed because its deadline passed (its visit ended without anyone noticing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaleHold {
+    /// The session.
+    pub session: SessionId,
+    /// Who held it.
+    pub user: UserId,
+    /// The seat and what it was.
+    pub released: Released,
+}
+
+/// How long a new hold lasts and how many seats an account may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HoldTerms {
+    /// Seats per account per session.
+    pub limit: TicketLimit,
+    /// The hold's deadline, ms since the epoch.
+    pub until: Millis,
 }
 
 /// One line of the order summary returned by `POST /seat/lock`.

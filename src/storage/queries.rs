@@ -64,24 +64,32 @@ pub const HELD_COUNT: &str =
 /// Owner and status of one seat in a session (session, seat).
 pub const SEAT_OWNER: &str =
     "SELECT user_id, status_id FROM seat_status WHERE session_id = ? AND seat_id = ?";
-/// EMPTY → SELECTED (user, session, seat); one affected row means the caller won.
-pub const CLAIM_SEAT: &str = "UPDATE seat_status SET status_id = 5, user_id = ? \
+/// EMPTY → SELECTED (user, hold deadline, session, seat); one affected row means the caller won.
+pub const CLAIM_SEAT: &str = "UPDATE seat_status SET status_id = 5, user_id = ?, hold_until = ? \
      WHERE session_id = ? AND seat_id = ? AND status_id = 1";
 /// The caller's seats in a given state → EMPTY (session, user, from-status, seat ids).
-pub const FREE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
-     WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
-/// The caller's SELECTED or LOCKED seats → LOCKED (session, user, seat ids).
-pub const LOCK_SEATS: &str = "UPDATE seat_status SET status_id = 2 \
+pub const FREE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, \
+     hold_until = NULL WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
+/// The caller's SELECTED or LOCKED seats → LOCKED (hold deadline, session, user, seat ids).
+pub const LOCK_SEATS: &str = "UPDATE seat_status SET status_id = 2, hold_until = ? \
      WHERE session_id = ? AND user_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
 /// The caller's LOCKED seats → SOLD (session, user, seat ids).
-pub const SELL_SEATS: &str = "UPDATE seat_status SET status_id = 3 \
+pub const SELL_SEATS: &str = "UPDATE seat_status SET status_id = 3, hold_until = NULL \
      WHERE session_id = ? AND user_id = ? AND status_id = 2 AND seat_id IN ({in})";
+/// Holds past their deadline (now), with owner and position.
+pub const STALE_HOLDS: &str = "SELECT ss.session_id, ss.user_id, st.id, st.area_id, st.`row`, \
+     st.`column`, ss.status_id FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
+     WHERE ss.hold_until < ? AND ss.status_id IN (2, 5) ORDER BY ss.session_id, st.id";
+/// Frees one hold if it is still past its deadline (session, seat, now).
+pub const FREE_STALE_HOLD: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, \
+     hold_until = NULL WHERE session_id = ? AND seat_id = ? AND status_id IN (2, 5) \
+     AND hold_until < ?";
 /// The caller's SELECTED and LOCKED seats with their positions (user, session).
 pub const HOLDS: &str = "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
      WHERE ss.user_id = ? AND ss.session_id = ? AND ss.status_id IN (2, 5) ORDER BY st.id";
 /// Release listed holds of an account in a session (user, session, seat ids).
-pub const RELEASE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL \
+pub const RELEASE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, hold_until = NULL \
      WHERE user_id = ? AND session_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
 /// Prices of seats in a session (session, seat ids).
 pub const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \

@@ -7,6 +7,7 @@
 
 use crate::domain::ids::{OrderId, SeatId, SessionId, UserId};
 use crate::domain::seats::{LimitCheck, SeatStatus, TicketLimit};
+use crate::domain::time::Millis;
 use crate::storage::model::*;
 use crate::storage::queries as q;
 
@@ -44,6 +45,8 @@ pub trait SeatTx {
         session: SessionId,
         seats: &[SeatId],
     ) -> Result<Vec<(SeatId, i64)>, Self::Error>;
+    /// Holds whose deadline is before `now`, with owner and position (no locking read).
+    async fn stale_holds(&mut self, now: Millis) -> Result<Vec<StaleHold>, Self::Error>;
     /// Inserts an order header and returns its id.
     async fn insert_order(
         &mut self,
@@ -121,21 +124,22 @@ async fn first_not_held<T: SeatTx>(
     Ok(seats.iter().copied().find(|s| failing.contains(s)))
 }
 
-/// EMPTY → SELECTED if the account holds fewer seats than the limit.
+/// EMPTY → SELECTED until `deadline` if the account holds fewer seats than the limit.
 pub async fn select<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
     seat: SeatId,
-    limit: TicketLimit,
+    terms: HoldTerms,
 ) -> Result<Decided<SelectOutcome>, T::Error> {
+    let HoldTerms { limit, until } = terms;
     tx.lock_account(user).await?;
     let held = tx.count(q::HELD_COUNT, user, session).await?;
     if limit.check(held, 1) != LimitCheck::Allowed {
         return Ok(keep(SelectOutcome::LimitReached));
     }
     let won = tx
-        .execute(q::CLAIM_SEAT, vec![user.0, session.0, seat.0])
+        .execute(q::CLAIM_SEAT, vec![user.0, until, session.0, seat.0])
         .await?;
     Ok(keep(if won == 1 {
         SelectOutcome::Selected
@@ -166,8 +170,9 @@ pub async fn lock<T: SeatTx>(
     user: UserId,
     session: SessionId,
     seats: &[SeatId],
-    limit: TicketLimit,
+    terms: HoldTerms,
 ) -> Result<Decided<LockOutcome>, T::Error> {
+    let HoldTerms { limit, until } = terms;
     tx.lock_account(user).await?;
     let sold = tx.count(q::SOLD_COUNT, user, session).await?;
     match limit.check(sold, seats.len() as u32) {
@@ -179,7 +184,7 @@ pub async fn lock<T: SeatTx>(
     if let Some(seat) = first_not_held(tx, session, seats, user, &held).await? {
         return Ok(keep(LockOutcome::NotSelectedBy(seat)));
     }
-    execute_in(tx, q::LOCK_SEATS, &[session.0, user.0], seats).await?;
+    execute_in(tx, q::LOCK_SEATS, &[until, session.0, user.0], seats).await?;
     Ok(keep(LockOutcome::Locked))
 }
 
@@ -257,4 +262,20 @@ pub async fn place_order<T: SeatTx>(
         return Ok(undo(OrderOutcome::NotLockedBy(seats[0])));
     }
     Ok(keep(OrderOutcome::Placed(order)))
+}
+
+/// Frees every hold past its deadline; each row is re-checked by its unique key, so a hold
+/// renewed or sold in the meantime stays.
+pub async fn free_stale_holds<T: SeatTx>(
+    tx: &mut T,
+    now: Millis,
+) -> Result<Decided<Vec<StaleHold>>, T::Error> {
+    let mut freed = Vec::new();
+    for hold in tx.stale_holds(now).await? {
+        let args = vec![hold.session.0, hold.released.spot.seat.0, now];
+        if tx.execute(q::FREE_STALE_HOLD, args).await? == 1 {
+            freed.push(hold);
+        }
+    }
+    Ok(keep(freed))
 }

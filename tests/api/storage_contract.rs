@@ -18,6 +18,15 @@ use crate::helpers::unique;
 
 const S2: SessionId = SessionId(2);
 const LIMIT: TicketLimit = TicketLimit(4);
+/// Terms of holds that never go stale during a test.
+const TERMS: HoldTerms = terms(LIMIT);
+
+const fn terms(limit: TicketLimit) -> HoldTerms {
+    HoldTerms {
+        limit,
+        until: i64::MAX / 2,
+    }
+}
 
 /// Everything the contract needs from one engine.
 trait Engine: Inventory + Accounts + Catalog {}
@@ -79,7 +88,7 @@ async fn two_hundred_racers_for_one_seat_leave_exactly_one_winner() {
             .map(|user| {
                 let engine = engine.clone();
                 let user = *user;
-                tokio::spawn(async move { engine.select(user, S2, SeatId(1), LIMIT).await })
+                tokio::spawn(async move { engine.select(user, S2, SeatId(1), TERMS).await })
             })
             .collect();
         let mut won = 0;
@@ -106,7 +115,7 @@ async fn one_account_racing_for_many_seats_never_exceeds_the_limit() {
         let tasks: Vec<_> = (1..=12)
             .map(|seat| {
                 let engine = engine.clone();
-                tokio::spawn(async move { engine.select(user, S2, SeatId(seat), LIMIT).await })
+                tokio::spawn(async move { engine.select(user, S2, SeatId(seat), TERMS).await })
             })
             .collect();
         let mut outcomes = Vec::new();
@@ -132,15 +141,15 @@ async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
         let (amy, bob) = (ids[0], ids[1]);
         let e = engine.as_ref();
         assert_eq!(
-            e.select(amy, S2, SeatId(10), LIMIT).await.ok(),
+            e.select(amy, S2, SeatId(10), TERMS).await.ok(),
             Some(SelectOutcome::Selected)
         );
         assert_eq!(
-            e.select(amy, S2, SeatId(11), LIMIT).await.ok(),
+            e.select(amy, S2, SeatId(11), TERMS).await.ok(),
             Some(SelectOutcome::Selected)
         );
         assert_eq!(
-            e.select(bob, S2, SeatId(10), LIMIT).await.ok(),
+            e.select(bob, S2, SeatId(10), TERMS).await.ok(),
             Some(SelectOutcome::Taken)
         );
         // Someone else's seat can be neither unselected, locked nor bought.
@@ -149,7 +158,7 @@ async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
             Some(UnselectOutcome::NotSelectedBy(SeatId(10)))
         );
         assert_eq!(
-            e.lock(bob, S2, vec![SeatId(10)], LIMIT).await.ok(),
+            e.lock(bob, S2, vec![SeatId(10)], TERMS).await.ok(),
             Some(LockOutcome::NotSelectedBy(SeatId(10)))
         );
         assert_eq!(
@@ -159,14 +168,14 @@ async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
         );
         // Locking is all or nothing: one foreign seat in the list locks none.
         assert_eq!(
-            e.lock(amy, S2, vec![SeatId(10), SeatId(12)], LIMIT)
+            e.lock(amy, S2, vec![SeatId(10), SeatId(12)], TERMS)
                 .await
                 .ok(),
             Some(LockOutcome::NotSelectedBy(SeatId(12)))
         );
         assert_eq!(status_of(e, 10).await, SeatStatus::Selected.id());
         assert_eq!(
-            e.lock(amy, S2, vec![SeatId(10), SeatId(11)], LIMIT)
+            e.lock(amy, S2, vec![SeatId(10), SeatId(11)], TERMS)
                 .await
                 .ok(),
             Some(LockOutcome::Locked)
@@ -213,12 +222,12 @@ async fn ending_a_visit_releases_selected_and_locked_seats_but_not_sold_ones() {
         let e = engine.as_ref();
         for seat in [100, 101, 102] {
             assert_eq!(
-                e.select(user, S2, SeatId(seat), LIMIT).await.ok(),
+                e.select(user, S2, SeatId(seat), TERMS).await.ok(),
                 Some(SelectOutcome::Selected)
             );
         }
         assert_eq!(
-            e.lock(user, S2, vec![SeatId(101), SeatId(102)], LIMIT)
+            e.lock(user, S2, vec![SeatId(101), SeatId(102)], TERMS)
                 .await
                 .ok(),
             Some(LockOutcome::Locked)
@@ -252,12 +261,12 @@ async fn the_sold_allowance_limits_locks_and_orders() {
         let two = TicketLimit(2);
         for seat in [200, 201] {
             assert_eq!(
-                e.select(user, S2, SeatId(seat), two).await.ok(),
+                e.select(user, S2, SeatId(seat), terms(two)).await.ok(),
                 Some(SelectOutcome::Selected)
             );
         }
         assert_eq!(
-            e.lock(user, S2, vec![SeatId(200), SeatId(201)], two)
+            e.lock(user, S2, vec![SeatId(200), SeatId(201)], terms(two))
                 .await
                 .ok(),
             Some(LockOutcome::Locked)
@@ -268,13 +277,69 @@ async fn the_sold_allowance_limits_locks_and_orders() {
             Ok(OrderOutcome::Placed(_))
         ));
         assert_eq!(
-            e.select(user, S2, SeatId(202), two).await.ok(),
+            e.select(user, S2, SeatId(202), terms(two)).await.ok(),
             Some(SelectOutcome::LimitReached),
             "{name}"
         );
         assert_eq!(
-            e.lock(user, S2, vec![SeatId(202)], two).await.ok(),
+            e.lock(user, S2, vec![SeatId(202)], terms(two)).await.ok(),
             Some(LockOutcome::AllBought)
+        );
+    }
+}
+
+#[tokio::test]
+async fn holds_past_their_deadline_are_freed_and_nothing_else_is() {
+    for (name, engine, _db) in engines().await {
+        let ids = users(engine.as_ref(), 2).await;
+        let (amy, bob) = (ids[0], ids[1]);
+        let e = engine.as_ref();
+        let soon = HoldTerms {
+            limit: LIMIT,
+            until: 1_000,
+        };
+        assert_eq!(
+            e.select(amy, S2, SeatId(300), soon).await.ok(),
+            Some(SelectOutcome::Selected)
+        );
+        assert_eq!(
+            e.select(amy, S2, SeatId(301), soon).await.ok(),
+            Some(SelectOutcome::Selected)
+        );
+        assert_eq!(
+            e.lock(amy, S2, vec![SeatId(301)], soon).await.ok(),
+            Some(LockOutcome::Locked)
+        );
+        assert_eq!(
+            e.select(bob, S2, SeatId(302), TERMS).await.ok(),
+            Some(SelectOutcome::Selected)
+        );
+        assert!(
+            e.free_stale_holds(999).await.expect("storage").is_empty(),
+            "{name}: not yet due"
+        );
+        let freed = e.free_stale_holds(1_001).await.expect("storage");
+        let summary: Vec<_> = freed
+            .iter()
+            .map(|h| (h.user, h.released.spot.seat.0, h.released.was))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (amy, 300, SeatStatus::Selected),
+                (amy, 301, SeatStatus::Locked)
+            ],
+            "{name}"
+        );
+        assert_eq!(status_of(e, 300).await, SeatStatus::Empty.id(), "{name}");
+        assert_eq!(
+            status_of(e, 302).await,
+            SeatStatus::Selected.id(),
+            "{name}: bob's hold is not due"
+        );
+        assert!(
+            e.free_stale_holds(1_002).await.expect("storage").is_empty(),
+            "{name}: freed once"
         );
     }
 }

@@ -6,7 +6,7 @@ use ticketclub::domain::ids::{SessionId, UserId};
 use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
 use ticketclub::storage::WaitingRoom;
 use ticketclub::storage::memory::MemoryWaitingRoom;
-use ticketclub::storage::redis::RedisWaitingRoom;
+use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
 
 use crate::databases::TestRedis;
 
@@ -23,7 +23,11 @@ type Subject = (&'static str, Arc<dyn WaitingRoom>, Option<TestRedis>);
 async fn engines() -> Vec<Subject> {
     let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
     let redis = TestRedis::new();
-    let shared = RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME)
+    let lease = Lease {
+        instance: "test".into(),
+        ttl_ms: 60_000,
+    };
+    let shared = RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease)
         .await
         .expect("the test Redis answers (scripts/services.sh starts it)");
     let shared: Arc<dyn WaitingRoom> = Arc::new(shared);

@@ -10,6 +10,7 @@ use mysql_async::{Conn, Params, Value};
 use super::{MysqlStore, server_code, unavailable};
 use crate::domain::ids::{AreaId, OrderId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
+use crate::domain::time::Millis;
 use crate::storage::model::*;
 use crate::storage::queries as q;
 use crate::storage::transitions::{self as rules, Decided, SeatRow, SeatTx};
@@ -100,6 +101,29 @@ impl SeatTx for MysqlTx {
             .await
     }
 
+    async fn stale_holds(&mut self, now: Millis) -> Result<Vec<StaleHold>, Self::Error> {
+        type Row = (i64, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = self.conn.exec(q::STALE_HOLDS, (now,)).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(session, user, seat, area, row, column, status)| StaleHold {
+                    session: SessionId(session),
+                    user: UserId(user),
+                    released: Released {
+                        spot: SeatSpot {
+                            seat: SeatId(seat),
+                            area: AreaId(area),
+                            row,
+                            column,
+                        },
+                        was: SeatStatus::from_id(status).unwrap_or(SeatStatus::Selected),
+                    },
+                },
+            )
+            .collect())
+    }
+
     async fn insert_order(
         &mut self,
         user: UserId,
@@ -186,10 +210,10 @@ impl Inventory for MysqlStore {
         user: UserId,
         session: SessionId,
         seat: SeatId,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<SelectOutcome> {
         transition!(self, |tx| rules::select(
-            &mut tx, user, session, seat, limit
+            &mut tx, user, session, seat, terms
         ))
     }
 
@@ -207,10 +231,10 @@ impl Inventory for MysqlStore {
         user: UserId,
         session: SessionId,
         seats: Vec<SeatId>,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<LockOutcome> {
         transition!(self, |tx| rules::lock(
-            &mut tx, user, session, &seats, limit
+            &mut tx, user, session, &seats, terms
         ))
     }
 
@@ -229,6 +253,10 @@ impl Inventory for MysqlStore {
         session: SessionId,
     ) -> StorageResult<Vec<Released>> {
         transition!(self, |tx| rules::release_holds(&mut tx, user, session))
+    }
+
+    async fn free_stale_holds(&self, now: Millis) -> StorageResult<Vec<StaleHold>> {
+        transition!(self, |tx| rules::free_stale_holds(&mut tx, now))
     }
 
     async fn place_order(

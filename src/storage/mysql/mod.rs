@@ -16,11 +16,18 @@ use super::{StorageError, StorageResult};
 use crate::auth::Auth;
 
 /// Numbered migrations, applied in order and recorded in `_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../../sql/mysql/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../../sql/mysql/0001_schema.sql"),
+    ),
+    (
+        2,
+        "hold deadline",
+        include_str!("../../../sql/mysql/0002_hold_deadline.sql"),
+    ),
+];
 
 /// Demo data, the same rows as the SQLite seed.
 const SEED: &str = include_str!("../../../sql/mysql/seed.sql");

@@ -3,6 +3,8 @@
 //! script touches one Redis Cluster slot. Scripts return the raw facts (ranks, entry times,
 //! affected members); the wait estimates are computed here with the domain's [`Rules`].
 
+mod keys;
+mod lease;
 mod parse;
 
 use async_trait::async_trait;
@@ -13,27 +15,9 @@ use super::{Expiry, StorageError, StorageResult, WaitingRoom};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Notice, Place, Rules};
+use keys::RoomKeys;
+pub use lease::Lease;
 use parse::{Reply, int, text};
-
-/// The Redis keys of one session's waiting room, made in this one place.
-struct RoomKeys {
-    page: String,
-    queue: String,
-    holder: String,
-    seq: String,
-}
-
-impl RoomKeys {
-    fn new(prefix: &str, session: SessionId) -> Self {
-        let tag = format!("{prefix}{{{session}}}");
-        Self {
-            page: format!("{tag}:page"),
-            queue: format!("{tag}:queue"),
-            holder: format!("{tag}:holder"),
-            seq: format!("{tag}:seq"),
-        }
-    }
-}
 
 struct Scripts {
     enter: Script,
@@ -62,12 +46,17 @@ impl Scripts {
 }
 
 /// Waiting rooms shared by every instance through Redis.
+///
+/// Crash safety: each instance renews a lease key; the places it holds are indexed under its id
+/// and their holder tokens start with it. When a lease lapses (the instance died), any survivor
+/// ends those visits, freeing their places for the next in line (see `lease.rs`).
 pub struct RedisWaitingRoom {
     client: Client,
     prefix: String,
     rules: Rules,
     lifetime_ms: Millis,
     scripts: Scripts,
+    lease: Lease,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -83,28 +72,31 @@ pub async fn connect(url: &str) -> StorageResult<Client> {
 }
 
 impl RedisWaitingRoom {
-    /// Connects, loads the scripts, and namespaces every key under `prefix`.
+    /// Connects, loads the scripts, takes the lease, and namespaces every key under `prefix`.
     pub async fn connect(
         url: &str,
         prefix: &str,
         rules: Rules,
         lifetime_ms: Millis,
+        lease: Lease,
     ) -> StorageResult<Self> {
         let client = connect(url).await?;
         let scripts = Scripts::new();
         scripts.load(&client).await.map_err(unavailable)?;
-        Ok(Self {
+        let room = Self {
             client,
             prefix: prefix.to_string(),
             rules,
             lifetime_ms,
             scripts,
-        })
+            lease,
+        };
+        room.renew_lease(crate::domain::time::now_millis()).await?;
+        Ok(room)
     }
 
-    /// The set of sessions whose rooms may be non-empty (for the expiry sweep).
-    fn sessions_key(&self) -> String {
-        format!("{}sessions", self.prefix)
+    fn keys(&self) -> keys::Keys<'_> {
+        keys::Keys(&self.prefix)
     }
 
     async fn run(
@@ -134,17 +126,68 @@ impl RedisWaitingRoom {
             .filter_map(|(i, member)| {
                 let index = start + i;
                 let base = times.get(index % self.rules.limit).copied().unwrap_or(now);
-                let user = UserId(member.parse().ok()?);
                 let round = (index / self.rules.limit) as i64;
                 Some(Notice {
-                    user,
+                    user: UserId(member.parse().ok()?),
                     seconds: self.rules.seconds(base, round, now),
                 })
             })
             .collect()
     }
 
-    /// Splits one expire.lua answer into one departure per ended visit.
+    /// Runs leave.lua; `holder` is a stored token or, with `by_prefix`, an instance prefix.
+    async fn leave_as(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: String,
+        by_prefix: bool,
+        now: Millis,
+    ) -> StorageResult<Option<Departure>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let mode = if by_prefix { "prefix" } else { "exact" };
+        let args = vec![
+            user.to_string(),
+            holder,
+            now.to_string(),
+            self.rules.limit.to_string(),
+            mode.into(),
+        ];
+        let mut reply = self
+            .run(&self.scripts.leave, vec![k.page, k.queue, k.holder], args)
+            .await?;
+        let kind = reply.kind();
+        if kind == "none" {
+            return Ok(None);
+        }
+        self.unindex_place(session, user).await?;
+        reply.skip(1);
+        let head = text(reply.next_value());
+        let times = reply.times();
+        let members = reply.rest();
+        if kind == "queue" {
+            let rank = head.parse().unwrap_or(0);
+            let notices = self.notices(&times, rank, &members, now);
+            return Ok(Some(Departure {
+                from: Place::Queue(rank),
+                promoted: None,
+                notices,
+            }));
+        }
+        let promoted = head.parse().ok().map(UserId);
+        let notices = match promoted {
+            Some(_) => self.notices(&times, 0, &members, now),
+            None => Vec::new(),
+        };
+        Ok(Some(Departure {
+            from: Place::Page,
+            promoted,
+            notices,
+        }))
+    }
+
+    /// Splits one expire.lua answer into one departure per ended visit, each telling the queue
+    /// as it stood right after that visit's promotion (the client counts one step per message).
     fn departures(&self, mut reply: Reply, now: Millis) -> Vec<(UserId, Departure)> {
         let expired = reply.users();
         let promoted = reply.users();
@@ -164,7 +207,6 @@ impl RedisWaitingRoom {
                         },
                     );
                 };
-                // The queue as it stood right after this promotion: later promotions, then the rest.
                 let queue: Vec<String> = promoted[i + 1..]
                     .iter()
                     .map(|u| u.to_string())
@@ -182,6 +224,60 @@ impl RedisWaitingRoom {
             })
             .collect()
     }
+
+    async fn expire_session(&self, session: SessionId, now: Millis) -> StorageResult<Vec<Expiry>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let keys = vec![k.page.clone(), k.queue.clone(), k.holder];
+        let args = vec![
+            now.to_string(),
+            self.lifetime_ms.to_string(),
+            self.rules.limit.to_string(),
+        ];
+        let reply = self.run(&self.scripts.expire, keys, args).await?;
+        if int(reply.at(0)) < 0 {
+            self.forget_if_empty(session, &k.page, &k.queue).await?;
+            return Ok(Vec::new());
+        }
+        let mut ended = Vec::new();
+        for (user, departure) in self.departures(reply, now) {
+            self.unindex_place(session, user).await?;
+            ended.push(Expiry {
+                session,
+                user,
+                departure,
+            });
+        }
+        Ok(ended)
+    }
+
+    /// Drops an empty session from the sweep set. An arrival lists its session after entering,
+    /// so re-checking after the removal can only err towards keeping the session listed.
+    async fn forget_if_empty(
+        &self,
+        session: SessionId,
+        page: &str,
+        queue: &str,
+    ) -> StorageResult<()> {
+        let sessions = self.keys().sessions();
+        let _: i64 = self
+            .client
+            .srem(&sessions, session.0)
+            .await
+            .map_err(unavailable)?;
+        let present: i64 = self
+            .client
+            .exists(vec![page.to_string(), queue.to_string()])
+            .await
+            .map_err(unavailable)?;
+        if present > 0 {
+            let _: i64 = self
+                .client
+                .sadd(&sessions, session.0)
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -197,16 +293,12 @@ impl WaitingRoom for RedisWaitingRoom {
         let keys = vec![k.page, k.queue, k.holder, k.seq];
         let args = vec![
             user.to_string(),
-            holder.0,
+            self.lease.holder(&holder),
             now.to_string(),
             self.rules.limit.to_string(),
         ];
         let reply = self.run(&self.scripts.enter, keys, args).await?;
-        let _: i64 = self
-            .client
-            .sadd(self.sessions_key(), session.0)
-            .await
-            .map_err(unavailable)?;
+        self.index_place(session, user).await?;
         match reply.kind().as_str() {
             "page" => Ok(Admission::Pass),
             "queue" => {
@@ -232,44 +324,8 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Option<Holder>,
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
-        let k = RoomKeys::new(&self.prefix, session);
-        let keys = vec![k.page, k.queue, k.holder];
-        let holder = holder.map(|h| h.0).unwrap_or_default();
-        let args = vec![
-            user.to_string(),
-            holder,
-            now.to_string(),
-            self.rules.limit.to_string(),
-        ];
-        let mut reply = self.run(&self.scripts.leave, keys, args).await?;
-        let kind = reply.kind();
-        if kind == "none" {
-            return Ok(None);
-        }
-        reply.skip(1);
-        let head = text(reply.next_value());
-        let times = reply.times();
-        let members = reply.rest();
-        let departure = if kind == "queue" {
-            let rank = head.parse().unwrap_or(0);
-            Departure {
-                from: Place::Queue(rank),
-                promoted: None,
-                notices: self.notices(&times, rank, &members, now),
-            }
-        } else {
-            let promoted = head.parse().ok().map(UserId);
-            let notices = match promoted {
-                Some(_) => self.notices(&times, 0, &members, now),
-                None => Vec::new(),
-            };
-            Departure {
-                from: Place::Page,
-                promoted,
-                notices,
-            }
-        };
-        Ok(Some(departure))
+        let holder = holder.map(|h| self.lease.holder(&h)).unwrap_or_default();
+        self.leave_as(session, user, holder, false, now).await
     }
 
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {
@@ -291,62 +347,34 @@ impl WaitingRoom for RedisWaitingRoom {
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let sessions: Vec<i64> = self
             .client
-            .smembers(self.sessions_key())
+            .smembers(self.keys().sessions())
             .await
             .map_err(unavailable)?;
         let mut ended = Vec::new();
         for sid in sessions {
-            let session = SessionId(sid);
-            let k = RoomKeys::new(&self.prefix, session);
-            let keys = vec![k.page.clone(), k.queue.clone(), k.holder];
-            let args = vec![
-                now.to_string(),
-                self.lifetime_ms.to_string(),
-                self.rules.limit.to_string(),
-            ];
-            let reply = self.run(&self.scripts.expire, keys, args).await?;
-            if int(reply.at(0)) < 0 {
-                self.forget_if_empty(session, &k.page, &k.queue).await?;
-                continue;
-            }
-            for (user, departure) in self.departures(reply, now) {
-                ended.push(Expiry {
-                    session,
-                    user,
-                    departure,
-                });
-            }
+            ended.extend(self.expire_session(SessionId(sid), now).await?);
         }
         Ok(ended)
     }
-}
 
-impl RedisWaitingRoom {
-    /// Drops an empty session from the sweep set. An arrival adds its session after entering,
-    /// so re-checking after the removal can only err towards keeping the session listed.
-    async fn forget_if_empty(
-        &self,
-        session: SessionId,
-        page: &str,
-        queue: &str,
-    ) -> StorageResult<()> {
-        let _: i64 = self
+    async fn sessions_of(&self, user: UserId) -> StorageResult<Vec<SessionId>> {
+        let listed: Vec<i64> = self
             .client
-            .srem(self.sessions_key(), session.0)
+            .smembers(self.keys().user(user))
             .await
             .map_err(unavailable)?;
-        let present: i64 = self
-            .client
-            .exists(vec![page.to_string(), queue.to_string()])
-            .await
-            .map_err(unavailable)?;
-        if present > 0 {
-            let _: i64 = self
-                .client
-                .sadd(self.sessions_key(), session.0)
-                .await
-                .map_err(unavailable)?;
+        let mut inside = Vec::new();
+        for sid in listed.into_iter().map(SessionId) {
+            if self.place(sid, user).await?.is_some() {
+                inside.push(sid);
+            } else {
+                self.unindex_place(sid, user).await?;
+            }
         }
-        Ok(())
+        Ok(inside)
+    }
+
+    async fn reap(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
+        self.reap_dead(now).await
     }
 }

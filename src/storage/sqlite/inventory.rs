@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params_from_i
 use super::SqliteStore;
 use crate::domain::ids::{AreaId, OrderId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
+use crate::domain::time::Millis;
 use crate::storage::model::*;
 use crate::storage::queries as q;
 use crate::storage::transitions::{self as rules, Decided, SeatRow, SeatTx};
@@ -87,6 +88,13 @@ impl SeatTx for SqliteTx<'_> {
             .collect()
     }
 
+    async fn stale_holds(&mut self, now: Millis) -> rusqlite::Result<Vec<StaleHold>> {
+        self.0
+            .prepare_cached(q::STALE_HOLDS)?
+            .query_map([now], stale_hold)?
+            .collect()
+    }
+
     async fn insert_order(
         &mut self,
         user: UserId,
@@ -98,6 +106,23 @@ impl SeatTx for SqliteTx<'_> {
             .execute([user.0, session.0, total])?;
         Ok(OrderId(self.0.last_insert_rowid()))
     }
+}
+
+/// Reads a row of [`q::STALE_HOLDS`].
+fn stale_hold(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaleHold> {
+    Ok(StaleHold {
+        session: SessionId(r.get(0)?),
+        user: UserId(r.get(1)?),
+        released: Released {
+            spot: SeatSpot {
+                seat: SeatId(r.get(2)?),
+                area: AreaId(r.get(3)?),
+                row: r.get(4)?,
+                column: r.get(5)?,
+            },
+            was: SeatStatus::from_id(r.get(6)?).unwrap_or(SeatStatus::Selected),
+        },
+    })
 }
 
 /// Polls a future that never waits (see [`SqliteTx`]) to completion.
@@ -140,9 +165,9 @@ impl Inventory for SqliteStore {
         user: UserId,
         session: SessionId,
         seat: SeatId,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<SelectOutcome> {
-        self.transition(move |mut tx| complete(rules::select(&mut tx, user, session, seat, limit)))
+        self.transition(move |mut tx| complete(rules::select(&mut tx, user, session, seat, terms)))
             .await
     }
 
@@ -161,9 +186,9 @@ impl Inventory for SqliteStore {
         user: UserId,
         session: SessionId,
         seats: Vec<SeatId>,
-        limit: TicketLimit,
+        terms: HoldTerms,
     ) -> StorageResult<LockOutcome> {
-        self.transition(move |mut tx| complete(rules::lock(&mut tx, user, session, &seats, limit)))
+        self.transition(move |mut tx| complete(rules::lock(&mut tx, user, session, &seats, terms)))
             .await
     }
 
@@ -183,6 +208,11 @@ impl Inventory for SqliteStore {
         session: SessionId,
     ) -> StorageResult<Vec<Released>> {
         self.transition(move |mut tx| complete(rules::release_holds(&mut tx, user, session)))
+            .await
+    }
+
+    async fn free_stale_holds(&self, now: Millis) -> StorageResult<Vec<StaleHold>> {
+        self.transition(move |mut tx| complete(rules::free_stale_holds(&mut tx, now)))
             .await
     }
 

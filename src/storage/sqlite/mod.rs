@@ -16,11 +16,18 @@ use super::{StorageError, StorageResult};
 use crate::auth::Auth;
 
 /// Numbered migrations, applied in order and recorded in `_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "schema",
-    include_str!("../../../sql/sqlite/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "schema",
+        include_str!("../../../sql/sqlite/0001_schema.sql"),
+    ),
+    (
+        2,
+        "hold deadline",
+        include_str!("../../../sql/sqlite/0002_hold_deadline.sql"),
+    ),
+];
 
 /// Demo data, loaded into an empty database.
 const SEED: &str = include_str!("../../../sql/sqlite/seed.sql");

@@ -4,7 +4,8 @@
 -- KEYS[2] queue   ZSET  user -> ticket; FIFO
 -- KEYS[3] holder  HASH  user -> connection token
 -- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
--- ARGV[4] page limit
+-- ARGV[4] page limit, ARGV[5] 'prefix' to match any holder starting with ARGV[2] (the visits
+-- of one crashed instance), anything else for an exact match
 --
 -- Returns {'none'} when nothing was removed (not inside, or held by another connection): then
 -- nobody is promoted, unlike the original. Otherwise
@@ -17,7 +18,11 @@
 local user, holder, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function holds()
-  return holder == '' or redis.call('HGET', KEYS[3], user) == holder
+  if holder == '' then return true end
+  local current = redis.call('HGET', KEYS[3], user)
+  if not current then return false end
+  if ARGV[5] == 'prefix' then return string.sub(current, 1, #holder) == holder end
+  return current == holder
 end
 
 local function answer(kind, head, from)

@@ -1,0 +1,71 @@
+//! Every Redis key name of the waiting room, made in this one place.
+
+use crate::domain::ids::{SessionId, UserId};
+
+/// The keys of one session's room; they share the hash tag `{<session>}` (one cluster slot).
+pub struct RoomKeys {
+    /// ZSET user → entry time (ms): the buying page.
+    pub page: String,
+    /// ZSET user → ticket: the FIFO queue.
+    pub queue: String,
+    /// HASH user → holder token.
+    pub holder: String,
+    /// STRING: the queue's ticket counter.
+    pub seq: String,
+}
+
+impl RoomKeys {
+    /// The keys of `session` under `prefix`.
+    pub fn new(prefix: &str, session: SessionId) -> Self {
+        let tag = format!("{prefix}{{{session}}}");
+        Self {
+            page: format!("{tag}:page"),
+            queue: format!("{tag}:queue"),
+            holder: format!("{tag}:holder"),
+            seq: format!("{tag}:seq"),
+        }
+    }
+}
+
+/// The deployment-wide keys (indexes and leases) under a prefix.
+pub struct Keys<'a>(pub &'a str);
+
+impl Keys<'_> {
+    /// SET of sessions whose rooms may be non-empty (walked by the expiry sweep).
+    pub fn sessions(&self) -> String {
+        format!("{}sessions", self.0)
+    }
+
+    /// SET of instances that have held a lease.
+    pub fn instances(&self) -> String {
+        format!("{}instances", self.0)
+    }
+
+    /// STRING with a TTL: an instance's lease.
+    pub fn lease(&self, instance: &str) -> String {
+        format!("{}instance:{instance}", self.0)
+    }
+
+    /// SET of `session:user` places an instance has held.
+    pub fn places(&self, instance: &str) -> String {
+        format!("{}instance:{instance}:places", self.0)
+    }
+
+    /// SET of sessions where an account may hold a place.
+    pub fn user(&self, user: UserId) -> String {
+        format!("{}user:{user}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_keys_share_one_hash_tag() {
+        let k = RoomKeys::new("tc:", SessionId(7));
+        for key in [&k.page, &k.queue, &k.holder, &k.seq] {
+            assert!(key.starts_with("tc:{7}:"), "{key}");
+        }
+    }
+}

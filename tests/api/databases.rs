@@ -83,30 +83,55 @@ impl TestRedis {
     }
 }
 
+impl TestRedis {
+    /// The same, on the Redis Cluster named by `TICKETCLUB_TEST_REDIS_CLUSTER` (scripts/test
+    /// starts one with scripts/redis-cluster.sh), if any.
+    pub fn cluster() -> Option<TestRedis> {
+        let url = std::env::var("TICKETCLUB_TEST_REDIS_CLUSTER").ok()?;
+        Some(TestRedis {
+            url,
+            prefix: format!("{}:", unique("tct")),
+        })
+    }
+}
+
 impl Drop for TestRedis {
     fn drop(&mut self) {
         let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));
+        // Drop runs outside async: use a private runtime on a helper thread.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .ok()?;
-            rt.block_on(async {
-                use fred::prelude::*;
-                let client = Builder::from_config(Config::from_url(&url).ok()?)
-                    .build()
-                    .ok()?;
-                client.init().await.ok()?;
-                let keys: Vec<String> = client
-                    .custom(fred::cmd!("KEYS"), vec![pattern])
-                    .await
-                    .ok()?;
-                if !keys.is_empty() {
-                    let _: i64 = client.del(keys).await.ok()?;
-                }
-                client.quit().await.ok()
-            })
+            rt.block_on(delete_matching(&url, &pattern))
         })
         .join();
     }
+}
+
+/// Deletes every key matching `pattern`, on each node of a cluster.
+async fn delete_matching(url: &str, pattern: &str) -> Option<()> {
+    use fred::prelude::*;
+    use futures_util::StreamExt;
+    let client = Builder::from_config(Config::from_url(url).ok()?)
+        .build()
+        .ok()?;
+    client.init().await.ok()?;
+    let mut found: Vec<Key> = Vec::new();
+    if url.starts_with("redis-cluster") {
+        let mut keys = std::pin::pin!(client.scan_cluster_buffered(pattern, Some(500), None));
+        while let Some(Ok(key)) = keys.next().await {
+            found.push(key);
+        }
+    } else {
+        let mut keys = std::pin::pin!(client.scan_buffered(pattern, Some(500), None));
+        while let Some(Ok(key)) = keys.next().await {
+            found.push(key);
+        }
+    }
+    for key in found {
+        let _: i64 = client.del(key).await.ok()?;
+    }
+    client.quit().await.ok()
 }

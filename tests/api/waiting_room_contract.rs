@@ -31,7 +31,22 @@ async fn engines() -> Vec<Subject> {
         .await
         .expect("the test Redis answers (scripts/services.sh starts it)");
     let shared: Arc<dyn WaitingRoom> = Arc::new(shared);
-    vec![("memory", memory, None), ("redis", shared, Some(redis))]
+    let mut engines = vec![("memory", memory, None), ("redis", shared, Some(redis))];
+    match TestRedis::cluster() {
+        Some(cluster) => {
+            let lease = Lease {
+                instance: "test".into(),
+                ttl_ms: 60_000,
+            };
+            let room =
+                RedisWaitingRoom::connect(&cluster.url, &cluster.prefix, RULES, LIFETIME, lease)
+                    .await
+                    .expect("the test Redis Cluster answers (scripts/redis-cluster.sh starts it)");
+            engines.push(("redis-cluster", Arc::new(room), Some(cluster)));
+        }
+        None => eprintln!("note: TICKETCLUB_TEST_REDIS_CLUSTER is unset; Redis Cluster not tested"),
+    }
+    engines
 }
 
 fn h(n: i64) -> Holder {

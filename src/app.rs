@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::HeaderValue;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     /// Token and password handling.
     pub auth: Arc<Auth>,
+    /// Renders the process's metrics.
+    pub metrics: PrometheusHandle,
     image_base: Arc<str>,
 }
 
@@ -99,6 +102,7 @@ impl Application {
             settings: Arc::new(settings),
             store,
             auth: Arc::new(auth),
+            metrics: crate::metrics::install(),
         };
         let redis = state
             .settings

@@ -10,8 +10,10 @@ pub mod purchase;
 pub mod users;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -35,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demo::router())
         .merge(ops::router())
         .fallback(not_found)
+        .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(api_cors())
         .layer(TraceLayer::new_for_http())
@@ -58,4 +61,18 @@ fn api_cors() -> CorsLayer {
 
 async fn not_found() -> ApiError {
     ApiError::not_found()
+}
+
+/// Records every request's latency by route template (never the raw path: ids would explode
+/// the label set).
+async fn record_latency(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    crate::metrics::http_request(route, method, response.status().as_u16(), started);
+    response
 }

@@ -14,6 +14,7 @@ use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
 use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Place;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics;
 use crate::storage::model::{LockOutcome, OrderOutcome, SessionInfo, TicketLine};
 
 /// Routes of this resource.
@@ -126,7 +127,7 @@ async fn lock_seats(
         )
         .await?
     {
-        LockOutcome::Locked => {}
+        LockOutcome::Locked => metrics::seat_transitions("lock", seats.len()),
         LockOutcome::AllBought => {
             return Err(ApiError::bad_request(format!(
                 "此帳號已購買{}張門票！",
@@ -254,6 +255,8 @@ async fn place_order(
         .await?;
     let message = match outcome {
         OrderOutcome::Placed(order) => {
+            metrics::order_placed(seats.len());
+            metrics::seat_transitions("sell", seats.len());
             tracing::info!(%order, %user, session = %session.id, seats = seats.len(), "order placed");
             return Ok(Json(json!({"ok": true})));
         }

@@ -19,6 +19,7 @@ use crate::domain::waiting_room::{Admission, Place};
 use crate::error::SYSTEM_ERROR;
 use crate::http::extract::{id_of, js_text, truthy};
 use crate::http::purchase::NOT_ON_PAGE;
+use crate::metrics;
 use crate::storage::model::{SelectOutcome, UnlockOutcome, UnselectOutcome};
 
 /// Registers the original events on a new authenticated connection. Called from the connect
@@ -43,6 +44,7 @@ pub async fn on_connect<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     tracing::debug!(user = %conn.user(), "socket connected");
+    metrics::socket_connected(1.0);
     resume(&s, &state, &conn).await;
 }
 
@@ -92,6 +94,7 @@ async fn on_check_limit<A: Adapter>(
     Extension(conn): Extension<Conn>,
     io: SocketIo<A>,
 ) {
+    let _timer = metrics::EventTimer::start("check limit");
     let data = payload(data);
     let raw = if data.is_object() {
         field(&data, "sessionId")
@@ -130,12 +133,14 @@ async fn on_check_limit<A: Adapter>(
         .await;
     let body = match admission {
         Ok(Admission::Pass) => {
+            metrics::admitted(false);
             json!({"pass": true, "waitPeople": 0, "seconds": state.rules().pass_seconds(now)})
         }
         Ok(Admission::Queued {
             wait_people,
             seconds,
         }) => {
+            metrics::queued();
             json!({"pass": false, "waitPeople": wait_people, "seconds": seconds})
         }
         Err(e) => {
@@ -152,6 +157,7 @@ async fn on_join_room<A: Adapter>(
     data: TryData<Value>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("join room");
     let data = payload(data);
     let (Some(session), Some(area)) = (
         id_of(field(&data, "sessionId")),
@@ -247,6 +253,7 @@ async fn on_select_seat<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("select seat");
     let data = payload(data);
     let target = match seat_target(&state, &data).await {
         Ok(t) => t,
@@ -276,6 +283,7 @@ async fn on_select_seat<A: Adapter>(
         .await
     {
         Ok(SelectOutcome::Selected) => {
+            metrics::seat_transitions("select", 1);
             reply(&s, "self select seat", &data);
             let room = rooms::seat_map(target.session, target.area);
             if let Err(e) = s.to(room).emit("other select seat", &data).await {
@@ -286,7 +294,10 @@ async fn on_select_seat<A: Adapter>(
             "一個帳號每個場次限購{}張門票（包含歷史訂單）！",
             limit.0
         )),
-        Ok(SelectOutcome::Taken) => refuse("座位已經被搶走了～請重新選位!"),
+        Ok(SelectOutcome::Taken) => {
+            metrics::seat_conflict();
+            refuse("座位已經被搶走了～請重新選位!")
+        }
         Err(e) => refuse(&logged(e)),
     }
 }
@@ -297,6 +308,7 @@ async fn on_unselect_seat<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("unselect seat");
     let data = payload(data);
     match unselect(&state, &conn, &data).await {
         Ok(Some(target)) => {
@@ -332,7 +344,10 @@ async fn unselect(
         .unselect(user, target.session, seats)
         .await
     {
-        Ok(UnselectOutcome::Unselected) => Ok(Some(target)),
+        Ok(UnselectOutcome::Unselected) => {
+            metrics::seat_transitions("unselect", cells.len());
+            Ok(Some(target))
+        }
         Ok(UnselectOutcome::NotSelectedBy(seat)) => {
             Err(format!("Seat ID({seat}) is not selected by User ID {user}"))
         }
@@ -370,6 +385,7 @@ async fn on_lock_seat<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("lock seat");
     relay(&s, &state, &conn, "lock seat", &payload(data)).await;
 }
 
@@ -379,6 +395,7 @@ async fn on_sold_seat<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("sold seat");
     relay(&s, &state, &conn, "sold seat", &payload(data)).await;
 }
 
@@ -388,6 +405,7 @@ async fn on_unlock_seat<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    let _timer = metrics::EventTimer::start("unlock seat");
     let data = payload(data);
     match unlock(&state, &conn, &data).await {
         Ok(()) => {
@@ -425,7 +443,10 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
     }
     let session = SessionId(id_of(raw_session).unwrap_or(0));
     match state.store.inventory.unlock(user, session, seats).await {
-        Ok(UnlockOutcome::Unlocked) => Ok(()),
+        Ok(UnlockOutcome::Unlocked) => {
+            metrics::seat_transitions("unlock", tickets.len());
+            Ok(())
+        }
         Ok(UnlockOutcome::NotLockedBy(seat)) => Err(not_locked(&json!(seat))),
         Ok(UnlockOutcome::NotLocked(seat)) => {
             Err(format!("Seat ID({seat}) does not have a lock status"))
@@ -446,6 +467,7 @@ async fn on_disconnect<A: Adapter>(
     io: SocketIo<A>,
     reason: DisconnectReason,
 ) {
+    metrics::socket_connected(-1.0);
     if reason == DisconnectReason::ClosingServer {
         return;
     }

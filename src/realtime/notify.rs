@@ -12,7 +12,8 @@ use crate::app::AppState;
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Departure, Holder};
+use crate::domain::waiting_room::{Departure, Holder, Place};
+use crate::metrics::{self, DepartureReason};
 use crate::storage::model::{Released, StaleHold};
 
 /// An event with no arguments, as the original sent `ready to go` (an empty tuple is sent as
@@ -39,6 +40,19 @@ pub async fn end_visit<A: Adapter>(
         .await;
     match left {
         Ok(Some(departure)) => {
+            let bought = departure.from == Place::Page
+                && state
+                    .store
+                    .inventory
+                    .sold_count(user, session)
+                    .await
+                    .is_ok_and(|n| n > 0);
+            let reason = if bought {
+                DepartureReason::Bought
+            } else {
+                DepartureReason::Left
+            };
+            metrics::departed(reason, departure.from);
             release_seats(io, state, session, user).await;
             announce(io, session, &departure).await;
         }
@@ -56,7 +70,10 @@ pub async fn release_seats<A: Adapter>(
     user: UserId,
 ) {
     match state.store.inventory.release_holds(user, session).await {
-        Ok(released) => broadcast_released(io, session, user, &released).await,
+        Ok(released) => {
+            metrics::seat_transitions("release", released.len());
+            broadcast_released(io, session, user, &released).await;
+        }
         Err(e) => tracing::error!(error = %e, %session, %user, "releasing held seats failed"),
     }
 }
@@ -99,6 +116,7 @@ async fn broadcast_released<A: Adapter>(
 pub async fn announce<A: Adapter>(io: &SocketIo<A>, session: SessionId, departure: &Departure) {
     if let Some(promoted) = departure.promoted {
         tracing::info!(%session, user = %promoted, "admitted from the queue");
+        metrics::admitted(true);
         let room = rooms::entrant(session, promoted);
         if let Err(e) = io.to(room).emit("ready to go", &NO_ARGS).await {
             tracing::warn!(error = %e, "sending ready to go failed");
@@ -123,6 +141,7 @@ pub async fn expire_visit<A: Adapter>(
     departure: &Departure,
 ) {
     tracing::info!(%session, %user, "purchase window ended");
+    metrics::departed(DepartureReason::WindowExpired, departure.from);
     release_seats(io, state, session, user).await;
     let room = rooms::entrant(session, user);
     let body = json!({"sessionId": session});
@@ -145,12 +164,14 @@ pub async fn reaped_visit<A: Adapter>(
     departure: &Departure,
 ) {
     tracing::warn!(%session, %user, "ended a visit of a crashed instance");
+    metrics::departed(DepartureReason::CrashedInstance, departure.from);
     release_seats(io, state, session, user).await;
     announce(io, session, departure).await;
 }
 
 /// Shows seats freed by their deadline to their areas' watchers.
 pub async fn stale_holds_freed<A: Adapter>(io: &SocketIo<A>, freed: &[StaleHold]) {
+    metrics::seat_transitions("expire", freed.len());
     let mut owners: Vec<(SessionId, UserId)> = freed.iter().map(|h| (h.session, h.user)).collect();
     owners.dedup();
     for (session, user) in owners {

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::notify;
 use crate::app::AppState;
+use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
+use crate::metrics;
 
 /// How often the sweeper looks; a window ends at most this late.
 pub fn tick(window_with_grace: Duration) -> Duration {
@@ -20,9 +22,13 @@ pub fn tick(window_with_grace: Duration) -> Duration {
 pub async fn run<A: Adapter>(io: SocketIo<A>, state: AppState, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(tick(state.settings.window_with_grace()));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut seen = Vec::new();
     loop {
         tokio::select! {
-            _ = interval.tick() => sweep(&io, &state).await,
+            _ = interval.tick() => {
+                sweep(&io, &state).await;
+                report_rooms(&state, &mut seen).await;
+            }
             () = shutdown.cancelled() => break,
         }
     }
@@ -51,4 +57,21 @@ async fn sweep<A: Adapter>(io: &SocketIo<A>, state: &AppState) {
         Ok(freed) => notify::stale_holds_freed(io, &freed).await,
         Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
     }
+}
+
+/// Refreshes the per-session gauges; rooms that emptied since the last look drop to zero.
+async fn report_rooms(state: &AppState, seen: &mut Vec<SessionId>) {
+    let Ok(sizes) = state.store.waiting_room.occupancy().await else {
+        return;
+    };
+    for session in seen
+        .iter()
+        .filter(|s| !sizes.iter().any(|(id, _, _)| id == *s))
+    {
+        metrics::room_size(*session, 0, 0);
+    }
+    for (session, page, queue) in &sizes {
+        metrics::room_size(*session, *page, *queue);
+    }
+    *seen = sizes.into_iter().map(|(session, _, _)| session).collect();
 }

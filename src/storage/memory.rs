@@ -86,6 +86,18 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(Vec::new())
     }
 
+    async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>> {
+        let rooms = self.rooms();
+        Ok(rooms
+            .iter()
+            .map(|(session, room)| (*session, room.page_len(), room.queue_len()))
+            .collect())
+    }
+
+    async fn ready(&self) -> StorageResult<()> {
+        Ok(())
+    }
+
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let mut rooms = self.rooms();
         let mut expired = Vec::new();

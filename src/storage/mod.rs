@@ -49,6 +49,8 @@ pub type StorageResult<T> = Result<T, StorageError>;
 /// Events, sessions, venues, areas, seats and prices: read-mostly data.
 #[async_trait]
 pub trait Catalog: Send + Sync {
+    /// Answers when the database is reachable and its schema current (readiness).
+    async fn ready(&self) -> StorageResult<()>;
     /// Events whose title contains `search` (all when `None`), by id.
     async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>>;
     /// One event with its sessions; `None` when it does not exist or has no session.
@@ -177,6 +179,10 @@ pub trait WaitingRoom: Send + Sync {
     ) -> StorageResult<Option<Departure>>;
     /// Where the account stands.
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
+    /// Page occupancy and queue length of every non-empty room (for the gauges).
+    async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>>;
+    /// Answers when the engine is reachable (readiness).
+    async fn ready(&self) -> StorageResult<()>;
     /// Ends every page visit older than the window plus grace, promoting the next in line.
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
     /// The sessions where the account holds a place (to resume them on a new connection).

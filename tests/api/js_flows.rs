@@ -89,35 +89,46 @@ async fn scenario(
     clients: Option<u32>,
     tweak: impl FnOnce(&mut Settings),
 ) {
-    ensure_node_modules();
     let server = start(engines, tweak).await;
+    run_node_scenario(name, &server.app.base, None, transports, clients, &[]).await;
+}
+
+/// Runs `node tests/js/run.mjs` for one scenario against running servers.
+pub async fn run_node_scenario(
+    name: &str,
+    base: &str,
+    base2: Option<&str>,
+    transports: &str,
+    clients: Option<u32>,
+    env: &[(&str, String)],
+) {
+    ensure_node_modules();
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(js_dir().join("run.mjs"))
-        .args([name, "--url", &server.app.base, "--transports", transports])
+        .args([name, "--url", base, "--transports", transports])
         .env("TICKETCLUB_JWT_SECRET", "test-secret")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    if let Some(url) = base2 {
+        cmd.args(["--url2", url]);
+    }
     if let Some(n) = clients {
         cmd.args(["--clients", &n.to_string()]);
     }
-    let run = tokio::time::timeout(Duration::from_secs(180), cmd.output()).await;
+    let label = format!("{name}/{transports}");
+    let run = tokio::time::timeout(Duration::from_secs(240), cmd.output()).await;
     let output = run
-        .unwrap_or_else(|_| panic!("{name}/{transports}/{engines:?}: no answer within 180 s"))
+        .unwrap_or_else(|_| panic!("{label}: no answer within 240 s"))
         .expect("node starts (Node 20 is required)");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(
-        output.status.success(),
-        "{name}/{transports}/{engines:?} failed:\n{text}"
-    );
-    assert!(
-        text.contains("PASSED"),
-        "{name}/{transports}/{engines:?} ran no checks:\n{text}"
-    );
+    assert!(output.status.success(), "{label} failed:\n{text}");
+    assert!(text.contains("PASSED"), "{label} ran no checks:\n{text}");
 }
 
 /// One test per scenario and engine pair; each runs both transport modes.

@@ -4,5 +4,7 @@ mod databases;
 mod helpers;
 mod http_contract;
 mod js_flows;
+mod multi_instance;
+mod ops;
 mod storage_contract;
 mod waiting_room_contract;

@@ -27,6 +27,16 @@ fn user_record((id, name, email, password_hash): UserRow) -> UserRecord {
 
 #[async_trait]
 impl Catalog for MysqlStore {
+    async fn ready(&self) -> StorageResult<()> {
+        if self.migrations_current().await? {
+            Ok(())
+        } else {
+            Err(crate::storage::StorageError::Config(
+                "database schema is behind: run `ticketclub migrate`".into(),
+            ))
+        }
+    }
+
     async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>> {
         let mut conn = self.conn().await?;
         let map = |(id, singer, picture): (i64, String, String)| EventSummary {

@@ -80,7 +80,10 @@ impl MysqlStore {
 
     /// A pooled connection, or an error once the acquire timeout passes.
     async fn conn(&self) -> StorageResult<Conn> {
-        match tokio::time::timeout(self.acquire_timeout, self.pool.get_conn()).await {
+        let started = std::time::Instant::now();
+        let got = tokio::time::timeout(self.acquire_timeout, self.pool.get_conn()).await;
+        crate::metrics::pool_wait(started, got.is_err());
+        match got {
             Ok(conn) => conn.map_err(unavailable),
             Err(_) => Err(StorageError::Unavailable(format!(
                 "no database connection free within {:?}",

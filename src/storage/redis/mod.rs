@@ -377,4 +377,25 @@ impl WaitingRoom for RedisWaitingRoom {
     async fn reap(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         self.reap_dead(now).await
     }
+
+    async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>> {
+        let sessions: Vec<i64> = self
+            .client
+            .smembers(self.keys().sessions())
+            .await
+            .map_err(unavailable)?;
+        let mut sizes = Vec::with_capacity(sessions.len());
+        for sid in sessions.into_iter().map(SessionId) {
+            let k = RoomKeys::new(&self.prefix, sid);
+            let page: i64 = self.client.zcard(&k.page).await.map_err(unavailable)?;
+            let queue: i64 = self.client.zcard(&k.queue).await.map_err(unavailable)?;
+            sizes.push((sid, page as usize, queue as usize));
+        }
+        Ok(sizes)
+    }
+
+    async fn ready(&self) -> StorageResult<()> {
+        let _: String = self.client.ping(None).await.map_err(unavailable)?;
+        Ok(())
+    }
 }

@@ -41,6 +41,17 @@ fn user_record(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
 
 #[async_trait]
 impl Catalog for SqliteStore {
+    async fn ready(&self) -> StorageResult<()> {
+        // Opening the store applied every migration; a query proves the file still answers.
+        self.run(|c| {
+            c.query_row("SELECT COUNT(*) FROM _migrations", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>> {
         self.run(move |c| {
             let map = |r: &Row<'_>| {

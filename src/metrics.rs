@@ -1,0 +1,152 @@
+//! Prometheus metrics: what an operator watching an on-sale needs, named in this one place.
+//!
+//! The recorder is process-wide (the `metrics` facade); `/metrics` renders it. Counters and
+//! histograms are recorded where things happen; the waiting-room gauges are refreshed by the
+//! sweeper from storage, so every instance reports the shared rooms the same way.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::domain::ids::SessionId;
+use crate::domain::waiting_room::Place;
+
+/// Latency buckets in seconds, from a fast cache hit to a slow database under load.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Installs the process-wide recorder once and returns the handle that renders it.
+pub fn install() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is installed (a host embedding the library): render an
+                // empty registry rather than fail.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+/// Why a visit to the waiting room ended.
+#[derive(Clone, Copy, Debug)]
+pub enum DepartureReason {
+    /// The visitor disconnected after buying.
+    Bought,
+    /// The visitor disconnected (or left) without buying.
+    Left,
+    /// The server ended the visit when the purchase window ran out.
+    WindowExpired,
+    /// The instance holding the visit died and a survivor ended it.
+    CrashedInstance,
+}
+
+impl DepartureReason {
+    fn label(self) -> &'static str {
+        match self {
+            DepartureReason::Bought => "bought",
+            DepartureReason::Left => "left",
+            DepartureReason::WindowExpired => "window_expired",
+            DepartureReason::CrashedInstance => "crashed_instance",
+        }
+    }
+}
+
+/// A socket connected (+1) or disconnected (-1).
+pub fn socket_connected(delta: f64) {
+    gauge!("ticketclub_sockets_connected").increment(delta);
+}
+
+/// Someone got onto a buying page: straight away (`queued == false`) or from the queue.
+pub fn admitted(queued: bool) {
+    let via = if queued { "queue" } else { "direct" };
+    counter!("ticketclub_admissions_total", "via" => via).increment(1);
+}
+
+/// Someone joined the queue.
+pub fn queued() {
+    counter!("ticketclub_queued_total").increment(1);
+}
+
+/// A visit ended.
+pub fn departed(reason: DepartureReason, from: Place) {
+    let from = match from {
+        Place::Page => "page",
+        Place::Queue(_) => "queue",
+    };
+    counter!("ticketclub_departures_total", "reason" => reason.label(), "from" => from)
+        .increment(1);
+}
+
+/// Seats changed state: `kind` is select, unselect, lock, unlock, sell, release or expire.
+pub fn seat_transitions(kind: &'static str, seats: usize) {
+    counter!("ticketclub_seat_transitions_total", "kind" => kind).increment(seats as u64);
+}
+
+/// An order was placed.
+pub fn order_placed(tickets: usize) {
+    counter!("ticketclub_orders_total").increment(1);
+    counter!("ticketclub_tickets_sold_total").increment(tickets as u64);
+}
+
+/// Someone lost a race for a seat.
+pub fn seat_conflict() {
+    counter!("ticketclub_seat_conflicts_total").increment(1);
+}
+
+/// The current page occupancy and queue length of a session.
+pub fn room_size(session: SessionId, page: usize, queue: usize) {
+    let session = session.to_string();
+    gauge!("ticketclub_page_occupancy", "session" => session.clone()).set(page as f64);
+    gauge!("ticketclub_queue_length", "session" => session).set(queue as f64);
+}
+
+/// Time spent waiting for a database connection; `timed_out` when none came in time.
+pub fn pool_wait(started: Instant, timed_out: bool) {
+    histogram!("ticketclub_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+    if timed_out {
+        counter!("ticketclub_db_pool_timeouts_total").increment(1);
+    }
+}
+
+/// An HTTP request finished.
+pub fn http_request(route: String, method: String, status: u16, started: Instant) {
+    histogram!(
+        "ticketclub_http_request_duration_seconds",
+        "route" => route,
+        "method" => method,
+        "status" => status.to_string()
+    )
+    .record(started.elapsed().as_secs_f64());
+}
+
+/// Times one socket event handler; records when dropped.
+pub struct EventTimer {
+    event: &'static str,
+    started: Instant,
+}
+
+impl EventTimer {
+    /// Starts timing `event`.
+    pub fn start(event: &'static str) -> Self {
+        Self {
+            event,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl Drop for EventTimer {
+    fn drop(&mut self) {
+        histogram!("ticketclub_socket_event_duration_seconds", "event" => self.event)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}

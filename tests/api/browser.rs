@@ -1,0 +1,77 @@
+//! The browser demo (`client-demo/`) in a real browser: Debian's chromium, driven by
+//! playwright-core from `client-demo/e2e/run.mjs`, against the real app with one place on the
+//! buying page. `scripts/browser-deps.sh` installs chromium and playwright-core; screenshots of
+//! every step go to `test-output/browser/`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use ticketclub::config::Settings;
+
+use crate::helpers::spawn_app_with;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn e2e_dir() -> PathBuf {
+    repo().join("client-demo/e2e")
+}
+
+/// Fails with the fix when `scripts/browser-deps.sh` has not run.
+fn require_browser() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run scripts/browser-deps.sh"
+    );
+    assert!(
+        e2e_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed: run scripts/browser-deps.sh"
+    );
+}
+
+/// Runs one scenario of `run.mjs` against a fresh app; panics with its output when it fails.
+async fn browse(scenario: &str, tweak: impl FnOnce(&mut Settings)) {
+    require_browser();
+    let app = spawn_app_with(tweak).await;
+    let out = repo().join("test-output/browser");
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(e2e_dir().join("run.mjs"))
+        .args(["--scenario", scenario, "--url", &app.base, "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // run.mjs has its own global timeout (150 s); this one only guards against a hung node.
+    let run = tokio::time::timeout(Duration::from_secs(200), cmd.output()).await;
+    let output = run
+        .unwrap_or_else(|_| panic!("browser scenario {scenario}: no answer within 200 s"))
+        .expect("node starts (Node 20 is required)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && text.contains("PASSED"),
+        "browser scenario {scenario} failed (screenshots in {}):\n{text}",
+        out.display()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_buyers_share_one_place_through_the_waiting_room() {
+    browse("flow", |s| s.queue_limit = 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_explains_a_window_the_server_ended() {
+    browse("expiry", |s| {
+        s.queue_limit = 1;
+        s.purchase_window = 2;
+        s.window_grace = 1;
+    })
+    .await;
+}

@@ -1,0 +1,160 @@
+//! Several server processes sharing one MySQL database and one Redis, as behind a load
+//! balancer: cross-instance admission and broadcasts, races spread over instances, an instance
+//! killed with SIGKILL mid-sale, and one stopped with SIGTERM. The real binary runs as separate
+//! processes (so it can really be killed); the real JS client drives it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::databases::{TestDb, TestRedis};
+use crate::js_flows::run_node_scenario;
+
+/// One running `ticketclub` process.
+pub struct Instance {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Instance {
+    /// The process id (the scenarios signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap_or_default()
+    }
+}
+
+/// Shared storage for a group of instances, and the settings every instance gets.
+pub struct Cluster {
+    pub instances: Vec<Instance>,
+    _db: TestDb,
+    _redis: TestRedis,
+}
+
+/// Starts `n` instances one after the other (the first migrates and seeds) with `env` added.
+pub async fn start_cluster(n: usize, env: &[(&str, &str)]) -> Cluster {
+    let db = TestDb::create().await;
+    let redis = TestRedis::new();
+    let mut instances = Vec::new();
+    for _ in 0..n {
+        instances.push(spawn_instance(&db, &redis, env).await);
+    }
+    Cluster {
+        instances,
+        _db: db,
+        _redis: redis,
+    }
+}
+
+async fn spawn_instance(db: &TestDb, redis: &TestRedis, env: &[(&str, &str)]) -> Instance {
+    let shared = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("TICKETCLUB_AUTO_MIGRATE", "true"),
+        ("REDIS_URL", redis.url.as_str()),
+        ("TICKETCLUB_REDIS_PREFIX", redis.prefix.as_str()),
+    ];
+    let env: Vec<(&str, &str)> = shared.iter().chain(env).copied().collect();
+    spawn_process(&env).await
+}
+
+/// Starts the real binary as its own process on a free port (test secret, fast bcrypt, JSON
+/// logs) with `env` added, and waits until it listens.
+pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ticketclub"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TICKETCLUB_ADDR", "127.0.0.1:0")
+        .env("TICKETCLUB_LOG_FORMAT", "json")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("TICKETCLUB_JWT_SECRET", "test-secret")
+        .env("TICKETCLUB_BCRYPT_COST", "4")
+        .env("TICKETCLUB_SHUTDOWN_GRACE", "5")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("the ticketclub binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if let Some(address) = entry["fields"]["address"].as_str() {
+                return Some(address.to_string());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("the instance logs its listening address");
+    // Keep reading, or the instance would block once the pipe fills.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Instance {
+        child,
+        base: format!("http://{address}"),
+    }
+}
+
+/// Runs a two-instance scenario; the scenario gets both URLs and both process ids.
+async fn two_instance_scenario(
+    name: &str,
+    transports: &str,
+    clients: Option<u32>,
+    env: &[(&str, &str)],
+) {
+    let cluster = start_cluster(2, env).await;
+    let (a, b) = (&cluster.instances[0], &cluster.instances[1]);
+    let pids = [
+        ("TC_INSTANCE1_PID", a.pid().to_string()),
+        ("TC_INSTANCE2_PID", b.pid().to_string()),
+    ];
+    run_node_scenario(name, &a.base, Some(&b.base), transports, clients, &pids).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departure_on_one_instance_admits_a_user_queued_on_the_other_and_seats_show_everywhere() {
+    for transports in ["default", "websocket"] {
+        two_instance_scenario(
+            "two-instances",
+            transports,
+            None,
+            &[("TICKETCLUB_QUEUE_LIMIT", "1")],
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_buyers_over_two_instances_never_share_a_seat_or_exceed_the_limit() {
+    two_instance_scenario(
+        "two-instances-race",
+        "websocket",
+        Some(500),
+        &[("TICKETCLUB_QUEUE_LIMIT", "600")],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instance_frees_its_places_and_holds_and_loses_no_order() {
+    let env = [
+        ("TICKETCLUB_QUEUE_LIMIT", "1"),
+        ("TICKETCLUB_LEASE_TTL", "2"),
+    ];
+    two_instance_scenario("crash", "websocket", None, &env).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_keeps_every_queue_place() {
+    let env = [
+        ("TICKETCLUB_QUEUE_LIMIT", "1"),
+        ("TICKETCLUB_LEASE_TTL", "3"),
+    ];
+    two_instance_scenario("shutdown", "websocket", None, &env).await;
+}

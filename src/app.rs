@@ -145,6 +145,7 @@ impl Application {
         } = self;
         let stop = CancellationToken::new();
         let sweeper = io.spawn_sweeper(state.clone(), stop.clone());
+        let warmer = tokio::spawn(crate::warmup::run_scheduler(state.clone(), stop.clone()));
         let grace = Duration::from_secs(state.settings.shutdown_grace);
         tracing::info!(%address, "TicketClub listening");
         let stopping = stop.clone();
@@ -168,6 +169,7 @@ impl Application {
             }
         }
         sweeper.abort();
+        warmer.abort();
         tracing::info!("stopped");
         Ok(())
     }

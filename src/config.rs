@@ -93,6 +93,14 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_BCRYPT_COST", default_value_t = 10, value_parser = clap::value_parser!(u32).range(4..=31))]
     pub bcrypt_cost: u32,
 
+    /// Seconds before a session's on-sale time at which the server warms up for it.
+    #[arg(long, env = "TICKETCLUB_WARMUP_LEAD", default_value_t = 600)]
+    pub warmup_lead: u64,
+
+    /// Bearer token for the operator routes under `/admin`. Unset: those routes are off.
+    #[arg(long, env = "TICKETCLUB_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Log format: `pretty` for people, `json` for log shippers.
     #[arg(long, env = "TICKETCLUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -132,6 +140,8 @@ impl Settings {
             image_base: None,
             cors_origins: vec!["*".into()],
             bcrypt_cost: 4,
+            warmup_lead: 600,
+            admin_token: None,
             log_format: LogFormat::Pretty,
             shutdown_grace: 2,
         }
@@ -179,6 +189,11 @@ impl fmt::Debug for Settings {
             .field("image_base", &self.image_base)
             .field("cors_origins", &self.cors_origins)
             .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("warmup_lead", &self.warmup_lead)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("log_format", &self.log_format)
             .finish()
     }

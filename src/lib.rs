@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod realtime;
 pub mod storage;
 pub mod telemetry;
+pub mod warmup;

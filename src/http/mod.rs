@@ -1,6 +1,7 @@
 //! The HTTP edge: every resource router, served at `/` and again under `/api/` (the old nginx
 //! setup and the load tests used the prefix), with the original's CORS and 404 behaviour.
 
+pub mod admin;
 pub mod assets;
 pub mod demo;
 pub mod events;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(demo::router())
         .merge(ops::router())
+        .merge(admin::router())
         .fallback(not_found)
         .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

@@ -98,6 +98,10 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(())
     }
 
+    async fn warm_up(&self) -> StorageResult<()> {
+        Ok(())
+    }
+
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let mut rooms = self.rooms();
         let mut expired = Vec::new();

@@ -5,6 +5,7 @@
 //! script); callers never compose two calls into one transition.
 
 pub mod admin;
+pub mod cache;
 pub mod memory;
 pub mod model;
 pub mod mysql;
@@ -69,6 +70,14 @@ pub trait Catalog: Send + Sync {
     ) -> StorageResult<Vec<Option<SeatId>>>;
     /// The area's seats in this session, by row then column.
     async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>>;
+    /// Sessions whose event goes on sale after `from` and no later than `to` (ms since the epoch).
+    async fn sessions_on_sale_between(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> StorageResult<Vec<SessionId>>;
+    /// Opens the connections a sale will need before it starts (no-op where there is no pool).
+    async fn warm_pool(&self) -> StorageResult<()>;
     /// Order summary lines for seats of a session, by seat id.
     async fn ticket_lines(
         &self,
@@ -183,6 +192,8 @@ pub trait WaitingRoom: Send + Sync {
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>>;
     /// Answers when the engine is reachable (readiness).
     async fn ready(&self) -> StorageResult<()>;
+    /// Prepares for a sale (Redis: makes the scripts resident on every node).
+    async fn warm_up(&self) -> StorageResult<()>;
     /// Ends every page visit older than the window plus grace, promoting the next in line.
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
     /// The sessions where the account holds a place (to resume them on a new connection).
@@ -254,7 +265,7 @@ impl Store {
         };
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),
-            catalog: db.clone(),
+            catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: db.clone(),
             inventory: db,
             waiting_room,

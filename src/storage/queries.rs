@@ -41,6 +41,10 @@ pub const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, s
      JOIN price p ON p.area_id = a.id AND p.session_id = s.id \
      WHERE s.id = ? ORDER BY st.id";
 
+/// Sessions whose event goes on sale in a window (from exclusive, to inclusive; DB time text).
+pub const SESSIONS_ON_SALE_BETWEEN: &str = "SELECT s.id FROM session s \
+     JOIN event e ON e.id = s.event_id WHERE e.on_sale > ? AND e.on_sale <= ? ORDER BY s.id";
+
 /// Insert an account (name, email, password hash).
 pub const INSERT_USER: &str = "INSERT INTO `user` (name, email, password) VALUES (?, ?, ?)";
 /// An account by email.

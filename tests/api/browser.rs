@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use reqwest::StatusCode;
+use serde_json::json;
 use ticketclub::config::Settings;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,6 +61,53 @@ async fn browse(scenario: &str, tweak: impl FnOnce(&mut Settings)) {
         out.display()
     );
     app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_is_served_from_the_binary_and_nothing_else_of_its_folder() {
+    let app = spawn_app().await;
+    let fetch = |path: &'static str| {
+        let url = format!("{}{path}", app.base);
+        let client = app.client.clone();
+        async move {
+            let res = client.get(url).send().await.expect("sent");
+            let kind = res.headers()["content-type"]
+                .to_str()
+                .expect("ascii")
+                .to_string();
+            (res.status(), kind, res.text().await.expect("body"))
+        }
+    };
+    let (status, kind, page) = fetch("/").await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::OK, "text/html; charset=utf-8")
+    );
+    assert!(page.contains("/demo/js/app.js"), "{page}");
+    let (status, kind, _) = fetch("/demo/js/app.js").await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::OK, "text/javascript; charset=utf-8")
+    );
+    let (status, _, bundle) = fetch("/demo/vendor/socket.io.min.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        bundle.starts_with("/*!\n * Socket.IO v4.5.1\n"),
+        "not the 4.5.1 bundle"
+    );
+    for private in [
+        "/demo/e2e/run.mjs",
+        "/demo/index.html",
+        "/demo/../Cargo.toml",
+        "/demo/",
+    ] {
+        let res = app.get(private).await;
+        assert_eq!(
+            (res.status, res.body),
+            (StatusCode::NOT_FOUND, json!({"error": "Page not found."})),
+            "{private}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -45,3 +45,33 @@ async fn metrics_move_by_the_right_amounts_during_a_queue_flow() {
     let server = spawn_process(&[("TICKETCLUB_QUEUE_LIMIT", "3")]).await;
     run_node_scenario("metrics", &server.base, None, "websocket", None, &[]).await;
 }
+
+#[tokio::test]
+async fn admin_warm_up_needs_the_operator_token_and_loads_the_whole_session() {
+    let closed = crate::helpers::spawn_app().await;
+    let reply = closed
+        .post("/admin/warmup/2", json!({}), Some("anything"))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_FOUND,
+        "admin routes are off without a token"
+    );
+
+    let app = spawn_app_with(|s| s.admin_token = Some("op-secret".into())).await;
+    let wrong = app.post("/admin/warmup/2", json!({}), Some("guess")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let missing = app.post("/admin/warmup/2", json!({}), None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    let unknown = app
+        .post("/admin/warmup/999", json!({}), Some("op-secret"))
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let done = app
+        .post("/admin/warmup/2", json!({}), Some("op-secret"))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{:?}", done.body);
+    assert_eq!(done.body["sessionId"], 2);
+    assert_eq!(done.body["areas"], 9);
+    assert_eq!(done.body["seats"], 729);
+}

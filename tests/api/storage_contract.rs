@@ -343,3 +343,23 @@ async fn holds_past_their_deadline_are_freed_and_nothing_else_is() {
         );
     }
 }
+
+#[tokio::test]
+async fn sessions_going_on_sale_in_a_window_are_found_for_warm_up() {
+    for (name, engine, _db) in engines().await {
+        let now = chrono::Utc::now().timestamp_millis();
+        let day = 86_400_000;
+        // The seed puts events 1-7 on sale one day ago: sessions 1-9.
+        let recent = engine
+            .sessions_on_sale_between(now - 2 * day, now)
+            .await
+            .expect("query");
+        let ids: Vec<i64> = recent.iter().map(|s| s.0).collect();
+        assert_eq!(ids, (1..=9).collect::<Vec<_>>(), "{name}");
+        let ahead = engine
+            .sessions_on_sale_between(now, now + day)
+            .await
+            .expect("query");
+        assert!(ahead.is_empty(), "{name}: nothing goes on sale tomorrow");
+    }
+}

@@ -6,7 +6,7 @@ use mysql_async::prelude::Queryable;
 
 use super::{MysqlStore, server_code, unavailable};
 use crate::domain::ids::{AreaId, EventId, OrderId, SeatId, SessionId, UserId};
-use crate::domain::time::Instant;
+use crate::domain::time::{Instant, Millis};
 use crate::storage::model::*;
 use crate::storage::queries as q;
 use crate::storage::{Accounts, Catalog, StorageResult};
@@ -188,6 +188,27 @@ impl Catalog for MysqlStore {
             )
             .await
             .map_err(unavailable)
+    }
+
+    async fn sessions_on_sale_between(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> StorageResult<Vec<SessionId>> {
+        let at = |ms| Instant::from_millis(ms).map(|t| t.0).unwrap_or_default();
+        self.conn()
+            .await?
+            .exec_map(
+                q::SESSIONS_ON_SALE_BETWEEN,
+                (at(from), at(to)),
+                |id: i64| SessionId(id),
+            )
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn warm_pool(&self) -> StorageResult<()> {
+        self.open_connections(8).await
     }
 
     async fn ticket_lines(

@@ -44,6 +44,7 @@ pub struct PoolLimits {
 /// Catalog, accounts and inventory on MySQL.
 pub struct MysqlStore {
     pool: Pool,
+    pool_max: usize,
     acquire_timeout: Duration,
     location: String,
 }
@@ -58,14 +59,20 @@ impl MysqlStore {
             opts.tcp_port(),
             opts.db_name().unwrap_or_default()
         );
-        let constraints = PoolConstraints::new(0, limits.max.max(1))
+        let constraints = PoolConstraints::new(limits.max.clamp(1, 4), limits.max.max(1))
             .ok_or_else(|| StorageError::Config("bad pool size".into()))?;
         let opts = OptsBuilder::from_opts(opts)
-            .pool_opts(PoolOpts::default().with_constraints(constraints))
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    // Connections opened by a warm-up stay until the sale they were opened for.
+                    .with_inactive_connection_ttl(Duration::from_secs(900)),
+            )
             // Times are stored and read as UTC, whatever the server's zone.
             .init(vec!["SET time_zone = '+00:00'"]);
         let store = Self {
             pool: Pool::new(opts),
+            pool_max: limits.max.max(1),
             acquire_timeout: limits.acquire_timeout,
             location,
         };
@@ -90,6 +97,30 @@ impl MysqlStore {
                 self.acquire_timeout
             ))),
         }
+    }
+
+    /// Opens up to `n` connections at once (held together, then returned idle to the pool), so
+    /// the first requests of a sale do not pay for connection set-up.
+    pub async fn open_connections(&self, n: usize) -> StorageResult<()> {
+        let n = n.min(self.pool_max).max(1);
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let (pool, barrier, wait) = (self.pool.clone(), barrier.clone(), self.acquire_timeout);
+            tasks.spawn(async move {
+                let conn = tokio::time::timeout(wait, pool.get_conn()).await;
+                let ok = matches!(conn, Ok(Ok(_)));
+                // Hold every connection until all are open, so the pool really grows.
+                barrier.wait().await;
+                ok
+            });
+        }
+        let mut opened = 0;
+        while let Some(done) = tasks.join_next().await {
+            opened += usize::from(done.unwrap_or(false));
+        }
+        tracing::info!(opened, "database pool warmed");
+        Ok(())
     }
 
     /// Applies pending migrations.

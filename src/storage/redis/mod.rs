@@ -394,6 +394,10 @@ impl WaitingRoom for RedisWaitingRoom {
         Ok(sizes)
     }
 
+    async fn warm_up(&self) -> StorageResult<()> {
+        self.scripts.load(&self.client).await.map_err(unavailable)
+    }
+
     async fn ready(&self) -> StorageResult<()> {
         let _: String = self.client.ping(None).await.map_err(unavailable)?;
         Ok(())

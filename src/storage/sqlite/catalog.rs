@@ -5,10 +5,17 @@ use rusqlite::{OptionalExtension, Row, params, params_from_iter};
 
 use super::SqliteStore;
 use crate::domain::ids::{AreaId, EventId, OrderId, SeatId, SessionId, UserId};
-use crate::domain::time::Instant;
+use crate::domain::time::{Instant, Millis};
 use crate::storage::model::*;
 use crate::storage::queries as q;
 use crate::storage::{Accounts, Catalog, StorageResult};
+
+/// Milliseconds as the stored `DATETIME` text.
+pub(super) fn db_time(ms: Millis) -> String {
+    Instant::from_millis(ms)
+        .map(|t| t.0.format(crate::domain::time::DB_FORMAT).to_string())
+        .unwrap_or_default()
+}
 
 /// Reads a stored `DATETIME` text column; a malformed value is a data error, not a panic.
 pub(super) fn instant(row: &Row<'_>, idx: usize) -> rusqlite::Result<Instant> {
@@ -178,6 +185,24 @@ impl Catalog for SqliteStore {
                 .collect()
         })
         .await
+    }
+
+    async fn sessions_on_sale_between(
+        &self,
+        from: Millis,
+        to: Millis,
+    ) -> StorageResult<Vec<SessionId>> {
+        let (from, to) = (db_time(from), db_time(to));
+        self.run(move |c| {
+            c.prepare_cached(q::SESSIONS_ON_SALE_BETWEEN)?
+                .query_map([from, to], |r| r.get(0).map(SessionId))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn warm_pool(&self) -> StorageResult<()> {
+        Ok(())
     }
 
     async fn ticket_lines(

@@ -24,6 +24,7 @@ RUN mkdir src \
 # The sources. sql/ and assets/ are compiled in (include_str!/include_bytes!), so they come first.
 COPY sql ./sql
 COPY assets ./assets
+COPY client-demo ./client-demo
 COPY src ./src
 RUN cargo build --release --locked --bin ticketclub \
     && install -D -m 0755 target/release/ticketclub /out/ticketclub
@@ -52,8 +53,7 @@ COPY --from=build /out/ticketclub /usr/local/bin/ticketclub
 WORKDIR /opt/ticketclub
 COPY sql ./sql
 COPY assets ./assets
-# client-demo/ is copied when it exists: a wildcard that matches nothing copies nothing in BuildKit.
-COPY client-dem[o] ./client-demo/
+COPY client-demo ./client-demo
 
 LABEL org.opencontainers.image.title="ticketclub" \
       org.opencontainers.image.description="Fair virtual waiting room and live seat map (Socket.IO compatible)" \

@@ -1,5 +1,7 @@
 //! Integration tests: the real application on port 0, one test binary.
 
+mod balancer;
+mod browser;
 mod databases;
 mod helpers;
 mod http_contract;

@@ -27,4 +27,12 @@ if ! redis_up >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_for Redis redis_up
 fi
-echo "services: MariaDB and Redis answer"
+# HAProxy runs the balancer tests with deploy/haproxy/ticketclub.cfg (the tests start it).
+if ! command -v haproxy >/dev/null 2>&1; then
+  echo "services: installing haproxy"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+  # The package starts a system instance we do not use.
+  service haproxy stop >/dev/null 2>&1 || true
+fi
+echo "services: MariaDB and Redis answer; haproxy is installed"

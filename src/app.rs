@@ -20,7 +20,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::domain::seats::TicketLimit;
-use crate::domain::time::Millis;
+use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::Rules;
 use crate::http;
 use crate::realtime::Realtime;
@@ -149,10 +149,17 @@ impl Application {
         let grace = Duration::from_secs(state.settings.shutdown_grace);
         tracing::info!(%address, "TicketClub listening");
         let stopping = stop.clone();
+        let rooms = state.store.waiting_room.clone();
+        let handover = Duration::from_secs(state.settings.handover_grace).as_millis() as Millis;
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting sockets");
             stopping.cancel();
+            // Our visitors reconnect through other instances and resume their places there;
+            // the lease outlives us long enough for that, then the survivors reap the rest.
+            if let Err(e) = rooms.hand_over(now_millis(), handover).await {
+                tracing::warn!(error = %e, "extending the lease for the hand-over failed");
+            }
             if tokio::time::timeout(grace, io.close()).await.is_err() {
                 tracing::warn!("sockets did not close within the grace period");
             }

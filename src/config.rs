@@ -38,6 +38,11 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_LEASE_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub lease_ttl: u64,
 
+    /// Seconds a stopping instance's visitors have to reconnect through another instance and
+    /// resume their places, before the survivors reap them.
+    #[arg(long, env = "TICKETCLUB_HANDOVER_GRACE", default_value_t = 30)]
+    pub handover_grace: u64,
+
     /// Most database connections per instance (MySQL).
     #[arg(long, env = "TICKETCLUB_DB_POOL_MAX", default_value_t = 20)]
     pub db_pool_max: usize,
@@ -128,6 +133,7 @@ impl Settings {
             redis_url: None,
             redis_prefix: "tc:".into(),
             lease_ttl: 15,
+            handover_grace: 30,
             db_pool_max: 10,
             db_acquire_timeout: 5,
             auto_migrate: true,
@@ -174,6 +180,7 @@ impl fmt::Debug for Settings {
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
             .field("redis_prefix", &self.redis_prefix)
             .field("lease_ttl", &self.lease_ttl)
+            .field("handover_grace", &self.handover_grace)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("auto_migrate", &self.auto_migrate)

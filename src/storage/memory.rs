@@ -102,6 +102,11 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(())
     }
 
+    async fn hand_over(&self, _now: Millis, _grace_ms: Millis) -> StorageResult<()> {
+        // Nothing outlives this process: there is nobody to hand over to.
+        Ok(())
+    }
+
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let mut rooms = self.rooms();
         let mut expired = Vec::new();

@@ -192,6 +192,9 @@ pub trait WaitingRoom: Send + Sync {
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>>;
     /// Answers when the engine is reachable (readiness).
     async fn ready(&self) -> StorageResult<()>;
+    /// At shutdown: keep this instance's places for `grace_ms` more (its visitors reconnect
+    /// elsewhere and resume them), after which the survivors reap what was not resumed.
+    async fn hand_over(&self, now: Millis, grace_ms: Millis) -> StorageResult<()>;
     /// Prepares for a sale (Redis: makes the scripts resident on every node).
     async fn warm_up(&self) -> StorageResult<()>;
     /// Ends every page visit older than the window plus grace, promoting the next in line.

@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { createHmac, randomBytes } from "node:crypto";
 import { io } from "socket.io-client";
+import { sourceOptions } from "./sources.mjs";
 
 export { assert };
 
@@ -298,6 +299,7 @@ function makeSocket(base, auth, transports, label) {
   const socket = io(base, {
     auth,
     ...transportOptions(transports),
+    ...sourceOptions(),
     forceNew: true, // one engine connection per user, as in separate browsers
     reconnection: false, // a dropped connection must surface as a failure, not be papered over
     timeout: 10000,
@@ -546,4 +548,80 @@ export function makeJwt(payload, secret) {
   const body = b64url(JSON.stringify(payload));
   const sig = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
   return `${head}.${body}.${sig}`;
+}
+
+// ------------------------------------------------------------ two instances
+//
+// The two-instance scenarios (tests/api/multi_instance.rs) get a second
+// server, sharing the first one's database and Redis, as `ctx.base2`
+// (`run.mjs --url2`), and the process ids of both in TC_INSTANCE1_PID and
+// TC_INSTANCE2_PID so they can kill or stop one.
+
+/** The per-account ticket limit error of `select seat` (contract section 2, step 2). */
+export const TICKET_LIMIT_ERROR = "一個帳號每個場次限購4張門票（包含歷史訂單）！";
+
+/** Generous wait for one event when two instances and MariaDB share two cores. */
+export const SLOW_EVENT_TIMEOUT_MS = 10000;
+
+/**
+ * `ctx` pointed at instance `n` (1 = `--url`, 2 = `--url2`): every helper
+ * that takes a ctx (newUser, newUsers, enter, enterPage, join, validate,
+ * seatStatuses, profile, lockSeats, placeOrder) then talks to that instance.
+ * Users are shared: the instances share one database.
+ */
+export function onInstance(ctx, n) {
+  if (n === 1) return { ...ctx, instance: 1 };
+  if (n !== 2) throw new Error(`no instance ${n}`);
+  if (!ctx.base2) throw new Error(`scenario "${ctx.name}" needs a second instance: pass --url2 (tests/api/multi_instance.rs does)`);
+  return { ...ctx, base: ctx.base2, instance: 2 };
+}
+
+/** The process id of instance `n` from TC_INSTANCE<n>_PID (set by tests/api/multi_instance.rs). */
+export function instancePid(n) {
+  const raw = process.env[`TC_INSTANCE${n}_PID`];
+  const pid = Number(raw);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`TC_INSTANCE${n}_PID is not a process id: ${JSON.stringify(raw)}`);
+  return pid;
+}
+
+/**
+ * Another socket for a player's account on `ctx` (its instance), labelled
+ * `label`; it does not send `check limit`. Returns a player like join().
+ */
+export async function joinAgain(ctx, player, label) {
+  return join(ctx, { ...player.user, label });
+}
+
+/** Emit `select seat` and return the sender's `self select seat` (waiting up to `timeoutMs`). */
+export function selectSeatWithin(player, row, column, areaId = 1, timeoutMs = SLOW_EVENT_TIMEOUT_MS) {
+  player.socket.emit("select seat", seatPayload(row, column, areaId));
+  return player.rec.next("self select seat", timeoutMs);
+}
+
+/** Like selectOk, with a longer wait: the echo to `player`, `other select seat` to each of `others`. */
+export async function selectOkWithin(player, row, column, others = [], areaId = 1, timeoutMs = SLOW_EVENT_TIMEOUT_MS) {
+  const payload = seatPayload(row, column, areaId);
+  assert.deepEqual(await selectSeatWithin(player, row, column, areaId, timeoutMs), payload, `${player.label} self select seat echo`);
+  for (const o of others) {
+    assert.deepEqual(await o.rec.next("other select seat", timeoutMs), payload, `${o.label} other select seat`);
+  }
+}
+
+/** POST /seat/lock of `[row, column]` seats in one area, as the frontend sends it; returns `{status, body}`. */
+export function lockSeats(ctx, user, seats, areaId = 1, sessionId = SESSION_ID) {
+  const body = { sessionId, areaId, tickets: seats.map(([row, column]) => clientSeat(row, column, 4)) };
+  return http(ctx.base, "POST", "/seat/lock", { token: user.token, body });
+}
+
+/** POST /order `{sessionId, seatIds}`; returns `{status, body}`. */
+export function placeOrder(ctx, user, seatIds, sessionId = SESSION_ID) {
+  return http(ctx.base, "POST", "/order", { token: user.token, body: { sessionId, seatIds } });
+}
+
+/** GET /user/profile; asserts 200 and returns the body `{name, email, tickets:[order…]}`. */
+export async function profile(ctx, user) {
+  const res = await http(ctx.base, "GET", "/user/profile", { token: user.token });
+  expectHttp(res, 200, undefined, `GET /user/profile of ${user.label}`);
+  assert.ok(Array.isArray(res.body?.tickets), `profile of ${user.label}: no tickets array: ${JSON.stringify(res.body)}`);
+  return res.body;
 }

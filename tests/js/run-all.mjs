@@ -152,6 +152,12 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const results = [];
   for (const name of cli.scenarios) {
+    const mod = await import(pathToFileURL(join(here, "scenarios", `${name}.mjs`)).href);
+    if ((mod.instances ?? 1) > 1) {
+      // Needs several instances (tests/api/multi_instance.rs, tests/api/balancer.rs run it).
+      console.log(`skip ${name}: needs ${mod.instances} instances`);
+      continue;
+    }
     for (const transports of cli.transports) {
       results.push({ name, transports, ok: await runOne(cli, name, transports) });
     }

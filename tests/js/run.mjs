@@ -2,7 +2,11 @@
 // Runs one contract scenario against a running TicketClub server.
 //
 //   node tests/js/run.mjs <scenario> --url http://127.0.0.1:PORT \
+//        [--url2 http://127.0.0.1:PORT2] \
 //        --transports default|websocket|polling [--clients N] [--timeout S]
+//
+// `--url2` is a second instance sharing the first one's database and Redis
+// (the two-instance scenarios need it; see tests/api/multi_instance.rs).
 //
 // Prints one line per check, exits 0 when every check passed and 1 on the
 // first failure (with the failing check's message). Every socket is closed
@@ -22,7 +26,7 @@ const DEFAULT_TIMEOUT_S = 60;
 
 function usage(msg) {
   const names = listScenarios().join(", ");
-  console.error(`${msg}\nusage: node run.mjs <scenario> --url http://127.0.0.1:PORT --transports default|websocket|polling [--clients N] [--timeout S]\nscenarios: ${names}`);
+  console.error(`${msg}\nusage: node run.mjs <scenario> --url http://127.0.0.1:PORT [--url2 http://127.0.0.1:PORT2] --transports default|websocket|polling [--clients N] [--timeout S]\nscenarios: ${names}`);
   process.exit(2);
 }
 
@@ -40,6 +44,7 @@ function parseCli() {
       allowPositionals: true,
       options: {
         url: { type: "string" },
+        url2: { type: "string" },
         transports: { type: "string", default: "default" },
         clients: { type: "string" },
         timeout: { type: "string" },
@@ -58,10 +63,11 @@ function parseCli() {
   if (clients !== undefined && !(Number.isInteger(clients) && clients > 0)) usage(`bad --clients "${values.clients}"`);
   const timeoutS = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeoutS !== undefined && !(timeoutS > 0)) usage(`bad --timeout "${values.timeout}"`);
-  return { name, base: values.url.replace(/\/+$/, ""), transports: values.transports, clients, timeoutS };
+  const base2 = values.url2 === undefined ? undefined : values.url2.replace(/\/+$/, "");
+  return { name, base: values.url.replace(/\/+$/, ""), base2, transports: values.transports, clients, timeoutS };
 }
 
-/** ctx handed to scenarios: {name, base, transports, clients, log, check}. */
+/** ctx handed to scenarios: {name, base, base2, transports, clients, log, check}; base2 only with --url2. */
 function makeContext(cli, counters) {
   const tag = `[${cli.name}/${cli.transports}]`;
   const log = (msg) => console.log(`${tag} ${msg}`);
@@ -77,7 +83,7 @@ function makeContext(cli, counters) {
       throw err;
     }
   };
-  return { name: cli.name, base: cli.base, transports: cli.transports, clients: cli.clients, log, check, tag };
+  return { name: cli.name, base: cli.base, base2: cli.base2, transports: cli.transports, clients: cli.clients, log, check, tag };
 }
 
 function globalTimeout(ms) {

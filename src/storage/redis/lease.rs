@@ -32,8 +32,13 @@ impl Lease {
 
 impl RedisWaitingRoom {
     pub(super) async fn renew_lease(&self, now: Millis) -> StorageResult<()> {
+        self.extend_lease(now, self.lease.ttl_ms).await
+    }
+
+    /// Sets our lease to last `ttl_ms` from now.
+    pub(super) async fn extend_lease(&self, now: Millis, ttl_ms: Millis) -> StorageResult<()> {
         let keys = self.keys();
-        let expire = Some(Expiration::PX(self.lease.ttl_ms));
+        let expire = Some(Expiration::PX(ttl_ms));
         let _: () = self
             .client
             .set(keys.lease(&self.lease.instance), now, expire, None, false)

@@ -394,6 +394,11 @@ impl WaitingRoom for RedisWaitingRoom {
         Ok(sizes)
     }
 
+    async fn hand_over(&self, now: Millis, grace_ms: Millis) -> StorageResult<()> {
+        self.extend_lease(now, grace_ms.max(self.lease.ttl_ms))
+            .await
+    }
+
     async fn warm_up(&self) -> StorageResult<()> {
         self.scripts.load(&self.client).await.map_err(unavailable)
     }

@@ -529,3 +529,28 @@ async fn the_server_stops_cleanly_when_asked() {
         .expect("shutdown finishes within its grace period");
     assert!(reqwest::get(format!("{base}/healthz")).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_when_shutdown_begins_still_completes() {
+    let app = spawn_app().await;
+    // Another connection holds the database's write lock, so the sign-up below waits inside
+    // the server (its busy timeout) while shutdown begins.
+    let blocker = app.db();
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("write lock");
+    let (client, url) = (app.client.clone(), format!("{}/user/signup", app.base));
+    let email = format!("{}@test.com", crate::helpers::unique("late"));
+    let body = json!({"name": "late", "email": email, "password": "secret1"});
+    let in_flight = tokio::spawn(async move { client.post(url).json(&body).send().await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    blocker.execute_batch("COMMIT").expect("release");
+    let reply = in_flight
+        .await
+        .expect("task")
+        .expect("the in-flight request was answered");
+    assert_eq!(reply.status(), StatusCode::OK);
+    stopping.await.expect("the server stopped");
+}

@@ -40,7 +40,10 @@ impl FromRequestParts<AppState> for AuthUser {
         let refused = || ApiError::new(StatusCode::FORBIDDEN, "登入錯誤！");
         let user = state.auth.verify(token).ok_or_else(refused)?;
         match state.store.accounts.user_exists(user).await {
-            Ok(true) => Ok(AuthUser(user)),
+            Ok(true) => {
+                tracing::Span::current().record("user", user.0);
+                Ok(AuthUser(user))
+            }
             Ok(false) => Err(refused()),
             Err(e) => {
                 tracing::error!(error = %e, "account lookup failed");

@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(api_cors())
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 
@@ -63,6 +63,17 @@ fn api_cors() -> CorsLayer {
 
 async fn not_found() -> ApiError {
     ApiError::not_found()
+}
+
+/// The span of one request: method and path (never the query string or headers, which may hold
+/// tokens); `user` is filled in by [`extract::AuthUser`] once the caller is known.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = %request.uri().path(),
+        user = tracing::field::Empty,
+    )
 }
 
 /// Records every request's latency by route template (never the raw path: ids would explode

@@ -87,6 +87,7 @@ fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
     }
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "check limit", user = %conn.user()))]
 async fn on_check_limit<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -148,10 +149,11 @@ async fn on_check_limit<A: Adapter>(
             json!({"error": SYSTEM_ERROR})
         }
     };
-    tracing::info!(session = %session.id, %user, reply = %body, "check limit");
+    tracing::debug!(session = %session.id, %user, reply = %body, "check limit");
     reply(&s, "check limit", &body);
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "join room", user = %conn.user()))]
 async fn on_join_room<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -247,6 +249,7 @@ async fn find_seats(
         .collect()
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "select seat", user = %conn.user()))]
 async fn on_select_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -302,6 +305,7 @@ async fn on_select_seat<A: Adapter>(
     }
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "unselect seat", user = %conn.user()))]
 async fn on_unselect_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -379,6 +383,7 @@ async fn relay<A: Adapter>(
     }
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "lock seat", user = %conn.user()))]
 async fn on_lock_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -389,6 +394,7 @@ async fn on_lock_seat<A: Adapter>(
     relay(&s, &state, &conn, "lock seat", &payload(data)).await;
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "sold seat", user = %conn.user()))]
 async fn on_sold_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -399,6 +405,7 @@ async fn on_sold_seat<A: Adapter>(
     relay(&s, &state, &conn, "sold seat", &payload(data)).await;
 }
 
+#[tracing::instrument(name = "socket", skip_all, fields(event = "unlock seat", user = %conn.user()))]
 async fn on_unlock_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
@@ -461,6 +468,7 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
 /// The only exit in the original protocol: free the place and the seats, admit the next.
 /// Not when this instance is shutting down: the client reconnects through another instance
 /// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
+#[tracing::instrument(name = "socket", skip_all, fields(event = "disconnect", user = %conn.user()))]
 async fn on_disconnect<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::extract::{AuthUser, Body, id_of, js_text, truthy};
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
+use crate::domain::seats::TicketLimit;
 use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Place;
 use crate::error::{ApiError, ApiResult};
@@ -78,6 +79,34 @@ async fn find_session(state: &AppState, raw: &Value, message: &str) -> ApiResult
     found.ok_or_else(|| ApiError::bad_request(message))
 }
 
+/// The body's `sessionId`, present (`Please provide session ID.`) and known (`invalid`).
+async fn required_session<'b>(
+    state: &AppState,
+    body: &'b Body,
+    invalid: &str,
+) -> ApiResult<(&'b Value, SessionInfo)> {
+    let raw = body.field("sessionId");
+    if !truthy(raw) {
+        return Err(ApiError::bad_request("Please provide session ID."));
+    }
+    Ok((raw, find_session(state, raw, invalid).await?))
+}
+
+/// The seats a lock or order names: at most the ticket limit, at least one (`empty`).
+fn seat_list(body: &Body, field: &str, limit: TicketLimit, empty: &str) -> ApiResult<Vec<Value>> {
+    let seats = body.field(field).as_array().cloned().unwrap_or_default();
+    if seats.len() > limit.0 as usize {
+        return Err(ApiError::bad_request(format!(
+            "You can only buy {} tickets per session.",
+            limit.0
+        )));
+    }
+    if seats.is_empty() {
+        return Err(ApiError::bad_request(empty));
+    }
+    Ok(seats)
+}
+
 /// Refuses callers who are not on the session's buying page.
 async fn require_page(state: &AppState, session: SessionId, user: UserId) -> ApiResult<()> {
     match state.store.waiting_room.place(session, user).await? {
@@ -91,29 +120,16 @@ async fn lock_seats(
     AuthUser(user): AuthUser,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let raw_session = body.field("sessionId");
-    if !truthy(raw_session) {
-        return Err(ApiError::bad_request("Please provide session ID."));
-    }
-    let session = find_session(&state, raw_session, "Please provide a valid session ID.").await?;
+    let (raw_session, session) =
+        required_session(&state, &body, "Please provide a valid session ID.").await?;
     let area = checked_area(&state, &body, session.id).await?;
     let limit = state.ticket_limit();
-    let tickets = body
-        .field("tickets")
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if tickets.len() > limit.0 as usize {
-        return Err(ApiError::bad_request(format!(
-            "You can only buy {} tickets per session.",
-            limit.0
-        )));
-    }
-    if tickets.is_empty() {
-        return Err(ApiError::bad_request(
-            "Please provide at least one seat to lock.",
-        ));
-    }
+    let tickets = seat_list(
+        &body,
+        "tickets",
+        limit,
+        "Please provide at least one seat to lock.",
+    )?;
     let seats = resolve_seats(&state, area, &tickets).await?;
     require_page(&state, session.id, user).await?;
     match state
@@ -218,26 +234,10 @@ async fn place_order(
     AuthUser(user): AuthUser,
     body: Body,
 ) -> ApiResult<Json<Value>> {
-    let raw_session = body.field("sessionId");
-    if !truthy(raw_session) {
-        return Err(ApiError::bad_request("Please provide session ID."));
-    }
-    let session = find_session(&state, raw_session, "Please provide valid session ID.").await?;
+    let (raw_session, session) =
+        required_session(&state, &body, "Please provide valid session ID.").await?;
     let limit = state.ticket_limit();
-    let raw_seats = body
-        .field("seatIds")
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if raw_seats.len() > limit.0 as usize {
-        return Err(ApiError::bad_request(format!(
-            "You can only buy {} tickets per session.",
-            limit.0
-        )));
-    }
-    if raw_seats.is_empty() {
-        return Err(ApiError::bad_request("Please provide seat IDs."));
-    }
+    let raw_seats = seat_list(&body, "seatIds", limit, "Please provide seat IDs.")?;
     let mut seats: Vec<SeatId> = Vec::new();
     for raw in &raw_seats {
         let seat = id_of(raw).map(SeatId).ok_or_else(|| {

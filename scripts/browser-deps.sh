@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [[ ! -x /usr/bin/chromium ]]; then
+# CHROMIUM_PATH names another Chromium build (e.g. a CI runner's Chrome); by default Debian's.
+chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [[ ! -x "$chromium" ]]; then
     if [[ "$(id -u)" -ne 0 ]]; then
         echo "chromium is missing: run as root, or: sudo apt-get install chromium fonts-wqy-microhei" >&2
         exit 1
@@ -13,6 +15,6 @@ if [[ ! -x /usr/bin/chromium ]]; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei
 fi
-/usr/bin/chromium --version
+"$chromium" --version
 
 npm ci --prefix client-demo/e2e --no-audit --no-fund --loglevel=error

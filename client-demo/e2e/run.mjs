@@ -57,7 +57,9 @@ async function main() {
   if (!scenario) throw usage(`unknown --scenario ${args.scenario} (flow, expiry)`);
   mkdirSync(OUT, { recursive: true });
   // launch() runs chromium on a fresh temporary profile (user-data-dir) that is removed on close.
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+  // CHROMIUM_PATH lets a machine without Debian's chromium use another Chromium build (CI runners).
+  const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+  browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   await scenario();
   if (pageErrors.length) throw new Error(`uncaught errors in the page:\n${pageErrors.join("\n")}`);
 }

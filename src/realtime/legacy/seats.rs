@@ -1,160 +1,24 @@
-//! The default namespace, byte-compatible with the original server (contract §2).
-//!
-//! Handlers translate the original events into storage calls and back. The old client's quirks
-//! (bare values, bare arrays, echoed payloads, errors as `{error}` under the request's event name)
-//! stay in this file. Fixed on the way: broadcasts reach the sender's own seat room only, seats are
-//! claimed atomically, and only visitors on the buying page may claim seats.
+//! The seat events: `join room`, `select seat`, `unselect seat`, `lock seat`, `unlock seat`,
+//! `sold seat`. Selections and releases are atomic storage transitions; locks and sales happen
+//! over HTTP, so their socket events are relays to the sender's seat room.
 
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
-use socketioxide::socket::DisconnectReason;
 
-use super::{Conn, notify, rooms};
+use super::{field, logged, payload, reply};
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId};
 use crate::domain::time::now_millis;
-use crate::domain::waiting_room::{Admission, Place};
-use crate::error::SYSTEM_ERROR;
+use crate::domain::waiting_room::Place;
 use crate::http::extract::{id_of, js_text, truthy};
 use crate::http::purchase::NOT_ON_PAGE;
 use crate::metrics;
+use crate::realtime::{Conn, rooms};
 use crate::storage::model::{SelectOutcome, UnlockOutcome, UnselectOutcome};
 
-/// Registers the original events on a new authenticated connection. Called from the connect
-/// middleware, which runs before the client is told it is connected: a connect handler runs
-/// only after that, so an event the client sends at once could otherwise find no handler.
-pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
-    s.join(rooms::user(conn.user()));
-    s.on("check limit", on_check_limit::<A>);
-    s.on("join room", on_join_room::<A>);
-    s.on("select seat", on_select_seat::<A>);
-    s.on("unselect seat", on_unselect_seat::<A>);
-    s.on("lock seat", on_lock_seat::<A>);
-    s.on("unlock seat", on_unlock_seat::<A>);
-    s.on("sold seat", on_sold_seat::<A>);
-    s.on_disconnect(on_disconnect::<A>);
-}
-
-/// The namespace's connect handler: events are registered already (see [`register`]).
-pub async fn on_connect<A: Adapter>(
-    s: SocketRef<A>,
-    State(state): State<AppState>,
-    Extension(conn): Extension<Conn>,
-) {
-    tracing::debug!(user = %conn.user(), "socket connected");
-    metrics::socket_connected(1.0);
-    resume(&s, &state, &conn).await;
-}
-
-/// A returning account (reconnected after its instance stopped, or after a network blip)
-/// takes its waiting-room places back on this connection: it hears `ready to go` and queue
-/// positions again, and the old connection can no longer give the place away.
-async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
-    let user = conn.user();
-    let sessions = match state.store.waiting_room.sessions_of(user).await {
-        Ok(sessions) => sessions,
-        Err(e) => return tracing::warn!(error = %e, %user, "looking up places to resume failed"),
-    };
-    for session in sessions {
-        s.join(rooms::entrant(session, user));
-        conn.set_entered(session);
-        let entered = state
-            .store
-            .waiting_room
-            .enter(session, user, conn.holder(), now_millis())
-            .await;
-        match entered {
-            Ok(_) => tracing::info!(%session, %user, "resumed a waiting-room place"),
-            Err(e) => tracing::warn!(error = %e, %session, %user, "resuming a place failed"),
-        }
-    }
-}
-
-/// The payload of an event, `null` when absent or unparsable.
-fn payload(data: TryData<Value>) -> Value {
-    data.0.unwrap_or(Value::Null)
-}
-
-fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v.get(name).unwrap_or(&Value::Null)
-}
-
-fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
-    if let Err(e) = s.emit(event, body) {
-        tracing::debug!(error = %e, event, "reply not sent (socket gone)");
-    }
-}
-
-#[tracing::instrument(name = "socket", skip_all, fields(event = "check limit", user = %conn.user()))]
-async fn on_check_limit<A: Adapter>(
-    s: SocketRef<A>,
-    data: TryData<Value>,
-    State(state): State<AppState>,
-    Extension(conn): Extension<Conn>,
-    io: SocketIo<A>,
-) {
-    let _timer = metrics::EventTimer::start("check limit");
-    let data = payload(data);
-    let raw = if data.is_object() {
-        field(&data, "sessionId")
-    } else {
-        &data
-    };
-    let refuse = |message: &str| reply(&s, "check limit", &json!({"error": message}));
-    let Some(id) = id_of(raw) else {
-        return refuse("Please provide a valid session ID.");
-    };
-    let session = match state.store.catalog.session(SessionId(id)).await {
-        Ok(Some(session)) => session,
-        Ok(None) => return refuse("Please provide a valid session ID."),
-        Err(e) => {
-            tracing::error!(error = %e, "session lookup failed");
-            return refuse(SYSTEM_ERROR);
-        }
-    };
-    let now = now_millis();
-    if session.time.millis() <= now {
-        return refuse("活動已結束！");
-    }
-    if session.on_sale.is_some_and(|t| t.millis() > now) {
-        return refuse("活動尚未開賣！");
-    }
-    let user = conn.user();
-    if let Some(previous) = conn.set_entered(session.id).filter(|p| *p != session.id) {
-        notify::end_visit(&io, &state, previous, user, Some(conn.holder()), now).await;
-    }
-    // Join before entering, so a promotion that happens right after cannot miss this socket.
-    s.join(rooms::entrant(session.id, user));
-    let admission = state
-        .store
-        .waiting_room
-        .enter(session.id, user, conn.holder(), now)
-        .await;
-    let body = match admission {
-        Ok(Admission::Pass) => {
-            metrics::admitted(false);
-            json!({"pass": true, "waitPeople": 0, "seconds": state.rules().pass_seconds(now)})
-        }
-        Ok(Admission::Queued {
-            wait_people,
-            seconds,
-        }) => {
-            metrics::queued();
-            json!({"pass": false, "waitPeople": wait_people, "seconds": seconds})
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "entering the waiting room failed");
-            json!({"error": SYSTEM_ERROR})
-        }
-    };
-    tracing::debug!(session = %session.id, %user, reply = %body, "check limit");
-    reply(&s, "check limit", &body);
-}
-
 #[tracing::instrument(name = "socket", skip_all, fields(event = "join room", user = %conn.user()))]
-async fn on_join_room<A: Adapter>(
+pub(super) async fn on_join_room<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     Extension(conn): Extension<Conn>,
@@ -210,11 +74,6 @@ async fn seat_target(state: &AppState, data: &Value) -> Result<SeatTarget, Strin
     }
 }
 
-fn logged(e: impl std::fmt::Display) -> String {
-    tracing::error!(error = %e, "storage failed in a socket handler");
-    SYSTEM_ERROR.to_string()
-}
-
 /// Seat ids for `{row, column}` objects; the message names the first position not found.
 async fn find_seats(
     state: &AppState,
@@ -250,7 +109,7 @@ async fn find_seats(
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "select seat", user = %conn.user()))]
-async fn on_select_seat<A: Adapter>(
+pub(super) async fn on_select_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     State(state): State<AppState>,
@@ -306,7 +165,7 @@ async fn on_select_seat<A: Adapter>(
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "unselect seat", user = %conn.user()))]
-async fn on_unselect_seat<A: Adapter>(
+pub(super) async fn on_unselect_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     State(state): State<AppState>,
@@ -384,7 +243,7 @@ async fn relay<A: Adapter>(
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "lock seat", user = %conn.user()))]
-async fn on_lock_seat<A: Adapter>(
+pub(super) async fn on_lock_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     State(state): State<AppState>,
@@ -395,7 +254,7 @@ async fn on_lock_seat<A: Adapter>(
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "sold seat", user = %conn.user()))]
-async fn on_sold_seat<A: Adapter>(
+pub(super) async fn on_sold_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     State(state): State<AppState>,
@@ -406,7 +265,7 @@ async fn on_sold_seat<A: Adapter>(
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "unlock seat", user = %conn.user()))]
-async fn on_unlock_seat<A: Adapter>(
+pub(super) async fn on_unlock_seat<A: Adapter>(
     s: SocketRef<A>,
     data: TryData<Value>,
     State(state): State<AppState>,
@@ -462,25 +321,5 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
             tracing::error!(error = %e, "unlock failed");
             Err("MySQL Error.".into())
         }
-    }
-}
-
-/// The only exit in the original protocol: free the place and the seats, admit the next.
-/// Not when this instance is shutting down: the client reconnects through another instance
-/// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
-#[tracing::instrument(name = "socket", skip_all, fields(event = "disconnect", user = %conn.user()))]
-async fn on_disconnect<A: Adapter>(
-    State(state): State<AppState>,
-    Extension(conn): Extension<Conn>,
-    io: SocketIo<A>,
-    reason: DisconnectReason,
-) {
-    metrics::socket_connected(-1.0);
-    if reason == DisconnectReason::ClosingServer {
-        return;
-    }
-    if let Some(session) = conn.entered() {
-        let now = now_millis();
-        notify::end_visit(&io, &state, session, conn.user(), Some(conn.holder()), now).await;
     }
 }

@@ -1,0 +1,111 @@
+//! The default namespace, byte-compatible with the original server (contract §2).
+//!
+//! Handlers translate the original events into storage calls and back. The old client's quirks
+//! (bare values, bare arrays, echoed payloads, errors as `{error}` under the request's event name)
+//! stay in this module. Fixed on the way: broadcasts reach the sender's own seat room only, seats are
+//! claimed atomically, and only visitors on the buying page may claim seats.
+
+mod queue;
+mod seats;
+
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+
+use super::{Conn, notify, rooms};
+use crate::app::AppState;
+use crate::domain::time::now_millis;
+use crate::error::SYSTEM_ERROR;
+use crate::metrics;
+
+/// Registers the original events on a new authenticated connection. Called from the connect
+/// middleware, which runs before the client is told it is connected: a connect handler runs
+/// only after that, so an event the client sends at once could otherwise find no handler.
+pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
+    s.join(rooms::user(conn.user()));
+    s.on("check limit", queue::on_check_limit::<A>);
+    s.on("join room", seats::on_join_room::<A>);
+    s.on("select seat", seats::on_select_seat::<A>);
+    s.on("unselect seat", seats::on_unselect_seat::<A>);
+    s.on("lock seat", seats::on_lock_seat::<A>);
+    s.on("unlock seat", seats::on_unlock_seat::<A>);
+    s.on("sold seat", seats::on_sold_seat::<A>);
+    s.on_disconnect(on_disconnect::<A>);
+}
+
+/// The namespace's connect handler: events are registered already (see [`register`]).
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    tracing::debug!(user = %conn.user(), "socket connected");
+    metrics::socket_connected(1.0);
+    resume(&s, &state, &conn).await;
+}
+
+/// A returning account (reconnected after its instance stopped, or after a network blip)
+/// takes its waiting-room places back on this connection: it hears `ready to go` and queue
+/// positions again, and the old connection can no longer give the place away.
+async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
+    let user = conn.user();
+    let sessions = match state.store.waiting_room.sessions_of(user).await {
+        Ok(sessions) => sessions,
+        Err(e) => return tracing::warn!(error = %e, %user, "looking up places to resume failed"),
+    };
+    for session in sessions {
+        s.join(rooms::entrant(session, user));
+        conn.set_entered(session);
+        let entered = state
+            .store
+            .waiting_room
+            .enter(session, user, conn.holder(), now_millis())
+            .await;
+        match entered {
+            Ok(_) => tracing::info!(%session, %user, "resumed a waiting-room place"),
+            Err(e) => tracing::warn!(error = %e, %session, %user, "resuming a place failed"),
+        }
+    }
+}
+
+/// The payload of an event, `null` when absent or unparsable.
+pub(crate) fn payload(data: TryData<Value>) -> Value {
+    data.0.unwrap_or(Value::Null)
+}
+
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v.get(name).unwrap_or(&Value::Null)
+}
+
+pub(crate) fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
+    if let Err(e) = s.emit(event, body) {
+        tracing::debug!(error = %e, event, "reply not sent (socket gone)");
+    }
+}
+
+pub(crate) fn logged(e: impl std::fmt::Display) -> String {
+    tracing::error!(error = %e, "storage failed in a socket handler");
+    SYSTEM_ERROR.to_string()
+}
+
+/// The only exit in the original protocol: free the place and the seats, admit the next.
+/// Not when this instance is shutting down: the client reconnects through another instance
+/// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
+#[tracing::instrument(name = "socket", skip_all, fields(event = "disconnect", user = %conn.user()))]
+async fn on_disconnect<A: Adapter>(
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+    io: SocketIo<A>,
+    reason: DisconnectReason,
+) {
+    metrics::socket_connected(-1.0);
+    if reason == DisconnectReason::ClosingServer {
+        return;
+    }
+    if let Some(session) = conn.entered() {
+        let now = now_millis();
+        notify::end_visit(&io, &state, session, conn.user(), Some(conn.holder()), now).await;
+    }
+}

@@ -1,7 +1,8 @@
-//! A read-through cache in front of the catalog for the lookups every seat event repeats
-//! (session, area membership, seat ids by position). These rows change only when an operator
-//! edits the catalog, so a short time-to-live bounds staleness; seat maps and free-seat counts
-//! are live and always go to the database. Warm-up fills it before an on-sale.
+//! Read-through caches for the lookups every request repeats: the catalog's session, area
+//! membership and seat ids by position (rows that change only when an operator edits the
+//! catalog), and whether a token's account exists (accounts are never deleted; only a "yes" is
+//! cached). A short time-to-live bounds staleness; seat maps, free-seat counts, ticket counts
+//! and everything else are live and always go to the database. Warm-up fills the catalog part.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -11,8 +12,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::model::*;
-use super::{Catalog, StorageResult};
-use crate::domain::ids::{AreaId, EventId, SeatId, SessionId};
+use super::{Accounts, Catalog, StorageResult};
+use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 
 /// Entries older than this are read again.
 const TTL: Duration = Duration::from_secs(10);
@@ -133,5 +134,52 @@ impl Catalog for CachedCatalog {
 
     async fn warm_pool(&self) -> StorageResult<()> {
         self.inner.warm_pool().await
+    }
+}
+
+/// Accounts with positive existence checks cached (every authenticated request makes one).
+pub struct CachedAccounts {
+    inner: Arc<dyn Accounts>,
+    known: Table<UserId, ()>,
+}
+
+impl CachedAccounts {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<dyn Accounts>) -> Self {
+        Self {
+            inner,
+            known: Table::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl Accounts for CachedAccounts {
+    async fn create_user(
+        &self,
+        name: String,
+        email: String,
+        password_hash: String,
+    ) -> StorageResult<Option<UserRecord>> {
+        self.inner.create_user(name, email, password_hash).await
+    }
+
+    async fn user_by_email(&self, email: String) -> StorageResult<Option<UserRecord>> {
+        self.inner.user_by_email(email).await
+    }
+
+    async fn user_exists(&self, id: UserId) -> StorageResult<bool> {
+        if self.known.get(&id).is_some() {
+            return Ok(true);
+        }
+        let exists = self.inner.user_exists(id).await?;
+        if exists {
+            self.known.put(id, ());
+        }
+        Ok(exists)
+    }
+
+    async fn profile(&self, id: UserId) -> StorageResult<Option<Profile>> {
+        self.inner.profile(id).await
     }
 }

@@ -269,7 +269,7 @@ impl Store {
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
-            accounts: db.clone(),
+            accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
             inventory: db,
             waiting_room,
         })

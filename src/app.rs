@@ -24,6 +24,7 @@ use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::Rules;
 use crate::http;
 use crate::realtime::Realtime;
+use crate::realtime::announcer::Announcer;
 use crate::storage::model::HoldTerms;
 use crate::storage::{Store, room_rules};
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Renders the process's metrics.
     pub metrics: PrometheusHandle,
+    /// Delivers queue news (admissions, positions) in batches.
+    pub announcer: Announcer,
     image_base: Arc<str>,
 }
 
@@ -103,6 +106,7 @@ impl Application {
             store,
             auth: Arc::new(auth),
             metrics: crate::metrics::install(),
+            announcer: Announcer::default(),
         };
         let redis = state
             .settings

@@ -4,6 +4,7 @@
 //! valid token (`handshake.auth.token`, with or without `Bearer `); it joins its account's room so
 //! targeted messages find it on any instance.
 
+pub mod announcer;
 pub mod legacy;
 pub mod notify;
 pub mod rooms;
@@ -114,9 +115,11 @@ impl Realtime {
         state: AppState,
         redis: Option<(&str, &str)>,
     ) -> anyhow::Result<(axum::routing::MethodRouter, Realtime)> {
+        let announcer = state.announcer.clone();
         let builder = builder(state);
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
+            announcer.start(io.clone());
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
@@ -130,6 +133,7 @@ impl Realtime {
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
+        announcer.start(io.clone());
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),

@@ -16,10 +16,6 @@ use crate::domain::waiting_room::{Departure, Holder, Place};
 use crate::metrics::{self, DepartureReason};
 use crate::storage::model::{Released, StaleHold};
 
-/// An event with no arguments, as the original sent `ready to go` (an empty tuple is sent as
-/// zero arguments, where `()` would be one `null`).
-const NO_ARGS: [u8; 0] = [];
-
 /// Sent to a visitor whose purchase window the server ended, just before it disconnects them.
 pub const WINDOW_EXPIRED: &str = "window expired";
 
@@ -54,7 +50,7 @@ pub async fn end_visit<A: Adapter>(
             };
             metrics::departed(reason, departure.from);
             release_seats(io, state, session, user).await;
-            announce(io, session, &departure).await;
+            announce(state, session, user, departure);
         }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, %session, %user, "leaving the waiting room failed"),
@@ -112,23 +108,13 @@ async fn broadcast_released<A: Adapter>(
     }
 }
 
-/// `ready to go` to whoever was admitted, then `minus waiting people` to everyone who moved up.
-pub async fn announce<A: Adapter>(io: &SocketIo<A>, session: SessionId, departure: &Departure) {
+/// Counts an admission and hands the departure's news to the announcer (see `announcer.rs`).
+pub fn announce(state: &AppState, session: SessionId, departed: UserId, departure: Departure) {
     if let Some(promoted) = departure.promoted {
         tracing::info!(%session, user = %promoted, "admitted from the queue");
         metrics::admitted(true);
-        let room = rooms::entrant(session, promoted);
-        if let Err(e) = io.to(room).emit("ready to go", &NO_ARGS).await {
-            tracing::warn!(error = %e, "sending ready to go failed");
-        }
     }
-    for notice in &departure.notices {
-        let room = rooms::entrant(session, notice.user);
-        let body = json!({"seconds": notice.seconds});
-        if let Err(e) = io.to(room).emit("minus waiting people", &body).await {
-            tracing::warn!(error = %e, "sending a queue position failed");
-        }
-    }
+    state.announcer.announce(session, departed, departure);
 }
 
 /// The server ends a visit whose window ran out: seats freed, the visitor told and
@@ -151,7 +137,7 @@ pub async fn expire_visit<A: Adapter>(
     if let Err(e) = io.to(room).disconnect().await {
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
-    announce(io, session, departure).await;
+    announce(state, session, user, departure.clone());
 }
 
 /// A visit held through a crashed instance was ended by this one: its sockets are gone with
@@ -166,7 +152,7 @@ pub async fn reaped_visit<A: Adapter>(
     tracing::warn!(%session, %user, "ended a visit of a crashed instance");
     metrics::departed(DepartureReason::CrashedInstance, departure.from);
     release_seats(io, state, session, user).await;
-    announce(io, session, departure).await;
+    announce(state, session, user, departure.clone());
 }
 
 /// Shows seats freed by their deadline to their areas' watchers.

@@ -1,0 +1,183 @@
+//! Queue news, delivered in batches: `ready to go` to whoever was admitted and one
+//! `minus waiting people` per step forward to everyone who moved up.
+//!
+//! Every departure tells everyone behind it (the original protocol: the client counts one step
+//! per message), so a storm of departures is quadratic in messages. Departures are queued here
+//! and whatever has piled up while the previous batch was sent goes out together, minus the
+//! messages nobody can receive: those for people who left in the same batch, and position steps
+//! for people the batch admitted. Nothing waits on a timer; an isolated departure goes out at
+//! once, exactly as before.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tokio::sync::mpsc;
+
+use super::rooms;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::waiting_room::Departure;
+
+/// Most departures handled in one batch (bounds the work between two looks at the channel).
+const BATCH: usize = 10_000;
+
+/// An event with no arguments, as the original sent `ready to go` (an empty tuple is sent as
+/// zero arguments, where `()` would be one `null`).
+const NO_ARGS: [u8; 0] = [];
+
+/// One departure to announce.
+struct Announcement {
+    session: SessionId,
+    departed: UserId,
+    departure: Departure,
+}
+
+/// The sending side, shared through the application state; started with the Socket.IO server.
+#[derive(Clone, Default)]
+pub struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Announcement>>>);
+
+impl Announcer {
+    /// Starts delivering through `io`. Only the first call has an effect.
+    pub fn start<A: Adapter>(&self, io: SocketIo<A>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        if self.0.set(tx).is_ok() {
+            tokio::spawn(deliver_batches(io, rx));
+        }
+    }
+
+    /// Queues the news of `departed` leaving `session`.
+    pub fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
+        if departure.promoted.is_none() && departure.notices.is_empty() {
+            return;
+        }
+        let sent = self.0.get().map(|tx| {
+            tx.send(Announcement {
+                session,
+                departed,
+                departure,
+            })
+        });
+        if !matches!(sent, Some(Ok(()))) {
+            tracing::warn!(%session, "queue news dropped: the announcer is not running");
+        }
+    }
+}
+
+async fn deliver_batches<A: Adapter>(
+    io: SocketIo<A>,
+    mut rx: mpsc::UnboundedReceiver<Announcement>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        deliver(&io, &batch).await;
+    }
+}
+
+type Key = (SessionId, UserId);
+
+async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
+    let gone: HashSet<Key> = batch.iter().map(|a| (a.session, a.departed)).collect();
+    let admitted: Vec<Key> = batch
+        .iter()
+        .filter_map(|a| a.departure.promoted.map(|p| (a.session, p)))
+        .filter(|key| !gone.contains(key))
+        .collect();
+    for (session, user) in &admitted {
+        let room = rooms::entrant(*session, *user);
+        if let Err(e) = io.to(room).emit("ready to go", &NO_ARGS).await {
+            tracing::warn!(error = %e, "sending ready to go failed");
+        }
+    }
+    let skip: HashSet<Key> = gone.into_iter().chain(admitted).collect();
+    for ((session, user), (steps, seconds)) in steps_forward(batch, &skip) {
+        let room = rooms::entrant(session, user);
+        let body = json!({"seconds": seconds});
+        for _ in 0..steps {
+            if let Err(e) = io
+                .to(room.clone())
+                .emit("minus waiting people", &body)
+                .await
+            {
+                tracing::warn!(error = %e, "sending a queue position failed");
+            }
+        }
+    }
+}
+
+/// For each person still waiting: how many steps the batch moved them, and their newest
+/// estimate; in the order they were first told.
+fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64))> {
+    let mut order: Vec<Key> = Vec::new();
+    let mut tally: HashMap<Key, (u32, i64)> = HashMap::new();
+    for a in batch {
+        for notice in &a.departure.notices {
+            let key = (a.session, notice.user);
+            if skip.contains(&key) {
+                continue;
+            }
+            let entry = tally.entry(key).or_insert_with(|| {
+                order.push(key);
+                (0, 0)
+            });
+            *entry = (entry.0 + 1, notice.seconds);
+        }
+    }
+    order.into_iter().map(|k| (k, tally[&k])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::waiting_room::{Notice, Place};
+
+    fn departure(promoted: Option<i64>, notified: &[(i64, i64)]) -> Departure {
+        Departure {
+            from: Place::Page,
+            promoted: promoted.map(UserId),
+            notices: notified
+                .iter()
+                .map(|(u, s)| Notice {
+                    user: UserId(*u),
+                    seconds: *s,
+                })
+                .collect(),
+        }
+    }
+
+    fn announcement(departed: i64, d: Departure) -> Announcement {
+        Announcement {
+            session: SessionId(2),
+            departed: UserId(departed),
+            departure: d,
+        }
+    }
+
+    #[test]
+    fn each_person_still_waiting_gets_one_step_per_departure_ahead_with_the_newest_estimate() {
+        let batch = vec![
+            announcement(1, departure(Some(4), &[(5, 608), (6, 608), (7, 610)])),
+            announcement(5, departure(None, &[(6, 600), (7, 601)])),
+        ];
+        let skip: HashSet<Key> = [
+            (SessionId(2), UserId(1)),
+            (SessionId(2), UserId(5)),
+            (SessionId(2), UserId(4)),
+        ]
+        .into_iter()
+        .collect();
+        let steps: Vec<_> = steps_forward(&batch, &skip)
+            .into_iter()
+            .map(|((_, u), s)| (u.0, s))
+            .collect();
+        // 5 left in the batch: nothing for 5. 6 and 7 moved up twice.
+        assert_eq!(steps, vec![(6, (2, 600)), (7, (2, 601))]);
+    }
+}

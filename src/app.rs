@@ -13,7 +13,7 @@ use anyhow::Context;
 use axum::Router;
 use axum::http::HeaderValue;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
@@ -92,9 +92,7 @@ impl Application {
                 "TICKETCLUB_JWT_SECRET is unset: using a random secret; tokens die on restart"
             );
         }
-        let listener = TcpListener::bind(settings.addr)
-            .await
-            .with_context(|| format!("binding {}", settings.addr))?;
+        let listener = bind(settings.addr).with_context(|| format!("binding {}", settings.addr))?;
         let address = listener.local_addr()?;
         let store = Store::from_settings(&settings, &auth)
             .await
@@ -184,6 +182,18 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Binds with a deep accept backlog: an on-sale opens thousands of connections at once, and the
+/// default backlog of 128 drops SYNs that the client retries only after a second.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
 }
 
 /// Origins allowed to open Socket.IO connections from a browser (`*` for any).

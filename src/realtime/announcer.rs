@@ -91,22 +91,23 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
         .filter(|key| !gone.contains(key))
         .collect();
     for (session, user) in &admitted {
-        let room = rooms::entrant(*session, *user);
-        if let Err(e) = io.to(room).emit("ready to go", &NO_ARGS).await {
-            tracing::warn!(error = %e, "sending ready to go failed");
+        let Some(entrant) = rooms::to(io, rooms::entrant(*session, *user)) else {
+            return;
+        };
+        if let Err(e) = entrant.emit("ready to go", &NO_ARGS).await {
+            tracing::debug!(error = %e, "sending ready to go failed");
         }
     }
     let skip: HashSet<Key> = gone.into_iter().chain(admitted).collect();
     for ((session, user), (steps, seconds)) in steps_forward(batch, &skip) {
-        let room = rooms::entrant(session, user);
         let body = json!({"seconds": seconds});
         for _ in 0..steps {
-            if let Err(e) = io
-                .to(room.clone())
-                .emit("minus waiting people", &body)
-                .await
-            {
-                tracing::warn!(error = %e, "sending a queue position failed");
+            let Some(entrant) = rooms::to(io, rooms::entrant(session, user)) else {
+                return;
+            };
+            // A closed socket fails here during a storm of departures: not worth a log line each.
+            if let Err(e) = entrant.emit("minus waiting people", &body).await {
+                tracing::debug!(error = %e, "sending a queue position failed");
             }
         }
     }

@@ -99,11 +99,12 @@ async fn broadcast_released<A: Adapter>(
         } else {
             "unselect seat"
         };
-        let watchers = io
-            .to(rooms::seat_map(session, area))
-            .except(rooms::entrant(session, user));
+        let Some(watchers) = rooms::to(io, rooms::seat_map(session, area)) else {
+            return;
+        };
+        let watchers = watchers.except(rooms::entrant(session, user));
         if let Err(e) = watchers.emit(event, &json!({"tickets": tickets})).await {
-            tracing::warn!(error = %e, %session, "broadcasting released seats failed");
+            tracing::debug!(error = %e, %session, "broadcasting released seats failed");
         }
     }
 }
@@ -131,10 +132,14 @@ pub async fn expire_visit<A: Adapter>(
     release_seats(io, state, session, user).await;
     let room = rooms::entrant(session, user);
     let body = json!({"sessionId": session});
-    if let Err(e) = io.to(room.clone()).emit(WINDOW_EXPIRED, &body).await {
-        tracing::warn!(error = %e, "sending window expired failed");
+    if let Some(visitor) = rooms::to(io, room.clone())
+        && let Err(e) = visitor.emit(WINDOW_EXPIRED, &body).await
+    {
+        tracing::debug!(error = %e, "sending window expired failed");
     }
-    if let Err(e) = io.to(room).disconnect().await {
+    if let Some(visitor) = rooms::to(io, room)
+        && let Err(e) = visitor.disconnect().await
+    {
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
     announce(state, session, user, departure.clone());

@@ -1,5 +1,9 @@
 //! The one place Socket.IO room names are made. Nothing else formats a room name.
 
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
+
 use crate::domain::ids::{AreaId, SessionId, UserId};
 
 /// Watchers of one area's seat map in one session: the original's `"{session}-{area}"`.
@@ -16,6 +20,12 @@ pub fn user(user: UserId) -> String {
 /// `ready to go`, `minus waiting people` and the end of the purchase window are sent.
 pub fn entrant(session: SessionId, user: UserId) -> String {
     format!("entrant:{session}:{user}")
+}
+
+/// Everyone in `room` on the default namespace; `None` once shutdown has closed the namespace
+/// (late disconnect handlers then have nobody to tell, where `io.to` would panic).
+pub fn to<A: Adapter>(io: &SocketIo<A>, room: String) -> Option<BroadcastOperators<A>> {
+    io.of("/").map(|ns| ns.to(room))
 }
 
 #[cfg(test)]

@@ -93,12 +93,13 @@ pub struct AuthRefused;
 pub fn builder(state: AppState) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
-    // Every message of this protocol is small and a client rarely has more than a few in
-    // flight, so small per-connection buffers keep idle connections cheap (benches/RESULTS.md).
+    // Messages of this protocol are small, so a small websocket read buffer keeps idle
+    // connections cheap. The outgoing buffer keeps its default of 128 packets: a seat rush
+    // broadcasts hundreds of seat changes to every watcher within milliseconds, and a full
+    // buffer drops packets (a 32-packet buffer lost `self select seat` replies in seat-rush).
     SocketIo::builder()
         .with_state(state)
         .max_payload(100_000)
-        .max_buffer_size(32)
         .ws_read_buffer_size(2048)
 }
 

@@ -1,0 +1,133 @@
+//! `loadgen`: on-sale load scenarios against a TicketClub server on loopback, each writing a JSON
+//! result, a Markdown summary and SVG plots. See `benches/RESULTS.md` for how it is run.
+
+mod error;
+mod http;
+mod procstat;
+mod progress;
+mod report;
+mod scenarios;
+mod server;
+mod sio;
+mod stats;
+mod svg;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+
+use scenarios::{Ctx, disconnect_storm, fanout, idle, join_storm, scaling, seat_rush, smoke};
+use server::Target;
+
+/// Load scenarios for TicketClub (Socket.IO v5 over WebSocket, loopback only).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+    #[command(flatten)]
+    target: Target,
+    /// Directory for `<scenario>.json`, `<scenario>.md` and the SVG plots.
+    #[arg(long, global = true, default_value = "target/loadgen")]
+    out: PathBuf,
+    /// Connection attempts in flight at once.
+    #[arg(long, global = true, default_value_t = 128)]
+    connect_concurrency: usize,
+    /// HTTP requests in flight at once.
+    #[arg(long, global = true, default_value_t = 128)]
+    http_concurrency: usize,
+    /// Seconds one reply may take before it counts as unanswered.
+    #[arg(long, global = true, default_value_t = 30)]
+    reply_timeout: u64,
+    /// Record the server with `perf record` during each measured phase into this directory.
+    #[arg(long, global = true)]
+    perf: Option<PathBuf>,
+    /// Hard bound on the whole run, in seconds: everything is dropped and the run fails after it.
+    #[arg(long, global = true, default_value_t = 1800)]
+    deadline: u64,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// N clients join a session's waiting room at once and paced.
+    JoinStorm(join_storm::Opts),
+    /// N connected clients, most of them queued, all leave at once.
+    DisconnectStorm(disconnect_storm::Opts),
+    /// Admitted clients select seats at once: one seat, then random seats.
+    SeatRush(seat_rush::Opts),
+    /// Many queued clients; admissions at a steady rate; position freshness.
+    Fanout(fanout::Opts),
+    /// Server memory per idle connection at several connection counts.
+    Idle(idle::Opts),
+    /// The join storm on one instance vs several pinned instances sharing MySQL + Redis.
+    Scaling(scaling::Opts),
+    /// Every scenario with a few hundred clients, checking correctness only (for CI).
+    Smoke,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => eprintln!("open-file limit: {n}"),
+        Err(e) => eprintln!("could not raise the open-file limit: {e}"),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tokio runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = tokio::time::timeout(Duration::from_secs(cli.deadline), run(&cli)) => {
+                r.unwrap_or_else(|_| Err(error::err(format!("deadline of {} s passed", cli.deadline))))
+            }
+            _ = tokio::signal::ctrl_c() => Err(error::err("interrupted")),
+        }
+    });
+    // Dropping the runtime aborts every client task and kills servers started here.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("FAILED: a correctness check failed (see the reports)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: &Cli) -> error::Result<bool> {
+    std::fs::create_dir_all(&cli.out)?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let ctx = Ctx {
+        target: cli.target.clone(),
+        out: cli.out.clone(),
+        tag: format!("lg{stamp}"),
+        connect_concurrency: cli.connect_concurrency,
+        http_concurrency: cli.http_concurrency,
+        reply_timeout: Duration::from_secs(cli.reply_timeout),
+        perf: cli.perf.clone(),
+    };
+    match &cli.scenario {
+        Scenario::JoinStorm(o) => join_storm::run(&ctx, o).await,
+        Scenario::DisconnectStorm(o) => disconnect_storm::run(&ctx, o).await,
+        Scenario::SeatRush(o) => seat_rush::run(&ctx, o).await,
+        Scenario::Fanout(o) => fanout::run(&ctx, o).await,
+        Scenario::Idle(o) => idle::run(&ctx, o).await,
+        Scenario::Scaling(o) => scaling::run(&ctx, o).await,
+        Scenario::Smoke => smoke::run(&ctx).await,
+    }
+}

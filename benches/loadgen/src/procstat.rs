@@ -1,0 +1,202 @@
+//! Observing processes through `/proc`: CPU time and memory of the server and of the load
+//! generator, sampled on a thread of its own, and `perf record` on the server when asked for.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::process::{Child, Command};
+
+/// CPU time and memory of one process.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ProcStat {
+    /// User + system CPU seconds since the process started.
+    pub cpu_s: f64,
+    /// Resident set size, KiB.
+    pub rss_kb: u64,
+    /// Peak resident set size (VmHWM), KiB.
+    pub peak_rss_kb: u64,
+    /// Threads.
+    pub threads: u64,
+}
+
+impl ProcStat {
+    /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
+    pub fn read(pid: u32) -> Option<Self> {
+        Self::read_path(&format!("/proc/{pid}"))
+    }
+
+    /// The figures of several processes added up (zero for none or unreadable ones).
+    pub fn sum(pids: &[u32]) -> Self {
+        pids.iter()
+            .filter_map(|p| Self::read(*p))
+            .fold(Self::default(), |a, b| Self {
+                cpu_s: a.cpu_s + b.cpu_s,
+                rss_kb: a.rss_kb + b.rss_kb,
+                peak_rss_kb: a.peak_rss_kb + b.peak_rss_kb,
+                threads: a.threads + b.threads,
+            })
+    }
+
+    /// The load generator itself.
+    pub fn own() -> Option<Self> {
+        Self::read_path("/proc/self")
+    }
+
+    fn read_path(dir: &str) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+        let after_comm = &stat[stat.rfind(')')? + 1..];
+        let fields: Vec<&str> = after_comm.split_whitespace().collect();
+        // Fields counted from the state (field 3): utime is field 14, stime 15.
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
+        let kb = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        Some(Self {
+            cpu_s: (utime + stime) / clock_ticks(),
+            rss_kb: kb("VmRSS:"),
+            peak_rss_kb: kb("VmHWM:"),
+            threads: kb("Threads:"),
+        })
+    }
+}
+
+/// `sysconf(_SC_CLK_TCK)` without `unsafe`: asked of `getconf` once (100 on Linux).
+fn clock_ticks() -> f64 {
+    static TICKS: OnceLock<f64> = OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// One sample of server and load-generator figures.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Sample {
+    /// Seconds since the run's clock started.
+    pub t: f64,
+    /// Server figures (zero when the pid is unknown).
+    pub server: ProcStat,
+    /// Load-generator figures.
+    pub client: ProcStat,
+}
+
+/// Samples `/proc` on its own thread (so a busy runtime does not delay it) until stopped.
+pub struct Sampler {
+    samples: Arc<Mutex<Vec<Sample>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    /// Starts sampling the processes `pids` (figures summed) every `every`, timed from `t0`.
+    pub fn start(pids: Vec<u32>, t0: Instant, every: Duration) -> Self {
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, flag) = (samples.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let sample = Sample {
+                    t: t0.elapsed().as_secs_f64(),
+                    server: ProcStat::sum(&pids),
+                    client: ProcStat::own().unwrap_or_default(),
+                };
+                s.lock().unwrap_or_else(|e| e.into_inner()).push(sample);
+                std::thread::sleep(every);
+            }
+        });
+        Self {
+            samples,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The samples so far, shared while sampling goes on.
+    pub fn shared(&self) -> Arc<Mutex<Vec<Sample>>> {
+        self.samples.clone()
+    }
+
+    /// Stops and returns every sample.
+    pub fn finish(mut self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.samples.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// `perf record` on the server during a measured phase, when asked for (`--perf DIR`).
+pub struct Profiler(Option<Child>);
+
+impl Profiler {
+    /// Starts `perf record -F 997 --call-graph dwarf` on `pid`, writing `<dir>/<name>.perf.data`,
+    /// and gives it a moment to attach.
+    pub async fn start(dir: Option<&Path>, pid: Option<u32>, name: &str) -> Self {
+        let (Some(dir), Some(pid)) = (dir, pid) else {
+            return Self(None);
+        };
+        let file = dir.join(format!("{name}.perf.data"));
+        let child = Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "997",
+                "--call-graph",
+                "dwarf,16384",
+                "-p",
+                &pid.to_string(),
+                "-o",
+            ])
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        match child {
+            Ok(c) => {
+                eprintln!("  profiling the server into {}", file.display());
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                Self(Some(c))
+            }
+            Err(e) => {
+                eprintln!("  perf not started: {e}");
+                Self(None)
+            }
+        }
+    }
+
+    /// Stops recording (SIGINT, as perf expects) and waits for the file to be written.
+    pub async fn stop(self) {
+        let Some(mut child) = self.0 else { return };
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .arg("-INT")
+                .arg(pid.to_string())
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.kill().await;
+        }
+    }
+}

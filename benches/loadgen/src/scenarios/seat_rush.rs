@@ -1,0 +1,378 @@
+//! `seat-rush`: N buyers, all admitted to the buying page and watching their area, emit
+//! `select seat` at the same instant: first all on one seat, then on random seats of another
+//! session. Counts successes and "taken" answers, times every `self select seat` reply, and
+//! checks that no seat has two owners: no seat was granted twice, and the seat maps
+//! (`POST /seat`) show exactly the granted seats as selected.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{Ctx, check_limit, close_all, connect_all, machine, ms, wait_for};
+use crate::error::{Result, err};
+use crate::http::{Account, Api};
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::server::{Sampler, Server};
+use crate::stats::{self, Summary};
+use crate::svg::{self, Axes, Series};
+
+/// The answer the server gives to the losers of a race.
+const TAKEN: &str = "座位已經被搶走了～請重新選位!";
+/// Areas per session and rows/columns per area in the seed.
+const AREAS: u64 = 9;
+const SIDE: u64 = 9;
+
+/// Options of `seat-rush`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Opts {
+    /// Clients (one account each), all admitted (the server's queue limit is set to this).
+    #[arg(long, default_value_t = 1000)]
+    pub clients: usize,
+    /// Session of the one-seat rush.
+    #[arg(long, default_value_t = 1)]
+    pub one_seat_session: i64,
+    /// Session of the random-seat rush.
+    #[arg(long, default_value_t = 2)]
+    pub random_session: i64,
+    /// Seed of the random seat choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// A seat: (area, row, column).
+type Seat = (i64, i64, i64);
+
+#[derive(Debug, Default, Serialize)]
+struct RushResult {
+    kind: &'static str,
+    session: i64,
+    clients: usize,
+    admitted: usize,
+    answered: usize,
+    granted: usize,
+    taken: usize,
+    other_errors: usize,
+    error_examples: Vec<String>,
+    distinct_seats_asked: usize,
+    rush_wall_ms: f64,
+    last_sent_ms: f64,
+    select_ms: Summary,
+    seats_granted_twice: usize,
+    selected_on_map: usize,
+    map_matches_grants: bool,
+    server_cpu_s: f64,
+    server_peak_rss_kb: u64,
+    #[serde(skip)]
+    latencies: Vec<f64>,
+    #[serde(skip)]
+    samples: Vec<crate::server::Sample>,
+}
+
+/// Runs the scenario and writes its report; `Ok(true)` when every check passed.
+pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
+    eprintln!("== seat-rush: {} clients", opts.clients);
+    let (server, api) = ctx.server(opts.clients.max(1) as u32, "seat-rush").await?;
+    let info = machine(&server);
+    let accounts = ctx.accounts(&api, "seat", opts.clients).await?;
+    let one: Vec<Seat> = vec![(1, 5, 5); opts.clients];
+    let mut rng = XorShift(opts.seed.max(1));
+    let random: Vec<Seat> = (0..opts.clients)
+        .map(|_| {
+            (
+                1 + rng.below(AREAS) as i64,
+                1 + rng.below(SIDE) as i64,
+                1 + rng.below(SIDE) as i64,
+            )
+        })
+        .collect();
+    let first = rush(
+        ctx,
+        &server,
+        &api,
+        &accounts,
+        "one seat",
+        opts.one_seat_session,
+        &one,
+    )
+    .await?;
+    let second = rush(
+        ctx,
+        &server,
+        &api,
+        &accounts,
+        "random seats",
+        opts.random_session,
+        &random,
+    )
+    .await?;
+    server.stop().await;
+
+    let mut report = Report::new(&ctx.out, "seat-rush", "Seat rush");
+    report.md(format!(
+        "{} clients, all on the buying page and in their area's seat room, emit `select seat` at the same instant.\n",
+        opts.clients
+    ));
+    report.md("| figure | one seat | random seats |\n|---|---:|---:|");
+    let row = |k: &str, f: &dyn Fn(&RushResult) -> String| {
+        format!("| {k} | {} | {} |", f(&first), f(&second))
+    };
+    report.md(row("admitted", &|r| r.admitted.to_string()));
+    report.md(row("answered", &|r| r.answered.to_string()));
+    report.md(row("granted", &|r| r.granted.to_string()));
+    report.md(row("taken", &|r| r.taken.to_string()));
+    report.md(row("other errors", &|r| r.other_errors.to_string()));
+    report.md(row("distinct seats asked", &|r| {
+        r.distinct_seats_asked.to_string()
+    }));
+    report.md(row("last select sent after", &|r| {
+        format!("{:.1} ms", r.last_sent_ms)
+    }));
+    report.md(row("last reply after", &|r| {
+        format!("{:.1} ms", r.rush_wall_ms)
+    }));
+    report.md(row("**select p99**", &|r| {
+        format!("**{:.1} ms**", r.select_ms.p99)
+    }));
+    report.md(row("seats granted twice", &|r| {
+        r.seats_granted_twice.to_string()
+    }));
+    report.md(row("selected seats on the maps", &|r| {
+        r.selected_on_map.to_string()
+    }));
+    report.md(row("server CPU during the rush", &|r| {
+        format!("{:.2} s", r.server_cpu_s)
+    }));
+    report.md("");
+    report.latencies(
+        "select",
+        "select seat reply latency",
+        &[
+            ("one seat", &first.latencies),
+            ("random seats", &second.latencies),
+        ],
+    )?;
+    let axes = Axes {
+        title: "Replies per second (random seats)",
+        x: "time since the rush (s)",
+        y: "replies/s",
+        log_x: false,
+    };
+    let times: Vec<f64> = second.latencies.iter().map(|l| l / 1000.0).collect();
+    report.plot(
+        "throughput",
+        "replies over time",
+        svg::line_chart(
+            &axes,
+            &[Series::new(
+                "replies/s",
+                stats::rate_over_time(&times, 0.005),
+            )],
+        ),
+    )?;
+    report.resources("random", &second.samples)?;
+    for r in [&first, &second] {
+        let k = r.kind;
+        report.check(
+            r.admitted == opts.clients,
+            format!(
+                "{k}: {} of {} admitted to the page",
+                r.admitted, opts.clients
+            ),
+        );
+        report.check(
+            r.answered == r.admitted,
+            format!("{k}: {} of {} selects answered", r.answered, r.admitted),
+        );
+        report.check(
+            r.other_errors == 0,
+            format!("{k}: {} answers other than granted/taken", r.other_errors),
+        );
+        report.check(
+            r.seats_granted_twice == 0,
+            format!(
+                "{k}: {} seats granted to two clients",
+                r.seats_granted_twice
+            ),
+        );
+        report.check(
+            r.map_matches_grants,
+            format!(
+                "{k}: the seat maps show exactly the {} granted seats as selected",
+                r.granted
+            ),
+        );
+    }
+    report.check(
+        first.granted == 1,
+        format!("one seat: exactly one winner ({} granted)", first.granted),
+    );
+    report.check(
+        second.granted == second.distinct_seats_asked,
+        format!(
+            "random: every asked seat granted once ({} of {})",
+            second.granted, second.distinct_seats_asked
+        ),
+    );
+    report.write(json!({
+        "scenario": "seat-rush",
+        "machine": info,
+        "options": {"clients": opts.clients, "seed": opts.seed},
+        "runs": [first, second],
+    }))
+}
+
+/// One rush: connect, enter, watch the area, then everyone selects `seats[i]` at once.
+async fn rush(
+    ctx: &Ctx,
+    server: &Server,
+    api: &Api,
+    accounts: &[Account],
+    kind: &'static str,
+    session: i64,
+    seats: &[Seat],
+) -> Result<RushResult> {
+    eprintln!("-- {kind} (session {session})");
+    let clients = connect_all(ctx, &[server.addr], accounts, "connect")
+        .await?
+        .take();
+    let progress = Progress::start("enter + watch", clients.len());
+    let (go_tx, go_rx) = watch::channel(false);
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<bool>(clients.len().max(1));
+    let mut tasks = JoinSet::new();
+    for (i, mut c) in clients {
+        let seat = seats[i];
+        let (mut go, ready, limit, progress) = (
+            go_rx.clone(),
+            ready_tx.clone(),
+            ctx.reply_timeout,
+            progress.clone(),
+        );
+        tasks.spawn(async move {
+            let admitted = matches!(check_limit(&mut c, session, limit).await, Ok(e) if e.arg()["pass"] == true);
+            let _ = c.emit("join room", &json!({"sessionId": session, "areaId": seat.0})).await;
+            progress.inc();
+            let _ = ready.send(admitted).await;
+            if !admitted || go.wait_for(|g| *g).await.is_err() {
+                return (c, seat, admitted, None);
+            }
+            let (row, column) = (seat.1, seat.2);
+            let body = json!({"sessionId": session, "areaId": seat.0, "row": row, "column": column,
+                              "rowIndex": row - 1, "columnIndex": column - 1});
+            let sent = Instant::now();
+            let answer = match c.emit("select seat", &body).await {
+                Ok(()) => wait_for(&mut c, "self select seat", limit).await.map(|e| e.arg().clone()),
+                Err(e) => Err(e),
+            };
+            (c, seat, admitted, Some((sent, ms(sent.elapsed()), answer)))
+        });
+    }
+    drop(ready_tx);
+    let mut admitted = 0;
+    for _ in 0..accounts.len() {
+        match ready_rx.recv().await {
+            Some(true) => admitted += 1,
+            Some(false) => {}
+            None => break,
+        }
+    }
+    progress.finish();
+    // Let every `join room` land before the rush.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.stat().unwrap_or_default();
+    let t0 = Instant::now();
+    let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
+    let perf = ctx
+        .profile(server, &format!("seat-rush-{}", kind.replace(' ', "-")))
+        .await;
+    let _ = go_tx.send(true);
+    let mut r = RushResult {
+        kind,
+        session,
+        clients: accounts.len(),
+        admitted,
+        ..RushResult::default()
+    };
+    let mut grants: HashMap<Seat, usize> = HashMap::new();
+    let mut open = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (c, seat, _, outcome) = joined.map_err(|e| err(e.to_string()))?;
+        open.push(c);
+        let Some((sent, latency, answer)) = outcome else {
+            continue;
+        };
+        r.last_sent_ms = r.last_sent_ms.max(ms(sent.saturating_duration_since(t0)));
+        match answer {
+            Ok(body) => {
+                r.answered += 1;
+                r.latencies.push(latency);
+                match body.get("error").and_then(|e| e.as_str()) {
+                    None => *grants.entry(seat).or_default() += 1,
+                    Some(TAKEN) => r.taken += 1,
+                    Some(other) => {
+                        r.other_errors += 1;
+                        r.error_examples.push(other.to_string());
+                    }
+                }
+            }
+            Err(e) => r.error_examples.push(e.to_string()),
+        }
+    }
+    r.rush_wall_ms = ms(t0.elapsed());
+    perf.stop().await;
+    r.samples = sampler.finish();
+    let after = server.stat().unwrap_or_default();
+    r.server_cpu_s = after.cpu_s - before.cpu_s;
+    r.server_peak_rss_kb = after.peak_rss_kb;
+    r.error_examples.truncate(10);
+    r.granted = grants.values().sum();
+    r.seats_granted_twice = grants.values().filter(|n| **n > 1).count();
+    r.distinct_seats_asked = seats.iter().collect::<BTreeSet<_>>().len();
+    r.select_ms = Summary::of(&r.latencies);
+    let on_map = selected_on_maps(api, &accounts[0].token, session, seats).await?;
+    r.selected_on_map = on_map.len();
+    r.map_matches_grants = on_map == grants.keys().copied().collect::<BTreeSet<Seat>>();
+    close_all(open).await;
+    eprintln!(
+        "  {} granted, {} taken, p99 {:.1} ms, {} seats granted twice, map matches: {}",
+        r.granted, r.taken, r.select_ms.p99, r.seats_granted_twice, r.map_matches_grants
+    );
+    Ok(r)
+}
+
+/// Seats shown as selected (status 5) on the seat maps of every area asked about.
+async fn selected_on_maps(
+    api: &Api,
+    token: &str,
+    session: i64,
+    seats: &[Seat],
+) -> Result<BTreeSet<Seat>> {
+    let areas: BTreeSet<i64> = seats.iter().map(|s| s.0).collect();
+    let mut selected = BTreeSet::new();
+    for area in areas {
+        let cells = api.seat_map(token, session, area).await.map_err(err)?;
+        selected.extend(
+            cells
+                .iter()
+                .filter(|c| c.status == 5)
+                .map(|c| (area, c.row, c.column)),
+        );
+    }
+    Ok(selected)
+}
+
+/// xorshift64*: reproducible seat choices without a dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}

@@ -1,0 +1,72 @@
+//! `smoke`: every scenario with a few hundred clients, for CI. Only correctness is asserted
+//! (every join answered, exact queue positions and notices, no seat granted twice, an empty
+//! room after a storm), never a time. Ends with a `N passed, N failed` line.
+
+use super::{Ctx, disconnect_storm, fanout, idle, join_storm, seat_rush};
+use crate::error::{Result, err};
+
+/// Runs each scenario small; `Ok(true)` when all passed.
+pub async fn run(ctx: &Ctx) -> Result<bool> {
+    if ctx.target.server_bin.is_none() {
+        return Err(err(
+            "smoke needs --server-bin: it starts a server per scenario with the queue limit each needs",
+        ));
+    }
+    let mut outcomes: Vec<(&str, Result<bool>)> = Vec::new();
+    let join = join_storm::Opts {
+        clients: 300,
+        mode: join_storm::Mode::All,
+        rate: 300.0,
+        storm_rate: 3000.0,
+        session: 1,
+        queue_limit: 20,
+        no_validate: false,
+    };
+    outcomes.push(("join-storm", join_storm::run(ctx, &join).await));
+    let storm = disconnect_storm::Opts {
+        clients: 300,
+        queue_limit: 20,
+        session: 1,
+        probe_session: 2,
+        quiet_ms: 300,
+    };
+    outcomes.push(("disconnect-storm", disconnect_storm::run(ctx, &storm).await));
+    let rush = seat_rush::Opts {
+        clients: 200,
+        one_seat_session: 1,
+        random_session: 2,
+        seed: 7,
+    };
+    outcomes.push(("seat-rush", seat_rush::run(ctx, &rush).await));
+    let fan = fanout::Opts {
+        queued: 300,
+        queue_limit: 10,
+        admissions: 5,
+        rate: 10.0,
+        session: 1,
+        settle: 10,
+    };
+    outcomes.push(("fanout", fanout::run(ctx, &fan).await));
+    let idle = idle::Opts {
+        steps: vec![100, 300],
+        settle: 1,
+    };
+    outcomes.push(("idle", idle::run(ctx, &idle).await));
+
+    let mut failed = 0;
+    for (name, outcome) in &outcomes {
+        match outcome {
+            Ok(true) => eprintln!("smoke {name}: ok"),
+            Ok(false) => {
+                failed += 1;
+                eprintln!("smoke {name}: FAILED (a correctness check failed)");
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("smoke {name}: FAILED ({e})");
+            }
+        }
+    }
+    println!("smoke: {} passed, {failed} failed", outcomes.len() - failed);
+    Ok(failed == 0)
+}

@@ -1,14 +1,20 @@
 //! The SQLite engine of the embedded default: catalog, accounts and seats in one file.
 //!
-//! One connection behind a mutex, used from the blocking pool. SQLite serialises writers anyway,
-//! and holding the only connection makes every transaction trivially isolated: two racers for a
-//! seat run one after the other, and the loser sees the winner's row.
+//! One connection owned by one dedicated thread that runs the store's jobs in arrival order.
+//! SQLite serialises writers anyway, and a single connection makes every transaction trivially
+//! isolated: two racers for a seat run one after the other, and the loser sees the winner's
+//! row. A long-lived thread fed by a channel replaces a `spawn_blocking` hop and a contended
+//! mutex per statement (the join-storm and seat-rush profiles in benches/RESULTS.md): under
+//! load the thread drains its queue without sleeping in between.
 
 mod catalog;
 mod inventory;
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -32,10 +38,24 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// Demo data, loaded into an empty database.
 const SEED: &str = include_str!("../../../sql/sqlite/seed.sql");
 
+/// Work for the database thread.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
 /// Catalog, accounts and inventory on one SQLite database.
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    jobs: mpsc::Sender<Job>,
     location: String,
+}
+
+/// Runs jobs on `conn` until every sender is gone (the store was dropped).
+fn serve(mut conn: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        // A panicking job rolls its transaction back while unwinding; the connection is still
+        // sound, so keep serving rather than fail every later request.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| job(&mut conn))).is_err() {
+            tracing::error!("a database job panicked");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -51,10 +71,12 @@ impl SqliteStore {
         let conn = tokio::task::spawn_blocking(move || connect(&path))
             .await
             .map_err(unavailable)??;
-        let store = Self {
-            conn: Arc::new(Mutex::new(conn)),
-            location,
-        };
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite".into())
+            .spawn(move || serve(conn, queue))
+            .map_err(unavailable)?;
+        let store = Self { jobs, location };
         store.run(migrate).await?;
         store.seed_if_empty(auth).await?;
         Ok(store)
@@ -65,22 +87,23 @@ impl SqliteStore {
         &self.location
     }
 
-    /// Runs `f` on the connection in the blocking pool.
+    /// Runs `f` on the connection, on the database thread.
     async fn run<T, F>(&self, f: F) -> StorageResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic inside `f` rolls its transaction back on drop, so the connection behind a
-            // poisoned lock is still consistent.
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(unavailable)?
-        .map_err(unavailable)
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let _ = reply.send(f(conn));
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StorageError::Unavailable("the database thread is gone".into()))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Unavailable("a database job was lost".into()))?
+            .map_err(unavailable)
     }
 
     async fn seed_if_empty(&self, auth: &Auth) -> StorageResult<()> {

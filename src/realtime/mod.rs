@@ -103,25 +103,6 @@ pub fn builder(state: AppState) -> SocketIoBuilder {
         .ws_read_buffer_size(2048)
 }
 
-/// Copies the handshake request's URI and headers out of hyper's read buffer. Socket.IO keeps
-/// the request parts for the connection's whole life, and hyper's zero-copy header values
-/// would otherwise pin that buffer (about 16 KB per idle connection).
-pub fn detach_request(mut request: axum::extract::Request) -> axum::extract::Request {
-    use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
-    let mut headers = HeaderMap::with_capacity(request.headers().len());
-    for (name, value) in request.headers() {
-        let name =
-            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
-        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        headers.append(name, value);
-    }
-    *request.headers_mut() = headers;
-    if let Ok(uri) = request.uri().to_string().parse::<Uri>() {
-        *request.uri_mut() = uri;
-    }
-    request
-}
-
 /// The Socket.IO adapter of a multi-instance deployment: rooms shared through Redis pub/sub.
 pub type SharedAdapter = FredAdapter<Emitter>;
 

@@ -9,8 +9,9 @@ use axum::http::request::Parts;
 use serde_json::Value;
 
 use crate::app::AppState;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{AreaId, SeatId, UserId};
 use crate::error::ApiError;
+use crate::storage::{Catalog, StorageResult};
 
 /// Largest accepted body (Express's `express.json()` default, 100 KB).
 pub const BODY_LIMIT: usize = 100 * 1024;
@@ -124,6 +125,41 @@ pub fn js_text(v: &Value) -> String {
         Value::Array(items) => items.iter().map(js_text).collect::<Vec<_>>().join(","),
         Value::Object(_) => "[object Object]".into(),
     }
+}
+
+/// Seat ids for a client's `{row, column}` objects in `area`, shared by `POST /seat/lock` and
+/// the seat events. The inner error is the original's message naming the first position that
+/// has no seat; the outer one is a storage failure.
+pub async fn seats_at(
+    catalog: &dyn Catalog,
+    area: AreaId,
+    cells: &[&Value],
+) -> StorageResult<Result<Vec<SeatId>, String>> {
+    let raw: Vec<(&Value, &Value)> = cells
+        .iter()
+        .map(|c| {
+            let at = |name| c.get(name).unwrap_or(&Value::Null);
+            (at("row"), at("column"))
+        })
+        .collect();
+    let positions = raw
+        .iter()
+        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
+        .collect();
+    let found = catalog.find_seats(area, positions).await?;
+    Ok(raw
+        .iter()
+        .zip(found)
+        .map(|((row, column), seat)| {
+            seat.ok_or_else(|| {
+                format!(
+                    "Can not find row {}, column {} in area {area}",
+                    js_text(row),
+                    js_text(column)
+                )
+            })
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::extract::{AuthUser, Body, id_of, js_text, truthy};
+use super::extract::{AuthUser, Body, id_of, js_text, seats_at, truthy};
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
 use crate::domain::seats::TicketLimit;
@@ -185,29 +185,10 @@ async fn resolve_seats(
     area: AreaId,
     tickets: &[Value],
 ) -> ApiResult<Vec<SeatId>> {
-    let raw: Vec<(&Value, &Value)> = tickets
-        .iter()
-        .map(|t| {
-            (
-                t.get("row").unwrap_or(&Value::Null),
-                t.get("column").unwrap_or(&Value::Null),
-            )
-        })
-        .collect();
-    let positions = raw
-        .iter()
-        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
-        .collect();
-    let found = state.store.catalog.find_seats(area, positions).await?;
+    let cells: Vec<&Value> = tickets.iter().collect();
+    let found = seats_at(state.store.catalog.as_ref(), area, &cells).await?;
     let mut seats = Vec::new();
-    for ((row, column), seat) in raw.iter().zip(found) {
-        let seat = seat.ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Can not find row {}, column {} in area {area}",
-                js_text(row),
-                js_text(column)
-            ))
-        })?;
+    for seat in found.map_err(ApiError::bad_request)? {
         if !seats.contains(&seat) {
             seats.push(seat);
         }

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId};
 use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Place;
-use crate::http::extract::{id_of, js_text, truthy};
+use crate::http::extract::{id_of, js_text, seats_at, truthy};
 use crate::http::purchase::NOT_ON_PAGE;
 use crate::metrics;
 use crate::realtime::{Conn, rooms};
@@ -80,32 +80,9 @@ async fn find_seats(
     area: AreaId,
     cells: &[&Value],
 ) -> Result<Vec<SeatId>, String> {
-    let raw: Vec<(&Value, &Value)> = cells
-        .iter()
-        .map(|c| (field(c, "row"), field(c, "column")))
-        .collect();
-    let positions = raw
-        .iter()
-        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
-        .collect();
-    let found = state
-        .store
-        .catalog
-        .find_seats(area, positions)
+    seats_at(state.store.catalog.as_ref(), area, cells)
         .await
-        .map_err(logged)?;
-    raw.iter()
-        .zip(found)
-        .map(|((row, column), seat)| {
-            seat.ok_or_else(|| {
-                format!(
-                    "Can not find row {}, column {} in area {area}",
-                    js_text(row),
-                    js_text(column)
-                )
-            })
-        })
-        .collect()
+        .map_err(logged)?
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "select seat", user = %conn.user()))]

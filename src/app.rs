@@ -112,7 +112,11 @@ impl Application {
             .as_deref()
             .map(|url| (url, state.settings.redis_prefix.as_str()));
         let (socket_route, io) = Realtime::build(state.clone(), redis).await?;
-        let socket_route = socket_route.layer(socket_cors(&state.settings.cors_origins));
+        let socket_route = socket_route
+            .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
+                crate::realtime::detach_request,
+            ))
+            .layer(socket_cors(&state.settings.cors_origins));
         let router = http::router(state.clone()).route("/socket.io/", socket_route);
         Ok(Self {
             listener,

@@ -93,14 +93,38 @@ pub struct AuthRefused;
 pub fn builder(state: AppState) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
-    // Messages of this protocol are small, so a small websocket read buffer keeps idle
-    // connections cheap. The outgoing buffer keeps its default of 128 packets: a seat rush
+    // Messages of this protocol are small, so a 1 KB websocket read buffer keeps idle
+    // connections cheap (a longer frame still gets a buffer of its own length). The outgoing buffer keeps its default of 128 packets: a seat rush
     // broadcasts hundreds of seat changes to every watcher within milliseconds, and a full
     // buffer drops packets (a 32-packet buffer lost `self select seat` replies in seat-rush).
     SocketIo::builder()
         .with_state(state)
         .max_payload(100_000)
-        .ws_read_buffer_size(2048)
+        .ws_read_buffer_size(1024)
+}
+
+/// Rebuilds the handshake request out of owned copies of its URI and headers. Socket.IO keeps
+/// the request parts for the connection's whole life, and hyper's zero-copy header values
+/// would otherwise pin hyper's 8 KB read buffer for as long as the socket is open.
+pub fn detach_request(request: axum::extract::Request) -> axum::extract::Request {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+    let (mut parts, body) = request.into_parts();
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let name =
+            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        headers.append(name, value);
+    }
+    parts.headers = headers;
+    if let Ok(uri) = Uri::try_from(parts.uri.to_string()) {
+        parts.uri = uri;
+    }
+    // axum's router keeps the URI it routed on, a second zero-copy view of the same buffer.
+    if let Some(original) = parts.extensions.get_mut::<axum::extract::OriginalUri>() {
+        original.0 = parts.uri.clone();
+    }
+    axum::extract::Request::from_parts(parts, body)
 }
 
 /// The Socket.IO adapter of a multi-instance deployment: rooms shared through Redis pub/sub.
@@ -209,4 +233,56 @@ fn new_holder() -> Holder {
         bytes[..8].copy_from_slice(&nanos.to_le_bytes());
     }
     Holder(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::detach_request;
+    use axum::body::Body;
+    use axum::extract::{OriginalUri, Request};
+    use axum::http::{HeaderValue, Uri};
+    use bytes::Bytes;
+
+    /// True when `part` lies inside `whole`'s memory.
+    fn inside(whole: &Bytes, part: &[u8]) -> bool {
+        let range = whole.as_ptr_range();
+        range.contains(&part.as_ptr())
+    }
+
+    #[test]
+    fn the_detached_request_owns_its_uri_and_headers() {
+        // A request whose parts point into one buffer, as hyper's parser builds them.
+        let buffer = Bytes::from_static(b"/socket.io/?EIO=4&transport=websocket|Bearer abc");
+        let uri = Uri::from_maybe_shared(buffer.slice(0..37)).expect("uri");
+        let token = HeaderValue::from_maybe_shared(buffer.slice(38..)).expect("header");
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = uri.clone();
+        request.headers_mut().insert("authorization", token);
+        request.extensions_mut().insert(OriginalUri(uri));
+        assert!(inside(
+            &buffer,
+            request.headers()["authorization"].as_bytes()
+        ));
+
+        let detached = detach_request(request);
+
+        assert_eq!(detached.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert_eq!(detached.headers()["authorization"], "Bearer abc");
+        assert!(!inside(
+            &buffer,
+            detached.headers()["authorization"].as_bytes()
+        ));
+        assert!(!inside(
+            &buffer,
+            detached.uri().query().expect("query").as_bytes()
+        ));
+        let original = detached
+            .extensions()
+            .get::<OriginalUri>()
+            .expect("original uri");
+        assert!(!inside(
+            &buffer,
+            original.0.query().expect("query").as_bytes()
+        ));
+    }
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod http;
+mod probe;
 mod procstat;
 mod progress;
 mod report;
@@ -47,6 +48,11 @@ struct Cli {
     /// Hard bound on the whole run, in seconds: everything is dropped and the run fails after it.
     #[arg(long, global = true, default_value_t = 1800)]
     deadline: u64,
+    /// Also measure what a real browser client sees: join-storm (burst and storm modes),
+    /// seat-rush and fanout run `benches/probe/probe.mjs` (socket.io-client 4.5.1 on Node)
+    /// beside their load, with its own accounts. Needs `node` 20+ and `npm ci --prefix tests/js`.
+    #[arg(long, global = true)]
+    js_probes: bool,
 }
 
 #[derive(Subcommand)]
@@ -112,6 +118,10 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
+    let js_probes = match cli.js_probes {
+        true => Some(probe::Setup::locate().await?),
+        false => None,
+    };
     let ctx = Ctx {
         target: cli.target.clone(),
         out: cli.out.clone(),
@@ -120,6 +130,7 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         http_concurrency: cli.http_concurrency,
         reply_timeout: Duration::from_secs(cli.reply_timeout),
         perf: cli.perf.clone(),
+        js_probes,
     };
     match &cli.scenario {
         Scenario::JoinStorm(o) => join_storm::run(&ctx, o).await,

@@ -41,6 +41,8 @@ pub struct Ctx {
     pub reply_timeout: Duration,
     /// Record the server with `perf` during each measured phase, into this directory.
     pub perf: Option<PathBuf>,
+    /// Run real-JS-client probes beside the load (`--js-probes`).
+    pub js_probes: Option<crate::probe::Setup>,
 }
 
 impl Ctx {

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use super::{Ctx, check_limit, close_all, connect_all, machine, ms, wait_for};
 use crate::error::{Result, err};
 use crate::http::{Account, Api};
+use crate::probe::{self, Figures, HEADING, epoch_ms};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::server::{Sampler, Server};
@@ -23,6 +24,12 @@ use crate::svg::{self, Axes, Series};
 
 /// The answer the server gives to the losers of a race.
 const TAKEN: &str = "座位已經被搶走了～請重新選位!";
+/// The JS client probe (`--js-probes`): 8 lanes, each a selector and a watcher in its own area
+/// of a session no rusher uses, one select/unselect cycle every 50 ms per lane.
+const PROBE_LANES: usize = 8;
+const PROBE_INTERVAL_MS: u64 = 50;
+/// Probe samples before the rush, with every rusher on the page and in its room: the baseline.
+const PROBE_BASELINE: Duration = Duration::from_secs(1);
 /// Areas per session and rows/columns per area in the seed.
 const AREAS: u64 = 9;
 const SIDE: u64 = 9;
@@ -67,6 +74,9 @@ struct RushResult {
     map_matches_grants: bool,
     server_cpu_s: f64,
     server_peak_rss_kb: u64,
+    /// What the real JS client saw beside the rush (`--js-probes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    js_probe: Option<Figures>,
     #[serde(skip)]
     latencies: Vec<f64>,
     #[serde(skip)]
@@ -90,26 +100,28 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
             )
         })
         .collect();
-    let first = rush(
-        ctx,
-        &server,
-        &api,
-        &accounts,
-        "one seat",
-        opts.one_seat_session,
-        &one,
-    )
-    .await?;
-    let second = rush(
-        ctx,
-        &server,
-        &api,
-        &accounts,
-        "random seats",
-        opts.random_session,
-        &random,
-    )
-    .await?;
+    let probe_session = probe::spare_session(&[opts.one_seat_session, opts.random_session]);
+    let probe_accounts = match ctx.js_probes {
+        Some(_) => ctx.accounts(&api, "seat-js", 4 * PROBE_LANES).await?,
+        None => Vec::new(),
+    };
+    let (probe_first, probe_second) = probe_accounts.split_at(probe_accounts.len() / 2);
+    let first = Plan {
+        kind: "one seat",
+        session: opts.one_seat_session,
+        seats: &one,
+        probe_session,
+        probe_accounts: probe_first,
+    };
+    let first = rush(ctx, &server, &api, &accounts, first).await?;
+    let second = Plan {
+        kind: "random seats",
+        session: opts.random_session,
+        seats: &random,
+        probe_session,
+        probe_accounts: probe_second,
+    };
+    let second = rush(ctx, &server, &api, &accounts, second).await?;
     server.stop().await;
 
     let mut report = Report::new(&ctx.out, "seat-rush", "Seat rush");
@@ -175,6 +187,21 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         ),
     )?;
     report.resources("random", &second.samples)?;
+    if first.js_probe.is_some() || second.js_probe.is_some() {
+        report.md(format!("\n## {HEADING}\n"));
+    }
+    for r in [&first, &second] {
+        if let Some(js) = &r.js_probe {
+            js.describe(&mut report, &format!("### {} rush", r.kind));
+            report.check(
+                js.errors == 0,
+                format!(
+                    "{}: the real JS client's seat clicks succeeded ({} errors)",
+                    r.kind, js.errors
+                ),
+            );
+        }
+    }
     for r in [&first, &second] {
         let k = r.kind;
         report.check(
@@ -221,9 +248,20 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     report.write(json!({
         "scenario": "seat-rush",
         "machine": info,
-        "options": {"clients": opts.clients, "seed": opts.seed},
+        "options": {"clients": opts.clients, "seed": opts.seed, "js_probes": ctx.js_probes.is_some()},
         "runs": [first, second],
     }))
+}
+
+/// What one rush races for.
+struct Plan<'a> {
+    kind: &'static str,
+    session: i64,
+    /// The seat of each client.
+    seats: &'a [Seat],
+    /// The JS probe's session (no rusher uses it) and accounts (none without `--js-probes`).
+    probe_session: i64,
+    probe_accounts: &'a [Account],
 }
 
 /// One rush: connect, enter, watch the area, then everyone selects `seats[i]` at once.
@@ -232,10 +270,14 @@ async fn rush(
     server: &Server,
     api: &Api,
     accounts: &[Account],
-    kind: &'static str,
-    session: i64,
-    seats: &[Seat],
+    plan: Plan<'_>,
 ) -> Result<RushResult> {
+    let Plan {
+        kind,
+        session,
+        seats,
+        ..
+    } = plan;
     eprintln!("-- {kind} (session {session})");
     let clients = connect_all(ctx, &[server.addr], accounts, "connect")
         .await?
@@ -281,8 +323,27 @@ async fn rush(
         }
     }
     progress.finish();
-    // Let every `join room` land before the rush.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let js = match &ctx.js_probes {
+        Some(setup) if !plan.probe_accounts.is_empty() => {
+            let spec = probe::Spec {
+                kind: probe::Kind::Seat,
+                accounts: plan.probe_accounts,
+                session: plan.probe_session,
+                area: 1,
+                seat: (5, 5),
+                interval_ms: PROBE_INTERVAL_MS,
+                max_duration: Duration::from_secs(ctx.reply_timeout.as_secs() * 4 + 600),
+            };
+            Some(setup.start(server.addr, &spec).await?)
+        }
+        _ => None,
+    };
+    // Let every `join room` land before the rush (and the probe take its baseline).
+    let lead = match js {
+        Some(_) => PROBE_BASELINE,
+        None => Duration::from_millis(300),
+    };
+    tokio::time::sleep(lead).await;
     let before = server.stat().unwrap_or_default();
     let t0 = Instant::now();
     let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
@@ -326,6 +387,30 @@ async fn rush(
     perf.stop().await;
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
+    if let Some(js) = js {
+        let out = js.stop().await?;
+        let from = epoch_ms(t0);
+        r.js_probe = Some(Figures::around(
+            &out,
+            format!(
+                "A Node process kept {} lanes busy on session {}, each a selector and a watcher in \
+                 their own area: `select seat` until the `self select seat` echo, `unselect seat` \
+                 until the watcher saw its broadcast, then {PROBE_INTERVAL_MS} ms of rest. No \
+                 rusher uses that session, so the rush's grants, maps and checks are unchanged.",
+                plan.probe_accounts.len().div_ceil(2),
+                plan.probe_session
+            ),
+            format!(
+                "{admitted} admitted clients racing for {kind} in session {session}, all at the \
+                 same instant"
+            ),
+            (from, from + r.rush_wall_ms),
+            (
+                "before the rush (rushers on the page, idle)",
+                "**during the rush**",
+            ),
+        ));
+    }
     r.server_cpu_s = after.cpu_s - before.cpu_s;
     r.server_peak_rss_kb = after.peak_rss_kb;
     r.error_examples.truncate(10);

@@ -14,10 +14,14 @@ use tokio::task::JoinSet;
 
 use super::{Ctx, check_limit, close_all, connect_all, machine};
 use crate::error::{Result, err};
+use crate::probe::{self, Figures, epoch_ms};
 use crate::progress::Progress;
 use crate::server::{ProcStat, Sample, Sampler};
 use crate::sio::SioClient;
 use crate::stats::Summary;
+
+/// Users the JS client probe (`--js-probes`) queues at the back of the line.
+const PROBE_USERS: usize = 4;
 
 /// Options of `fanout`.
 #[derive(Clone, Debug, clap::Args)]
@@ -71,6 +75,9 @@ struct FanoutResult {
     server_cpu_s: f64,
     server_peak_rss_kb: u64,
     loadgen_cpu_s: f64,
+    /// What the real JS client saw at the back of the queue (`--js-probes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    js_probe: Option<Figures>,
     #[serde(skip)]
     deliveries: Vec<f64>,
     #[serde(skip)]
@@ -94,6 +101,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     let (server, api) = ctx.server(opts.queue_limit, "fanout").await?;
     let info = machine(&server);
     let accounts = ctx.accounts(&api, "fanout", page_n + opts.queued).await?;
+    let probe_accounts = match ctx.js_probes {
+        Some(_) => ctx.accounts(&api, "fanout-js", PROBE_USERS).await?,
+        None => Vec::new(),
+    };
     let mut clients = connect_all(ctx, &[server.addr], &accounts, "connect")
         .await?
         .take();
@@ -110,6 +121,23 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         return Err(err("a page visitor was queued: is the queue limit right?"));
     }
     let queued = enter(ctx, opts, queued_clients, "enter queue").await?;
+    // The probe's users join last: everyone the scenario counts is ahead of them, so their
+    // places and notices are what they would be without the probe.
+    let js = match &ctx.js_probes {
+        Some(setup) => {
+            let spec = probe::Spec {
+                kind: probe::Kind::Position,
+                accounts: &probe_accounts,
+                session: opts.session,
+                area: 1,
+                seat: (1, 1),
+                interval_ms: 100,
+                max_duration: Duration::from_secs(ctx.reply_timeout.as_secs() * 4 + 600),
+            };
+            Some(setup.start(server.addr, &spec).await?)
+        }
+        None => None,
+    };
 
     let k = opts.admissions;
     let expected: usize = queued
@@ -160,6 +188,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     let after = server.stat().unwrap_or_default();
     let own_after = ProcStat::own().unwrap_or_default();
     let samples = sampler.finish();
+    let js_out = match js {
+        Some(js) => Some(js.stop().await?),
+        None => None,
+    };
 
     let mut departures: Vec<(usize, Instant)> = Vec::new();
     let mut stayed = Vec::new();
@@ -192,6 +224,24 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     r.server_peak_rss_kb = after.peak_rss_kb;
     r.loadgen_cpu_s = own_after.cpu_s - own_before.cpu_s;
     r.samples = samples;
+    r.js_probe = js_out.map(|out| {
+        let departed: Vec<f64> = times.iter().map(|t| epoch_ms(*t)).collect();
+        Figures::freshness(
+            &out,
+            format!(
+                "A Node process queued {PROBE_USERS} users of its own at the back of the line \
+                 (behind all {} queued clients) like the frontend (POST /session/validation, a \
+                 new socket, `check limit`) and timestamped each `minus waiting people`.",
+                opts.queued
+            ),
+            format!(
+                "{} page visitors leaving at {}/s, each departure fanned out to about {} queued \
+                 clients",
+                opts.admissions, opts.rate, opts.queued
+            ),
+            &departed,
+        )
+    });
     eprintln!(
         "  freshness p50 {:.1} ms p99 {:.1} ms, {:.0} deliveries/s, {} clients with a wrong count",
         r.freshness_ms.p50, r.freshness_ms.p99, r.deliveries_per_s, r.clients_with_wrong_count

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::{FanoutResult, Heard, Opts};
 use crate::error::{Result, err};
+use crate::probe::HEADING;
 use crate::report::Report;
 use crate::scenarios::{Ctx, ms};
 use crate::stats::{self, Summary};
@@ -73,6 +74,7 @@ pub(super) fn analyse(
         server_cpu_s: 0.0,
         server_peak_rss_kb: 0,
         loadgen_cpu_s: 0.0,
+        js_probe: None,
         deliveries,
         delivery_times,
         samples: Vec::new(),
@@ -202,9 +204,21 @@ pub(super) fn write_report(
             r.ready_received, r.ready_expected
         ),
     );
+    if let Some(js) = &r.js_probe {
+        js.describe(&mut report, &format!("## {HEADING}"));
+        let wrong = js.clients_with_wrong_count.unwrap_or(0);
+        report.check(
+            js.errors == 0 && wrong == 0,
+            format!(
+                "the real JS client's queued users heard every notice ({} errors, {wrong} with a \
+                 wrong count)",
+                js.errors
+            ),
+        );
+    }
     let mut data = serde_json::to_value(&r).map_err(|e| err(e.to_string()))?;
     data["scenario"] = "fanout".into();
     data["machine"] = info;
-    data["options"] = json!({"queued": opts.queued, "queue_limit": opts.queue_limit, "admissions": opts.admissions, "rate": opts.rate});
+    data["options"] = json!({"queued": opts.queued, "queue_limit": opts.queue_limit, "admissions": opts.admissions, "rate": opts.rate, "js_probes": ctx.js_probes.is_some()});
     report.write(data)
 }

@@ -13,11 +13,19 @@ use super::deploy::{Deploy, Deployment};
 use super::{Ctx, check_limit, close_all, connect_all, machine, ms};
 use crate::error::{Result, err};
 use crate::http::Api;
+use crate::probe::{self, Figures, epoch_ms};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::server::{ProcStat, Sampler};
 use crate::sio::SioClient;
 use crate::stats::Summary;
+
+/// The JS client probe (`--js-probes`): one join every 20 ms on 48 accounts of its own, so an
+/// account rests about a second between joins (the server must have handled its disconnect).
+const PROBE_INTERVAL_MS: u64 = 20;
+const PROBE_ACCOUNTS: usize = 48;
+/// Probe samples before the storm, on the same idle connections: the baseline.
+const PROBE_BASELINE: Duration = Duration::from_secs(1);
 
 /// How joins are started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -118,6 +126,9 @@ pub struct RunResult {
     server_peak_rss_kb: u64,
     server_rss_after_kb: u64,
     pub(crate) loadgen_cpu_s: f64,
+    /// What the real JS client saw beside the storm (`--js-probes`, burst and storm modes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    js_probe: Option<Figures>,
     #[serde(skip)]
     joins: Vec<Join>,
     #[serde(skip)]
@@ -147,7 +158,8 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
 pub fn options(ctx: &Ctx, opts: &Opts) -> serde_json::Value {
     serde_json::json!({"clients": opts.clients, "rate": opts.rate, "storm_rate": opts.storm_rate, "session": opts.session,
                        "queue_limit": opts.queue_limit, "validate": !opts.no_validate,
-                       "connect_concurrency": ctx.connect_concurrency, "http_concurrency": ctx.http_concurrency})
+                       "connect_concurrency": ctx.connect_concurrency, "http_concurrency": ctx.http_concurrency,
+                       "js_probes": ctx.js_probes.is_some()})
 }
 
 /// Runs each mode on a fresh deployment and adds its section to `report`; labels start with
@@ -189,20 +201,85 @@ async fn run_mode(
     let accounts = ctx
         .accounts(&deployment.apis[0], &name, opts.clients)
         .await?;
+    let probing = ctx
+        .js_probes
+        .as_ref()
+        .filter(|_| matches!(mode, Mode::Burst | Mode::Storm));
+    let probe_accounts = match probing {
+        Some(_) => {
+            let api = &deployment.apis[0];
+            ctx.accounts(api, &format!("{name}-js"), PROBE_ACCOUNTS)
+                .await?
+        }
+        None => Vec::new(),
+    };
     let connected = connect_all(ctx, &deployment.addrs(), &accounts, "connect").await?;
     let (connect_wall_s, connect_ms) = (connected.wall_s, Summary::of(&connected.latencies));
     let connect_failures = connected.failures.clone();
     let clients = connected.take();
+    let probe_session = probe::spare_session(&[opts.session]);
+    let js = match probing {
+        Some(setup) => {
+            let spec = probe::Spec {
+                kind: probe::Kind::Join,
+                accounts: &probe_accounts,
+                session: probe_session,
+                area: 1,
+                seat: (1, 1),
+                interval_ms: PROBE_INTERVAL_MS,
+                max_duration: Duration::from_secs(ctx.reply_timeout.as_secs() * 4 + 600),
+            };
+            Some(setup.start(deployment.addrs()[0], &spec).await?)
+        }
+        None => None,
+    };
     let before = deployment.stat();
     let own_before = ProcStat::own().unwrap_or_default();
     let perf = ctx.profile(&deployment.servers[0], &name).await;
-    let t0 = Instant::now() + Duration::from_millis(200);
+    let lead = match js {
+        Some(_) => PROBE_BASELINE,
+        None => Duration::from_millis(200),
+    };
+    let t0 = Instant::now() + lead;
     let sampler = Sampler::start(deployment.pids(), t0, Duration::from_millis(50));
     let (joins, open) = storm(ctx, opts, mode, &deployment.apis, clients, &accounts, t0).await?;
     perf.stop().await;
     let after = deployment.stat();
     let own_after = ProcStat::own().unwrap_or_default();
     let samples = sampler.finish();
+    let js_probe = match js {
+        Some(js) => {
+            let out = js.stop().await?;
+            let last = joins.iter().map(|j| j.done_s).fold(0.0, f64::max);
+            let from = epoch_ms(t0);
+            let how = match mode.rate(opts) {
+                Some(rate) => format!("started at {rate}/s"),
+                None => "all at the same instant".into(),
+            };
+            Some(Figures::around(
+                &out,
+                format!(
+                    "A Node process did the frontend's buy click (POST /session/validation, a new \
+                     socket, `check limit` until its reply, disconnect), one every \
+                     {PROBE_INTERVAL_MS} ms on {PROBE_ACCOUNTS} accounts of its own, on session \
+                     {probe_session}: not the storm's session, so the storm's queue and its \
+                     checks are unchanged."
+                ),
+                format!(
+                    "{} clients joining session {} ({how}); {} of them passed, the rest queued",
+                    opts.clients,
+                    opts.session,
+                    joins.iter().filter(|j| j.pass).count()
+                ),
+                (from, from + last * 1000.0),
+                (
+                    "before the storm (connections open, idle)",
+                    "**during the storm**",
+                ),
+            ))
+        }
+        None => None,
+    };
     close_all(open).await;
     deployment.stop().await;
 
@@ -242,6 +319,7 @@ async fn run_mode(
         server_peak_rss_kb: after.peak_rss_kb,
         server_rss_after_kb: after.rss_kb,
         loadgen_cpu_s: own_after.cpu_s - own_before.cpu_s,
+        js_probe,
         joins,
         samples,
     };

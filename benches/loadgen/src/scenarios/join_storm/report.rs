@@ -1,6 +1,7 @@
 //! The join-storm report: one section per mode with its tables, plots and checks.
 use super::{Join, Opts, RunResult};
 use crate::error::Result;
+use crate::probe::HEADING;
 use crate::report::Report;
 use crate::stats;
 use crate::svg::{self, Axes, Series};
@@ -89,6 +90,16 @@ pub(super) fn describe(report: &mut Report, opts: &Opts, r: &RunResult) -> Resul
     );
     report.plot(&format!("{mode}-throughput"), "throughput over time", chart)?;
     report.resources(mode, &r.samples)?;
+    if let Some(js) = &r.js_probe {
+        js.describe(report, &format!("### {HEADING} ({mode})"));
+        report.check(
+            js.errors == 0,
+            format!(
+                "{mode}: the real JS client's joins succeeded ({} errors)",
+                js.errors
+            ),
+        );
+    }
     report.check(
         r.failures == 0,
         format!("{mode}: every one of {} joins answered", r.clients),

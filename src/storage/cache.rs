@@ -3,8 +3,15 @@
 //! catalog), and whether a token's account exists (accounts are never deleted; only a "yes" is
 //! cached). A short time-to-live bounds staleness; seat maps, free-seat counts, ticket counts
 //! and everything else are live and always go to the database. Warm-up fills the catalog part.
+//!
+//! Catalog misses load once: when a rush of buyers misses the same key at the same instant
+//! (the first second of a sale, or the moment an entry expires), one of them reads the database
+//! and the others wait for its answer instead of queueing a thousand identical queries.
+//! Seat positions are loaded a whole area at a time, so a rush over many seats of an area
+//! costs one query.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,26 +25,63 @@ use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 /// Entries older than this are read again.
 const TTL: Duration = Duration::from_secs(10);
 
-struct Table<K, V>(Mutex<HashMap<K, (Instant, V)>>);
+/// One load in flight for a key; later missers queue on it and then read the cache.
+type Gate = Arc<tokio::sync::Mutex<()>>;
 
-impl<K: Eq + Hash, V: Clone> Table<K, V> {
+struct Table<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+    loading: Mutex<HashMap<K, Gate>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Table<K, V> {
     fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
+        }
     }
 
     fn get(&self, key: &K) -> Option<V> {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         map.get(key)
             .filter(|(at, _)| at.elapsed() < TTL)
             .map(|(_, v)| v.clone())
     }
 
     fn put(&self, key: K, value: V) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() > 100_000 {
             map.retain(|_, (at, _)| at.elapsed() < TTL);
         }
         map.insert(key, (Instant::now(), value));
+    }
+
+    /// The cached value, or the one `load` reads; concurrent misses of one key share a load.
+    async fn get_or_load(
+        &self,
+        key: K,
+        load: impl Future<Output = StorageResult<V>>,
+    ) -> StorageResult<V> {
+        if let Some(hit) = self.get(&key) {
+            return Ok(hit);
+        }
+        let gate = {
+            let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+            loading.entry(key.clone()).or_default().clone()
+        };
+        let _turn = gate.lock().await;
+        if let Some(hit) = self.get(&key) {
+            return Ok(hit);
+        }
+        let loaded = load.await;
+        if let Ok(value) = &loaded {
+            self.put(key.clone(), value.clone());
+        }
+        self.loading
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        loaded
     }
 }
 
@@ -46,7 +90,7 @@ pub struct CachedCatalog {
     inner: Arc<dyn Catalog>,
     sessions: Table<SessionId, Option<SessionInfo>>,
     areas: Table<(SessionId, AreaId), bool>,
-    seats: Table<(AreaId, i64, i64), Option<SeatId>>,
+    seats: Table<AreaId, Arc<HashMap<(i64, i64), SeatId>>>,
 }
 
 impl CachedCatalog {
@@ -76,12 +120,7 @@ impl Catalog for CachedCatalog {
     }
 
     async fn session(&self, id: SessionId) -> StorageResult<Option<SessionInfo>> {
-        if let Some(hit) = self.sessions.get(&id) {
-            return Ok(hit);
-        }
-        let found = self.inner.session(id).await?;
-        self.sessions.put(id, found.clone());
-        Ok(found)
+        self.sessions.get_or_load(id, self.inner.session(id)).await
     }
 
     async fn session_areas(&self, id: SessionId) -> StorageResult<Vec<AreaOffer>> {
@@ -89,12 +128,12 @@ impl Catalog for CachedCatalog {
     }
 
     async fn area_in_session(&self, session: SessionId, area: AreaId) -> StorageResult<bool> {
-        if let Some(hit) = self.areas.get(&(session, area)) {
-            return Ok(hit);
-        }
-        let found = self.inner.area_in_session(session, area).await?;
-        self.areas.put((session, area), found);
-        Ok(found)
+        let load = self.inner.area_in_session(session, area);
+        self.areas.get_or_load((session, area), load).await
+    }
+
+    async fn area_seats(&self, area: AreaId) -> StorageResult<Vec<AreaSeat>> {
+        self.inner.area_seats(area).await
     }
 
     async fn find_seats(
@@ -102,18 +141,12 @@ impl Catalog for CachedCatalog {
         area: AreaId,
         positions: Vec<(i64, i64)>,
     ) -> StorageResult<Vec<Option<SeatId>>> {
-        let cached: Option<Vec<Option<SeatId>>> = positions
-            .iter()
-            .map(|(row, column)| self.seats.get(&(area, *row, *column)))
-            .collect();
-        if let Some(hit) = cached {
-            return Ok(hit);
-        }
-        let found = self.inner.find_seats(area, positions.clone()).await?;
-        for ((row, column), seat) in positions.into_iter().zip(&found) {
-            self.seats.put((area, row, column), *seat);
-        }
-        Ok(found)
+        let load = async {
+            let seats = self.inner.area_seats(area).await?;
+            Ok(Arc::new(super::seats_by_position(seats)))
+        };
+        let seats = self.seats.get_or_load(area, load).await?;
+        Ok(positions.iter().map(|p| seats.get(p).copied()).collect())
     }
 
     async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>> {
@@ -181,5 +214,53 @@ impl Accounts for CachedAccounts {
 
     async fn profile(&self, id: UserId) -> StorageResult<Option<Profile>> {
         self.inner.profile(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rush_of_misses_on_one_key_loads_once() {
+        let table: Arc<Table<u32, u64>> = Arc::new(Table::new());
+        let loads = Arc::new(AtomicUsize::new(0));
+        let mut rush = tokio::task::JoinSet::new();
+        for _ in 0..200 {
+            let (table, loads) = (table.clone(), loads.clone());
+            rush.spawn(async move {
+                let load = async {
+                    loads.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Ok(42)
+                };
+                table.get_or_load(7, load).await
+            });
+        }
+        while let Some(answer) = rush.join_next().await {
+            assert_eq!(answer.expect("task").expect("loaded"), 42);
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert!(table.loading.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_not_cached_and_the_next_miss_tries_again() {
+        let table: Table<u32, u64> = Table::new();
+        let failed = table
+            .get_or_load(1, async {
+                Err(crate::storage::StorageError::Unavailable("down".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            table.get_or_load(1, async { Ok(5) }).await.expect("loaded"),
+            5
+        );
+        assert_eq!(
+            table.get_or_load(1, async { Ok(6) }).await.expect("cached"),
+            5
+        );
     }
 }

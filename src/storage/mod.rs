@@ -14,6 +14,7 @@ pub mod redis;
 pub mod sqlite;
 pub mod transitions;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -62,12 +63,17 @@ pub trait Catalog: Send + Sync {
     async fn session_areas(&self, id: SessionId) -> StorageResult<Vec<AreaOffer>>;
     /// Whether the area is in the session's venue.
     async fn area_in_session(&self, session: SessionId, area: AreaId) -> StorageResult<bool>;
+    /// Every seat of an area with its position.
+    async fn area_seats(&self, area: AreaId) -> StorageResult<Vec<AreaSeat>>;
     /// Seat ids for (row, column) positions in an area, `None` where no such seat.
     async fn find_seats(
         &self,
         area: AreaId,
         positions: Vec<(i64, i64)>,
-    ) -> StorageResult<Vec<Option<SeatId>>>;
+    ) -> StorageResult<Vec<Option<SeatId>>> {
+        let seats = seats_by_position(self.area_seats(area).await?);
+        Ok(positions.iter().map(|p| seats.get(p).copied()).collect())
+    }
     /// The area's seats in this session, by row then column.
     async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>>;
     /// Sessions whose event goes on sale after `from` and no later than `to` (ms since the epoch).
@@ -84,6 +90,14 @@ pub trait Catalog: Send + Sync {
         session: SessionId,
         seats: Vec<SeatId>,
     ) -> StorageResult<Vec<TicketLine>>;
+}
+
+/// An area's seats keyed by (row, column).
+pub fn seats_by_position(seats: Vec<AreaSeat>) -> HashMap<(i64, i64), SeatId> {
+    seats
+        .into_iter()
+        .map(|s| ((s.row, s.column), s.seat))
+        .collect()
 }
 
 /// Accounts and their order history.

@@ -86,6 +86,17 @@ pub struct SeatCell {
     pub status: i64,
 }
 
+/// A seat of an area and its position; positions never change once a venue is set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AreaSeat {
+    /// 1-based row.
+    pub row: i64,
+    /// 1-based column.
+    pub column: i64,
+    /// Seat id.
+    pub seat: SeatId,
+}
+
 /// A seat and where it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeatSpot {

@@ -27,8 +27,8 @@ pub const SESSION_AREAS: &str = "SELECT a.id, a.name, p.price, \
 /// Whether an area belongs to a session's venue (area id, session id).
 pub const AREA_IN_SESSION: &str = "SELECT COUNT(*) FROM area a \
      JOIN session s ON s.venue_id = a.venue_id WHERE a.id = ? AND s.id = ?";
-/// A seat by position (area, row, column).
-pub const FIND_SEAT: &str = "SELECT id FROM seat WHERE area_id = ? AND `row` = ? AND `column` = ?";
+/// Every seat of an area with its position (area).
+pub const AREA_SEATS: &str = "SELECT `row`, `column`, id FROM seat WHERE area_id = ?";
 /// One area's seat map in a session (session, area), dense by row then column.
 pub const SEAT_MAP: &str = "SELECT st.`column`, st.`row`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \

@@ -345,6 +345,33 @@ async fn holds_past_their_deadline_are_freed_and_nothing_else_is() {
 }
 
 #[tokio::test]
+async fn seats_are_found_by_position_a_whole_area_at_a_time() {
+    use ticketclub::domain::ids::AreaId;
+    for (name, engine, _db) in engines().await {
+        let seats = engine.area_seats(AreaId(2)).await.expect("area seats");
+        assert_eq!(seats.len(), 81, "{name}: a 9 x 9 area");
+        let corner = seats.iter().find(|s| (s.row, s.column) == (9, 9));
+        assert_eq!(corner.map(|s| s.seat), Some(SeatId(162)), "{name}");
+        let found = engine
+            .find_seats(AreaId(2), vec![(1, 1), (9, 9), (10, 1), (0, 0)])
+            .await
+            .expect("find");
+        assert_eq!(
+            found,
+            vec![Some(SeatId(82)), Some(SeatId(162)), None, None],
+            "{name}"
+        );
+        assert!(
+            engine
+                .area_seats(AreaId(999))
+                .await
+                .expect("empty")
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
 async fn sessions_going_on_sale_in_a_window_are_found_for_warm_up() {
     for (name, engine, _db) in engines().await {
         let now = chrono::Utc::now().timestamp_millis();

@@ -157,21 +157,21 @@ impl Catalog for MysqlStore {
         Ok(n.unwrap_or(0) > 0)
     }
 
-    async fn find_seats(
-        &self,
-        area: AreaId,
-        positions: Vec<(i64, i64)>,
-    ) -> StorageResult<Vec<Option<SeatId>>> {
-        let mut conn = self.conn().await?;
-        let mut found = Vec::with_capacity(positions.len());
-        for (row, column) in positions {
-            let id: Option<i64> = conn
-                .exec_first(q::FIND_SEAT, (area.0, row, column))
-                .await
-                .map_err(unavailable)?;
-            found.push(id.map(SeatId));
-        }
-        Ok(found)
+    async fn area_seats(&self, area: AreaId) -> StorageResult<Vec<AreaSeat>> {
+        let rows: Vec<(i64, i64, i64)> = self
+            .conn()
+            .await?
+            .exec(q::AREA_SEATS, (area.0,))
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(row, column, id)| AreaSeat {
+                row,
+                column,
+                seat: SeatId(id),
+            })
+            .collect())
     }
 
     async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>> {

@@ -154,19 +154,16 @@ impl Catalog for SqliteStore {
         .await
     }
 
-    async fn find_seats(
-        &self,
-        area: AreaId,
-        positions: Vec<(i64, i64)>,
-    ) -> StorageResult<Vec<Option<SeatId>>> {
+    async fn area_seats(&self, area: AreaId) -> StorageResult<Vec<AreaSeat>> {
         self.run(move |c| {
-            let mut stmt = c.prepare_cached(q::FIND_SEAT)?;
-            positions
-                .into_iter()
-                .map(|(row, column)| {
-                    stmt.query_row([area.0, row, column], |r| r.get(0).map(SeatId))
-                        .optional()
-                })
+            c.prepare_cached(q::AREA_SEATS)?
+                .query_map([area.0], |r| {
+                    Ok(AreaSeat {
+                        row: r.get(0)?,
+                        column: r.get(1)?,
+                        seat: SeatId(r.get(2)?),
+                    })
+                })?
                 .collect()
         })
         .await

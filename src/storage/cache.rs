@@ -85,12 +85,15 @@ impl<K: Eq + Hash + Clone, V: Clone> Table<K, V> {
     }
 }
 
+/// One area's seat ids by (row, column).
+type SeatsByPosition = HashMap<(i64, i64), SeatId>;
+
 /// The catalog with its immutable lookups cached.
 pub struct CachedCatalog {
     inner: Arc<dyn Catalog>,
     sessions: Table<SessionId, Option<SessionInfo>>,
     areas: Table<(SessionId, AreaId), bool>,
-    seats: Table<AreaId, Arc<HashMap<(i64, i64), SeatId>>>,
+    seats: Table<AreaId, Arc<SeatsByPosition>>,
 }
 
 impl CachedCatalog {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::http::HeaderValue;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
@@ -170,6 +171,13 @@ impl Application {
                 tracing::warn!("sockets did not close within the grace period");
             }
         };
+        // Socket.IO writes small frames back to back (a reply, then a room broadcast); with
+        // Nagle's algorithm the second waits for the client's delayed ACK, about 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "setting TCP_NODELAY failed");
+            }
+        });
         let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
         let served = async {
             serve.await.context("serving")?;

@@ -138,6 +138,21 @@ impl SioClient {
         }
     }
 
+    /// The next event called `name`, answering heartbeats and skipping other events without
+    /// parsing their JSON: a client watching a busy seat room reads dozens of broadcasts before
+    /// its own reply, and the generator's CPU is shared with the server under test.
+    pub async fn next_event_named(&mut self, name: &str) -> Result<Event, SioError> {
+        loop {
+            let text = self.next_text().await?;
+            if text.starts_with("42") && !is_event_named(&text[2..], name) {
+                continue;
+            }
+            if let Some(event) = self.handle(&text).await? {
+                return Ok(event);
+            }
+        }
+    }
+
     /// Handles one Engine.IO packet: `Some` for an event, `None` for a heartbeat or noise.
     async fn handle(&mut self, text: &str) -> Result<Option<Event>, SioError> {
         match text.as_bytes() {
@@ -172,6 +187,14 @@ impl SioClient {
     }
 }
 
+/// Whether the part after `42` is an event called `name`, read from its first bytes only.
+fn is_event_named(body: &str, name: &str) -> bool {
+    body.trim_start_matches(|c: char| c.is_ascii_digit())
+        .strip_prefix("[\"")
+        .and_then(|rest| rest.strip_prefix(name))
+        .is_some_and(|rest| rest.starts_with('"'))
+}
+
 /// Parses the part after `42`: an optional ack id, then `["name", args…]`.
 fn parse_event(body: &str) -> Result<Event, SioError> {
     let body = body.trim_start_matches(|c: char| c.is_ascii_digit());
@@ -201,6 +224,21 @@ mod tests {
         assert!(e.arg().is_null());
         let e = parse_event(r#"12["x",1,2]"#).expect("event with ack id");
         assert_eq!(e.args.len(), 2);
+    }
+
+    #[test]
+    fn events_are_told_apart_by_name_without_parsing() {
+        assert!(is_event_named(
+            r#"["self select seat",{"row":1}]"#,
+            "self select seat"
+        ));
+        assert!(is_event_named(r#"7["check limit"]"#, "check limit"));
+        assert!(!is_event_named(
+            r#"["other select seat",{}]"#,
+            "self select seat"
+        ));
+        assert!(!is_event_named(r#"["check limits"]"#, "check limit"));
+        assert!(!is_event_named("garbage", "check limit"));
     }
 
     #[test]

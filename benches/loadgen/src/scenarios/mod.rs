@@ -167,16 +167,9 @@ pub async fn wait_for(
     name: &str,
     limit: Duration,
 ) -> Result<Event, SioError> {
-    tokio::time::timeout(limit, async {
-        loop {
-            let event = client.next_event().await?;
-            if event.name == name {
-                return Ok(event);
-            }
-        }
-    })
-    .await
-    .map_err(|_| SioError::Timeout)?
+    tokio::time::timeout(limit, client.next_event_named(name))
+        .await
+        .map_err(|_| SioError::Timeout)?
 }
 
 /// `check limit` for `session` and its reply.

@@ -26,6 +26,7 @@ use crate::domain::waiting_room::Rules;
 use crate::http;
 use crate::realtime::Realtime;
 use crate::realtime::announcer::Announcer;
+use crate::realtime::seat_news::SeatNews;
 use crate::storage::model::HoldTerms;
 use crate::storage::{Store, room_rules};
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Delivers queue news (admissions, positions) in batches.
     pub announcer: Announcer,
+    /// Sends seat-map broadcasts in order, after the direct answers.
+    pub seat_news: SeatNews,
     image_base: Arc<str>,
 }
 
@@ -106,6 +109,7 @@ impl Application {
             auth: Arc::new(auth),
             metrics: crate::metrics::install(),
             announcer: Announcer::default(),
+            seat_news: SeatNews::default(),
         };
         let redis = state
             .settings

@@ -8,6 +8,7 @@ pub mod announcer;
 pub mod legacy;
 pub mod notify;
 pub mod rooms;
+pub mod seat_news;
 pub mod sweeper;
 
 use std::sync::{Arc, Mutex};
@@ -147,6 +148,7 @@ impl Realtime {
         redis: Option<(&str, &str)>,
     ) -> anyhow::Result<(axum::routing::MethodRouter, Realtime)> {
         let announcer = state.announcer.clone();
+        state.seat_news.start();
         let builder = builder(state);
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();

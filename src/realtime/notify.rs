@@ -8,6 +8,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use super::rooms;
+use super::seat_news::SeatNews;
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
@@ -49,8 +50,8 @@ pub async fn end_visit<A: Adapter>(
                 DepartureReason::Left
             };
             metrics::departed(reason, departure.from);
-            release_seats(io, state, session, user).await;
-            announce(state, session, user, departure);
+            let freed = release_seats(io, state, session, user).await;
+            announce_after(state, freed, session, user, departure);
         }
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, %session, %user, "leaving the waiting room failed"),
@@ -58,26 +59,31 @@ pub async fn end_visit<A: Adapter>(
 }
 
 /// Frees every seat `user` selected or locked in `session` and shows it to the area's other
-/// watchers (the user's own connections are leaving and need no news).
+/// watchers (the user's own connections are leaving and need no news); true when any was freed.
 pub async fn release_seats<A: Adapter>(
     io: &SocketIo<A>,
     state: &AppState,
     session: SessionId,
     user: UserId,
-) {
+) -> bool {
     match state.store.inventory.release_holds(user, session).await {
         Ok(released) => {
             metrics::seat_transitions("release", released.len());
-            broadcast_released(io, session, user, &released).await;
+            broadcast_released(io, &state.seat_news, session, user, &released);
+            !released.is_empty()
         }
-        Err(e) => tracing::error!(error = %e, %session, %user, "releasing held seats failed"),
+        Err(e) => {
+            tracing::error!(error = %e, %session, %user, "releasing held seats failed");
+            false
+        }
     }
 }
 
 /// `unselect seat` for freed selections and `unlock seat` for freed locks, per area room,
 /// shaped `{"tickets": [{"row", "column"}]}` as the original sent on disconnect.
-async fn broadcast_released<A: Adapter>(
+fn broadcast_released<A: Adapter>(
     io: &SocketIo<A>,
+    news: &SeatNews,
     session: SessionId,
     user: UserId,
     released: &[Released],
@@ -103,10 +109,26 @@ async fn broadcast_released<A: Adapter>(
             return;
         };
         let watchers = watchers.except(rooms::entrant(session, user));
-        if let Err(e) = watchers.emit(event, &json!({"tickets": tickets})).await {
-            tracing::debug!(error = %e, %session, "broadcasting released seats failed");
-        }
+        news.send(watchers, event, json!({"tickets": tickets}));
     }
+}
+
+/// [`announce`], after the broadcasts of the seats the departure `freed`: whoever it admits
+/// hears of those seats before being told to go.
+fn announce_after(
+    state: &AppState,
+    freed: bool,
+    session: SessionId,
+    departed: UserId,
+    departure: Departure,
+) {
+    if !freed {
+        return announce(state, session, departed, departure);
+    }
+    let later = state.clone();
+    state
+        .seat_news
+        .then(move || announce(&later, session, departed, departure));
 }
 
 /// Counts an admission and hands the departure's news to the announcer (see `announcer.rs`).
@@ -129,7 +151,7 @@ pub async fn expire_visit<A: Adapter>(
 ) {
     tracing::info!(%session, %user, "purchase window ended");
     metrics::departed(DepartureReason::WindowExpired, departure.from);
-    release_seats(io, state, session, user).await;
+    let freed = release_seats(io, state, session, user).await;
     let room = rooms::entrant(session, user);
     let body = json!({"sessionId": session});
     if let Some(visitor) = rooms::to(io, room.clone())
@@ -142,7 +164,7 @@ pub async fn expire_visit<A: Adapter>(
     {
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
-    announce(state, session, user, departure.clone());
+    announce_after(state, freed, session, user, departure.clone());
 }
 
 /// A visit held through a crashed instance was ended by this one: its sockets are gone with
@@ -156,12 +178,12 @@ pub async fn reaped_visit<A: Adapter>(
 ) {
     tracing::warn!(%session, %user, "ended a visit of a crashed instance");
     metrics::departed(DepartureReason::CrashedInstance, departure.from);
-    release_seats(io, state, session, user).await;
-    announce(state, session, user, departure.clone());
+    let freed = release_seats(io, state, session, user).await;
+    announce_after(state, freed, session, user, departure.clone());
 }
 
 /// Shows seats freed by their deadline to their areas' watchers.
-pub async fn stale_holds_freed<A: Adapter>(io: &SocketIo<A>, freed: &[StaleHold]) {
+pub fn stale_holds_freed<A: Adapter>(io: &SocketIo<A>, news: &SeatNews, freed: &[StaleHold]) {
     metrics::seat_transitions("expire", freed.len());
     let mut owners: Vec<(SessionId, UserId)> = freed.iter().map(|h| (h.session, h.user)).collect();
     owners.dedup();
@@ -172,6 +194,6 @@ pub async fn stale_holds_freed<A: Adapter>(io: &SocketIo<A>, freed: &[StaleHold]
             .map(|h| h.released)
             .collect();
         tracing::info!(%session, %user, seats = released.len(), "freed seat holds past their deadline");
-        broadcast_released(io, session, user, &released).await;
+        broadcast_released(io, news, session, user, &released);
     }
 }

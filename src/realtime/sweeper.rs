@@ -54,7 +54,7 @@ async fn sweep<A: Adapter>(io: &SocketIo<A>, state: &AppState) {
         Err(e) => tracing::error!(error = %e, "reaping dead instances failed"),
     }
     match state.store.inventory.free_stale_holds(now).await {
-        Ok(freed) => notify::stale_holds_freed(io, &freed).await,
+        Ok(freed) => notify::stale_holds_freed(io, &state.seat_news, &freed),
         Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
     }
 }

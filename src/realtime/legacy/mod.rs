@@ -8,6 +8,8 @@
 mod queue;
 mod seats;
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -67,6 +69,18 @@ async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
             Ok(_) => tracing::info!(%session, %user, "resumed a waiting-room place"),
             Err(e) => tracing::warn!(error = %e, %session, %user, "resuming a place failed"),
         }
+    }
+}
+
+/// Waits until socketioxide counts the socket as connected. It sends CONNECT first and sets
+/// the flag just after, so on a busy machine the client's first event (sent the moment it
+/// reads CONNECT) can reach its handler in between, and the reply would be refused as if the
+/// socket were closed. Returns at once otherwise; gives up after a second (the socket is then
+/// really gone, and the reply fails as it should).
+pub(crate) async fn until_connected<A: Adapter>(s: &SocketRef<A>) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !s.connected() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -5,7 +5,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
-use super::{field, payload, reply};
+use super::{field, payload, reply, until_connected};
 use crate::app::AppState;
 use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
@@ -24,6 +24,7 @@ pub(super) async fn on_check_limit<A: Adapter>(
     io: SocketIo<A>,
 ) {
     let _timer = metrics::EventTimer::start("check limit");
+    until_connected(&s).await;
     let data = payload(data);
     let raw = if data.is_object() {
         field(&data, "sessionId")

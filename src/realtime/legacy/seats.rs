@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
-use super::{field, logged, payload, reply};
+use super::{field, logged, payload, reply, until_connected};
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId};
 use crate::domain::time::now_millis;
@@ -24,6 +24,7 @@ pub(super) async fn on_join_room<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("join room");
+    until_connected(&s).await;
     let data = payload(data);
     let (Some(session), Some(area)) = (
         id_of(field(&data, "sessionId")),
@@ -93,6 +94,7 @@ pub(super) async fn on_select_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("select seat");
+    until_connected(&s).await;
     let data = payload(data);
     let target = match seat_target(&state, &data).await {
         Ok(t) => t,
@@ -125,9 +127,7 @@ pub(super) async fn on_select_seat<A: Adapter>(
             metrics::seat_transitions("select", 1);
             reply(&s, "self select seat", &data);
             let room = rooms::seat_map(target.session, target.area);
-            if let Err(e) = s.to(room).emit("other select seat", &data).await {
-                tracing::warn!(error = %e, "broadcasting a selection failed");
-            }
+            state.seat_news.send(s.to(room), "other select seat", data);
         }
         Ok(SelectOutcome::LimitReached) => refuse(&format!(
             "一個帳號每個場次限購{}張門票（包含歷史訂單）！",
@@ -149,13 +149,12 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("unselect seat");
+    until_connected(&s).await;
     let data = payload(data);
     match unselect(&state, &conn, &data).await {
         Ok(Some(target)) => {
             let room = rooms::seat_map(target.session, target.area);
-            if let Err(e) = s.to(room).emit("unselect seat", &data).await {
-                tracing::warn!(error = %e, "broadcasting an unselect failed");
-            }
+            state.seat_news.send(s.to(room), "unselect seat", data);
         }
         Ok(None) => {}
         Err(message) => reply(&s, "unselect seat", &json!({"error": message})),
@@ -201,8 +200,8 @@ async fn relay<A: Adapter>(
     s: &SocketRef<A>,
     state: &AppState,
     conn: &Conn,
-    event: &str,
-    data: &Value,
+    event: &'static str,
+    data: Value,
 ) {
     let Some((session, area)) = conn.seat_room() else {
         return;
@@ -214,9 +213,8 @@ async fn relay<A: Adapter>(
         Ok(Some(Place::Page)) => {}
         _ => return,
     }
-    if let Err(e) = s.to(rooms::seat_map(session, area)).emit(event, data).await {
-        tracing::warn!(error = %e, event, "relay failed");
-    }
+    let room = rooms::seat_map(session, area);
+    state.seat_news.send(s.to(room), event, data);
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "lock seat", user = %conn.user()))]
@@ -227,7 +225,8 @@ pub(super) async fn on_lock_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("lock seat");
-    relay(&s, &state, &conn, "lock seat", &payload(data)).await;
+    until_connected(&s).await;
+    relay(&s, &state, &conn, "lock seat", payload(data)).await;
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "sold seat", user = %conn.user()))]
@@ -238,7 +237,8 @@ pub(super) async fn on_sold_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("sold seat");
-    relay(&s, &state, &conn, "sold seat", &payload(data)).await;
+    until_connected(&s).await;
+    relay(&s, &state, &conn, "sold seat", payload(data)).await;
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "unlock seat", user = %conn.user()))]
@@ -249,14 +249,13 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("unlock seat");
+    until_connected(&s).await;
     let data = payload(data);
     match unlock(&state, &conn, &data).await {
         Ok(()) => {
             if let Some((session, area)) = conn.seat_room() {
                 let room = rooms::seat_map(session, area);
-                if let Err(e) = s.to(room).emit("unlock seat", &data).await {
-                    tracing::warn!(error = %e, "broadcasting an unlock failed");
-                }
+                state.seat_news.send(s.to(room), "unlock seat", data);
             }
         }
         Err(message) => reply(&s, "unlock seat", &json!({"error": message})),

@@ -4,10 +4,11 @@
 //! In a rush every grant fans out to everyone watching the area. Sent inline, those broadcasts
 //! queue in each watcher's socket ahead of the watcher's own pending answer, so a buyer waits
 //! for dozens of other people's news before hearing about their own click. Handed to this task,
-//! the direct answer goes out first and the broadcasts follow moments later, back to back, so a
-//! watcher's socket writes several of them with one system call. One queue keeps them in the
-//! order the handlers produced them. Nothing waits on a timer: an isolated broadcast goes out at
-//! once.
+//! the news waits its turn: the task lets every other ready task run between two broadcasts, so
+//! the answers to the people clicking go out first and the room news follows moments later.
+//! One queue keeps the broadcasts in the order the handlers produced them, and never lets a
+//! watcher's outgoing buffer (128 packets, beyond which socketioxide drops) fill from here
+//! faster than its writer runs. Nothing waits on a timer: an isolated broadcast goes out at once.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,10 +18,6 @@ use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::mpsc;
-
-/// Broadcasts sent before the task lets the sockets' writers run: each watcher then holds at
-/// most this many in its outgoing buffer (128 packets, beyond which socketioxide drops).
-const BURST: usize = 16;
 
 /// One broadcast, ready to send.
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -70,15 +67,43 @@ impl SeatNews {
 }
 
 async fn deliver(mut rx: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = rx.recv().await {
-        first.await;
-        let mut sent = 1;
-        while let Ok(next) = rx.try_recv() {
-            if sent % BURST == 0 {
-                tokio::task::yield_now().await;
-            }
-            next.await;
-            sent += 1;
+    while let Some(next) = rx.recv().await {
+        next.await;
+        // Low priority on purpose: handlers answering clicks, and the sockets' writers, go first.
+        tokio::task::yield_now().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_work_runs_once_each_in_the_order_it_was_queued() {
+        let news = SeatNews::default();
+        news.start();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        for i in 0..500 {
+            let seen = seen.clone();
+            news.then(move || seen.lock().expect("lock").push(i));
         }
+        news.then(move || {
+            let _ = done_tx.send(());
+        });
+        done_rx.await.expect("the queue ran to the end");
+        let seen = seen.lock().expect("lock").clone();
+        assert_eq!(seen, (0..500).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn work_queued_before_the_task_starts_still_runs() {
+        let news = SeatNews::default();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        news.then(move || {
+            let _ = done_tx.send(());
+        });
+        done_rx.await.expect("ran on a task of its own");
     }
 }

@@ -26,7 +26,7 @@ pub struct Settings {
 
     /// Redis for the shared waiting room and Socket.IO adapter (`redis://…` or
     /// `redis-cluster://…`). Unset: in-process waiting room, single instance.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = non_empty)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key this deployment uses (several deployments can share a Redis).
@@ -74,7 +74,7 @@ pub struct Settings {
     pub ticket_limit: u32,
 
     /// HS256 secret for access tokens. Unset: a random one per process (tokens die on restart).
-    #[arg(long, env = "TICKETCLUB_JWT_SECRET", hide_env_values = true)]
+    #[arg(long, env = "TICKETCLUB_JWT_SECRET", hide_env_values = true, value_parser = non_empty)]
     pub jwt_secret: Option<String>,
 
     /// Token lifetime, in the original's notation: `7d`, `12h`, `30m`, `45s`, or bare milliseconds.
@@ -82,7 +82,7 @@ pub struct Settings {
     pub jwt_expires: String,
 
     /// Base URL that image file names are appended to. Unset: `http://<addr>/assets`.
-    #[arg(long, env = "TICKETCLUB_IMAGE_BASE")]
+    #[arg(long, env = "TICKETCLUB_IMAGE_BASE", value_parser = non_empty)]
     pub image_base: Option<String>,
 
     /// Browser origins allowed to open Socket.IO connections (comma separated, `*` for any).
@@ -103,7 +103,7 @@ pub struct Settings {
     pub warmup_lead: u64,
 
     /// Bearer token for the operator routes under `/admin`. Unset: those routes are off.
-    #[arg(long, env = "TICKETCLUB_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "TICKETCLUB_ADMIN_TOKEN", hide_env_values = true, value_parser = non_empty)]
     pub admin_token: Option<String>,
 
     /// Log format: `pretty` for people, `json` for log shippers.
@@ -220,9 +220,42 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Refuses an empty value: `REDIS_URL=` or an empty secret in a deployment file would otherwise
+/// read as a broken URL, or worse, sign tokens with an empty key that anyone can forge.
+fn non_empty(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty (leave it unset instead)".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    #[test]
+    fn empty_secrets_and_urls_are_refused_at_startup() {
+        use clap::Parser;
+        for flag in [
+            "--jwt-secret",
+            "--redis-url",
+            "--admin-token",
+            "--image-base",
+        ] {
+            let parsed = Cli::try_parse_from(["ticketclub", flag, " "]);
+            let error = parsed.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("must not be empty"), "{flag}: {error}");
+        }
+        let parsed = Cli::try_parse_from(["ticketclub", "--jwt-secret", "s3cret"]).expect("parses");
+        assert_eq!(parsed.settings.jwt_secret.as_deref(), Some("s3cret"));
+    }
 
     #[test]
     fn debug_output_never_shows_secrets() {

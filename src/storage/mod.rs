@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
-use crate::domain::seats::TicketLimit;
+use crate::domain::seats::{SeatStatus, TicketLimit};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Rules};
 use model::*;
@@ -123,6 +123,14 @@ pub trait Accounts: Send + Sync {
 pub trait Inventory: Send + Sync {
     /// Seats SOLD to the account in the session.
     async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32>;
+    /// Which of `seats` the account holds in `status` in the session (a read, no locking).
+    async fn held_in(
+        &self,
+        user: UserId,
+        session: SessionId,
+        status: SeatStatus,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<Vec<SeatId>>;
     /// EMPTY → SELECTED until the terms' deadline, if the account holds fewer seats of the
     /// session than the terms' limit.
     async fn select(

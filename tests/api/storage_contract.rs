@@ -345,6 +345,45 @@ async fn holds_past_their_deadline_are_freed_and_nothing_else_is() {
 }
 
 #[tokio::test]
+async fn held_in_names_only_the_seats_the_account_holds_in_that_state() {
+    for (name, engine, _db) in engines().await {
+        let ids = users(engine.as_ref(), 2).await;
+        let (amy, bob) = (ids[0], ids[1]);
+        let e = engine.as_ref();
+        for seat in [30, 31] {
+            let selected = e.select(amy, S2, SeatId(seat), TERMS).await.ok();
+            assert_eq!(selected, Some(SelectOutcome::Selected), "{name}");
+        }
+        let bobs = e.select(bob, S2, SeatId(32), TERMS).await.ok();
+        assert_eq!(bobs, Some(SelectOutcome::Selected), "{name}");
+        let locked = e.lock(amy, S2, vec![SeatId(30)], TERMS).await.ok();
+        assert_eq!(locked, Some(LockOutcome::Locked), "{name}");
+        let asked = vec![SeatId(30), SeatId(31), SeatId(32), SeatId(33)];
+        let held = |status| e.held_in(amy, S2, status, asked.clone());
+        let mut locked = held(SeatStatus::Locked).await.expect("storage");
+        locked.sort();
+        assert_eq!(locked, vec![SeatId(30)], "{name}: amy's lock only");
+        let selected = held(SeatStatus::Selected).await.expect("storage");
+        assert_eq!(
+            selected,
+            vec![SeatId(31)],
+            "{name}: not bob's 32, not the empty 33"
+        );
+        assert!(
+            held(SeatStatus::Sold).await.expect("storage").is_empty(),
+            "{name}"
+        );
+        let in_another_session = e
+            .held_in(amy, SessionId(3), SeatStatus::Locked, asked.clone())
+            .await
+            .expect("storage");
+        assert!(in_another_session.is_empty(), "{name}");
+        let nothing = e.held_in(amy, S2, SeatStatus::Locked, Vec::new()).await;
+        assert!(nothing.expect("storage").is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn seats_are_found_by_position_a_whole_area_at_a_time() {
     use ticketclub::domain::ids::AreaId;
     for (name, engine, _db) in engines().await {

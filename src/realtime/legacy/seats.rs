@@ -8,7 +8,8 @@ use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
 use super::{field, logged, payload, reply, until_connected};
 use crate::app::AppState;
-use crate::domain::ids::{AreaId, SeatId, SessionId};
+use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
+use crate::domain::seats::SeatStatus;
 use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Place;
 use crate::http::extract::{id_of, js_text, seats_at, truthy};
@@ -195,7 +196,9 @@ async fn unselect(
 }
 
 /// `lock seat` and `sold seat` are relays: the database changed through HTTP already. Only a
-/// visitor on the buying page of the watched session may relay, and only to that seat room.
+/// visitor on the buying page of the watched session may relay, only to that seat room, and
+/// only the seats the database shows it holding in the relayed state (locked, or sold): a
+/// relay cannot paint states on other people's maps that the database does not have.
 async fn relay<A: Adapter>(
     s: &SocketRef<A>,
     state: &AppState,
@@ -213,8 +216,70 @@ async fn relay<A: Adapter>(
         Ok(Some(Place::Page)) => {}
         _ => return,
     }
+    let status = if event == "sold seat" {
+        SeatStatus::Sold
+    } else {
+        SeatStatus::Locked
+    };
+    let Some(data) = vouched(state, conn.user(), (session, area), status, data).await else {
+        return;
+    };
     let room = rooms::seat_map(session, area);
     state.seat_news.send(s.to(room), event, data);
+}
+
+/// Most seat objects one relay may carry (the ticket limit is a handful).
+const MOST_RELAYED: usize = 100;
+
+/// The relayed seat objects whose seat `user` holds in `status`, found by the 0-based
+/// `rowIndex`/`columnIndex` that every relay payload carries; `None` when none is.
+async fn vouched(
+    state: &AppState,
+    user: UserId,
+    (session, area): (SessionId, AreaId),
+    status: SeatStatus,
+    data: Value,
+) -> Option<Value> {
+    let Value::Array(items) = data else {
+        return None;
+    };
+    if items.len() > MOST_RELAYED {
+        return None;
+    }
+    let positions = items
+        .iter()
+        .map(|item| {
+            let at = |k| item.get(k).and_then(Value::as_i64).map_or(0, |i| i + 1);
+            (at("rowIndex"), at("columnIndex"))
+        })
+        .collect();
+    let seats = match state.store.catalog.find_seats(area, positions).await {
+        Ok(seats) => seats,
+        Err(e) => {
+            tracing::error!(error = %e, "looking up relayed seats failed");
+            return None;
+        }
+    };
+    let asked = seats.iter().flatten().copied().collect();
+    let held = match state
+        .store
+        .inventory
+        .held_in(user, session, status, asked)
+        .await
+    {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::error!(error = %e, "checking relayed seats failed");
+            return None;
+        }
+    };
+    let kept: Vec<Value> = items
+        .into_iter()
+        .zip(seats)
+        .filter(|(_, seat)| seat.is_some_and(|s| held.contains(&s)))
+        .map(|(item, _)| item)
+        .collect();
+    (!kept.is_empty()).then_some(Value::Array(kept))
 }
 
 #[tracing::instrument(name = "socket", skip_all, fields(event = "lock seat", user = %conn.user()))]

@@ -205,6 +205,31 @@ impl Inventory for MysqlStore {
         Ok(n.unwrap_or(0) as u32)
     }
 
+    async fn held_in(
+        &self,
+        user: UserId,
+        session: SessionId,
+        status: SeatStatus,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<Vec<SeatId>> {
+        if seats.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = q::with_in(q::HELD_IN, seats.len());
+        let args: Vec<mysql_async::Value> = [session.0, user.0, status.id()]
+            .into_iter()
+            .chain(seats.iter().map(|s| s.0))
+            .map(mysql_async::Value::from)
+            .collect();
+        let ids: Vec<i64> = self
+            .conn()
+            .await?
+            .exec(sql, args)
+            .await
+            .map_err(unavailable)?;
+        Ok(ids.into_iter().map(SeatId).collect())
+    }
+
     async fn select(
         &self,
         user: UserId,

@@ -160,6 +160,27 @@ impl Inventory for SqliteStore {
             .await
     }
 
+    async fn held_in(
+        &self,
+        user: UserId,
+        session: SessionId,
+        status: SeatStatus,
+        seats: Vec<SeatId>,
+    ) -> StorageResult<Vec<SeatId>> {
+        if seats.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(move |c| {
+            let sql = q::with_in(q::HELD_IN, seats.len());
+            let head = [session.0, user.0, status.id()];
+            let args = head.into_iter().chain(seats.iter().map(|s| s.0));
+            c.prepare_cached(&sql)?
+                .query_map(params_from_iter(args), |r| r.get(0).map(SeatId))?
+                .collect()
+        })
+        .await
+    }
+
     async fn select(
         &self,
         user: UserId,

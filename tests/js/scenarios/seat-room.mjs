@@ -4,7 +4,8 @@
 // page in room 2-1, C in room 2-2. select / other select echoes; the taken-seat
 // error to the sender only; unselect broadcast to the room only; foreign and
 // bare-array unselect errors; POST /seat statuses; POST /seat/lock body (field
-// order too); `lock seat`, `unlock seat` and `sold seat` relays; the unlock
+// order too); `lock seat`, `unlock seat` and `sold seat` relays (forged ones
+// dropped: only seats the sender holds locked / sold are relayed); the unlock
 // non-owner error; POST /order; GET /user/profile; B's disconnect freeing its
 // selected seat; validation while connected and after the purchase.
 // C is in another area's room and must receive none of area 1's broadcasts
@@ -70,6 +71,11 @@ async function selectSteps(ctx, a, b, all) {
 async function lockSteps(ctx, a, b, all, show) {
   const first = await ctx.check("POST /seat/lock 1-1: exact body and field order", () => lockOne(ctx, a, show));
   await ctx.check("`lock seat` is relayed to B", () => relay(a, b, "lock seat", [clientSeat(1, 1, SEAT.LOCKED)]));
+  await ctx.check("forged `lock seat` (B's 1-2, empty 1-5) is not relayed; a mixed one carries only 1-1", async () => {
+    a.socket.emit("lock seat", [clientSeat(1, 2, SEAT.LOCKED), clientSeat(1, 5, SEAT.LOCKED)]);
+    a.socket.emit("lock seat", [clientSeat(1, 5, SEAT.LOCKED), clientSeat(1, 1, SEAT.LOCKED)]);
+    assert.deepEqual(await b.rec.next("lock seat"), [clientSeat(1, 1, SEAT.LOCKED)]);
+  });
   await ctx.check("POST /seat shows 1-1 locked (2)", async () =>
     assertOnly(await seatStatuses(ctx, a), [[1, 1, SEAT.LOCKED], [1, 2, SEAT.OTHER_SELECTED]], "after lock"));
   await ctx.check("`unlock seat` with the lock response is relayed to B", () => relay(a, b, "unlock seat", first));
@@ -93,6 +99,10 @@ async function orderSteps(ctx, a, b, all, lock, show) {
     expectHttp(res, 200, { ok: true }, "POST /order");
   });
   await ctx.check("`sold seat` is relayed to B", () => relay(a, b, "sold seat", [{ columnIndex: 0, rowIndex: 0, status_id: SEAT.SOLD }]));
+  await ctx.check("forged `sold seat` for B's selected 1-2 is not relayed", async () => {
+    a.socket.emit("sold seat", [{ columnIndex: 1, rowIndex: 0, status_id: SEAT.SOLD }]);
+    await assertQuiet([b]);
+  });
   await ctx.check("POST /seat shows 1-1 sold (3)", async () =>
     assertOnly(await seatStatuses(ctx, a), [[1, 1, SEAT.SOLD], [1, 2, SEAT.OTHER_SELECTED]], "after order"));
   await ctx.check("GET /user/profile shows the order", async () => {

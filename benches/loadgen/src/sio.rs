@@ -153,6 +153,28 @@ impl SioClient {
         }
     }
 
+    /// [`Self::next_event_named`], noting the arrival time of every `counted` event skipped on
+    /// the way in `seen`.
+    pub async fn next_event_named_counting(
+        &mut self,
+        name: &str,
+        counted: &str,
+        seen: &mut Vec<std::time::Instant>,
+    ) -> Result<Event, SioError> {
+        loop {
+            let text = self.next_text().await?;
+            if text.starts_with("42") && !is_event_named(&text[2..], name) {
+                if is_event_named(&text[2..], counted) {
+                    seen.push(std::time::Instant::now());
+                }
+                continue;
+            }
+            if let Some(event) = self.handle(&text).await? {
+                return Ok(event);
+            }
+        }
+    }
+
     /// Handles one Engine.IO packet: `Some` for an event, `None` for a heartbeat or noise.
     async fn handle(&mut self, text: &str) -> Result<Option<Event>, SioError> {
         match text.as_bytes() {

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Ctx, check_limit, close_all, connect_all, machine, ms, wait_for};
+use super::{Ctx, check_limit, close_all, connect_all, machine, ms};
 use crate::error::{Result, err};
 use crate::http::{Account, Api};
 use crate::probe::{self, Figures, HEADING, epoch_ms};
@@ -21,6 +21,11 @@ use crate::report::Report;
 use crate::server::{Sampler, Server};
 use crate::stats::{self, Summary};
 use crate::svg::{self, Axes, Series};
+
+/// The room news of a grant, sent to every other watcher of the area.
+const NEWS: &str = "other select seat";
+/// How long each client keeps reading room news after its own answer.
+const NEWS_WINDOW: Duration = Duration::from_secs(1);
 
 /// The answer the server gives to the losers of a race.
 const TAKEN: &str = "座位已經被搶走了～請重新選位!";
@@ -72,6 +77,14 @@ struct RushResult {
     seats_granted_twice: usize,
     selected_on_map: usize,
     map_matches_grants: bool,
+    /// `other select seat` messages the watchers should have heard (grants in their area by
+    /// others), heard, and missing.
+    news_expected: usize,
+    news_received: usize,
+    news_missing: usize,
+    /// Per watcher: when the last piece of room news arrived, since the rush began (its seat
+    /// map is complete from then on).
+    map_settled_ms: Summary,
     server_cpu_s: f64,
     server_peak_rss_kb: u64,
     /// What the real JS client saw beside the rush (`--js-probes`).
@@ -150,6 +163,15 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     report.md(row("**select p99**", &|r| {
         format!("**{:.1} ms**", r.select_ms.p99)
     }));
+    report.md(row("room news heard / expected", &|r| {
+        format!("{} / {}", r.news_received, r.news_expected)
+    }));
+    report.md(row("watchers' maps complete after (p50 / p99)", &|r| {
+        format!(
+            "{:.1} / {:.1} ms",
+            r.map_settled_ms.p50, r.map_settled_ms.p99
+        )
+    }));
     report.md(row("seats granted twice", &|r| {
         r.seats_granted_twice.to_string()
     }));
@@ -218,6 +240,13 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         report.check(
             r.other_errors == 0,
             format!("{k}: {} answers other than granted/taken", r.other_errors),
+        );
+        report.check(
+            r.news_missing == 0 && r.news_received == r.news_expected,
+            format!(
+                "{k}: every watcher heard every grant in its area ({} of {} `other select seat`)",
+                r.news_received, r.news_expected
+            ),
         );
         report.check(
             r.seats_granted_twice == 0,
@@ -300,17 +329,31 @@ async fn rush(
             progress.inc();
             let _ = ready.send(admitted).await;
             if !admitted || go.wait_for(|g| *g).await.is_err() {
-                return (c, seat, admitted, None);
+                return (c, seat, admitted, None, Vec::new());
             }
             let (row, column) = (seat.1, seat.2);
             let body = json!({"sessionId": session, "areaId": seat.0, "row": row, "column": column,
                               "rowIndex": row - 1, "columnIndex": column - 1});
             let sent = Instant::now();
+            let mut news = Vec::new();
             let answer = match c.emit("select seat", &body).await {
-                Ok(()) => wait_for(&mut c, "self select seat", limit).await.map(|e| e.arg().clone()),
+                Ok(()) => {
+                    let reply = c.next_event_named_counting("self select seat", NEWS, &mut news);
+                    match tokio::time::timeout(limit, reply).await {
+                        Ok(reply) => reply.map(|e| e.arg().clone()),
+                        Err(_) => Err(crate::sio::SioError::Timeout),
+                    }
+                }
                 Err(e) => Err(e),
             };
-            (c, seat, admitted, Some((sent, ms(sent.elapsed()), answer)))
+            let latency = ms(sent.elapsed());
+            // Keep reading as a browser would, to time the room news and count it.
+            let _ = tokio::time::timeout(
+                NEWS_WINDOW,
+                c.next_event_named_counting("\u{0}", NEWS, &mut news),
+            )
+            .await;
+            (c, seat, admitted, Some((sent, latency, answer)), news)
         });
     }
     drop(ready_tx);
@@ -360,13 +403,20 @@ async fn rush(
     };
     let mut grants: HashMap<Seat, usize> = HashMap::new();
     let mut open = Vec::new();
+    // (area, won a seat, arrival times of room news) per watcher.
+    let mut watchers: Vec<(i64, bool, Vec<Instant>)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (c, seat, _, outcome) = joined.map_err(|e| err(e.to_string()))?;
+        let (c, seat, _, outcome, news) = joined.map_err(|e| err(e.to_string()))?;
         open.push(c);
         let Some((sent, latency, answer)) = outcome else {
             continue;
         };
         r.last_sent_ms = r.last_sent_ms.max(ms(sent.saturating_duration_since(t0)));
+        r.rush_wall_ms = r
+            .rush_wall_ms
+            .max(ms(sent.saturating_duration_since(t0)) + latency);
+        let won = matches!(&answer, Ok(body) if body.get("error").is_none());
+        watchers.push((seat.0, won, news));
         match answer {
             Ok(body) => {
                 r.answered += 1;
@@ -383,7 +433,7 @@ async fn rush(
             Err(e) => r.error_examples.push(e.to_string()),
         }
     }
-    r.rush_wall_ms = ms(t0.elapsed());
+    tally_news(&mut r, &grants, &watchers, t0);
     perf.stop().await;
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
@@ -423,10 +473,47 @@ async fn rush(
     r.map_matches_grants = on_map == grants.keys().copied().collect::<BTreeSet<Seat>>();
     close_all(open).await;
     eprintln!(
-        "  {} granted, {} taken, p99 {:.1} ms, {} seats granted twice, map matches: {}",
-        r.granted, r.taken, r.select_ms.p99, r.seats_granted_twice, r.map_matches_grants
+        "  {} granted, {} taken, p99 {:.1} ms, {} seats granted twice, map matches: {}, \
+         news {}/{}, maps complete p99 {:.1} ms",
+        r.granted,
+        r.taken,
+        r.select_ms.p99,
+        r.seats_granted_twice,
+        r.map_matches_grants,
+        r.news_received,
+        r.news_expected,
+        r.map_settled_ms.p99
     );
     Ok(r)
+}
+
+/// Checks that every watcher heard of every grant in its area (others' grants: the winner is
+/// not told of its own), and when each watcher's map was complete.
+fn tally_news(
+    r: &mut RushResult,
+    grants: &HashMap<Seat, usize>,
+    watchers: &[(i64, bool, Vec<Instant>)],
+    t0: Instant,
+) {
+    let mut per_area: HashMap<i64, usize> = HashMap::new();
+    for (seat, n) in grants {
+        *per_area.entry(seat.0).or_default() += n;
+    }
+    let mut settled = Vec::new();
+    for (area, won, news) in watchers {
+        let expected = per_area
+            .get(area)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(usize::from(*won));
+        r.news_expected += expected;
+        r.news_received += news.len();
+        r.news_missing += expected.saturating_sub(news.len());
+        if let Some(last) = news.iter().max() {
+            settled.push(ms(last.saturating_duration_since(t0)));
+        }
+    }
+    r.map_settled_ms = Summary::of(&settled);
 }
 
 /// Seats shown as selected (status 5) on the seat maps of every area asked about.

@@ -4,14 +4,16 @@
 //! In a rush every grant fans out to everyone watching the area. Sent inline, those broadcasts
 //! queue in each watcher's socket ahead of the watcher's own pending answer, so a buyer waits
 //! for dozens of other people's news before hearing about their own click. Handed to this task,
-//! the news waits its turn: the task lets every other ready task run between two broadcasts, so
-//! the answers to the people clicking go out first and the room news follows moments later.
-//! One queue keeps the broadcasts in the order the handlers produced them. A long backlog is
-//! drained in short bursts instead, so neither the queue nor a watcher's outgoing buffer grows
-//! without bound. Nothing waits on a timer: an isolated broadcast goes out at once.
+//! the news waits its turn: while seat events are being answered, the task lets every other
+//! ready task run between two broadcasts, so the answers go out first. Otherwise it sends in
+//! bursts of [`BURST`], so a watcher's writer sends several with one system call and the maps
+//! settle sooner. A backlog over [`BACKLOG`] is always drained in bursts, so the queue cannot
+//! grow without bound. One queue keeps the broadcasts in the order the handlers produced them.
+//! Nothing waits on a timer: an isolated broadcast goes out at once.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
@@ -25,15 +27,33 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// The ordered broadcast queue; cheap to clone. Until [`SeatNews::start`] runs, broadcasts are
 /// sent on their own tasks.
 #[derive(Clone, Default)]
-pub struct SeatNews(Arc<OnceLock<mpsc::UnboundedSender<Job>>>);
+pub struct SeatNews {
+    queue: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
+    answering: Arc<AtomicUsize>,
+}
+
+/// Marks a seat event being answered until dropped (see [`SeatNews::answering`]).
+pub struct Answering(Arc<AtomicUsize>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 impl SeatNews {
     /// Starts the delivering task (once; later calls do nothing).
     pub fn start(&self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.0.set(tx).is_ok() {
-            tokio::spawn(deliver(rx));
+        if self.queue.set(tx).is_ok() {
+            tokio::spawn(deliver(rx, self.answering.clone()));
         }
+    }
+
+    /// Held by a handler while it answers a seat event: room news then gives way to answers.
+    pub fn answering(&self) -> Answering {
+        self.answering.fetch_add(1, Ordering::Relaxed);
+        Answering(self.answering.clone())
     }
 
     /// Queues `event` with `data` for the sockets `to` selects.
@@ -53,7 +73,7 @@ impl SeatNews {
     }
 
     fn queue(&self, job: Job) {
-        match self.0.get() {
+        match self.queue.get() {
             Some(tx) => {
                 if let Err(unsent) = tx.send(job) {
                     tokio::spawn(unsent.0);
@@ -66,20 +86,20 @@ impl SeatNews {
     }
 }
 
-/// Backlog beyond which the task stops deferring to every other task: under sustained load it
-/// catches up instead of letting the queue (and the maps' staleness) grow without bound.
+/// Backlog beyond which the task sends in bursts even while answers are pending: under
+/// sustained load it catches up instead of letting the queue (and the maps' staleness) grow.
 const BACKLOG: usize = 1024;
-/// Broadcasts sent back to back while catching up: each watcher then holds at most this many in
-/// its outgoing buffer (128 packets, beyond which socketioxide drops) before its writer runs.
+/// Broadcasts sent back to back: each watcher then holds at most this many in its outgoing
+/// buffer (128 packets, beyond which socketioxide drops) before its writer runs.
 const BURST: usize = 16;
 
-async fn deliver(mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn deliver(mut rx: mpsc::UnboundedReceiver<Job>, answering: Arc<AtomicUsize>) {
     let mut sent: usize = 0;
     while let Some(next) = rx.recv().await {
         next.await;
         sent = sent.wrapping_add(1);
-        // Low priority on purpose: handlers answering clicks, and the sockets' writers, go first.
-        if rx.len() < BACKLOG || sent.is_multiple_of(BURST) {
+        let give_way = answering.load(Ordering::Relaxed) > 0 && rx.len() < BACKLOG;
+        if give_way || sent.is_multiple_of(BURST) {
             tokio::task::yield_now().await;
         }
     }
@@ -106,6 +126,17 @@ mod tests {
         done_rx.await.expect("the queue ran to the end");
         let seen = seen.lock().expect("lock").clone();
         assert_eq!(seen, (0..500).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn answering_counts_handlers_until_their_guards_drop() {
+        let news = SeatNews::default();
+        let first = news.answering();
+        let second = news.answering();
+        assert_eq!(news.answering.load(Ordering::Relaxed), 2);
+        drop(first);
+        drop(second);
+        assert_eq!(news.answering.load(Ordering::Relaxed), 0);
     }
 
     #[tokio::test]

@@ -95,6 +95,7 @@ pub(super) async fn on_select_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("select seat");
+    let _answering = state.seat_news.answering();
     until_connected(&s).await;
     let data = payload(data);
     let target = match seat_target(&state, &data).await {
@@ -150,6 +151,7 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("unselect seat");
+    let _answering = state.seat_news.answering();
     until_connected(&s).await;
     let data = payload(data);
     match unselect(&state, &conn, &data).await {
@@ -314,6 +316,7 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("unlock seat");
+    let _answering = state.seat_news.answering();
     until_connected(&s).await;
     let data = payload(data);
     match unlock(&state, &conn, &data).await {

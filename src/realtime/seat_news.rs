@@ -6,8 +6,8 @@
 //! for dozens of other people's news before hearing about their own click. Handed to this task,
 //! the news waits its turn: while seat events are being answered, the task lets every other
 //! ready task run between two broadcasts, so the answers go out first. Otherwise it sends in
-//! bursts of [`BURST`], so a watcher's writer sends several with one system call and the maps
-//! settle sooner. A backlog over [`BACKLOG`] is always drained in bursts, so the queue cannot
+//! bursts of 16, so a watcher's writer sends several with one system call and the maps
+//! settle sooner. A backlog over 1,024 is always drained in bursts, so the queue cannot
 //! grow without bound. One queue keeps the broadcasts in the order the handlers produced them.
 //! Nothing waits on a timer: an isolated broadcast goes out at once.
 

@@ -7,7 +7,7 @@
 //! disconnect (`41`). No polling, no binary packets, no acknowledgements (the protocol uses none).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -142,32 +142,48 @@ impl SioClient {
     /// parsing their JSON: a client watching a busy seat room reads dozens of broadcasts before
     /// its own reply, and the generator's CPU is shared with the server under test.
     pub async fn next_event_named(&mut self, name: &str) -> Result<Event, SioError> {
+        self.read(Some(name), &mut None).await
+    }
+
+    /// [`Self::next_event_named`], noting in `seen` when each `noted` event skipped on the way
+    /// arrived.
+    pub async fn next_event_named_noting(
+        &mut self,
+        name: &str,
+        noted: &str,
+        seen: &mut Vec<Instant>,
+    ) -> Result<Event, SioError> {
+        self.read(Some(name), &mut Some((noted, seen))).await
+    }
+
+    /// Reads until the connection fails (run it under a timeout), noting in `seen` when each
+    /// `noted` event arrived; returns why it stopped.
+    pub async fn note_events(&mut self, noted: &str, seen: &mut Vec<Instant>) -> SioError {
         loop {
-            let text = self.next_text().await?;
-            if text.starts_with("42") && !is_event_named(&text[2..], name) {
-                continue;
-            }
-            if let Some(event) = self.handle(&text).await? {
-                return Ok(event);
+            if let Err(e) = self.read(None, &mut Some((noted, &mut *seen))).await {
+                return e;
             }
         }
     }
 
-    /// [`Self::next_event_named`], noting the arrival time of every `counted` event skipped on
-    /// the way in `seen`.
-    pub async fn next_event_named_counting(
+    /// Reads up to the event called `wanted` (none: every event is skipped), answering heartbeats
+    /// and noting the arrivals of the `noted` event without parsing any JSON it skips.
+    async fn read(
         &mut self,
-        name: &str,
-        counted: &str,
-        seen: &mut Vec<std::time::Instant>,
+        wanted: Option<&str>,
+        noted: &mut Option<(&str, &mut Vec<Instant>)>,
     ) -> Result<Event, SioError> {
         loop {
             let text = self.next_text().await?;
-            if text.starts_with("42") && !is_event_named(&text[2..], name) {
-                if is_event_named(&text[2..], counted) {
-                    seen.push(std::time::Instant::now());
+            if let Some(body) = text.strip_prefix("42") {
+                if let Some((name, seen)) = noted.as_mut()
+                    && is_event_named(body, name)
+                {
+                    seen.push(Instant::now());
                 }
-                continue;
+                if !wanted.is_some_and(|w| is_event_named(body, w)) {
+                    continue;
+                }
             }
             if let Some(event) = self.handle(&text).await? {
                 return Ok(event);

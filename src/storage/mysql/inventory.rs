@@ -216,15 +216,14 @@ impl Inventory for MysqlStore {
             return Ok(Vec::new());
         }
         let sql = q::with_in(q::HELD_IN, seats.len());
-        let args: Vec<mysql_async::Value> = [session.0, user.0, status.id()]
+        let args = [session.0, user.0, status.id()]
             .into_iter()
             .chain(seats.iter().map(|s| s.0))
-            .map(mysql_async::Value::from)
             .collect();
         let ids: Vec<i64> = self
             .conn()
             .await?
-            .exec(sql, args)
+            .exec(sql, params(args))
             .await
             .map_err(unavailable)?;
         Ok(ids.into_iter().map(SeatId).collect())

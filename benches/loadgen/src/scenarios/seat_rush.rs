@@ -338,7 +338,7 @@ async fn rush(
             let mut news = Vec::new();
             let answer = match c.emit("select seat", &body).await {
                 Ok(()) => {
-                    let reply = c.next_event_named_counting("self select seat", NEWS, &mut news);
+                    let reply = c.next_event_named_noting("self select seat", NEWS, &mut news);
                     match tokio::time::timeout(limit, reply).await {
                         Ok(reply) => reply.map(|e| e.arg().clone()),
                         Err(_) => Err(crate::sio::SioError::Timeout),
@@ -348,11 +348,7 @@ async fn rush(
             };
             let latency = ms(sent.elapsed());
             // Keep reading as a browser would, to time the room news and count it.
-            let _ = tokio::time::timeout(
-                NEWS_WINDOW,
-                c.next_event_named_counting("\u{0}", NEWS, &mut news),
-            )
-            .await;
+            let _ = tokio::time::timeout(NEWS_WINDOW, c.note_events(NEWS, &mut news)).await;
             (c, seat, admitted, Some((sent, latency, answer)), news)
         });
     }

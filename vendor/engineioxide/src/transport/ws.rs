@@ -4,7 +4,7 @@
 //! Other functions are used internally to handle the websocket connection through tasks and channels
 //! and to handle upgrade from polling to ws
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use futures_util::{
     SinkExt, StreamExt, TryStreamExt,
@@ -26,8 +26,14 @@ use tokio_util::future::FutureExt as _;
 use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
-    DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    DisconnectReason, Socket,
+    body::ResponseBody,
+    config::EngineIoConfig,
+    engine::EngineIo,
+    errors::Error,
+    handler::EngineIoHandler,
+    socket::{InternalRx, Queued},
+    transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -82,7 +88,7 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
         match res {
             Ok(_) => {
                 #[cfg(feature = "tracing")]
-                tracing::debug!(?sid, "ws closed")
+                tracing::debug!(?sid, "ws open")
             }
             Err(Error::MultipleWebsocketRequests) => {}
             Err(_e) => {
@@ -102,7 +108,8 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 ///
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
-/// Read packets from the websocket and handle them, it will block until the connection is closed
+/// Patched (see PATCHES.md): once the handshake is done, the connection is served by a task of
+/// its own ([`serve`]) and this returns; it used to return only when the connection closed.
 #[cfg_attr(
     feature = "tracing",
     tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
@@ -123,7 +130,9 @@ where
         .max_frame_size(Some(engine.config.ws_max_frame_size));
 
     let ws_init = move || WebSocketStream::from_raw_socket(conn, Role::Server, Some(ws_config));
-    let (socket, ws) = if let Some(sid) = sid {
+    // Patched (see PATCHES.md): the handshakes are boxed so that their state does not stay
+    // reserved in this future for the whole life of the connection.
+    let (socket, ws, heartbeat) = if let Some(sid) = sid {
         match engine.get_socket(sid) {
             None => return Err(Error::UnknownSessionID(sid)),
             Some(socket) if socket.is_ws() => return Err(Error::MultipleWebsocketRequests),
@@ -131,10 +140,11 @@ where
                 let mut ws = ws_init().await;
 
                 let upgrade_fut = upgrade_handshake::<H, S>(&socket, &mut ws);
-                match tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut)
-                    .with_cancellation_token(&socket.cancellation_token)
-                    .await
-                {
+                let upgrade_fut = Box::pin(
+                    tokio::time::timeout(engine.config.upgrade_timeout, upgrade_fut)
+                        .with_cancellation_token(&socket.cancellation_token),
+                );
+                match upgrade_fut.await {
                     Some(Ok(res)) => res?,
                     Some(Err(_)) => {
                         #[cfg(feature = "tracing")]
@@ -148,7 +158,8 @@ where
                         return Err(Error::Upgrade);
                     }
                 }
-                (socket, ws)
+                // The polling session already runs its heartbeat task.
+                (socket, ws, None)
             }
         }
     } else {
@@ -158,23 +169,60 @@ where
         tracing::debug!("new websocket connection");
 
         let mut ws = ws_init().await;
-        init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
-        (socket, ws)
+        if let Err(e) = Box::pin(init_handshake(socket.id, &mut ws, &engine.config)).await {
+            // Patched (see PATCHES.md): the session was created and announced, and no
+            // heartbeat would ever close it.
+            engine.close_session(socket.id, DisconnectReason::TransportError);
+            return Err(e);
+        }
+        let heartbeat = (engine.config.ping_interval, engine.config.ping_timeout);
+        (socket, ws, Some(heartbeat))
     };
+    // Patched (see PATCHES.md): the connection is served by a new task, so that the state of
+    // the handshake is freed instead of staying reserved in this task's future.
+    tokio::spawn(serve::<H, S>(engine, socket, ws, heartbeat));
+    Ok(())
+}
+
+/// Serves an open websocket until its session closes.
+///
+/// Patched (see PATCHES.md): the reader, the writer and the heartbeat of a websocket run in
+/// this one task instead of three. Each stops when the session's cancellation token fires,
+/// which closing the session always does.
+async fn serve<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    socket: Arc<Socket<H::Data>>,
+    ws: WebSocketStream<S>,
+    heartbeat: Option<(Duration, Duration)>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = ws.split();
+    let cancelled = &socket.cancellation_token;
+    tokio::join!(
+        read_until_closed(&engine, rx, &socket).with_cancellation_token(cancelled),
+        forward_to_socket::<H, S>(socket.clone(), tx),
+        async {
+            if let Some((interval, timeout)) = heartbeat {
+                socket
+                    .heartbeat_until_closed(interval, timeout)
+                    .with_cancellation_token(cancelled)
+                    .await;
+            }
+        },
+    );
+}
 
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
-
-    // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
-        Some(Err(ref e)) => {
+/// Reads the websocket until it closes or fails, then closes the session.
+async fn read_until_closed<H: EngineIoHandler, S>(
+    engine: &Arc<EngineIo<H>>,
+    rx: SplitStream<WebSocketStream<S>>,
+    socket: &Arc<Socket<H::Data>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match forward_to_handler(engine, rx, socket).await {
+        Err(ref e) => {
             let reason =
                 Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
 
@@ -182,17 +230,12 @@ where
             tracing::debug!("error when handling packet: {:?}", e);
             engine.close_session(socket.id, reason);
         }
-        Some(Ok(())) => {
+        Ok(()) => {
             #[cfg(feature = "tracing")]
             tracing::debug!(sid = %socket.id, "ws transport was closed");
             engine.close_session(socket.id, DisconnectReason::TransportClose);
         }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
-        }
     }
-    Ok(())
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
@@ -273,69 +316,28 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         ..
     } = &mut *internal_rx;
 
-    // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues
-    macro_rules! map_fn {
-            ($item:ident) => {
-                let res = match $item {
-                    Packet::Binary(bin) | Packet::BinaryV3(bin) => {
-                        if socket.protocol == ProtocolVersion::V3 {
-                            // v3 protocol requires packet type as the first byte.
-                            // This requires a new buffer. This is OK as it is only for the V3 protocol.
-                            let mut buff = Vec::with_capacity(bin.len() + 1);
-                            buff.push(0x04);
-                            buff.extend(bin);
-                            tx.feed(Message::Binary(buff.into())).await
-                        } else {
-                            tx.feed(Message::Binary(bin)).await
-                        }
-                    }
-                    // A Noop Packet maybe sent by the server to upgrade from a polling connection
-                    // In the case that the packet was not poll in time it will remain in the buffer and therefore
-                    // it should be discarded here
-                    Packet::Noop => Ok(()),
-                    _ => {
-                        let packet: String = $item.try_into().unwrap();
-                        tx.feed(Message::Text(packet.into())).await
-                    }
-                };
-                if let Err(_e) = res {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
-                }
-            };
-        }
-
     // Forward buffered packets until the channel is closed or the session is cancelled.
+    // Patched (see PATCHES.md): the packets are written by one `feed_packets` call site, so
+    // that this future reserves room for one write, not three.
     loop {
-        tokio::select! {
+        let packets = tokio::select! {
             biased;
-            items = buffered_rx.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in packets {
-                            map_fn!(item);
-                        }
-                        while let Ok(packets) = buffered_rx.try_recv() {
-                            for item in packets {
-                                map_fn!(item);
-                            }
-                        }
-                    }
-                    None => break
-                }
-            }
+            items = buffered_rx.recv() => match items {
+                Some(packets) => packets,
+                None => break,
+            },
             _ = socket.cancellation_token.cancelled() => break,
             Ok(()) = volatile_rx.changed() => {
                 let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
+                match val {
+                    Some(packets) => packets,
+                    None => continue,
                 }
             },
+        };
+        feed_packets(&socket, &mut tx, packets).await;
+        while let Ok(packets) = buffered_rx.try_recv() {
+            feed_packets(&socket, &mut tx, packets).await;
         }
 
         #[cfg(feature = "tracing")]
@@ -349,6 +351,46 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     tx.flush().await.ok();
     tx.close().await.ok();
 }
+
+/// Maps packets to websocket messages and feeds them to the sink, without flushing.
+async fn feed_packets<D, S>(
+    socket: &Socket<D>,
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    mut packets: Queued,
+) where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    for item in packets.drain(..) {
+        let msg = match item {
+            Packet::Binary(bin) | Packet::BinaryV3(bin) => {
+                if socket.protocol == ProtocolVersion::V3 {
+                    // v3 protocol requires packet type as the first byte.
+                    // This requires a new buffer. This is OK as it is only for the V3 protocol.
+                    let mut buff = Vec::with_capacity(bin.len() + 1);
+                    buff.push(0x04);
+                    buff.extend(bin);
+                    Message::Binary(buff.into())
+                } else {
+                    Message::Binary(bin)
+                }
+            }
+            // A Noop Packet maybe sent by the server to upgrade from a polling connection
+            // In the case that the packet was not poll in time it will remain in the buffer and therefore
+            // it should be discarded here
+            Packet::Noop => continue,
+            item => {
+                let packet = String::from(item);
+                Message::Text(packet.into())
+            }
+        };
+        if let Err(_e) = tx.feed(msg).await {
+            #[cfg(feature = "tracing")]
+            tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+        }
+    }
+}
+
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(
     sid: Sid,
@@ -408,7 +450,7 @@ where
     // We send a last Noop request to close a potential waiting polling request.
     socket
         .internal_tx
-        .send(smallvec![Packet::Noop])
+        .send(Box::new(smallvec![Packet::Noop]))
         .await
         .map_err(|_| Error::Upgrade)?;
 
@@ -503,6 +545,85 @@ mod tests {
             WebSocketStream::from_raw_socket(server, Role::Server, None).await,
             WebSocketStream::from_raw_socket(client, Role::Client, None).await,
         )
+    }
+
+    fn engine() -> Arc<EngineIo<StubHandler>> {
+        Arc::new(EngineIo::new(
+            Arc::new(StubHandler),
+            EngineIoConfig::default(),
+        ))
+    }
+
+    fn session(engine: &Arc<EngineIo<StubHandler>>) -> Arc<Socket<()>> {
+        let parts = Request::<()>::default().into_parts().0;
+        engine.create_session(ProtocolVersion::V4, TransportType::Websocket, parts, false)
+    }
+
+    /// Patched: every idle websocket keeps this future alive, so its size is its cost.
+    #[tokio::test]
+    async fn a_served_websocket_reserves_less_than_two_kib() {
+        let engine = engine();
+        let socket = session(&engine);
+        let (server, _client) = ws_pair().await;
+        let beat = Some((Duration::from_secs(25), Duration::from_secs(20)));
+        let serving = serve::<StubHandler, _>(engine, socket, server, beat);
+        let size = std::mem::size_of_val(&serving);
+        assert!(size < 2048, "serve() reserves {size} bytes");
+    }
+
+    /// Patched: reader, writer and heartbeat share one task, which must end with the session.
+    #[tokio::test]
+    async fn serving_ends_when_the_session_is_closed() {
+        let engine = engine();
+        let socket = session(&engine);
+        let (server, mut client) = ws_pair().await;
+        let beat = Some((Duration::from_secs(25), Duration::from_secs(20)));
+        let serving = tokio::spawn(serve::<StubHandler, _>(
+            engine.clone(),
+            socket.clone(),
+            server,
+            beat,
+        ));
+
+        socket.emit(Str::from("hello")).unwrap();
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let msg = tokio::time::timeout(TIMEOUT, client.next()).await;
+            heard.push(msg.unwrap().unwrap().unwrap());
+        }
+        heard.sort_by_key(|m| m.to_string());
+        // The writer delivers the message, and the heartbeat sends its first ping.
+        assert_eq!(heard, [Message::text("2"), Message::text("4hello")]);
+
+        engine.close_session(socket.id, DisconnectReason::ClosingServer);
+        tokio::time::timeout(TIMEOUT, serving)
+            .await
+            .expect("serving should stop with the session")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn serving_ends_when_the_client_goes_away() {
+        let engine = engine();
+        let socket = session(&engine);
+        let (server, client) = ws_pair().await;
+        let beat = Some((Duration::from_secs(25), Duration::from_secs(20)));
+        let serving = tokio::spawn(serve::<StubHandler, _>(
+            engine.clone(),
+            socket.clone(),
+            server,
+            beat,
+        ));
+
+        drop(client);
+        tokio::time::timeout(TIMEOUT, serving)
+            .await
+            .expect("serving should stop when the connection drops")
+            .unwrap();
+        assert!(
+            engine.get_socket(socket.id).is_none(),
+            "the session is closed"
+        );
     }
 
     /// A polling request can still hold the lock at the end of an upgrade.

@@ -34,6 +34,9 @@ struct Step {
     connect_wall_s: f64,
     server_rss_kb: u64,
     server_kb_per_connection: f64,
+    /// Server RSS growth since the previous step, per connection added: the marginal cost,
+    /// without the one-off growth (runtime, allocator arenas, handshake bursts) of the first step.
+    server_kb_per_added_connection: Option<f64>,
     loadgen_rss_kb: u64,
     loadgen_kb_per_connection: f64,
     server_threads: u64,
@@ -77,12 +80,16 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         let now = server.stat().unwrap_or_default();
         let own = ProcStat::own().unwrap_or_default();
         let n = keepers.len();
+        let added = results.last().map(|prev: &Step| {
+            (now.rss_kb as f64 - prev.server_rss_kb as f64) / n.saturating_sub(prev.connected).max(1) as f64
+        });
         let step = Step {
             connections: target,
             connected: n,
             connect_wall_s: wall,
             server_rss_kb: now.rss_kb,
             server_kb_per_connection: (now.rss_kb as f64 - base.rss_kb as f64) / n.max(1) as f64,
+            server_kb_per_added_connection: added,
             loadgen_rss_kb: own.rss_kb,
             loadgen_kb_per_connection: (own.rss_kb as f64 - own_base.rss_kb as f64)
                 / n.max(1) as f64,
@@ -111,14 +118,18 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
          server RSS before any connection (after the sign-ups): {:.1} MiB.\n",
         base.rss_kb as f64 / 1024.0
     ));
-    report.md("| connections | connected | server RSS (MiB) | **server KB / connection** | load generator KB / connection |\n|---:|---:|---:|---:|---:|");
+    report.md("| connections | connected | server RSS (MiB) | **server KB / connection** | server KB / connection added since the previous step | load generator KB / connection |\n|---:|---:|---:|---:|---:|---:|");
     for s in &results {
+        let added = s
+            .server_kb_per_added_connection
+            .map_or_else(|| "–".to_string(), |kb| format!("{kb:.2}"));
         report.md(format!(
-            "| {} | {} | {:.1} | **{:.2}** | {:.2} |",
+            "| {} | {} | {:.1} | **{:.2}** | {} | {:.2} |",
             s.connections,
             s.connected,
             s.server_rss_kb as f64 / 1024.0,
             s.server_kb_per_connection,
+            added,
             s.loadgen_kb_per_connection
         ));
     }

@@ -12,10 +12,16 @@ WORKDIR /build
 # Dependencies only: this layer is rebuilt only when Cargo.toml or Cargo.lock change. Stub
 # sources stand in for ours; the stub's own artifacts are then deleted so that the build below
 # compiles the real crate (COPY keeps the files' mtimes, which may be older than the stub's).
+# The workspace also needs the load generator's manifest (stubbed: it is not built here) and the
+# patched engineioxide that [patch.crates-io] points to (vendor/engineioxide/PATCHES.md).
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY benches/loadgen/Cargo.toml ./benches/loadgen/
+COPY vendor ./vendor
+RUN mkdir -p src benches/loadgen/src benches/loadgen/benches \
     && printf '//! Dependency-cache stub.\n' > src/lib.rs \
     && printf '//! Dependency-cache stub.\nfn main() {}\n' > src/main.rs \
+    && printf '//! Dependency-cache stub.\nfn main() {}\n' > benches/loadgen/src/main.rs \
+    && printf '//! Dependency-cache stub.\nfn main() {}\n' > benches/loadgen/benches/waiting_room.rs \
     && cargo build --release --locked --bin ticketclub \
     && rm -rf src target/release/ticketclub target/release/ticketclub.d \
         target/release/deps/ticketclub-* target/release/deps/libticketclub-* \

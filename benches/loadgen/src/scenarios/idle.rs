@@ -81,7 +81,8 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         let own = ProcStat::own().unwrap_or_default();
         let n = keepers.len();
         let added = results.last().map(|prev: &Step| {
-            (now.rss_kb as f64 - prev.server_rss_kb as f64) / n.saturating_sub(prev.connected).max(1) as f64
+            (now.rss_kb as f64 - prev.server_rss_kb as f64)
+                / n.saturating_sub(prev.connected).max(1) as f64
         });
         let step = Step {
             connections: target,

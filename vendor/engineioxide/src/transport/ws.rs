@@ -199,9 +199,10 @@ async fn serve<H: EngineIoHandler, S>(
 {
     let (tx, rx) = ws.split();
     let cancelled = &socket.cancellation_token;
+    let grace = engine.config.ping_timeout;
     tokio::join!(
         read_until_closed(&engine, rx, &socket).with_cancellation_token(cancelled),
-        forward_to_socket::<H, S>(socket.clone(), tx),
+        write_until_closed::<H, S>(&socket, tx, grace),
         async {
             if let Some((interval, timeout)) = heartbeat {
                 socket
@@ -211,6 +212,34 @@ async fn serve<H: EngineIoHandler, S>(
             }
         },
     );
+}
+
+/// Runs the writer. Once the session is cancelled, the writer has `grace` to send what is
+/// queued (the close packet among it) and close the websocket.
+///
+/// Patched (see PATCHES.md): a client that stops reading leaves the writer blocked on a full
+/// connection, where it never sees the cancellation; without the grace period, the task, the
+/// socket and the connection were held for as long as the client kept the connection open.
+async fn write_until_closed<H: EngineIoHandler, S>(
+    socket: &Arc<Socket<H::Data>>,
+    tx: SplitSink<WebSocketStream<S>, Message>,
+    grace: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let give_up = async {
+        socket.cancellation_token.cancelled().await;
+        // Boxed: an open connection should not carry a timer it only needs once closed.
+        Box::pin(tokio::time::sleep(grace)).await;
+    };
+    tokio::select! {
+        biased;
+        () = forward_to_socket::<H, S>(socket.clone(), tx) => {}
+        () = give_up => {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %socket.id, "ws writer still blocked after the session closed, dropping the connection");
+        }
+    }
 }
 
 /// Reads the websocket until it closes or fails, then closes the session.
@@ -624,6 +653,37 @@ mod tests {
             engine.get_socket(socket.id).is_none(),
             "the session is closed"
         );
+    }
+
+    /// Patched: a client that stops reading leaves the writer blocked on a full connection.
+    /// Once the session is closed, the writer gets the ping timeout to finish, then the
+    /// connection is dropped instead of being held forever.
+    #[tokio::test(start_paused = true)]
+    async fn serving_ends_when_a_client_that_stopped_reading_is_closed() {
+        let engine = engine();
+        let socket = session(&engine);
+        let (server, _client) = ws_pair().await;
+        let serving = tokio::spawn(serve::<StubHandler, _>(
+            engine.clone(),
+            socket.clone(),
+            server,
+            None,
+        ));
+
+        // Far more than the 1 KiB pipe holds: the writer blocks, since nobody reads.
+        let big = "x".repeat(512);
+        for _ in 0..64 {
+            socket.emit(Str::from(big.clone())).unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!serving.is_finished());
+
+        engine.close_session(socket.id, DisconnectReason::HeartbeatTimeout);
+        let grace = engine.config.ping_timeout;
+        tokio::time::timeout(grace + TIMEOUT, serving)
+            .await
+            .expect("serving should give up on a writer that cannot write")
+            .unwrap();
     }
 
     /// A polling request can still hold the lock at the end of an upgrade.

@@ -182,18 +182,10 @@ impl Application {
                 tracing::debug!(error = %e, "setting TCP_NODELAY failed");
             }
         });
-        // `into_make_service` hands each connection a shared handle to the router. Serving the
-        // `Router` itself deep-clones its route table for every TCP connection (about 5 KB here,
-        // held as long as a keep-alive connection lives); our routes already have their state,
-        // so there is nothing for that clone to prepare.
-        let serve =
-            axum::serve(listener, router.into_make_service()).with_graceful_shutdown(signal);
-        let served = async {
-            serve.await.context("serving")?;
-            Ok::<_, anyhow::Error>(())
-        };
+        let header_timeout = Duration::from_secs(state.settings.header_timeout);
+        let served = crate::server::serve(listener, router, header_timeout, signal);
         tokio::select! {
-            result = served => result?,
+            () = served => {}
             () = async { stop.cancelled().await; tokio::time::sleep(grace * 2).await } => {
                 tracing::warn!("in-flight requests did not finish within the grace period");
             }

@@ -113,6 +113,11 @@ pub struct Settings {
     /// How long shutdown waits for in-flight work before giving up, in seconds.
     #[arg(long, env = "TICKETCLUB_SHUTDOWN_GRACE", default_value_t = 10)]
     pub shutdown_grace: u64,
+
+    /// Seconds an HTTP connection may take to send a request's headers, or stay silent between
+    /// requests, before it is closed. Websockets are not affected.
+    #[arg(long, env = "TICKETCLUB_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
 }
 
 /// How log lines are written.
@@ -150,6 +155,7 @@ impl Settings {
             admin_token: None,
             log_format: LogFormat::Pretty,
             shutdown_grace: 2,
+            header_timeout: 30,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod realtime;
+pub mod server;
 pub mod storage;
 pub mod telemetry;
 pub mod warmup;

@@ -8,5 +8,6 @@ mod http_contract;
 mod js_flows;
 mod multi_instance;
 mod ops;
+mod slow_clients;
 mod storage_contract;
 mod waiting_room_contract;

@@ -65,11 +65,10 @@ pub const SOLD_COUNT: &str =
 /// Seats of a session an account holds in any state (user, session).
 pub const HELD_COUNT: &str =
     "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id <> 1";
-/// Owner and status of one seat in a session (session, seat).
 /// Which of some seats the account holds in one status (session, user, status, seat ids).
 pub const HELD_IN: &str = "SELECT seat_id FROM seat_status \
      WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
-/// Owner and status of one seat (session, seat).
+/// Owner and status of one seat in a session (session, seat).
 pub const SEAT_OWNER: &str =
     "SELECT user_id, status_id FROM seat_status WHERE session_id = ? AND seat_id = ?";
 /// EMPTY → SELECTED (user, hold deadline, session, seat); one affected row means the caller won.

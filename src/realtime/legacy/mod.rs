@@ -75,9 +75,10 @@ async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
 /// Waits until socketioxide counts the socket as connected. It sends CONNECT first and sets
 /// the flag just after, so on a busy machine the client's first event (sent the moment it
 /// reads CONNECT) can reach its handler in between, and the reply would be refused as if the
-/// socket were closed. Returns at once otherwise; gives up after a second (the socket is then
-/// really gone, and the reply fails as it should).
-pub(crate) async fn until_connected<A: Adapter>(s: &SocketRef<A>) {
+/// socket were closed (`emit` checks the flag; broadcasts and acks do not). Returns at once
+/// otherwise; gives up after a second (the socket is then really gone, and the reply fails as
+/// it should).
+async fn until_connected<A: Adapter>(s: &SocketRef<A>) {
     let deadline = Instant::now() + Duration::from_secs(1);
     while !s.connected() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -93,7 +94,8 @@ pub(crate) fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
     v.get(name).unwrap_or(&Value::Null)
 }
 
-pub(crate) fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
+pub(crate) async fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
+    until_connected(s).await;
     if let Err(e) = s.emit(event, body) {
         tracing::debug!(error = %e, event, "reply not sent (socket gone)");
     }

@@ -5,7 +5,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
-use super::{field, payload, reply, until_connected};
+use super::{field, payload, reply};
 use crate::app::AppState;
 use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
@@ -24,31 +24,30 @@ pub(super) async fn on_check_limit<A: Adapter>(
     io: SocketIo<A>,
 ) {
     let _timer = metrics::EventTimer::start("check limit");
-    until_connected(&s).await;
     let data = payload(data);
     let raw = if data.is_object() {
         field(&data, "sessionId")
     } else {
         &data
     };
-    let refuse = |message: &str| reply(&s, "check limit", &json!({"error": message}));
+    let refuse = async |message: &str| reply(&s, "check limit", &json!({"error": message})).await;
     let Some(id) = id_of(raw) else {
-        return refuse("Please provide a valid session ID.");
+        return refuse("Please provide a valid session ID.").await;
     };
     let session = match state.store.catalog.session(SessionId(id)).await {
         Ok(Some(session)) => session,
-        Ok(None) => return refuse("Please provide a valid session ID."),
+        Ok(None) => return refuse("Please provide a valid session ID.").await,
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");
-            return refuse(SYSTEM_ERROR);
+            return refuse(SYSTEM_ERROR).await;
         }
     };
     let now = now_millis();
     if session.time.millis() <= now {
-        return refuse("活動已結束！");
+        return refuse("活動已結束！").await;
     }
     if session.on_sale.is_some_and(|t| t.millis() > now) {
-        return refuse("活動尚未開賣！");
+        return refuse("活動尚未開賣！").await;
     }
     let user = conn.user();
     if let Some(previous) = conn.set_entered(session.id).filter(|p| *p != session.id) {
@@ -79,5 +78,5 @@ pub(super) async fn on_check_limit<A: Adapter>(
         }
     };
     tracing::debug!(session = %session.id, %user, reply = %body, "check limit");
-    reply(&s, "check limit", &body);
+    reply(&s, "check limit", &body).await;
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
-use super::{field, logged, payload, reply, until_connected};
+use super::{field, logged, payload, reply};
 use crate::app::AppState;
 use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
@@ -25,7 +25,6 @@ pub(super) async fn on_join_room<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("join room");
-    until_connected(&s).await;
     let data = payload(data);
     let (Some(session), Some(area)) = (
         id_of(field(&data, "sessionId")),
@@ -96,27 +95,26 @@ pub(super) async fn on_select_seat<A: Adapter>(
 ) {
     let _timer = metrics::EventTimer::start("select seat");
     let _answering = state.seat_news.answering();
-    until_connected(&s).await;
     let data = payload(data);
     let target = match seat_target(&state, &data).await {
         Ok(t) => t,
-        Err(message) => return reply(&s, "self select seat", &json!({"error": message})),
+        Err(message) => return reply(&s, "self select seat", &json!({"error": message})).await,
     };
     let seat = match find_seats(&state, target.area, &[&data]).await {
         Ok(seats) => seats[0],
-        Err(message) => return reply(&s, "self select seat", &json!({"error": message})),
+        Err(message) => return reply(&s, "self select seat", &json!({"error": message})).await,
     };
     let row = id_of(field(&data, "row")).unwrap_or(1);
     let column = id_of(field(&data, "column")).unwrap_or(1);
-    let refuse = |message: &str| {
+    let refuse = async |message: &str| {
         let body = json!({"error": message, "rowIndex": row - 1, "columnIndex": column - 1});
-        reply(&s, "self select seat", &body);
+        reply(&s, "self select seat", &body).await;
     };
     let user = conn.user();
     match state.store.waiting_room.place(target.session, user).await {
         Ok(Some(Place::Page)) => {}
-        Ok(_) => return refuse(NOT_ON_PAGE),
-        Err(e) => return refuse(&logged(e)),
+        Ok(_) => return refuse(NOT_ON_PAGE).await,
+        Err(e) => return refuse(&logged(e)).await,
     }
     let limit = state.ticket_limit();
     match state
@@ -127,19 +125,19 @@ pub(super) async fn on_select_seat<A: Adapter>(
     {
         Ok(SelectOutcome::Selected) => {
             metrics::seat_transitions("select", 1);
-            reply(&s, "self select seat", &data);
+            reply(&s, "self select seat", &data).await;
             let room = rooms::seat_map(target.session, target.area);
             state.seat_news.send(s.to(room), "other select seat", data);
         }
-        Ok(SelectOutcome::LimitReached) => refuse(&format!(
-            "一個帳號每個場次限購{}張門票（包含歷史訂單）！",
-            limit.0
-        )),
+        Ok(SelectOutcome::LimitReached) => {
+            let message = format!("一個帳號每個場次限購{}張門票（包含歷史訂單）！", limit.0);
+            refuse(&message).await
+        }
         Ok(SelectOutcome::Taken) => {
             metrics::seat_conflict();
-            refuse("座位已經被搶走了～請重新選位!")
+            refuse("座位已經被搶走了～請重新選位!").await
         }
-        Err(e) => refuse(&logged(e)),
+        Err(e) => refuse(&logged(e)).await,
     }
 }
 
@@ -152,7 +150,6 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
 ) {
     let _timer = metrics::EventTimer::start("unselect seat");
     let _answering = state.seat_news.answering();
-    until_connected(&s).await;
     let data = payload(data);
     match unselect(&state, &conn, &data).await {
         Ok(Some(target)) => {
@@ -160,7 +157,7 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
             state.seat_news.send(s.to(room), "unselect seat", data);
         }
         Ok(None) => {}
-        Err(message) => reply(&s, "unselect seat", &json!({"error": message})),
+        Err(message) => reply(&s, "unselect seat", &json!({"error": message})).await,
     }
 }
 
@@ -292,7 +289,6 @@ pub(super) async fn on_lock_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("lock seat");
-    until_connected(&s).await;
     relay(&s, &state, &conn, "lock seat", payload(data)).await;
 }
 
@@ -304,7 +300,6 @@ pub(super) async fn on_sold_seat<A: Adapter>(
     Extension(conn): Extension<Conn>,
 ) {
     let _timer = metrics::EventTimer::start("sold seat");
-    until_connected(&s).await;
     relay(&s, &state, &conn, "sold seat", payload(data)).await;
 }
 
@@ -317,7 +312,6 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
 ) {
     let _timer = metrics::EventTimer::start("unlock seat");
     let _answering = state.seat_news.answering();
-    until_connected(&s).await;
     let data = payload(data);
     match unlock(&state, &conn, &data).await {
         Ok(()) => {
@@ -326,7 +320,7 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
                 state.seat_news.send(s.to(room), "unlock seat", data);
             }
         }
-        Err(message) => reply(&s, "unlock seat", &json!({"error": message})),
+        Err(message) => reply(&s, "unlock seat", &json!({"error": message})).await,
     }
 }
 

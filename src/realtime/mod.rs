@@ -95,9 +95,10 @@ pub fn builder(state: AppState) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
     // Messages of this protocol are small, so a 1 KB websocket read buffer keeps idle
-    // connections cheap (a longer frame still gets a buffer of its own length). The outgoing buffer keeps its default of 128 packets: a seat rush
-    // broadcasts hundreds of seat changes to every watcher within milliseconds, and a full
-    // buffer drops packets (a 32-packet buffer lost `self select seat` replies in seat-rush).
+    // connections cheap (a longer frame still gets a buffer of its own length). The outgoing
+    // buffer keeps its default of 128 packets: a seat rush broadcasts hundreds of seat changes
+    // to every watcher within milliseconds, and a full buffer drops packets (a 32-packet
+    // buffer lost `self select seat` replies in seat-rush).
     SocketIo::builder()
         .with_state(state)
         .max_payload(100_000)
@@ -106,7 +107,7 @@ pub fn builder(state: AppState) -> SocketIoBuilder {
 
 /// Rebuilds the handshake request out of owned copies of its URI and headers. Socket.IO keeps
 /// the request parts for the connection's whole life, and hyper's zero-copy header values
-/// would otherwise pin hyper's 8 KB read buffer for as long as the socket is open.
+/// would otherwise pin hyper's read buffer (8 to 16 KB) for as long as the socket is open.
 pub fn detach_request(request: axum::extract::Request) -> axum::extract::Request {
     use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
     let (mut parts, body) = request.into_parts();

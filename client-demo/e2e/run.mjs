@@ -151,6 +151,22 @@ async function flow() {
     await noSideways(b);
     await shot(b, "03-B-waiting-1-ahead");
   });
+  await step("a late answer does not draw over the page that replaced it", async () => {
+    // The event list's data arrives after the visitor has already opened an event.
+    const late = async (route) => {
+      await new Promise((done) => setTimeout(done, 800));
+      await route.continue().catch(() => {});
+    };
+    await c.route("**/event", late);
+    await c.goto(`${BASE}/#/`);
+    await c.goto(`${BASE}/#/event/${SESSION.event}`);
+    await c.locator(".session-row").first().waitFor();
+    await c.waitForTimeout(1500);
+    await c.unroute("**/event", late);
+    if ((await c.locator(".session-row").count()) === 0) {
+      throw new Error("the late event list replaced the event page");
+    }
+  });
   await step("C queues behind B: 2 people ahead, about 20 minutes", async () => {
     await signUp(c, "c");
     await c.goto(`${BASE}/#/event/${SESSION.event}`);

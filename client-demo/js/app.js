@@ -57,8 +57,13 @@ function route() {
   if (typeof cleanup === "function") cleanup();
   cleanup = null;
   updateHeader();
+  // Each visit renders into an element of its own: a page whose data arrives after the
+  // visitor has moved on (a slow fetch) then draws into a detached element, not over the page
+  // that replaced it.
+  const view = document.createElement("div");
+  main.replaceChildren(view);
   try {
-    const result = page(main, ...params.slice(1));
+    const result = page(view, ...params.slice(1));
     Promise.resolve(result).then((c) => { cleanup = c; }, showCrash);
   } catch (e) {
     showCrash(e);

@@ -1,78 +1,37 @@
 //! Building and running one server instance.
 //!
 //! `build` opens the engines and binds the listener (port 0 allowed, for tests); `run_until_stopped`
-//! serves until the given shutdown future resolves. Shutdown, in one place: stop accepting, tell
-//! every socket (disconnect), stop the sweeper, let in-flight requests finish within a bound.
+//! serves until the given shutdown future resolves.
+//!
+//! Shutdown, in one place and in this order:
+//! 1. stop looking for new work (the sweeper and the warm-up scheduler end);
+//! 2. keep this instance's waiting-room places for the hand-over (Redis);
+//! 3. disconnect every socket (its clients reconnect elsewhere and resume);
+//! 4. stop accepting and let in-flight requests finish, within the grace;
+//! 5. drain the news queues (seat maps, queue news, positions) so no queued notice is lost;
+//! 6. wait for every tracked background task, within the grace.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::http::HeaderValue;
 use axum::serve::ListenerExt;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use tokio_util::task::TaskTracker;
+
 use crate::auth::Auth;
 use crate::config::Settings;
-use crate::domain::seats::TicketLimit;
 use crate::domain::time::{Millis, now_millis};
-use crate::domain::waiting_room::Rules;
 use crate::http;
-use crate::realtime::Realtime;
-use crate::realtime::announcer::Announcer;
-use crate::realtime::seat_news::SeatNews;
-use crate::storage::model::HoldTerms;
-use crate::storage::{Store, room_rules};
-
-/// What every handler can reach: settings, engines, token keys.
-#[derive(Clone)]
-pub struct AppState {
-    /// The settings the server started with.
-    pub settings: Arc<Settings>,
-    /// The storage engines.
-    pub store: Store,
-    /// Token and password handling.
-    pub auth: Arc<Auth>,
-    /// Renders the process's metrics.
-    pub metrics: PrometheusHandle,
-    /// Delivers queue news (admissions, positions) in batches.
-    pub announcer: Announcer,
-    /// Sends seat-map broadcasts in order, after the direct answers.
-    pub seat_news: SeatNews,
-    image_base: Arc<str>,
-}
-
-impl AppState {
-    /// The waiting-room rules in force.
-    pub fn rules(&self) -> Rules {
-        room_rules(&self.settings)
-    }
-
-    /// Tickets per account per session.
-    pub fn ticket_limit(&self) -> TicketLimit {
-        TicketLimit(self.settings.ticket_limit)
-    }
-
-    /// Terms of a new seat hold taken at `now`: the ticket limit, and a deadline one visit long
-    /// (the backstop that frees seats even if the visit's end goes unnoticed).
-    pub fn hold_terms(&self, now: Millis) -> HoldTerms {
-        HoldTerms {
-            limit: self.ticket_limit(),
-            until: now + self.settings.window_with_grace().as_millis() as Millis,
-        }
-    }
-
-    /// The public URL of an image file name stored in the catalog.
-    pub fn image_url(&self, file: &str) -> String {
-        format!("{}/{file}", self.image_base)
-    }
-}
+use crate::realtime::{Background, Realtime};
+use crate::state::AppState;
+use crate::storage::Store;
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -81,6 +40,7 @@ pub struct Application {
     router: Router,
     io: Realtime,
     state: AppState,
+    background: Background,
 }
 
 impl Application {
@@ -102,21 +62,19 @@ impl Application {
             .await
             .context("opening storage")?;
         tracing::info!(engines = %store.description, "storage ready");
-        let state = AppState {
-            image_base: settings.image_base_for(address).into(),
-            settings: Arc::new(settings),
-            store,
-            auth: Arc::new(auth),
-            metrics: crate::metrics::install(),
-            announcer: Announcer::default(),
-            seat_news: SeatNews::default(),
+        let image_base = settings.image_base_for(address);
+        let state = AppState::new(settings, store, auth, image_base);
+        let background = Background {
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+            drain: CancellationToken::new(),
         };
         let redis = state
             .settings
             .redis_url
             .as_deref()
             .map(|url| (url, state.settings.redis_prefix.as_str()));
-        let (socket_route, io) = Realtime::build(state.clone(), redis).await?;
+        let (socket_route, io) = Realtime::build(state.clone(), redis, &background).await?;
         let socket_route = socket_route
             .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
                 crate::realtime::detach_request,
@@ -129,6 +87,7 @@ impl Application {
             router,
             io,
             state,
+            background,
         })
     }
 
@@ -153,10 +112,14 @@ impl Application {
             router,
             io,
             state,
+            background,
         } = self;
-        let stop = CancellationToken::new();
-        let sweeper = io.spawn_sweeper(state.clone(), stop.clone());
-        let warmer = tokio::spawn(crate::warmup::run_scheduler(state.clone(), stop.clone()));
+        let Background { tasks, stop, drain } = background;
+        tasks.spawn(crate::service::sweeper::run(state.clone(), stop.clone()));
+        tasks.spawn(crate::service::warmup::run_scheduler(
+            state.clone(),
+            stop.clone(),
+        ));
         let grace = Duration::from_secs(state.settings.shutdown_grace);
         tracing::info!(%address, "TicketClub listening");
         let stopping = stop.clone();
@@ -190,8 +153,11 @@ impl Application {
                 tracing::warn!("in-flight requests did not finish within the grace period");
             }
         }
-        sweeper.abort();
-        warmer.abort();
+        drain.cancel();
+        tasks.close();
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            tracing::warn!("background tasks did not finish within the grace period");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -13,6 +13,9 @@ use crate::storage::StorageError;
 /// The original's generic failure message.
 pub const SYSTEM_ERROR: &str = "系統錯誤，請稍後再試！";
 
+/// Told to someone who tries to buy without a place on the buying page (HTTP and socket).
+pub const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
+
 /// An HTTP error answer.
 #[derive(Debug)]
 pub struct ApiError {

@@ -1,7 +1,7 @@
 //! TicketClub: a fair virtual waiting room and live seat map for selling concert tickets.
 //!
-//! Data flows one way: transport ([`http`], [`realtime`]) → rules ([`domain`]) and storage
-//! ([`storage`]). [`app`] builds and runs an instance; `README.md` has the module map.
+//! Data flows one way: adapters ([`http`], [`realtime`]) → use cases ([`service`]) → rules
+//! ([`domain`]) and storage ([`storage`]). [`app`] builds and runs an instance; `README.md` has the module map.
 
 pub mod app;
 pub mod auth;
@@ -9,9 +9,11 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod js;
 pub mod metrics;
 pub mod realtime;
 pub mod server;
+pub mod service;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
-pub mod warmup;

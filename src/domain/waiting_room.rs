@@ -164,6 +164,11 @@ impl Room {
             .map(Place::Queue)
     }
 
+    /// When `user` reached the buying page, if they are on it.
+    pub fn admitted_at(&self, user: UserId) -> Option<Millis> {
+        self.page.iter().find(|v| v.user == user).map(|v| v.since)
+    }
+
     /// Removes `user`. With `holder` given, only if that connection holds the place. Returns
     /// `None` when nothing was removed, and then nobody is promoted (the original's bug).
     pub fn leave(

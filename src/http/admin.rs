@@ -6,11 +6,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::Value;
 
-use super::extract::id_of;
-use crate::app::AppState;
 use crate::domain::ids::SessionId;
 use crate::error::{ApiError, ApiResult};
-use crate::warmup::{self, WarmupReport};
+use crate::js::id_of;
+use crate::service::warmup::{self, WarmupReport};
+use crate::state::AppState;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {

@@ -8,10 +8,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::extract::{AuthUser, Body, id_of, js_text, truthy};
-use crate::app::AppState;
+use super::extract::{AuthUser, Body};
 use crate::domain::ids::{AreaId, EventId, SessionId};
 use crate::error::{ApiError, ApiResult};
+use crate::js::{id_of, js_text, truthy};
+use crate::state::AppState;
 use crate::storage::model::{AreaOffer, SeatCell};
 
 /// Routes of this resource.

@@ -8,10 +8,9 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde_json::Value;
 
-use crate::app::AppState;
-use crate::domain::ids::{AreaId, SeatId, UserId};
+use crate::domain::ids::UserId;
 use crate::error::ApiError;
-use crate::storage::{Catalog, StorageResult};
+use crate::state::AppState;
 
 /// Largest accepted body (Express's `express.json()` default, 100 KB).
 pub const BODY_LIMIT: usize = 100 * 1024;
@@ -83,109 +82,5 @@ impl Body {
     /// A field of the body, `null` when absent or when the body is not an object.
     pub fn field(&self, name: &str) -> &Value {
         self.0.get(name).unwrap_or(&Value::Null)
-    }
-}
-
-/// JavaScript truthiness: `null`, `false`, `0`, `""` (and absence) are falsy.
-pub fn truthy(v: &Value) -> bool {
-    match v {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
-}
-
-/// A positive integer id given as a number or a string of digits; anything else is no id.
-pub fn id_of(v: &Value) -> Option<i64> {
-    let id = match v {
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }?;
-    (id > 0).then_some(id)
-}
-
-/// A text field, `None` unless it is a string.
-pub fn text_of(v: &Value) -> Option<&str> {
-    v.as_str()
-}
-
-/// How JavaScript prints a value inside a template string (`${value}`), for messages that echo
-/// what the client sent.
-pub fn js_text(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(js_text).collect::<Vec<_>>().join(","),
-        Value::Object(_) => "[object Object]".into(),
-    }
-}
-
-/// Seat ids for a client's `{row, column}` objects in `area`, shared by `POST /seat/lock` and
-/// the seat events. The inner error is the original's message naming the first position that
-/// has no seat; the outer one is a storage failure.
-pub async fn seats_at(
-    catalog: &dyn Catalog,
-    area: AreaId,
-    cells: &[&Value],
-) -> StorageResult<Result<Vec<SeatId>, String>> {
-    let raw: Vec<(&Value, &Value)> = cells
-        .iter()
-        .map(|c| {
-            let at = |name| c.get(name).unwrap_or(&Value::Null);
-            (at("row"), at("column"))
-        })
-        .collect();
-    let positions = raw
-        .iter()
-        .map(|(r, c)| (id_of(r).unwrap_or(0), id_of(c).unwrap_or(0)))
-        .collect();
-    let found = catalog.find_seats(area, positions).await?;
-    Ok(raw
-        .iter()
-        .zip(found)
-        .map(|((row, column), seat)| {
-            seat.ok_or_else(|| {
-                format!(
-                    "Can not find row {}, column {} in area {area}",
-                    js_text(row),
-                    js_text(column)
-                )
-            })
-        })
-        .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn truthiness_follows_javascript() {
-        for falsy in [json!(null), json!(false), json!(0), json!(""), json!(0.0)] {
-            assert!(!truthy(&falsy), "{falsy} should be falsy");
-        }
-        for t in [json!("0"), json!([]), json!({}), json!(-1), json!(true)] {
-            assert!(truthy(&t), "{t} should be truthy");
-        }
-    }
-
-    #[test]
-    fn ids_come_from_numbers_or_digit_strings_only() {
-        assert_eq!(id_of(&json!(2)), Some(2));
-        assert_eq!(id_of(&json!("2")), Some(2));
-        assert_eq!(id_of(&json!(2.0)), Some(2));
-        assert_eq!(id_of(&json!(2.5)), None);
-        assert_eq!(id_of(&json!("2abc")), None);
-        assert_eq!(id_of(&json!(-3)), None);
-        assert_eq!(id_of(&json!([2])), None);
     }
 }

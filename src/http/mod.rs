@@ -18,8 +18,8 @@ use axum::response::Response;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The API routes (without prefix).
 fn api() -> Router<AppState> {

@@ -1,22 +1,24 @@
 //! Buying: `/session/validation` (before the waiting room), `/seat/lock`, `/order`.
 //!
-//! Checks run in the original's order with its messages. Unlike the original, locking and
-//! ordering require a place on the session's buying page, and each seat transition is atomic.
+//! The wire checks (missing fields, list sizes) run here in the original's order with its
+//! messages; the rules are the service layer's. Unlike the original, locking and ordering need a
+//! place on the session's buying page, and each seat transition is atomic.
 
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::extract::{AuthUser, Body, id_of, js_text, seats_at, truthy};
-use crate::app::AppState;
+use super::extract::{AuthUser, Body};
 use crate::domain::ids::{AreaId, SeatId, SessionId, UserId};
 use crate::domain::seats::TicketLimit;
 use crate::domain::time::now_millis;
-use crate::domain::waiting_room::Place;
-use crate::error::{ApiError, ApiResult};
-use crate::metrics;
-use crate::storage::model::{LockOutcome, OrderOutcome, SessionInfo, TicketLine};
+use crate::error::{ApiError, ApiResult, NOT_ON_PAGE};
+use crate::js::{id_of, js_text, truthy};
+use crate::service::seats::{self, Position};
+use crate::service::{ServiceError, visit};
+use crate::state::AppState;
+use crate::storage::model::{SessionInfo, TicketLine};
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -26,8 +28,14 @@ pub fn router() -> Router<AppState> {
         .route("/order", post(place_order))
 }
 
-/// Told to someone who tries to buy without a place on the buying page.
-pub const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
+/// Storage faults become the generic 500; other refusals are mapped by each route.
+fn unexpected(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Unavailable(e) => e.into(),
+        ServiceError::NotAdmitted => ApiError::bad_request(NOT_ON_PAGE),
+        other => ApiError::internal("an unexpected refusal", other),
+    }
+}
 
 async fn validate_session(
     State(state): State<AppState>,
@@ -38,45 +46,31 @@ async fn validate_session(
     if !truthy(raw) {
         return Err(ApiError::bad_request("Please provide session ID."));
     }
-    let session = find_session(&state, raw, "請提供正確的場次資訊").await?;
-    let now = now_millis();
-    if session.time.millis() <= now {
-        return Err(ApiError::bad_request("活動已結束！"));
-    }
-    if session.on_sale.is_some_and(|t| t.millis() > now) {
-        return Err(ApiError::bad_request("活動尚未開賣！"));
-    }
-    if state
-        .store
-        .waiting_room
-        .place(session.id, user)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::bad_request("此帳號已在購票頁面 / 隊伍中！"));
-    }
     let limit = state.ticket_limit().0;
-    let sold = state.store.inventory.sold_count(user, session.id).await?;
-    if sold >= limit {
-        return Err(ApiError::bad_request(format!(
-            "此帳號已購買{limit}張，達到單場次上限！"
-        )));
-    }
+    let session = SessionId(id_of(raw).unwrap_or(0));
+    let sold = match visit::check_visit(&state, session, user, now_millis()).await {
+        Ok(sold) => sold,
+        Err(ServiceError::UnknownSession) => {
+            return Err(ApiError::bad_request("請提供正確的場次資訊"));
+        }
+        Err(ServiceError::SaleEnded) => return Err(ApiError::bad_request("活動已結束！")),
+        Err(ServiceError::SaleNotOpen) => return Err(ApiError::bad_request("活動尚未開賣！")),
+        Err(ServiceError::AlreadyInside) => {
+            return Err(ApiError::bad_request("此帳號已在購票頁面 / 隊伍中！"));
+        }
+        Err(ServiceError::LimitReached { .. }) => {
+            return Err(ApiError::bad_request(format!(
+                "此帳號已購買{limit}張，達到單場次上限！"
+            )));
+        }
+        Err(e) => return Err(unexpected(e)),
+    };
     if sold > 0 {
         return Err(ApiError::warning(format!(
             "一個帳號每個場次限購{limit}張門票（包含歷史訂單）。此帳號已購買{sold}張，確定要用此帳號繼續購買嗎？"
         )));
     }
     Ok(Json(json!({"ok": true})))
-}
-
-/// Looks a session up by a client-sent id; unknown or malformed ids get `message`.
-async fn find_session(state: &AppState, raw: &Value, message: &str) -> ApiResult<SessionInfo> {
-    let found = match id_of(raw) {
-        Some(id) => state.store.catalog.session(SessionId(id)).await?,
-        None => None,
-    };
-    found.ok_or_else(|| ApiError::bad_request(message))
 }
 
 /// The body's `sessionId`, present (`Please provide session ID.`) and known (`invalid`).
@@ -89,7 +83,14 @@ async fn required_session<'b>(
     if !truthy(raw) {
         return Err(ApiError::bad_request("Please provide session ID."));
     }
-    Ok((raw, find_session(state, raw, invalid).await?))
+    let Some(id) = id_of(raw) else {
+        return Err(ApiError::bad_request(invalid));
+    };
+    match seats::known_session(state, SessionId(id)).await {
+        Ok(info) => Ok((raw, info)),
+        Err(ServiceError::UnknownSession) => Err(ApiError::bad_request(invalid)),
+        Err(e) => Err(unexpected(e)),
+    }
 }
 
 /// The seats a lock or order names: at most the ticket limit, at least one (`empty`).
@@ -107,14 +108,6 @@ fn seat_list(body: &Body, field: &str, limit: TicketLimit, empty: &str) -> ApiRe
     Ok(seats)
 }
 
-/// Refuses callers who are not on the session's buying page.
-async fn require_page(state: &AppState, session: SessionId, user: UserId) -> ApiResult<()> {
-    match state.store.waiting_room.place(session, user).await? {
-        Some(Place::Page) => Ok(()),
-        _ => Err(ApiError::bad_request(NOT_ON_PAGE)),
-    }
-}
-
 async fn lock_seats(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -130,39 +123,44 @@ async fn lock_seats(
         limit,
         "Please provide at least one seat to lock.",
     )?;
-    let seats = resolve_seats(&state, area, &tickets).await?;
-    require_page(&state, session.id, user).await?;
-    match state
-        .store
-        .inventory
-        .lock(
-            user,
-            session.id,
-            seats.clone(),
-            state.hold_terms(now_millis()),
-        )
-        .await?
-    {
-        LockOutcome::Locked => metrics::seat_transitions("lock", seats.len()),
-        LockOutcome::AllBought => {
-            return Err(ApiError::bad_request(format!(
-                "此帳號已購買{}張門票！",
-                limit.0
-            )));
-        }
-        LockOutcome::OnlyMore(n) => {
-            return Err(ApiError::bad_request(format!(
-                "此帳號只能再購買{n}張門票！"
-            )));
-        }
-        LockOutcome::NotSelectedBy(seat) => {
-            return Err(ApiError::bad_request(format!(
-                "Seat ID({seat}) is not selected by User ID {user}"
-            )));
+    let mut at: Vec<Position> = Vec::new();
+    for t in &tickets {
+        let p = (cell(t, "row"), cell(t, "column"));
+        if !at.contains(&p) {
+            at.push(p);
         }
     }
-    let lines = state.store.catalog.ticket_lines(session.id, seats).await?;
-    Ok(Json(lock_summary(raw_session, &lines)))
+    // The legacy client relays its own `lock seat` to the seat map's watchers.
+    match seats::lock(&state, user, (session.id, area), &at, true).await {
+        Ok(lines) => Ok(Json(lock_summary(raw_session, &lines))),
+        Err(ServiceError::UnknownSeat { index, .. }) => {
+            let t = tickets
+                .iter()
+                .find(|t| (cell(t, "row"), cell(t, "column")) == at[index]);
+            let raw = |name| t.and_then(|t| t.get(name)).unwrap_or(&Value::Null);
+            Err(ApiError::bad_request(format!(
+                "Can not find row {}, column {} in area {area}",
+                js_text(raw("row")),
+                js_text(raw("column"))
+            )))
+        }
+        Err(ServiceError::LimitReached { more: 0 }) => Err(ApiError::bad_request(format!(
+            "此帳號已購買{}張門票！",
+            limit.0
+        ))),
+        Err(ServiceError::LimitReached { more }) => Err(ApiError::bad_request(format!(
+            "此帳號只能再購買{more}張門票！"
+        ))),
+        Err(ServiceError::NotYours(seat)) => Err(ApiError::bad_request(format!(
+            "Seat ID({seat}) is not selected by User ID {user}"
+        ))),
+        Err(e) => Err(unexpected(e)),
+    }
+}
+
+/// A 1-based row or column of a client's seat object (0 when missing or malformed).
+fn cell(t: &Value, name: &str) -> i64 {
+    id_of(t.get(name).unwrap_or(&Value::Null)).unwrap_or(0)
 }
 
 /// The area of a lock request: present and in the session's venue.
@@ -173,27 +171,11 @@ async fn checked_area(state: &AppState, body: &Body, session: SessionId) -> ApiR
     }
     let invalid = || ApiError::bad_request("Please provide a valid area ID.");
     let area = AreaId(id_of(raw).ok_or_else(invalid)?);
-    if !state.store.catalog.area_in_session(session, area).await? {
-        return Err(invalid());
+    match seats::known_area(state, session, area).await {
+        Ok(()) => Ok(area),
+        Err(ServiceError::UnknownArea) => Err(invalid()),
+        Err(e) => Err(unexpected(e)),
     }
-    Ok(area)
-}
-
-/// Seat ids for the `{row, column}` objects the client sent, without duplicates.
-async fn resolve_seats(
-    state: &AppState,
-    area: AreaId,
-    tickets: &[Value],
-) -> ApiResult<Vec<SeatId>> {
-    let cells: Vec<&Value> = tickets.iter().collect();
-    let found = seats_at(state.store.catalog.as_ref(), area, &cells).await?;
-    let mut seats = Vec::new();
-    for seat in found.map_err(ApiError::bad_request)? {
-        if !seats.contains(&seat) {
-            seats.push(seat);
-        }
-    }
-    Ok(seats)
 }
 
 fn lock_summary(raw_session: &Value, lines: &[TicketLine]) -> Value {
@@ -228,28 +210,33 @@ async fn place_order(
             seats.push(seat);
         }
     }
-    require_page(&state, session.id, user).await?;
-    let outcome = state
-        .store
-        .inventory
-        .place_order(user, session.id, seats.clone(), limit)
-        .await?;
-    let message = match outcome {
-        OrderOutcome::Placed(order) => {
-            metrics::order_placed(seats.len());
-            metrics::seat_transitions("sell", seats.len());
-            tracing::info!(%order, %user, session = %session.id, seats = seats.len(), "order placed");
-            return Ok(Json(json!({"ok": true})));
-        }
-        OrderOutcome::NoSuchSeat(seat) => format!("Seat ID({seat}) is not existed."),
-        OrderOutcome::NotLockedBy(seat) => format!("{seat} is not locked by user ID({user})."),
-        OrderOutcome::OnlyMore(0) => format!("此帳號已購買{}張門票！", limit.0),
-        OrderOutcome::OnlyMore(n) => format!("此帳號只能再購買{n}張門票！"),
-        OrderOutcome::Unpriced => format!(
+    // The legacy client relays its own `sold seat` to the seat map's watchers.
+    let refused = match seats::order(&state, user, session.id, seats, true).await {
+        Ok(_) => return Ok(Json(json!({"ok": true}))),
+        Err(e) => e,
+    };
+    Err(order_refusal(refused, user, limit, &raw_seats, raw_session))
+}
+
+/// The original's message for a refused order.
+fn order_refusal(
+    e: ServiceError,
+    user: UserId,
+    limit: TicketLimit,
+    raw_seats: &[Value],
+    raw_session: &Value,
+) -> ApiError {
+    let message = match e {
+        ServiceError::NoSuchSeat(seat) => format!("Seat ID({seat}) is not existed."),
+        ServiceError::NotYours(seat) => format!("{seat} is not locked by user ID({user})."),
+        ServiceError::LimitReached { more: 0 } => format!("此帳號已購買{}張門票！", limit.0),
+        ServiceError::LimitReached { more } => format!("此帳號只能再購買{more}張門票！"),
+        ServiceError::Unpriced => format!(
             "Can not find corresponding seat IDs({}) by session ID({}).",
-            js_text(&Value::Array(raw_seats)),
+            js_text(&Value::Array(raw_seats.to_vec())),
             js_text(raw_session)
         ),
+        other => return unexpected(other),
     };
-    Err(ApiError::bad_request(message))
+    ApiError::bad_request(message)
 }

@@ -6,10 +6,11 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::extract::{AuthUser, Body, text_of, truthy};
-use crate::app::AppState;
+use super::extract::{AuthUser, Body};
 use crate::domain::email::is_email;
 use crate::error::{ApiError, ApiResult};
+use crate::js::{text_of, truthy};
+use crate::state::AppState;
 use crate::storage::model::{OrderView, UserRecord};
 
 /// Longest accepted name, in UTF-8 bytes (the original's check).

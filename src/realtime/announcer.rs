@@ -15,6 +15,8 @@ use serde_json::json;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::rooms;
 use crate::domain::ids::{SessionId, UserId};
@@ -39,11 +41,17 @@ struct Announcement {
 pub struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Announcement>>>);
 
 impl Announcer {
-    /// Starts delivering through `io`. Only the first call has an effect.
-    pub fn start<A: Adapter>(&self, io: SocketIo<A>) {
+    /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
+    /// `drain` is cancelled it delivers what is queued and ends.
+    pub fn start<A: Adapter>(
+        &self,
+        io: SocketIo<A>,
+        tasks: &TaskTracker,
+        drain: CancellationToken,
+    ) {
         let (tx, rx) = mpsc::unbounded_channel();
         if self.0.set(tx).is_ok() {
-            tokio::spawn(deliver_batches(io, rx));
+            tasks.spawn(deliver_batches(io, rx, drain));
         }
     }
 
@@ -68,8 +76,18 @@ impl Announcer {
 async fn deliver_batches<A: Adapter>(
     io: SocketIo<A>,
     mut rx: mpsc::UnboundedReceiver<Announcement>,
+    drain: CancellationToken,
 ) {
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            first = rx.recv() => first,
+            () = drain.cancelled() => {
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match rx.try_recv() {

@@ -5,11 +5,12 @@
 //! targeted messages find it on any instance.
 
 pub mod announcer;
+pub mod app;
+pub mod delivery;
 pub mod legacy;
-pub mod notify;
+pub mod order;
 pub mod rooms;
 pub mod seat_news;
-pub mod sweeper;
 
 use std::sync::{Arc, Mutex};
 
@@ -20,10 +21,16 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_redis::{FredAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::app::AppState;
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::waiting_room::Holder;
+use crate::state::AppState;
+use announcer::Announcer;
+use app::positions::Positions;
+use delivery::Delivery;
+use order::Turnstile;
+use seat_news::SeatNews;
 
 /// What the server knows about one connection, kept in the socket's extensions.
 #[derive(Clone)]
@@ -37,7 +44,7 @@ struct ConnInner {
 }
 
 impl Conn {
-    fn new(user: UserId, holder: Holder) -> Self {
+    pub(crate) fn new(user: UserId, holder: Holder) -> Self {
         Self(Arc::new(ConnInner {
             user,
             holder,
@@ -91,7 +98,7 @@ impl Conn {
 pub struct AuthRefused;
 
 /// The Socket.IO builder with the server's limits and state.
-pub fn builder(state: AppState) -> SocketIoBuilder {
+pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
     // Messages of this protocol are small, so a 1 KB websocket read buffer keeps idle
@@ -101,6 +108,7 @@ pub fn builder(state: AppState) -> SocketIoBuilder {
     // buffer lost `self select seat` replies in seat-rush).
     SocketIo::builder()
         .with_state(state)
+        .with_state(news)
         .max_payload(100_000)
         .ws_read_buffer_size(1024)
 }
@@ -141,23 +149,47 @@ pub enum Realtime {
     Shared(SocketIo<SharedAdapter>),
 }
 
+/// The background work of the realtime adapter: where its tasks run, and the two moments of
+/// shutdown they obey (`stop`: no new work is looked for; `drain`: send what is queued, end).
+#[derive(Clone)]
+pub struct Background {
+    /// Every task of the adapter, awaited at shutdown.
+    pub tasks: TaskTracker,
+    /// Cancelled when the instance stops serving.
+    pub stop: CancellationToken,
+    /// Cancelled once every socket is closed: delivery queues empty out and end.
+    pub drain: CancellationToken,
+}
+
 impl Realtime {
-    /// Builds the Socket.IO service (for `/socket.io/`) and its handle. With a Redis URL, rooms
-    /// are shared with every other instance through Redis (channels under `prefix`).
+    /// Builds the Socket.IO service (for `/socket.io/`) and its handle, with the news delivery
+    /// attached to `state`. With a Redis URL, rooms are shared with every other instance
+    /// through Redis (channels under `prefix`).
     pub async fn build(
         state: AppState,
         redis: Option<(&str, &str)>,
+        background: &Background,
     ) -> anyhow::Result<(axum::routing::MethodRouter, Realtime)> {
-        let announcer = state.announcer.clone();
-        state.seat_news.start();
-        let builder = builder(state);
+        let news = SeatNews::default();
+        news.start(&background.tasks, background.drain.clone());
+        let builder = builder(state.clone(), news.clone());
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            announcer.start(io.clone());
+            deliver_through(&io, &state, news, background);
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
             );
+            io.ns(
+                rooms::QUEUE_NAMESPACE,
+                app::queue::on_connect::<LocalAdapter>
+                    .with(app::queue::on_connecting::<LocalAdapter>),
+            );
+            io.dyn_ns(
+                "/event-{session}",
+                app::event::on_connect::<LocalAdapter>
+                    .with(app::event::on_connecting::<LocalAdapter>),
+            )?;
             return Ok((axum::routing::any_service(service), Realtime::Local(io)));
         };
         let mut config = fred::prelude::Config::from_url(url)?;
@@ -167,26 +199,26 @@ impl Realtime {
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        announcer.start(io.clone());
+        deliver_through(&io, &state, news, background);
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
         )
         .await
         .map_err(|e| anyhow::anyhow!("registering the default namespace: {e}"))?;
+        io.ns(
+            rooms::QUEUE_NAMESPACE,
+            app::queue::on_connect::<SharedAdapter>
+                .with(app::queue::on_connecting::<SharedAdapter>),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("registering the queue namespace: {e}"))?;
+        io.dyn_ns(
+            "/event-{session}",
+            app::event::on_connect::<SharedAdapter>
+                .with(app::event::on_connecting::<SharedAdapter>),
+        )?;
         Ok((axum::routing::any_service(service), Realtime::Shared(io)))
-    }
-
-    /// Starts the purchase-window sweeper.
-    pub fn spawn_sweeper(
-        &self,
-        state: AppState,
-        stop: CancellationToken,
-    ) -> tokio::task::JoinHandle<()> {
-        match self.clone() {
-            Realtime::Local(io) => tokio::spawn(sweeper::run(io, state, stop)),
-            Realtime::Shared(io) => tokio::spawn(sweeper::run(io, state, stop)),
-        }
     }
 
     /// Disconnects every socket of this instance.
@@ -196,6 +228,25 @@ impl Realtime {
             Realtime::Shared(io) => io.close().await,
         }
     }
+}
+
+/// Starts the delivery tasks on `io` and attaches the deliverer to the state's newsroom.
+fn deliver_through<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    news: SeatNews,
+    background: &Background,
+) {
+    let announcer = Announcer::default();
+    announcer.start(io.clone(), &background.tasks, background.drain.clone());
+    let positions = Positions::default();
+    background.tasks.spawn(
+        positions
+            .clone()
+            .flush(io.clone(), background.drain.clone()),
+    );
+    let delivery = Delivery::new(io.clone(), state.clone(), news, announcer, positions);
+    state.news.attach(delivery);
 }
 
 /// Connect middleware: the original's `socketIsAuth`.
@@ -223,12 +274,13 @@ async fn authenticate<A: Adapter>(
     }
     let conn = Conn::new(user, new_holder());
     s.extensions.insert(conn.clone());
+    s.extensions.insert(Turnstile::default());
     legacy::register(&s, &conn);
     Ok(())
 }
 
 /// A random connection token (never the socket id, which a client could learn and replay).
-fn new_holder() -> Holder {
+pub(crate) fn new_holder() -> Holder {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // Uniqueness, not secrecy, is what a holder needs; fall back to the clock.

@@ -22,6 +22,29 @@ pub fn entrant(session: SessionId, user: UserId) -> String {
     format!("entrant:{session}:{user}")
 }
 
+/// The app namespace of one session's buying page: `/event-{session}`.
+pub fn event_namespace(session: SessionId) -> String {
+    format!("/event-{session}")
+}
+
+/// The app namespace of the waiting rooms.
+pub const QUEUE_NAMESPACE: &str = "/queue";
+
+/// Watchers of one area's map inside a session's `/event-{session}` namespace.
+pub fn area(area: AreaId) -> String {
+    format!("area:{area}")
+}
+
+/// Everyone in `room` of namespace `ns`; `None` while nobody has connected to a dynamic
+/// namespace, or once shutdown has closed it.
+pub fn to_in<A: Adapter>(
+    io: &SocketIo<A>,
+    ns: &str,
+    room: String,
+) -> Option<BroadcastOperators<A>> {
+    io.of(ns).map(|ns| ns.to(room))
+}
+
 /// Everyone in `room` on the default namespace; `None` once shutdown has closed the namespace
 /// (late disconnect handlers then have nobody to tell, where `io.to` would panic).
 pub fn to<A: Adapter>(io: &SocketIo<A>, room: String) -> Option<BroadcastOperators<A>> {
@@ -37,5 +60,7 @@ mod tests {
         assert_eq!(seat_map(SessionId(2), AreaId(1)), "2-1");
         assert_eq!(user(UserId(7)), "user:7");
         assert_eq!(entrant(SessionId(2), UserId(7)), "entrant:2:7");
+        assert_eq!(area(AreaId(3)), "area:3");
+        assert_eq!(event_namespace(SessionId(2)), "/event-2");
     }
 }

@@ -20,6 +20,8 @@ use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// One broadcast, ready to send.
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -42,11 +44,12 @@ impl Drop for Answering {
 }
 
 impl SeatNews {
-    /// Starts the delivering task (once; later calls do nothing).
-    pub fn start(&self) {
+    /// Starts the delivering task on `tasks` (once; later calls do nothing). Once `drain` is
+    /// cancelled it sends what is queued and ends.
+    pub fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
         if self.queue.set(tx).is_ok() {
-            tokio::spawn(deliver(rx, self.answering.clone()));
+            tasks.spawn(deliver(rx, self.answering.clone(), drain));
         }
     }
 
@@ -72,6 +75,12 @@ impl SeatNews {
         self.queue(Box::pin(async move { then() }));
     }
 
+    /// Runs `job` in its turn (news whose delivery must itself wait, such as a counter read
+    /// before a push).
+    pub fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
+        self.queue(Box::pin(job));
+    }
+
     fn queue(&self, job: Job) {
         match self.queue.get() {
             Some(tx) => {
@@ -93,9 +102,22 @@ const BACKLOG: usize = 1024;
 /// buffer (128 packets, beyond which socketioxide drops) before its writer runs.
 const BURST: usize = 16;
 
-async fn deliver(mut rx: mpsc::UnboundedReceiver<Job>, answering: Arc<AtomicUsize>) {
+async fn deliver(
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    answering: Arc<AtomicUsize>,
+    drain: CancellationToken,
+) {
     let mut sent: usize = 0;
-    while let Some(next) = rx.recv().await {
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = rx.recv() => next,
+            () = drain.cancelled() => {
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(next) = next else { break };
         next.await;
         sent = sent.wrapping_add(1);
         let give_way = answering.load(Ordering::Relaxed) > 0 && rx.len() < BACKLOG;
@@ -113,7 +135,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_work_runs_once_each_in_the_order_it_was_queued() {
         let news = SeatNews::default();
-        news.start();
+        news.start(&TaskTracker::new(), CancellationToken::new());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         for i in 0..500 {

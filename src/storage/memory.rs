@@ -8,8 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Expiry, StorageResult, WaitingRoom};
-use crate::domain::ids::{SessionId, UserId};
+use super::{Expiry, SeatVersions, StorageResult, WaitingRoom};
+use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Room, Rules};
 
@@ -73,6 +73,13 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(self.rooms().get(&session).and_then(|room| room.place(user)))
     }
 
+    async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {
+        Ok(self
+            .rooms()
+            .get(&session)
+            .and_then(|room| room.admitted_at(user)))
+    }
+
     async fn sessions_of(&self, user: UserId) -> StorageResult<Vec<SessionId>> {
         let rooms = self.rooms();
         Ok(rooms
@@ -121,5 +128,24 @@ impl WaitingRoom for MemoryWaitingRoom {
         }
         rooms.retain(|_, room| !room.is_empty());
         Ok(expired)
+    }
+}
+
+/// Seat-map versions of the embedded default, in this process.
+#[derive(Default)]
+pub struct MemorySeatVersions(Mutex<HashMap<(SessionId, AreaId), u64>>);
+
+#[async_trait]
+impl SeatVersions for MemorySeatVersions {
+    async fn current(&self, session: SessionId, area: AreaId) -> StorageResult<u64> {
+        let versions = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(versions.get(&(session, area)).copied().unwrap_or(0))
+    }
+
+    async fn bump(&self, session: SessionId, area: AreaId) -> StorageResult<u64> {
+        let mut versions = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let v = versions.entry((session, area)).or_insert(0);
+        *v += 1;
+        Ok(*v)
     }
 }

@@ -210,6 +210,8 @@ pub trait WaitingRoom: Send + Sync {
     ) -> StorageResult<Option<Departure>>;
     /// Where the account stands.
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
+    /// When the account reached the buying page (ms), if it is on it.
+    async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>>;
     /// Page occupancy and queue length of every non-empty room (for the gauges).
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>>;
     /// Answers when the engine is reachable (readiness).
@@ -228,6 +230,16 @@ pub trait WaitingRoom: Send + Sync {
     async fn reap(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
 }
 
+/// Per-area seat-map versions: how many changes have been published for an area's map, so a
+/// watcher can tell a missed change from none.
+#[async_trait]
+pub trait SeatVersions: Send + Sync {
+    /// The area's version now (0 before any change).
+    async fn current(&self, session: SessionId, area: AreaId) -> StorageResult<u64>;
+    /// Counts one more change; returns the new version.
+    async fn bump(&self, session: SessionId, area: AreaId) -> StorageResult<u64>;
+}
+
 /// A relational engine: catalog, accounts and inventory together.
 pub trait Database: Catalog + Accounts + Inventory {}
 impl<T: Catalog + Accounts + Inventory> Database for T {}
@@ -243,6 +255,8 @@ pub struct Store {
     pub inventory: Arc<dyn Inventory>,
     /// Waiting rooms.
     pub waiting_room: Arc<dyn WaitingRoom>,
+    /// Seat-map versions.
+    pub seat_versions: Arc<dyn SeatVersions>,
     /// A line for the startup log naming the engines.
     pub description: String,
 }
@@ -288,8 +302,15 @@ impl Store {
                 (Arc::new(room), name)
             }
         };
+        let seat_versions: Arc<dyn SeatVersions> = match &settings.redis_url {
+            None => Arc::new(memory::MemorySeatVersions::default()),
+            Some(url) => {
+                Arc::new(redis::RedisSeatVersions::connect(url, &settings.redis_prefix).await?)
+            }
+        };
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),
+            seat_versions,
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
             inventory: db,

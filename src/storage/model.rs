@@ -158,6 +158,8 @@ pub struct TicketLine {
     pub column: i64,
     /// Price for this session.
     pub price: i64,
+    /// The seat's area.
+    pub area_id: AreaId,
 }
 
 /// A stored account.

@@ -35,7 +35,7 @@ pub const SEAT_MAP: &str = "SELECT st.`column`, st.`row`, ss.status_id \
      WHERE ss.session_id = ? AND st.area_id = ? ORDER BY st.`row`, st.`column`";
 /// Order summary lines (session, then the seat ids), priced for that session.
 pub const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, st.`row`, \
-     st.`column`, p.price FROM session s JOIN event e ON e.id = s.event_id \
+     st.`column`, p.price, a.id FROM session s JOIN event e ON e.id = s.event_id \
      JOIN venue v ON v.id = s.venue_id JOIN seat st ON st.id IN ({in}) \
      JOIN area a ON a.id = st.area_id \
      JOIN price p ON p.area_id = a.id AND p.session_id = s.id \

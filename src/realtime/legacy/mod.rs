@@ -1,6 +1,6 @@
 //! The default namespace, byte-compatible with the original server (contract §2).
 //!
-//! Handlers translate the original events into storage calls and back. The old client's quirks
+//! Handlers translate the original events into use-case calls (`service/`) and back. The old client's quirks
 //! (bare values, bare arrays, echoed payloads, errors as `{error}` under the request's event name)
 //! stay in this module. Fixed on the way: broadcasts reach the sender's own seat room only, seats are
 //! claimed atomically, and only visitors on the buying page may claim seats.
@@ -11,16 +11,16 @@ mod seats;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{Conn, notify, rooms};
-use crate::app::AppState;
+use super::{Conn, rooms};
 use crate::domain::time::now_millis;
 use crate::error::SYSTEM_ERROR;
 use crate::metrics;
+use crate::service::visit;
+use crate::state::AppState;
 
 /// Registers the original events on a new authenticated connection. Called from the connect
 /// middleware, which runs before the client is told it is connected: a connect handler runs
@@ -34,7 +34,7 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
     s.on("lock seat", seats::on_lock_seat::<A>);
     s.on("unlock seat", seats::on_unlock_seat::<A>);
     s.on("sold seat", seats::on_sold_seat::<A>);
-    s.on_disconnect(on_disconnect::<A>);
+    s.on_disconnect(on_disconnect);
 }
 
 /// The namespace's connect handler: events are registered already (see [`register`]).
@@ -53,22 +53,14 @@ pub async fn on_connect<A: Adapter>(
 /// positions again, and the old connection can no longer give the place away.
 async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
     let user = conn.user();
-    let sessions = match state.store.waiting_room.sessions_of(user).await {
-        Ok(sessions) => sessions,
-        Err(e) => return tracing::warn!(error = %e, %user, "looking up places to resume failed"),
-    };
-    for session in sessions {
-        s.join(rooms::entrant(session, user));
-        conn.set_entered(session);
-        let entered = state
-            .store
-            .waiting_room
-            .enter(session, user, conn.holder(), now_millis())
-            .await;
-        match entered {
-            Ok(_) => tracing::info!(%session, %user, "resumed a waiting-room place"),
-            Err(e) => tracing::warn!(error = %e, %session, %user, "resuming a place failed"),
+    match visit::resume(state, user, conn.holder(), now_millis()).await {
+        Ok(sessions) => {
+            for session in sessions {
+                s.join(rooms::entrant(session, user));
+                conn.set_entered(session);
+            }
         }
+        Err(e) => tracing::warn!(error = %e, %user, "resuming waiting-room places failed"),
     }
 }
 
@@ -110,10 +102,9 @@ pub(crate) fn logged(e: impl std::fmt::Display) -> String {
 /// Not when this instance is shutting down: the client reconnects through another instance
 /// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
 #[tracing::instrument(name = "socket", skip_all, fields(event = "disconnect", user = %conn.user()))]
-async fn on_disconnect<A: Adapter>(
+async fn on_disconnect(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
-    io: SocketIo<A>,
     reason: DisconnectReason,
 ) {
     metrics::socket_connected(-1.0);
@@ -122,6 +113,8 @@ async fn on_disconnect<A: Adapter>(
     }
     if let Some(session) = conn.entered() {
         let now = now_millis();
-        notify::end_visit(&io, &state, session, conn.user(), Some(conn.holder()), now).await;
+        if let Err(e) = visit::leave(&state, session, conn.user(), Some(conn.holder()), now).await {
+            tracing::error!(error = %e, %session, "leaving the waiting room failed");
+        }
     }
 }

@@ -219,7 +219,17 @@ impl Catalog for MysqlStore {
         if seats.is_empty() {
             return Ok(Vec::new());
         }
-        type Row = (String, NaiveDateTime, String, String, i64, i64, i64, i64);
+        type Row = (
+            String,
+            NaiveDateTime,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
         let sql = q::with_in(q::TICKET_LINES, seats.len());
         let args: Vec<mysql_async::Value> = seats
             .iter()
@@ -232,7 +242,7 @@ impl Catalog for MysqlStore {
             .exec_map(
                 sql,
                 args,
-                |(title, time, venue, area, seat, row, column, price): Row| TicketLine {
+                |(title, time, venue, area, seat, row, column, price, area_id): Row| TicketLine {
                     title,
                     time: Instant(time),
                     venue,
@@ -241,6 +251,7 @@ impl Catalog for MysqlStore {
                     row,
                     column,
                     price,
+                    area_id: AreaId(area_id),
                 },
             )
             .await

@@ -1,6 +1,6 @@
 //! Every Redis key name of the waiting room, made in this one place.
 
-use crate::domain::ids::{SessionId, UserId};
+use crate::domain::ids::{AreaId, SessionId, UserId};
 
 /// The keys of one session's room; they share the hash tag `{<session>}` (one cluster slot).
 pub struct RoomKeys {
@@ -25,6 +25,12 @@ impl RoomKeys {
             seq: format!("{tag}:seq"),
         }
     }
+}
+
+/// STRING: the change counter of one area's seat map in one session (same hash tag as the
+/// session's room).
+pub fn seat_version(prefix: &str, session: SessionId, area: AreaId) -> String {
+    format!("{prefix}{{{session}}}:seats:{area}:version")
 }
 
 /// The deployment-wide keys (indexes and leases) under a prefix.

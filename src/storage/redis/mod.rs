@@ -6,6 +6,7 @@
 mod keys;
 mod lease;
 mod parse;
+mod versions;
 
 use async_trait::async_trait;
 use fred::prelude::*;
@@ -18,6 +19,7 @@ use crate::domain::waiting_room::{Admission, Departure, Holder, Notice, Place, R
 use keys::RoomKeys;
 pub use lease::Lease;
 use parse::{Reply, int, text};
+pub use versions::RedisSeatVersions;
 
 struct Scripts {
     enter: Script,
@@ -342,6 +344,16 @@ impl WaitingRoom for RedisWaitingRoom {
             "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
             _ => None,
         })
+    }
+
+    async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let since: Option<f64> = self
+            .client
+            .zscore(&k.page, user.to_string())
+            .await
+            .map_err(unavailable)?;
+        Ok(since.map(|t| t as Millis))
     }
 
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {

@@ -224,6 +224,7 @@ impl Catalog for SqliteStore {
                         row: r.get(5)?,
                         column: r.get(6)?,
                         price: r.get(7)?,
+                        area_id: AreaId(r.get(8)?),
                     })
                 })?
                 .collect()

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::AppState;
 use crate::domain::ids::SessionId;
 use crate::domain::time::{Millis, now_millis};
+use crate::state::AppState;
 use crate::storage::StorageResult;
 
 /// What a warm-up did.

@@ -3,15 +3,12 @@
 
 use std::time::Duration;
 
-use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
 use tokio_util::sync::CancellationToken;
 
-use super::notify;
-use crate::app::AppState;
 use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
 use crate::metrics;
+use crate::state::AppState;
 
 /// How often the sweeper looks; a window ends at most this late.
 pub fn tick(window_with_grace: Duration) -> Duration {
@@ -19,43 +16,18 @@ pub fn tick(window_with_grace: Duration) -> Duration {
 }
 
 /// Runs until `shutdown` resolves.
-pub async fn run<A: Adapter>(io: SocketIo<A>, state: AppState, shutdown: CancellationToken) {
+pub async fn run(state: AppState, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(tick(state.settings.window_with_grace()));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Vec::new();
     loop {
         tokio::select! {
             _ = interval.tick() => {
-                sweep(&io, &state).await;
+                super::visit::sweep(&state, now_millis()).await;
                 report_rooms(&state, &mut seen).await;
             }
             () = shutdown.cancelled() => break,
         }
-    }
-}
-
-async fn sweep<A: Adapter>(io: &SocketIo<A>, state: &AppState) {
-    let now = now_millis();
-    let rooms = &state.store.waiting_room;
-    match rooms.expire(now).await {
-        Ok(expired) => {
-            for e in expired {
-                notify::expire_visit(io, state, e.session, e.user, &e.departure).await;
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "expiring page visits failed"),
-    }
-    match rooms.reap(now).await {
-        Ok(reaped) => {
-            for e in reaped {
-                notify::reaped_visit(io, state, e.session, e.user, &e.departure).await;
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "reaping dead instances failed"),
-    }
-    match state.store.inventory.free_stale_holds(now).await {
-        Ok(freed) => notify::stale_holds_freed(io, &state.seat_news, &freed),
-        Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
     }
 }
 

@@ -1,0 +1,331 @@
+//! `/event-{sessionId}`: the buying page of one session, for visitors admitted from its line.
+
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+
+use super::{Refused, authenticate, bad_request, fail, id_field, ok, status_name, window_ends_at};
+use crate::domain::ids::{AreaId, SessionId};
+use crate::domain::time::now_millis;
+use crate::realtime::order::{Turn, Turnstile};
+use crate::realtime::{Conn, new_holder, rooms};
+use crate::service::seats::{self, Position};
+use crate::service::{ServiceError, visit};
+use crate::state::AppState;
+
+/// Most seats one `lock`, `unlock` or `order` may name before it is refused unread.
+const MOST_SEATS: usize = 64;
+
+/// The session of a namespace path `/event-{id}`.
+fn session_of(ns: &str) -> Option<SessionId> {
+    let id: i64 = ns.strip_prefix("/event-")?.parse().ok()?;
+    (id > 0).then_some(SessionId(id))
+}
+
+/// Connect middleware: a valid token and a place on this session's buying page.
+pub async fn on_connecting<A: Adapter>(
+    s: SocketRef<A>,
+    TryData(auth): TryData<Value>,
+    State(state): State<AppState>,
+) -> Result<(), Refused> {
+    let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
+    let session = session_of(s.ns()).ok_or(Refused("unknown_session"))?;
+    match visit::require_page(&state, session, user).await {
+        Ok(()) => {}
+        Err(ServiceError::NotAdmitted) => {
+            let known = seats::known_session(&state, session).await;
+            return Err(match known {
+                Err(ServiceError::UnknownSession) => Refused("unknown_session"),
+                _ => Refused("not_admitted"),
+            });
+        }
+        Err(e) => return Err(Refused(super::code_of(&e))),
+    }
+    let conn = Conn::new(user, new_holder());
+    conn.set_entered(session);
+    s.extensions.insert(conn);
+    s.extensions.insert(Turnstile::default());
+    s.join(rooms::user(user));
+    s.on("watch", on_watch::<A>);
+    s.on("select", on_select::<A>);
+    s.on("unselect", on_unselect::<A>);
+    s.on("lock", on_lock::<A>);
+    s.on("unlock", on_unlock::<A>);
+    s.on("order", on_order::<A>);
+    s.on("leave", on_leave::<A>);
+    Ok(())
+}
+
+/// On connect the visitor hears when the window ends.
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    let Some(session) = conn.entered() else {
+        return;
+    };
+    let ends = window_ends_at(&state, session, conn.user()).await;
+    let body = json!({"endsAt": ends, "serverNow": now_millis()});
+    if let Err(e) = s.emit("window", &body) {
+        tracing::debug!(error = %e, "sending window failed");
+    }
+}
+
+/// The session and the payload's area, or a `bad_request` message.
+fn target(conn: &Conn, data: &Value) -> Result<(SessionId, AreaId), &'static str> {
+    let area = id_field(data, "areaId").ok_or("areaId must be a positive integer")?;
+    let session = conn.entered().ok_or("no session")?;
+    Ok((session, AreaId(area)))
+}
+
+/// `{row, column}` of an object, both positive integers.
+fn position(v: &Value) -> Option<Position> {
+    Some((id_field(v, "row")?, id_field(v, "column")?))
+}
+
+/// The `seats` list of a payload, without repeats, or a `bad_request` message.
+fn positions(data: &Value) -> Result<Vec<Position>, &'static str> {
+    let list = data
+        .get("seats")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+        .ok_or("seats must be a non-empty array of {row, column}")?;
+    if list.len() > MOST_SEATS {
+        return Err("too many seats");
+    }
+    let mut at = Vec::with_capacity(list.len());
+    for item in list {
+        let p = position(item).ok_or("each seat needs positive integer row and column")?;
+        if !at.contains(&p) {
+            at.push(p);
+        }
+    }
+    Ok(at)
+}
+
+fn cell_json((row, column): Position) -> Value {
+    json!({"row": row, "column": column})
+}
+
+async fn on_watch<A: Adapter>(
+    mut turn: Turn,
+    s: SocketRef<A>,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let (session, area) = match target(&conn, &data) {
+        Ok(t) => t,
+        Err(message) => return bad_request(ack, message),
+    };
+    // Join first: a change published while the map is read then arrives after the snapshot,
+    // with a version above it.
+    let previous = conn.set_seat_room((session, area));
+    if let Some((_, old)) = previous.filter(|(_, old)| *old != area) {
+        s.leave(rooms::area(old));
+    }
+    s.join(rooms::area(area));
+    let version = match state.store.seat_versions.current(session, area).await {
+        Ok(v) => v,
+        Err(e) => return fail(ack, &ServiceError::from(e)),
+    };
+    match seats::area_map(&state, conn.user(), (session, area)).await {
+        Ok(map) => {
+            let seats: Vec<Value> = map
+                .iter()
+                .map(|m| {
+                    let status = crate::domain::seats::SeatStatus::from_id(m.cell.status)
+                        .map_or("empty", status_name);
+                    json!({"row": m.cell.row, "column": m.cell.column, "status": status, "mine": m.mine})
+                })
+                .collect();
+            ok(
+                ack,
+                json!({"areaId": area, "version": version, "seats": seats}),
+            );
+        }
+        Err(e) => {
+            s.leave(rooms::area(area));
+            fail(ack, &e)
+        }
+    }
+}
+
+async fn on_select<A: Adapter>(
+    mut turn: Turn,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let (target, at) = match target(&conn, &data).and_then(|t| {
+        position(&data)
+            .map(|p| (t, p))
+            .ok_or("row and column must be positive integers")
+    }) {
+        Ok(t) => t,
+        Err(message) => return bad_request(ack, message),
+    };
+    match seats::select(&state, conn.user(), target, at, false).await {
+        Ok(_) => ok(ack, json!({"seat": cell_json(at)})),
+        Err(e) => fail(ack, &e),
+    }
+}
+
+async fn on_unselect<A: Adapter>(
+    mut turn: Turn,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let (target, at) = match target(&conn, &data).and_then(|t| {
+        position(&data)
+            .map(|p| (t, p))
+            .ok_or("row and column must be positive integers")
+    }) {
+        Ok(t) => t,
+        Err(message) => return bad_request(ack, message),
+    };
+    match seats::unselect(&state, conn.user(), target, &[at], false).await {
+        Ok(_) => ok(ack, json!({})),
+        Err(e) => fail(ack, &e),
+    }
+}
+
+/// The target and positions of a `lock`, `unlock` or `order`, or a `bad_request` message.
+fn seat_request(
+    conn: &Conn,
+    data: &Value,
+) -> Result<((SessionId, AreaId), Vec<Position>), &'static str> {
+    Ok((target(conn, data)?, positions(data)?))
+}
+
+async fn on_lock<A: Adapter>(
+    mut turn: Turn,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let (target, at) = match seat_request(&conn, &data) {
+        Ok(r) => r,
+        Err(message) => return bad_request(ack, message),
+    };
+    if at.len() > state.ticket_limit().0 as usize {
+        return fail(ack, &ServiceError::LimitReached { more: 0 });
+    }
+    let locked = async {
+        seats::known_area(&state, target.0, target.1).await?;
+        seats::lock(&state, conn.user(), target, &at, false).await
+    };
+    match locked.await {
+        Ok(lines) => {
+            let total: i64 = lines.iter().map(|l| l.price).sum();
+            let seats: Vec<Value> = at.iter().copied().map(cell_json).collect();
+            ok(ack, json!({"seats": seats, "total": total}))
+        }
+        Err(e) => fail(ack, &e),
+    }
+}
+
+async fn on_unlock<A: Adapter>(
+    mut turn: Turn,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let ((session, area), at) = match seat_request(&conn, &data) {
+        Ok(r) => r,
+        Err(message) => return bad_request(ack, message),
+    };
+    let unlocked = async {
+        seats::known_area(&state, session, area).await?;
+        let ids = seats::find(&state, area, &at).await?;
+        seats::unlock(&state, conn.user(), session, ids, false).await
+    };
+    match unlocked.await {
+        Ok(()) => ok(ack, json!({})),
+        Err(e) => fail(ack, &e),
+    }
+}
+
+async fn on_order<A: Adapter>(
+    mut turn: Turn,
+    TryData(data): TryData<Value>,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let data = data.unwrap_or(Value::Null);
+    let ((session, area), at) = match seat_request(&conn, &data) {
+        Ok(r) => r,
+        Err(message) => return bad_request(ack, message),
+    };
+    let placed = async {
+        seats::known_area(&state, session, area).await?;
+        let ids = seats::find(&state, area, &at).await?;
+        seats::order(&state, conn.user(), session, ids, false).await
+    };
+    match placed.await {
+        Ok(placed) => ok(ack, json!({"orderId": placed.order, "total": placed.total})),
+        Err(e) => fail(ack, &e),
+    }
+}
+
+async fn on_leave<A: Adapter>(
+    mut turn: Turn,
+    ack: AckSender<A>,
+    State(state): State<AppState>,
+    Extension(conn): Extension<Conn>,
+) {
+    turn.wait().await;
+    let Some(session) = conn.entered() else {
+        return ok(ack, json!({}));
+    };
+    match visit::leave(&state, session, conn.user(), None, now_millis()).await {
+        Ok(_) => ok(ack, json!({})),
+        Err(e) => fail(ack, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_comes_from_the_namespace_path() {
+        assert_eq!(session_of("/event-12"), Some(SessionId(12)));
+        assert_eq!(session_of("/event-0"), None);
+        assert_eq!(session_of("/event-x"), None);
+        assert_eq!(session_of("/queue"), None);
+    }
+
+    #[test]
+    fn seat_lists_must_be_short_arrays_of_positions() {
+        assert_eq!(
+            positions(&json!({"seats": [{"row": 1, "column": 2}, {"row": 1, "column": 2}]})),
+            Ok(vec![(1, 2)])
+        );
+        assert!(positions(&json!({"seats": []})).is_err());
+        assert!(positions(&json!({"seats": [{"row": "1", "column": 2}]})).is_err());
+        let huge: Vec<Value> = (0..1000)
+            .map(|i| json!({"row": 1, "column": i + 1}))
+            .collect();
+        assert!(positions(&json!({ "seats": huge })).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! The app protocol (`../shared/protocol-v2.md`): the `/queue` and `/event-{sessionId}`
+//! namespaces. Every request carries an ack answered `{ok: true, …}` or
+//! `{ok: false, error: {code, message}}`; pushes carry whole values (seat changes carry a
+//! per-area version). The rules are the service layer's; this module only translates.
+
+pub mod event;
+pub mod positions;
+pub mod queue;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef};
+
+use super::{Conn, rooms};
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::seats::SeatStatus;
+use crate::domain::time::Millis;
+use crate::service::ServiceError;
+use crate::state::AppState;
+
+/// A refused app connection: the CONNECT_ERROR message is the error code.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub &'static str);
+
+/// The wire name of a seat state.
+pub fn status_name(status: SeatStatus) -> &'static str {
+    match status {
+        SeatStatus::Empty => "empty",
+        SeatStatus::Selected => "selected",
+        SeatStatus::Locked => "locked",
+        SeatStatus::Sold => "sold",
+    }
+}
+
+/// The code and message of a refusal.
+fn error_body(code: &str, message: &str) -> Value {
+    json!({"ok": false, "error": {"code": code, "message": message}})
+}
+
+/// The protocol's code for a use-case error (storage faults are logged here, once).
+pub fn code_of(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::UnknownSession => "unknown_session",
+        ServiceError::UnknownArea => "unknown_area",
+        ServiceError::UnknownSeat { .. } | ServiceError::NoSuchSeat(_) | ServiceError::Unpriced => {
+            "unknown_seat"
+        }
+        ServiceError::SaleEnded | ServiceError::SaleNotOpen => "sale_not_open",
+        ServiceError::AlreadyInside => "bad_request",
+        ServiceError::NotAdmitted => "not_admitted",
+        ServiceError::SeatTaken => "seat_taken",
+        ServiceError::NotYours(_) | ServiceError::NotLocked(_) => "not_yours",
+        ServiceError::LimitReached { .. } => "limit_reached",
+        ServiceError::Unavailable(detail) => {
+            tracing::error!(error = %detail, "storage failed in an app handler");
+            "internal"
+        }
+    }
+}
+
+/// Answers an ack; a client that asked for none gets nothing.
+pub fn answer<A: Adapter>(ack: AckSender<A>, body: Value) {
+    if let Err(e) = ack.send(&body) {
+        tracing::debug!(error = %e, "ack not sent (socket gone)");
+    }
+}
+
+/// Answers `{ok: true, …fields}`.
+pub fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
+    let mut body = json!({"ok": true});
+    if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), fields) {
+        body.extend(fields);
+    }
+    answer(ack, body);
+}
+
+/// Answers a use-case error with its code.
+pub fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
+    let message = match e {
+        ServiceError::Unavailable(_) => "a server fault; try again".to_string(),
+        other => other.to_string(),
+    };
+    answer(ack, error_body(code_of(e), &message));
+}
+
+/// Answers `bad_request` naming what was wrong with the payload.
+pub fn bad_request<A: Adapter>(ack: AckSender<A>, message: &str) {
+    answer(ack, error_body("bad_request", message));
+}
+
+/// A positive integer id field of an object payload.
+pub fn id_field(payload: &Value, name: &str) -> Option<i64> {
+    payload
+        .get(name)
+        .and_then(Value::as_i64)
+        .filter(|id| *id > 0)
+}
+
+/// The session id of an app payload, or the `bad_request` message.
+pub fn session_field(payload: &Value) -> Result<SessionId, &'static str> {
+    id_field(payload, "sessionId")
+        .map(SessionId)
+        .ok_or("sessionId must be a positive integer")
+}
+
+/// The signed-in account of a connection: `auth.token` (with or without `Bearer `), else the
+/// handshake's `Authorization: Bearer` header.
+pub async fn authenticate<A: Adapter>(
+    s: &SocketRef<A>,
+    auth: Option<&Value>,
+    state: &AppState,
+) -> Result<UserId, Refused> {
+    let from_auth = auth
+        .and_then(|a| a.get("token"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let from_header = || {
+        s.req_parts()
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let token = from_auth.or_else(from_header).unwrap_or_default();
+    let token = token.strip_prefix("Bearer ").unwrap_or(&token);
+    let user = state.auth.verify(token).ok_or(Refused("unauthorized"))?;
+    match state.store.accounts.user_exists(user).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Err(Refused("unauthorized")),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed during an app connect");
+            Err(Refused("internal"))
+        }
+    }
+}
+
+/// When the visitor's purchase window ends (the client-visible one, without the grace).
+pub async fn window_ends_at(state: &AppState, session: SessionId, user: UserId) -> Option<Millis> {
+    let since = state
+        .store
+        .waiting_room
+        .admitted_at(session, user)
+        .await
+        .ok()
+        .flatten()?;
+    Some(since + state.settings.window().as_millis() as Millis)
+}
+
+/// Tells an app visitor waiting in line that they reached the buying page.
+pub async fn admitted<A: Adapter>(
+    io: &SocketIo<A>,
+    session: SessionId,
+    user: UserId,
+    ends: Millis,
+) {
+    let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user)) else {
+        return;
+    };
+    let body = json!({"sessionId": session, "windowEndsAt": ends});
+    if let Err(e) = to.emit("admitted", &body).await {
+        tracing::debug!(error = %e, "sending admitted failed");
+    }
+}
+
+/// The server ended a visit: the queue hears `removed`, the buying page `expired`, and the
+/// buying page's connections close.
+pub async fn window_expired<A: Adapter>(
+    io: &SocketIo<A>,
+    session: SessionId,
+    user: UserId,
+    _now: Millis,
+) {
+    let body = json!({"sessionId": session, "reason": "window_expired"});
+    if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
+        && let Err(e) = queue.emit("removed", &body).await
+    {
+        tracing::debug!(error = %e, "sending removed failed");
+    }
+    let ns = rooms::event_namespace(session);
+    let Some(page) = rooms::to_in(io, &ns, rooms::user(user)) else {
+        return;
+    };
+    if let Err(e) = page.emit("expired", &json!({})).await {
+        tracing::debug!(error = %e, "sending expired failed");
+    }
+    if let Some(page) = rooms::to_in(io, &ns, rooms::user(user))
+        && let Err(e) = page.disconnect().await
+    {
+        tracing::warn!(error = %e, "disconnecting an expired app visitor failed");
+    }
+}
+
+/// The connection state shared with the legacy namespace (identity, places entered).
+pub fn conn_of<A: Adapter>(s: &SocketRef<A>) -> Option<Conn> {
+    s.extensions.get::<Conn>()
+}

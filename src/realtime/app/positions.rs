@@ -1,0 +1,185 @@
+//! `position` pushes, coalesced: at most one per person per second, always the newest value.
+//!
+//! Departures report everyone whose place in the queue improved. Sending each one would flood a
+//! long queue during a departure storm, so the newest value per person is kept here and a
+//! flusher sends what is due: at once when the person heard nothing in the last second,
+//! otherwise when that second is over.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::waiting_room::{Departure, Place};
+use crate::realtime::rooms;
+
+/// Shortest time between two `position` pushes to one person.
+pub const EVERY: Duration = Duration::from_secs(1);
+/// How often the flusher looks for due pushes.
+const TICK: Duration = Duration::from_millis(100);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Latest {
+    ahead: usize,
+    seconds: i64,
+    sent_at: Option<Instant>,
+    unsent: bool,
+}
+
+/// The newest position of everyone waiting, and when each last heard one; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Positions(Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>);
+
+/// One push to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    /// The session.
+    pub session: SessionId,
+    /// Who.
+    pub user: UserId,
+    /// People in front.
+    pub ahead: usize,
+    /// Estimated wait, seconds.
+    pub seconds: i64,
+}
+
+impl Positions {
+    fn map(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Latest>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records what a departure changed: the departed and the admitted leave the table,
+    /// everyone behind gets their new place.
+    pub fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
+        let mut map = self.map();
+        map.remove(&(session, departed));
+        if let Some(promoted) = departure.promoted {
+            map.remove(&(session, promoted));
+        }
+        let start = match departure.from {
+            Place::Queue(index) => index,
+            Place::Page => 0,
+        };
+        for (k, notice) in departure.notices.iter().enumerate() {
+            let latest = map.entry((session, notice.user)).or_insert(Latest {
+                ahead: usize::MAX,
+                seconds: 0,
+                sent_at: None,
+                unsent: false,
+            });
+            latest.ahead = start + k;
+            latest.seconds = notice.seconds;
+            latest.unsent = true;
+        }
+    }
+
+    /// Forgets a person (they left the queue).
+    pub fn forget(&self, session: SessionId, user: UserId) {
+        self.map().remove(&(session, user));
+    }
+
+    /// Takes the pushes due at `now`, marking them sent.
+    pub fn due(&self, now: Instant) -> Vec<Due> {
+        let mut map = self.map();
+        let mut due = Vec::new();
+        for ((session, user), latest) in map.iter_mut() {
+            let rested = latest
+                .sent_at
+                .is_none_or(|t| now.duration_since(t) >= EVERY);
+            if latest.unsent && rested {
+                latest.unsent = false;
+                latest.sent_at = Some(now);
+                due.push(Due {
+                    session: *session,
+                    user: *user,
+                    ahead: latest.ahead,
+                    seconds: latest.seconds,
+                });
+            }
+        }
+        due
+    }
+
+    /// Sends due pushes through `io` until `stop`.
+    pub async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            for due in self.due(Instant::now()) {
+                send(&io, due).await;
+            }
+        }
+    }
+}
+
+async fn send<A: Adapter>(io: &SocketIo<A>, due: Due) {
+    let room = rooms::entrant(due.session, due.user);
+    let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room) else {
+        return;
+    };
+    let estimate = super::queue::estimate(due.seconds);
+    let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
+    if let Err(e) = to.emit("position", &body).await {
+        tracing::debug!(error = %e, "a position push failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::waiting_room::Notice;
+
+    fn moved(from: Place, notified: &[i64]) -> Departure {
+        Departure {
+            from,
+            promoted: None,
+            notices: notified
+                .iter()
+                .map(|u| Notice {
+                    user: UserId(*u),
+                    seconds: 30,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_person_hears_at_most_once_a_second_and_always_the_newest_place() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        positions.departure(s, UserId(1), &moved(Place::Queue(0), &[7]));
+        assert_eq!(positions.due(t0).len(), 1);
+        positions.departure(s, UserId(2), &moved(Place::Queue(0), &[7]));
+        positions.departure(s, UserId(3), &moved(Place::Queue(0), &[7]));
+        assert!(positions.due(t0 + Duration::from_millis(500)).is_empty());
+        let later = positions.due(t0 + EVERY);
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].ahead, 0);
+        assert!(
+            positions.due(t0 + EVERY * 3).is_empty(),
+            "nothing new, nothing sent"
+        );
+    }
+
+    #[test]
+    fn places_count_from_where_the_departure_was() {
+        let positions = Positions::default();
+        positions.departure(SessionId(1), UserId(1), &moved(Place::Queue(4), &[8, 9]));
+        let mut due = positions.due(Instant::now());
+        due.sort_by_key(|d| d.ahead);
+        assert_eq!(
+            due.iter().map(|d| (d.user.0, d.ahead)).collect::<Vec<_>>(),
+            vec![(8, 4), (9, 5)]
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Delivers the service layer's news to every protocol: the legacy default namespace in the
+//! original's words, the app namespaces as whole values and versioned seat changes.
+//!
+//! Everything goes through the ordered [`SeatNews`] queue, so news leaves in the order it was
+//! published: a departure's seats are shown before the person it admits is told to go.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use super::announcer::Announcer;
+use super::app::positions::Positions;
+use super::rooms;
+use super::seat_news::SeatNews;
+use crate::domain::seats::SeatStatus;
+use crate::domain::time::{Millis, now_millis};
+use crate::service::news::{EndReason, News, Notifier, SeatCause, SeatsChanged};
+use crate::state::AppState;
+
+/// Sent to a legacy visitor whose purchase window the server ended, before it disconnects them.
+pub const WINDOW_EXPIRED: &str = "window expired";
+
+/// The realtime adapter's [`Notifier`].
+pub struct Delivery<A: Adapter> {
+    io: SocketIo<A>,
+    state: AppState,
+    seat_news: SeatNews,
+    announcer: Announcer,
+    positions: Positions,
+}
+
+impl<A: Adapter> Delivery<A> {
+    /// Delivers through `io`, in the order of `seat_news`.
+    pub fn new(
+        io: SocketIo<A>,
+        state: AppState,
+        seat_news: SeatNews,
+        announcer: Announcer,
+        positions: Positions,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            io,
+            state,
+            seat_news,
+            announcer,
+            positions,
+        })
+    }
+}
+
+impl<A: Adapter> Notifier for Delivery<A> {
+    fn publish(&self, news: News) {
+        match news {
+            News::Seats(seats) => {
+                if !seats.legacy_told {
+                    legacy_seats(&self.io, &self.seat_news, &seats);
+                }
+                app_seats(&self.io, &self.state, &self.seat_news, seats);
+            }
+            News::QueueMoved {
+                session,
+                departed,
+                departure,
+            } => {
+                let announcer = self.announcer.clone();
+                let positions = self.positions.clone();
+                let promoted = departure.promoted;
+                self.seat_news.then(move || {
+                    positions.departure(session, departed, &departure);
+                    announcer.announce(session, departed, departure);
+                });
+                if let Some(user) = promoted {
+                    let (io, window) = (self.io.clone(), self.state.settings.window());
+                    let ends = now_millis() + window.as_millis() as Millis;
+                    self.seat_news
+                        .run(async move { super::app::admitted(&io, session, user, ends).await });
+                }
+            }
+            News::VisitEnded {
+                session,
+                user,
+                reason: EndReason::WindowExpired,
+            } => {
+                let io = self.io.clone();
+                self.seat_news
+                    .run(async move { window_expired(&io, session, user).await });
+            }
+        }
+    }
+}
+
+/// The original's seat events for a change the legacy protocol did not tell itself.
+fn legacy_seats<A: Adapter>(io: &SocketIo<A>, news: &SeatNews, seats: &SeatsChanged) {
+    let Some(mut watchers) = rooms::to(io, rooms::seat_map(seats.session, seats.area)) else {
+        return;
+    };
+    if matches!(seats.cause, SeatCause::Release(_)) {
+        // The holder's own connections are leaving and need no news.
+        watchers = watchers.except(rooms::entrant(seats.session, seats.by));
+    }
+    let cells = || seats.changes.iter().map(|c| (c.row, c.column));
+    let tickets = || json!({"tickets": cells().map(|(r, c)| json!({"row": r, "column": c})).collect::<Vec<_>>()});
+    let (event, body): (&'static str, Value) = match seats.cause {
+        SeatCause::Select => {
+            let Some((row, column)) = cells().next() else {
+                return;
+            };
+            let body = json!({"sessionId": seats.session, "areaId": seats.area, "row": row,
+                "column": column, "rowIndex": row - 1, "columnIndex": column - 1});
+            ("other select seat", body)
+        }
+        SeatCause::Unselect | SeatCause::Release(SeatStatus::Selected) => {
+            ("unselect seat", tickets())
+        }
+        SeatCause::Unlock | SeatCause::Release(_) => ("unlock seat", tickets()),
+        SeatCause::Lock => {
+            let list = cells().map(|(r, c)| {
+                json!({"row": r, "column": c, "rowIndex": r - 1,
+                "columnIndex": c - 1, "status_id": SeatStatus::Locked.id()})
+            });
+            ("lock seat", Value::Array(list.collect()))
+        }
+        SeatCause::Sell => {
+            let list = cells().map(|(r, c)| {
+                json!({"rowIndex": r - 1, "columnIndex": c - 1,
+                "status_id": SeatStatus::Sold.id()})
+            });
+            ("sold seat", Value::Array(list.collect()))
+        }
+    };
+    news.send(watchers, event, body);
+}
+
+/// `seats` to the app watchers of the area, numbered by the area's shared version counter.
+fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, seats: SeatsChanged) {
+    let ns = rooms::event_namespace(seats.session);
+    let Some(watchers) = rooms::to_in(io, &ns, rooms::area(seats.area)) else {
+        return;
+    };
+    let versions = state.store.seat_versions.clone();
+    news.run(async move {
+        let version = match versions.bump(seats.session, seats.area).await {
+            Ok(v) => v,
+            Err(e) => {
+                // Watchers see a gap at the next change and read the map again.
+                return tracing::warn!(error = %e, "counting a seat-map version failed");
+            }
+        };
+        let changes: Vec<Value> = seats
+            .changes
+            .iter()
+            .map(|c| json!({"row": c.row, "column": c.column, "status": super::app::status_name(c.status)}))
+            .collect();
+        let body = json!({"areaId": seats.area, "version": version, "changes": changes});
+        if let Err(e) = watchers.emit("seats", &body).await {
+            tracing::debug!(error = %e, "a seats push failed");
+        }
+    });
+}
+
+/// Ends a visit on every protocol: the legacy page hears `window expired`, the app hears
+/// `removed` (queue) and `expired` (buying page); then their connections to it close.
+async fn window_expired<A: Adapter>(
+    io: &SocketIo<A>,
+    session: crate::domain::ids::SessionId,
+    user: crate::domain::ids::UserId,
+) {
+    let room = rooms::entrant(session, user);
+    if let Some(visitor) = rooms::to(io, room.clone())
+        && let Err(e) = visitor
+            .emit(WINDOW_EXPIRED, &json!({"sessionId": session}))
+            .await
+    {
+        tracing::debug!(error = %e, "sending window expired failed");
+    }
+    if let Some(visitor) = rooms::to(io, room.clone())
+        && let Err(e) = visitor.disconnect().await
+    {
+        tracing::warn!(error = %e, "disconnecting an expired visitor failed");
+    }
+    super::app::window_expired(io, session, user, now_millis()).await;
+}

@@ -1,0 +1,256 @@
+//! A visit to one session: arriving (the waiting room), leaving, and the endings the server
+//! decides (the purchase window ran out, the instance that held the visit died).
+
+use super::news::{EndReason, News, SeatCause, SeatChange, SeatsChanged};
+use super::{ServiceError, ServiceResult};
+use crate::domain::ids::{AreaId, SessionId, UserId};
+use crate::domain::seats::SeatStatus;
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Admission, Departure, Holder, Place};
+use crate::metrics::{self, DepartureReason};
+use crate::state::AppState;
+use crate::storage::model::{Released, SessionInfo};
+
+/// A session that exists and is on sale at `now`.
+pub async fn open_session(
+    state: &AppState,
+    session: SessionId,
+    now: Millis,
+) -> ServiceResult<SessionInfo> {
+    let info = state
+        .store
+        .catalog
+        .session(session)
+        .await?
+        .ok_or(ServiceError::UnknownSession)?;
+    if info.time.millis() <= now {
+        return Err(ServiceError::SaleEnded);
+    }
+    if info.on_sale.is_some_and(|t| t.millis() > now) {
+        return Err(ServiceError::SaleNotOpen);
+    }
+    Ok(info)
+}
+
+/// An account arrives at a session's waiting room through the connection `holder`: straight
+/// onto the buying page if there is room, else at the back of the queue. Arriving again keeps
+/// the place (the newest connection holds it).
+pub async fn enter(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    holder: Holder,
+    now: Millis,
+) -> ServiceResult<Admission> {
+    open_session(state, session, now).await?;
+    let admission = state
+        .store
+        .waiting_room
+        .enter(session, user, holder, now)
+        .await?;
+    match admission {
+        Admission::Pass => metrics::admitted(false),
+        Admission::Queued { .. } => metrics::queued(),
+    }
+    Ok(admission)
+}
+
+/// Why an account may not start a visit (`/session/validation`), or how many tickets of the
+/// session it has bought already.
+pub async fn check_visit(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    now: Millis,
+) -> ServiceResult<u32> {
+    let info = open_session(state, session, now).await?;
+    if place(state, info.id, user).await?.is_some() {
+        return Err(ServiceError::AlreadyInside);
+    }
+    let sold = state.store.inventory.sold_count(user, info.id).await?;
+    if sold >= state.ticket_limit().0 {
+        return Err(ServiceError::LimitReached { more: 0 });
+    }
+    Ok(sold)
+}
+
+/// A returning account takes its waiting-room places back on connection `holder` (after its
+/// instance stopped, or a network blip); returns the sessions resumed.
+pub async fn resume(
+    state: &AppState,
+    user: UserId,
+    holder: Holder,
+    now: Millis,
+) -> ServiceResult<Vec<SessionId>> {
+    let sessions = state.store.waiting_room.sessions_of(user).await?;
+    for session in &sessions {
+        state
+            .store
+            .waiting_room
+            .enter(*session, user, holder.clone(), now)
+            .await?;
+        tracing::info!(%session, %user, "resumed a waiting-room place");
+    }
+    Ok(sessions)
+}
+
+/// Where the account stands in the session's waiting room.
+pub async fn place(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> ServiceResult<Option<Place>> {
+    Ok(state.store.waiting_room.place(session, user).await?)
+}
+
+/// Refuses accounts without a place on the session's buying page.
+pub async fn require_page(state: &AppState, session: SessionId, user: UserId) -> ServiceResult<()> {
+    match place(state, session, user).await? {
+        Some(Place::Page) => Ok(()),
+        _ => Err(ServiceError::NotAdmitted),
+    }
+}
+
+/// Ends `user`'s visit (left, disconnected): frees the place and the held seats, admits and
+/// informs the people behind. With `holder`, only that connection's visit. `None` when there
+/// was no such visit.
+pub async fn leave(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    holder: Option<Holder>,
+    now: Millis,
+) -> ServiceResult<Option<Departure>> {
+    let Some(departure) = state
+        .store
+        .waiting_room
+        .leave(session, user, holder, now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let bought = departure.from == Place::Page
+        && state
+            .store
+            .inventory
+            .sold_count(user, session)
+            .await
+            .is_ok_and(|n| n > 0);
+    let reason = if bought {
+        DepartureReason::Bought
+    } else {
+        DepartureReason::Left
+    };
+    metrics::departed(reason, departure.from);
+    after_departure(state, session, user, departure.clone()).await;
+    Ok(Some(departure))
+}
+
+/// What follows every departure: the holds are freed and shown, then the queue hears.
+async fn after_departure(state: &AppState, session: SessionId, user: UserId, departure: Departure) {
+    release_holds(state, session, user).await;
+    announce(state, session, user, departure);
+}
+
+/// Frees every seat `user` selected or locked in `session` and publishes the change.
+pub async fn release_holds(state: &AppState, session: SessionId, user: UserId) {
+    match state.store.inventory.release_holds(user, session).await {
+        Ok(released) => {
+            metrics::seat_transitions("release", released.len());
+            publish_released(state, session, user, &released);
+        }
+        Err(e) => tracing::error!(error = %e, %session, %user, "releasing held seats failed"),
+    }
+}
+
+/// Publishes freed seats, one piece of news per area and former state.
+pub fn publish_released(state: &AppState, session: SessionId, user: UserId, released: &[Released]) {
+    let mut groups: Vec<(AreaId, SeatStatus, Vec<SeatChange>)> = Vec::new();
+    for r in released {
+        let change = SeatChange {
+            row: r.spot.row,
+            column: r.spot.column,
+            status: SeatStatus::Empty,
+        };
+        match groups
+            .iter_mut()
+            .find(|(a, was, _)| *a == r.spot.area && *was == r.was)
+        {
+            Some((_, _, changes)) => changes.push(change),
+            None => groups.push((r.spot.area, r.was, vec![change])),
+        }
+    }
+    for (area, was, changes) in groups {
+        state.news.publish(News::Seats(SeatsChanged {
+            session,
+            area,
+            by: user,
+            cause: SeatCause::Release(was),
+            changes,
+            legacy_told: false,
+        }));
+    }
+}
+
+/// The server's periodic duties at `now`: end page visits whose window ran out, end the visits
+/// of instances that died, free holds past their deadline. Each ending is published.
+pub async fn sweep(state: &AppState, now: Millis) {
+    let rooms = &state.store.waiting_room;
+    match rooms.expire(now).await {
+        Ok(expired) => {
+            for e in expired {
+                tracing::info!(session = %e.session, user = %e.user, "purchase window ended");
+                metrics::departed(DepartureReason::WindowExpired, e.departure.from);
+                release_holds(state, e.session, e.user).await;
+                state.news.publish(News::VisitEnded {
+                    session: e.session,
+                    user: e.user,
+                    reason: EndReason::WindowExpired,
+                });
+                announce(state, e.session, e.user, e.departure);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "expiring page visits failed"),
+    }
+    match rooms.reap(now).await {
+        Ok(reaped) => {
+            for e in reaped {
+                tracing::warn!(session = %e.session, user = %e.user, "ended a visit of a crashed instance");
+                metrics::departed(DepartureReason::CrashedInstance, e.departure.from);
+                after_departure(state, e.session, e.user, e.departure).await;
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "reaping dead instances failed"),
+    }
+    match state.store.inventory.free_stale_holds(now).await {
+        Ok(freed) => {
+            metrics::seat_transitions("expire", freed.len());
+            let mut owners: Vec<(SessionId, UserId)> =
+                freed.iter().map(|h| (h.session, h.user)).collect();
+            owners.dedup();
+            for (session, user) in owners {
+                let released: Vec<Released> = freed
+                    .iter()
+                    .filter(|h| h.session == session && h.user == user)
+                    .map(|h| h.released)
+                    .collect();
+                tracing::info!(%session, %user, seats = released.len(), "freed seat holds past their deadline");
+                publish_released(state, session, user, &released);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
+    }
+}
+
+/// Counts an admission and publishes a departure's queue news.
+fn announce(state: &AppState, session: SessionId, departed: UserId, departure: Departure) {
+    if let Some(promoted) = departure.promoted {
+        tracing::info!(%session, user = %promoted, "admitted from the queue");
+        metrics::admitted(true);
+    }
+    state.news.publish(News::QueueMoved {
+        session,
+        departed,
+        departure,
+    });
+}

@@ -1,0 +1,70 @@
+//! What every adapter (HTTP routes, Socket.IO namespaces, the sweeper, warm-up) reaches: the
+//! settings, the storage engines, token handling and the news port. It lives on its own so that
+//! `app.rs`, `http/`, `realtime/` and `warmup.rs` depend on it and never on each other.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::Auth;
+use crate::config::Settings;
+use crate::domain::seats::TicketLimit;
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::Rules;
+use crate::service::news::Newsroom;
+use crate::storage::model::HoldTerms;
+use crate::storage::{Store, room_rules};
+
+/// What every handler can reach: settings, engines, token keys, the news port.
+#[derive(Clone)]
+pub struct AppState {
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+    /// The storage engines.
+    pub store: Store,
+    /// Token and password handling.
+    pub auth: Arc<Auth>,
+    /// Renders the process's metrics.
+    pub metrics: PrometheusHandle,
+    /// Where the use cases publish what changed (delivered by the realtime adapter).
+    pub news: Newsroom,
+    image_base: Arc<str>,
+}
+
+impl AppState {
+    /// Assembles the state; `image_base` is the URL prefix of event pictures.
+    pub fn new(settings: Settings, store: Store, auth: Auth, image_base: String) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            store,
+            auth: Arc::new(auth),
+            metrics: crate::metrics::install(),
+            news: Newsroom::default(),
+            image_base: image_base.into(),
+        }
+    }
+
+    /// The waiting-room rules in force.
+    pub fn rules(&self) -> Rules {
+        room_rules(&self.settings)
+    }
+
+    /// Tickets per account per session.
+    pub fn ticket_limit(&self) -> TicketLimit {
+        TicketLimit(self.settings.ticket_limit)
+    }
+
+    /// Terms of a new seat hold taken at `now`: the ticket limit, and a deadline one visit long
+    /// (the backstop that frees seats even if the visit's end goes unnoticed).
+    pub fn hold_terms(&self, now: Millis) -> HoldTerms {
+        HoldTerms {
+            limit: self.ticket_limit(),
+            until: now + self.settings.window_with_grace().as_millis() as Millis,
+        }
+    }
+
+    /// The public URL of an image file name stored in the catalog.
+    pub fn image_url(&self, file: &str) -> String {
+        format!("{}/{file}", self.image_base)
+    }
+}

@@ -72,10 +72,15 @@ impl<A: Adapter> Notifier for Delivery<A> {
                     announcer.announce(session, departed, departure);
                 });
                 if let Some(user) = promoted {
-                    let (io, window) = (self.io.clone(), self.state.settings.window());
-                    let ends = now_millis() + window.as_millis() as Millis;
-                    self.seat_news
-                        .run(async move { super::app::admitted(&io, session, user, ends).await });
+                    let (io, state) = (self.io.clone(), self.state.clone());
+                    self.seat_news.run(async move {
+                        // The stored admission time, so this matches every later `window` push.
+                        let ends = match super::app::window_ends_at(&state, session, user).await {
+                            Some(ends) => ends,
+                            None => now_millis() + state.settings.window().as_millis() as Millis,
+                        };
+                        super::app::admitted(&io, session, user, ends).await;
+                    });
                 }
             }
             News::VisitEnded {

@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0, one test binary.
 
+mod app_clients;
 mod balancer;
 mod browser;
 mod databases;

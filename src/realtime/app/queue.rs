@@ -83,14 +83,20 @@ async fn on_join<A: Adapter>(
     };
     let user = conn.user();
     let now = now_millis();
-    if let Some(previous) = conn.set_entered(session).filter(|p| *p != session)
-        && let Err(e) = visit::leave(&state, previous, user, Some(conn.holder()), now).await
-    {
-        tracing::error!(error = %e, "leaving the previous line failed");
-    }
     // Join before entering, so an admission right after cannot miss this socket.
     s.join(rooms::entrant(session, user));
-    let (place, seconds) = match visit::enter(&state, session, user, conn.holder(), now).await {
+    let entered = visit::enter(&state, session, user, conn.holder(), now).await;
+    // A connection waits in one line: a join that succeeded elsewhere gives the old place up,
+    // a refused one (unknown session, ended sale) leaves it alone.
+    if entered.is_ok()
+        && let Some(previous) = conn.set_entered(session).filter(|p| *p != session)
+    {
+        s.leave(rooms::entrant(previous, user));
+        if let Err(e) = visit::leave(&state, previous, user, Some(conn.holder()), now).await {
+            tracing::error!(error = %e, "leaving the previous line failed");
+        }
+    }
+    let (place, seconds) = match entered {
         Ok(Admission::Pass) => (Some(Place::Page), 0),
         Ok(Admission::Queued {
             wait_people,

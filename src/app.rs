@@ -46,6 +46,7 @@ pub struct Application {
 impl Application {
     /// Opens the engines, binds the listener and assembles HTTP and Socket.IO.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::config::production::check(&settings)?;
         let auth = Auth::new(
             settings.jwt_secret.as_deref(),
             &settings.jwt_expires,

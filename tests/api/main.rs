@@ -3,6 +3,7 @@
 mod balancer;
 mod browser;
 mod databases;
+mod hardening;
 mod helpers;
 mod http_contract;
 mod js_flows;

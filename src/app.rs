@@ -46,6 +46,7 @@ pub struct Application {
 impl Application {
     /// Opens the engines, binds the listener and assembles HTTP and Socket.IO.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::config::production::check(&settings)?;
         let auth = Auth::new(
             settings.jwt_secret.as_deref(),
             &settings.jwt_expires,
@@ -79,7 +80,10 @@ impl Application {
             .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
                 crate::realtime::detach_request,
             ))
-            .layer(socket_cors(&state.settings.cors_origins));
+            .layer::<_, std::convert::Infallible>(socket_cors(&state.settings.cors_origins))
+            .layer::<_, std::convert::Infallible>(tower::util::MapResponseLayer::new(
+                http::preflight_no_content,
+            ));
         let router = http::router(state.clone()).route("/socket.io/", socket_route);
         Ok(Self {
             listener,

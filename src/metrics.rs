@@ -27,13 +27,70 @@ pub fn install() -> PrometheusHandle {
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(handle) => handle,
+                Ok(handle) => {
+                    register_every_series();
+                    handle
+                }
                 // Another recorder is installed (a host embedding the library): render an
                 // empty registry rather than fail.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }
         })
         .clone()
+}
+
+/// Seat transition kinds, the `kind` label of `ticketclub_seat_transitions_total`.
+const SEAT_TRANSITION_KINDS: &[&str] = &[
+    "select", "unselect", "lock", "unlock", "sell", "release", "expire",
+];
+
+/// Socket events that are timed, the `event` label of `ticketclub_socket_event_duration_seconds`.
+const TIMED_EVENTS: &[&str] = &[
+    "check limit",
+    "join room",
+    "select seat",
+    "unselect seat",
+    "lock seat",
+    "sold seat",
+    "unlock seat",
+];
+
+/// Registers every series whose labels are known in advance, at zero, so dashboards and alerts
+/// see them before the first sale (a series that does not exist yet cannot alert). Adding zero
+/// registers without changing a value. Series labelled by session or route appear with them.
+fn register_every_series() {
+    gauge!("ticketclub_sockets_connected").increment(0.0);
+    for via in ["direct", "queue"] {
+        counter!("ticketclub_admissions_total", "via" => via).increment(0);
+    }
+    counter!("ticketclub_queued_total").increment(0);
+    for reason in [
+        DepartureReason::Bought,
+        DepartureReason::Left,
+        DepartureReason::WindowExpired,
+        DepartureReason::CrashedInstance,
+    ] {
+        for from in ["page", "queue"] {
+            counter!("ticketclub_departures_total", "reason" => reason.label(), "from" => from)
+                .increment(0);
+        }
+    }
+    for kind in SEAT_TRANSITION_KINDS {
+        counter!("ticketclub_seat_transitions_total", "kind" => *kind).increment(0);
+    }
+    for name in [
+        "ticketclub_orders_total",
+        "ticketclub_tickets_sold_total",
+        "ticketclub_seat_conflicts_total",
+        "ticketclub_db_pool_timeouts_total",
+    ] {
+        counter!(name).increment(0);
+    }
+    // A registered histogram renders its buckets at zero until the first sample.
+    let _ = histogram!("ticketclub_db_pool_wait_seconds");
+    for event in TIMED_EVENTS {
+        let _ = histogram!("ticketclub_socket_event_duration_seconds", "event" => *event);
+    }
 }
 
 /// Why a visit to the waiting room ended.

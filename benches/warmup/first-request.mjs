@@ -31,7 +31,7 @@ async function startServer(db, prefix) {
       TICKETCLUB_AUTO_MIGRATE: "true",
       REDIS_URL: "redis://127.0.0.1:6379",
       TICKETCLUB_REDIS_PREFIX: prefix,
-      TICKETCLUB_JWT_SECRET: "bench",
+      TICKETCLUB_JWT_SECRET: "bench-secret-at-least-32-bytes-long",
       TICKETCLUB_BCRYPT_COST: "4",
       TICKETCLUB_ADMIN_TOKEN: ADMIN,
       TICKETCLUB_WARMUP_LEAD: "0",

@@ -24,6 +24,10 @@ pub fn router() -> Router<AppState> {
         .route("/seat", post(get_seat_map))
 }
 
+/// Longest accepted search text, in characters. Titles are far shorter, and a long `LIKE`
+/// pattern is refused by SQLite (over 50,000 bytes) and costly everywhere.
+pub const SEARCH_MAX_CHARS: usize = 400;
+
 #[derive(Deserialize)]
 struct ListQuery {
     search: Option<String>,
@@ -33,6 +37,15 @@ async fn list_events(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
+    if query
+        .search
+        .as_deref()
+        .is_some_and(|text| text.chars().count() > SEARCH_MAX_CHARS)
+    {
+        return Err(ApiError::bad_request(format!(
+            "Search text is too long (at most {SEARCH_MAX_CHARS} characters)."
+        )));
+    }
     let events = state.store.catalog.events(query.search).await?;
     let cards: Vec<Value> = events
         .into_iter()

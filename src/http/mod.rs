@@ -12,9 +12,10 @@ pub mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use tower::util::MapResponseLayer;
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(api_cors())
+        .layer(MapResponseLayer::new(preflight_no_content))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
@@ -59,6 +61,20 @@ fn api_cors() -> CorsLayer {
             Method::DELETE,
         ])
         .allow_headers(AllowHeaders::mirror_request())
+}
+
+/// Turns a CORS preflight answer into 204 No Content, as the original's `cors` package (and
+/// Socket.IO's) answered; tower-http answers 200. A preflight answer is the only one that
+/// carries `Access-Control-Allow-Methods`, so the response alone tells it apart.
+pub fn preflight_no_content<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    let is_preflight = response.status() == StatusCode::OK
+        && response
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS);
+    if is_preflight {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 async fn not_found() -> ApiError {

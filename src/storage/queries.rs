@@ -4,6 +4,38 @@
 //! carry a `{in}` marker that [`with_in`] expands. Dialect-specific statements (DDL, upserts,
 //! time functions) live with their engine.
 
+/// Every table a route reads or writes: readiness fails when one is gone.
+pub const ROUTE_TABLES: &[&str] = &[
+    "venue",
+    "area",
+    "event",
+    "session",
+    "price",
+    "seat",
+    "user",
+    "seat_status",
+    "order",
+    "order_detail",
+];
+
+/// The route tables missing from `present` (the tables the engine lists), as a readiness
+/// failure naming them.
+pub fn check_route_tables(present: &[String]) -> Result<(), super::StorageError> {
+    let missing: Vec<&str> = ROUTE_TABLES
+        .iter()
+        .copied()
+        .filter(|table| !present.iter().any(|p| p.eq_ignore_ascii_case(table)))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(super::StorageError::Config(format!(
+            "tables missing: {}",
+            missing.join(", ")
+        )))
+    }
+}
+
 /// Event cards, all of them.
 pub const EVENTS: &str = "SELECT id, singer, picture FROM event ORDER BY id";
 /// Event cards whose title matches a `LIKE` pattern.

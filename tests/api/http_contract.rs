@@ -187,7 +187,8 @@ async fn protected_routes_refuse_missing_null_forged_and_expired_tokens() {
     let forged = other
         .issue(ticketclub::domain::ids::UserId(1), now)
         .expect("token");
-    let ours = ticketclub::auth::Auth::new(Some("test-secret"), "7d", 4).expect("auth");
+    let secret = ticketclub::config::Settings::for_tests().jwt_secret;
+    let ours = ticketclub::auth::Auth::new(secret.as_deref(), "7d", 4).expect("auth");
     let expired = ours
         .issue(ticketclub::domain::ids::UserId(1), now - 8 * 86_400)
         .expect("token");

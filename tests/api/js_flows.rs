@@ -106,7 +106,10 @@ pub async fn run_node_scenario(
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(js_dir().join("run.mjs"))
         .args([name, "--url", base, "--transports", transports])
-        .env("TICKETCLUB_JWT_SECRET", "test-secret")
+        .env(
+            "TICKETCLUB_JWT_SECRET",
+            "test-secret-for-the-integration-tests",
+        )
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,6 +4,7 @@ mod app_clients;
 mod balancer;
 mod browser;
 mod databases;
+mod hardening;
 mod helpers;
 mod http_contract;
 mod js_flows;

@@ -68,7 +68,10 @@ pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
         .env("TICKETCLUB_ADDR", "127.0.0.1:0")
         .env("TICKETCLUB_LOG_FORMAT", "json")
         .env("DATABASE_URL", "sqlite::memory:")
-        .env("TICKETCLUB_JWT_SECRET", "test-secret")
+        .env(
+            "TICKETCLUB_JWT_SECRET",
+            "test-secret-for-the-integration-tests",
+        )
         .env("TICKETCLUB_BCRYPT_COST", "4")
         .env("TICKETCLUB_SHUTDOWN_GRACE", "5")
         .envs(env.iter().copied())

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
 const outDir = join(here, "test-output");
-const JWT_SECRET = "js-harness-secret"; // shared with the harness for the expired-token case
+const JWT_SECRET = "js-harness-secret-at-least-32-bytes-long"; // shared with the harness for the expired-token case
 const READY_TIMEOUT_MS = 20000;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

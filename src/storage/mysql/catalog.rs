@@ -28,13 +28,22 @@ fn user_record((id, name, email, password_hash): UserRow) -> UserRecord {
 #[async_trait]
 impl Catalog for MysqlStore {
     async fn ready(&self) -> StorageResult<()> {
-        if self.migrations_current().await? {
-            Ok(())
-        } else {
-            Err(crate::storage::StorageError::Config(
+        if !self.migrations_current().await? {
+            return Err(crate::storage::StorageError::Config(
                 "database schema is behind: run `ticketclub migrate`".into(),
-            ))
+            ));
         }
+        // The migration record alone does not prove the tables are still there.
+        let tables: Vec<String> = self
+            .conn()
+            .await?
+            .query(
+                "SELECT table_name FROM information_schema.tables \
+                 WHERE table_schema = DATABASE()",
+            )
+            .await
+            .map_err(unavailable)?;
+        q::check_route_tables(&tables)
     }
 
     async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>> {

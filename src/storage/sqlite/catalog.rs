@@ -49,14 +49,16 @@ fn user_record(r: &Row<'_>) -> rusqlite::Result<UserRecord> {
 #[async_trait]
 impl Catalog for SqliteStore {
     async fn ready(&self) -> StorageResult<()> {
-        // Opening the store applied every migration; a query proves the file still answers.
-        self.run(|c| {
-            c.query_row("SELECT COUNT(*) FROM _migrations", [], |r| {
-                r.get::<_, i64>(0)
+        // Opening the store applied every migration; listing the tables proves the file still
+        // answers and still holds what the routes need.
+        let tables = self
+            .run(|c| {
+                c.prepare_cached("SELECT name FROM sqlite_master WHERE type = 'table'")?
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
             })
-        })
-        .await
-        .map(|_| ())
+            .await?;
+        q::check_route_tables(&tables)
     }
 
     async fn events(&self, search: Option<String>) -> StorageResult<Vec<EventSummary>> {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+pub mod production;
+
 /// Everything the server can be told at startup.
 #[derive(Clone, Args)]
 pub struct Settings {
@@ -146,7 +148,7 @@ impl Settings {
             purchase_window: 600,
             window_grace: 10,
             ticket_limit: 4,
-            jwt_secret: Some("test-secret".into()),
+            jwt_secret: Some("test-secret-for-the-integration-tests".into()),
             jwt_expires: "7d".into(),
             image_base: None,
             cors_origins: vec!["*".into()],

@@ -127,3 +127,197 @@ async fn readiness_fails_when_a_table_the_routes_need_is_gone() {
     let reasons = down.body["reasons"].to_string();
     assert!(reasons.contains("seat_status"), "{reasons}");
 }
+
+/// A `ticketclub` process whose whole output (stdout and stderr) is kept.
+struct LoggedProcess {
+    child: tokio::process::Child,
+    base: String,
+    address: String,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl LoggedProcess {
+    async fn start(env: &[(&str, &str)]) -> LoggedProcess {
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketclub"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TICKETCLUB_ADDR", "127.0.0.1:0")
+            .env("TICKETCLUB_LOG_FORMAT", "json")
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("TICKETCLUB_BCRYPT_COST", "4")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the ticketclub binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (found, address) = tokio::sync::oneshot::channel::<String>();
+        let found = Arc::new(Mutex::new(Some(found)));
+        let mut readers = Vec::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let streams: [Box<dyn tokio::io::AsyncRead + Send + Unpin>; 2] =
+            [Box::new(stdout), Box::new(stderr)];
+        for stream in streams {
+            let (output, found) = (output.clone(), found.clone());
+            readers.push(tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let entry = serde_json::from_str::<serde_json::Value>(&line).ok();
+                    if let Some(address) =
+                        entry.as_ref().and_then(|e| e["fields"]["address"].as_str())
+                    {
+                        if let Some(found) = found.lock().expect("lock").take() {
+                            let _ = found.send(address.to_string());
+                        }
+                    }
+                    let mut all = output.lock().expect("lock");
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            }));
+        }
+        let address = tokio::time::timeout(std::time::Duration::from_secs(30), address)
+            .await
+            .expect("the instance logs its listening address in time")
+            .expect("the instance logs its listening address");
+        LoggedProcess {
+            child,
+            base: format!("http://{address}"),
+            address,
+            output,
+            readers,
+        }
+    }
+
+    /// Stops the process and returns everything it wrote.
+    async fn finish(mut self) -> String {
+        let _ = self.child.kill().await;
+        for reader in self.readers.drain(..) {
+            let _ = reader.await;
+        }
+        let all = self.output.lock().expect("lock");
+        all.clone()
+    }
+}
+
+/// A masked client websocket text frame (any length below 64 KB).
+fn masked_text(payload: &str) -> Vec<u8> {
+    let key = [0x21, 0x42, 0x63, 0x84];
+    let bytes = payload.as_bytes();
+    let mut frame = vec![0x81];
+    if bytes.len() < 126 {
+        frame.push(0x80 | bytes.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(bytes.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// Opens a websocket to the default namespace with `token` in the handshake's header and in
+/// the CONNECT packet's auth, and waits for the namespace's answer.
+async fn connect_socket_with(address: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let handshake = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(handshake.as_bytes())
+        .await
+        .expect("handshake sent");
+    let connect = format!("40{}", serde_json::json!({ "token": token }));
+    tcp.write_all(&masked_text(&connect))
+        .await
+        .expect("connect sent");
+    // Everything the server sends within a second: the open packet, then the CONNECT answer.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_level_prints_a_bearer_token_a_password_or_the_admin_token() {
+    let admin_token = crate::helpers::unique("admin-token-Zq9");
+    let server = LoggedProcess::start(&[
+        ("RUST_LOG", "trace"),
+        (
+            "TICKETCLUB_JWT_SECRET",
+            "a-secret-long-enough-for-the-log-test",
+        ),
+        ("TICKETCLUB_ADMIN_TOKEN", &admin_token),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let password = "pw-Xy7-never-logged";
+    let email = format!("{}@test.com", crate::helpers::unique("logged"));
+    let signed_up = client
+        .post(format!("{}/user/signup", server.base))
+        .json(&serde_json::json!({"name": "log", "email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign-up sent");
+    assert_eq!(signed_up.status(), StatusCode::OK);
+    let signed_in: serde_json::Value = client
+        .post(format!("{}/user/signin", server.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign-in sent")
+        .json()
+        .await
+        .expect("sign-in answer");
+    let token = signed_in["data"]["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let profile = client
+        .get(format!("{}/user/profile", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("profile sent");
+    assert_eq!(profile.status(), StatusCode::OK);
+    let answer = connect_socket_with(&server.address, &token).await;
+    assert!(answer.contains("40{"), "the socket connected: {answer}");
+    let warmed = client
+        .post(format!("{}/admin/warmup/2", server.base))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("warm-up sent");
+    assert_eq!(warmed.status(), StatusCode::OK);
+
+    let output = server.finish().await;
+    assert!(
+        output.contains("\"level\":\"DEBUG\""),
+        "the server really logged below INFO"
+    );
+    for (what, secret) in [
+        ("bearer token", token.as_str()),
+        ("password", password),
+        ("admin token", admin_token.as_str()),
+    ] {
+        let line = output.lines().find(|line| line.contains(secret));
+        assert!(line.is_none(), "the {what} was logged: {line:?}");
+    }
+}

@@ -168,12 +168,11 @@ impl LoggedProcess {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     let entry = serde_json::from_str::<serde_json::Value>(&line).ok();
-                    if let Some(address) =
-                        entry.as_ref().and_then(|e| e["fields"]["address"].as_str())
+                    let address = entry.as_ref().and_then(|e| e["fields"]["address"].as_str());
+                    if let Some(address) = address
+                        && let Some(found) = found.lock().expect("lock").take()
                     {
-                        if let Some(found) = found.lock().expect("lock").take() {
-                            let _ = found.send(address.to_string());
-                        }
+                        let _ = found.send(address.to_string());
                     }
                     let mut all = output.lock().expect("lock");
                     all.push_str(&line);

@@ -51,7 +51,8 @@ impl Application {
             settings.jwt_secret.as_deref(),
             &settings.jwt_expires,
             settings.bcrypt_cost,
-        )?;
+        )?
+        .with_bcrypt_concurrency(settings.limits.bcrypt_permits());
         if settings.jwt_secret.is_none() {
             tracing::warn!(
                 "TICKETCLUB_JWT_SECRET is unset: using a random secret; tokens die on restart"

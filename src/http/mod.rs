@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod assets;
 pub mod body_timeout;
+pub mod client_ip;
 pub mod demo;
 pub mod events;
 pub mod extract;

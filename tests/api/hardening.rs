@@ -320,3 +320,105 @@ async fn no_log_level_prints_a_bearer_token_a_password_or_the_admin_token() {
         assert!(line.is_none(), "the {what} was logged: {line:?}");
     }
 }
+
+/// A sign-in as `email` with `password`, optionally through a proxy that names `forwarded`.
+async fn sign_in_from(
+    app: &crate::helpers::TestApp,
+    email: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> crate::helpers::Reply {
+    let mut request = app
+        .client
+        .post(format!("{}/user/signin", app.base))
+        .json(&serde_json::json!({"email": email, "password": password}));
+    if let Some(client) = forwarded {
+        request = request.header("X-Forwarded-For", client);
+    }
+    let response = request.send().await.expect("sign-in sent");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.json().await.unwrap_or_default();
+    crate::helpers::Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+fn refused_with_retry_after(reply: &crate::helpers::Reply) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        reply.body
+    );
+    let retry: u64 = reply.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(reply.body["error"].is_string(), "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_on_one_account_are_limited_with_retry_after() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_account = 3).await;
+    for _ in 0..3 {
+        let wrong = sign_in_from(&app, "demo@test.com", "guess-1", None).await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{:?}", wrong.body);
+    }
+    // Over the limit even with the right password, and whatever the email's case.
+    refused_with_retry_after(&sign_in_from(&app, "Demo@Test.com", "demodemo", None).await);
+    // Another account from the same address is not locked out.
+    let other = sign_in_from(&app, "user1@test.com", "user111", None).await;
+    assert_eq!(other.status, StatusCode::OK, "{:?}", other.body);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_from_one_address_are_limited_across_accounts() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 3).await;
+    for n in 0..3 {
+        let reply = sign_in_from(&app, &format!("nobody{n}@test.com"), "guess-1", None).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    }
+    refused_with_retry_after(&sign_in_from(&app, "demo@test.com", "demodemo", None).await);
+    // Sign-up costs a hash too, and is limited the same way.
+    let signup = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 2).await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let email = format!("{}@test.com", crate::helpers::unique(&format!("new{n}")));
+        let body = serde_json::json!({"name": "new", "email": email, "password": "secret1"});
+        statuses.push(signup.post("/user/signup", body, None).await);
+    }
+    assert_eq!(statuses[1].status, StatusCode::OK, "{:?}", statuses[1].body);
+    refused_with_retry_after(&statuses[2]);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    // Untrusted: the header is the client's own word and changes nothing.
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 2).await;
+    for client in ["1.1.1.1", "2.2.2.2"] {
+        let reply = sign_in_from(&app, "nobody@test.com", "guess-1", Some(client)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let spoofed = sign_in_from(&app, "demo@test.com", "demodemo", Some("3.3.3.3")).await;
+    refused_with_retry_after(&spoofed);
+
+    // Behind a trusted proxy (the test client's loopback), each forwarded client has its own
+    // quota.
+    let proxied = crate::helpers::spawn_app_with(|s| {
+        s.limits.signin_per_address = 2;
+        s.limits.trusted_proxies = vec!["127.0.0.0/8".parse().expect("a net")];
+    })
+    .await;
+    for client in ["1.1.1.1", "1.1.1.1", "2.2.2.2", "6.6.6.6, 2.2.2.2"] {
+        let reply = sign_in_from(&proxied, "nobody@test.com", "guess-1", Some(client)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{client}");
+    }
+    let third = sign_in_from(&proxied, "demo@test.com", "demodemo", Some("1.1.1.1")).await;
+    refused_with_retry_after(&third);
+    let fresh = sign_in_from(&proxied, "demo@test.com", "demodemo", Some("5.5.5.5")).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{:?}", fresh.body);
+}

@@ -51,7 +51,8 @@ impl Application {
             settings.jwt_secret.as_deref(),
             &settings.jwt_expires,
             settings.bcrypt_cost,
-        )?;
+        )?
+        .with_bcrypt_concurrency(settings.limits.bcrypt_permits());
         if settings.jwt_secret.is_none() {
             tracing::warn!(
                 "TICKETCLUB_JWT_SECRET is unset: using a random secret; tokens die on restart"
@@ -76,9 +77,14 @@ impl Application {
             .as_deref()
             .map(|url| (url, state.settings.redis_prefix.as_str()));
         let (socket_route, io) = Realtime::build(state.clone(), redis, &background).await?;
+        let body_timeout = state.settings.limits.body_timeout();
         let socket_route = socket_route
             .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
                 crate::realtime::detach_request,
+            ))
+            // Polling clients POST their packets: the same deadline on those bodies.
+            .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
+                move |request| http::body_timeout::bound(request, body_timeout),
             ))
             .layer::<_, std::convert::Infallible>(socket_cors(&state.settings.cors_origins))
             .layer::<_, std::convert::Infallible>(tower::util::MapResponseLayer::new(

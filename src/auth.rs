@@ -1,9 +1,11 @@
 //! Access tokens (HS256 JWTs shaped like the original's `{id, iat, exp}`) and password hashes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use crate::domain::ids::UserId;
 
@@ -23,6 +25,9 @@ pub struct Auth {
     ttl: Duration,
     expires_text: String,
     bcrypt_cost: u32,
+    /// Hashes allowed to run at once. Without a bound, a flood of sign-ins filled the blocking
+    /// pool with bcrypt threads that took every CPU from the async workers.
+    bcrypt_permits: Arc<Semaphore>,
 }
 
 /// Why the auth settings were refused at startup.
@@ -65,7 +70,14 @@ impl Auth {
             ttl,
             expires_text: expires.to_string(),
             bcrypt_cost,
+            bcrypt_permits: Arc::new(Semaphore::new(default_bcrypt_permits())),
         })
+    }
+
+    /// Allows `permits` bcrypt hashes at once (at least 1); the rest wait their turn.
+    pub fn with_bcrypt_concurrency(mut self, permits: usize) -> Self {
+        self.bcrypt_permits = Arc::new(Semaphore::new(permits.max(1)));
+        self
     }
 
     /// A token for `user`, issued at `now_s` (seconds since the epoch).
@@ -90,17 +102,37 @@ impl Auth {
         &self.expires_text
     }
 
-    /// Hashes a password on the blocking pool (bcrypt is slow by design).
+    /// Hashes a password on the blocking pool (bcrypt is slow by design), within the bound on
+    /// concurrent hashes.
     pub async fn hash_password(&self, password: String) -> Result<String, PasswordError> {
         let cost = self.bcrypt_cost;
-        run_blocking(move || bcrypt::hash(password, cost)).await
+        self.run_bcrypt(move || bcrypt::hash(password, cost)).await
     }
 
     /// Checks a password against a stored hash; a malformed hash is a mismatch.
     pub async fn password_matches(&self, password: String, hash: String) -> bool {
-        run_blocking(move || bcrypt::verify(password, &hash))
+        self.run_bcrypt(move || bcrypt::verify(password, &hash))
             .await
             .unwrap_or(false)
+    }
+
+    /// Runs `f` on the blocking pool once a permit is free. The permit goes with the work, so
+    /// a caller that gives up (a client that hung up) does not free it before the hash ends.
+    async fn run_bcrypt<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let permit = self
+            .bcrypt_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await??)
     }
 }
 
@@ -113,12 +145,14 @@ pub enum PasswordError {
     /// The blocking task died.
     #[error("password hashing task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The permits were closed (never done today; the semaphore lives as long as `Auth`).
+    #[error("password hashing is closed")]
+    Closed,
 }
 
-async fn run_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
-) -> Result<T, PasswordError> {
-    Ok(tokio::task::spawn_blocking(f).await??)
+/// One hash per CPU: more would only queue for the same cores.
+fn default_bcrypt_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// Parses the original's lifetime notation (the `ms` package): a number with a unit `s`, `m`,
@@ -175,6 +209,31 @@ mod tests {
         let forged = theirs.issue(UserId(1), now).expect("signs");
         assert_eq!(ours.verify(&forged), None);
         assert_eq!(ours.verify("not.a.jwt"), None);
+    }
+
+    #[tokio::test]
+    async fn bcrypt_work_holds_a_permit_until_the_hash_is_done() {
+        let auth = Arc::new(
+            Auth::new(Some("k"), "7d", 12)
+                .expect("valid")
+                .with_bcrypt_concurrency(1),
+        );
+        let first = tokio::spawn({
+            let auth = auth.clone();
+            async move { auth.hash_password("one".into()).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            auth.bcrypt_permits.available_permits(),
+            0,
+            "the hash holds the one permit"
+        );
+        // The caller gives up; the hash still runs and keeps its permit until it ends.
+        first.abort();
+        assert_eq!(auth.bcrypt_permits.available_permits(), 0);
+        let second = auth.hash_password("two".into()).await;
+        assert!(second.is_ok());
+        assert_eq!(auth.bcrypt_permits.available_permits(), 1);
     }
 
     #[tokio::test]

@@ -16,12 +16,16 @@ pub const SYSTEM_ERROR: &str = "系統錯誤，請稍後再試！";
 /// Told to someone who tries to buy without a place on the buying page (HTTP and socket).
 pub const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
 
+/// Told to a caller over an attempt limit (sign-in, sign-up).
+pub const TOO_MANY_ATTEMPTS: &str = "嘗試次數過多，請稍後再試！";
+
 /// An HTTP error answer.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
     message: String,
     warning: bool,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -44,6 +48,15 @@ impl ApiError {
             status,
             message: message.into(),
             warning: false,
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After` (whole seconds): too many attempts, come back later.
+    pub fn too_many_attempts(retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS)
         }
     }
 
@@ -87,7 +100,13 @@ impl IntoResponse for ApiError {
         } else {
             json!({ "error": self.message })
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 

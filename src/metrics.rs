@@ -83,6 +83,7 @@ fn register_every_series() {
         "ticketclub_tickets_sold_total",
         "ticketclub_seat_conflicts_total",
         "ticketclub_db_pool_timeouts_total",
+        "ticketclub_attempts_refused_total",
     ] {
         counter!(name).increment(0);
     }
@@ -152,6 +153,11 @@ pub fn seat_transitions(kind: &'static str, seats: usize) {
 pub fn order_placed(tickets: usize) {
     counter!("ticketclub_orders_total").increment(1);
     counter!("ticketclub_tickets_sold_total").increment(tickets as u64);
+}
+
+/// A sign-in or sign-up attempt was refused for being over its limit (429).
+pub fn attempt_refused() {
+    counter!("ticketclub_attempts_refused_total").increment(1);
 }
 
 /// Someone lost a race for a seat.

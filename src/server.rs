@@ -11,13 +11,17 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 use axum::serve::Listener;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
+use tower::Layer;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// open connection finish its current request, and returns once all of them have closed.
@@ -27,7 +31,7 @@ pub async fn serve<L>(
     header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) where
-    L: Listener,
+    L: Listener<Addr = SocketAddr>,
 {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -38,13 +42,15 @@ pub async fn serve<L>(
     let (open_tx, open) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (io, _peer) = tokio::select! {
+        let (io, peer) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
         // A handle to the shared router: serving the `Router` itself would deep-clone its
-        // route table for every connection (about 5 KB here).
-        let service = TowerToHyperService::new(router.clone());
+        // route table for every connection (about 5 KB here). The peer address goes with
+        // every request, for per-address limits (`ConnectInfo`, as `axum::serve` provides).
+        let service = Extension(ConnectInfo(peer)).layer(router.clone());
+        let service = TowerToHyperService::new(service);
         let connection = http.serve_connection(TokioIo::new(io), service);
         tokio::spawn(serve_connection(
             connection.with_upgrades(),
@@ -60,12 +66,15 @@ pub async fn serve<L>(
 
 /// One connection: served until it closes, or until shutdown asks it to finish its current
 /// request and close.
-async fn serve_connection<I>(
-    connection: http1::UpgradeableConnection<TokioIo<I>, TowerToHyperService<Router>>,
+async fn serve_connection<I, S>(
+    connection: http1::UpgradeableConnection<TokioIo<I>, S>,
     mut finish: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut connection = std::pin::pin!(connection);
     tokio::select! {

@@ -1,5 +1,5 @@
 //! What every adapter (HTTP routes, Socket.IO namespaces, the sweeper, warm-up) reaches: the
-//! settings, the storage engines, token handling and the news port. It lives on its own so that
+//! settings, the storage engines, token handling, the news port and the attempt limits. It lives on its own so that
 //! `app.rs`, `http/`, `realtime/` and `warmup.rs` depend on it and never on each other.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::domain::seats::TicketLimit;
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
+use crate::service::attempts::AttemptLimits;
 use crate::service::news::Newsroom;
 use crate::storage::model::HoldTerms;
 use crate::storage::{Store, room_rules};
@@ -28,18 +29,32 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where the use cases publish what changed (delivered by the realtime adapter).
     pub news: Newsroom,
+    /// Sign-in attempts per account and per address.
+    pub sign_in_attempts: Arc<AttemptLimits>,
+    /// Sign-up attempts per email and per address (each costs a bcrypt hash too).
+    pub sign_up_attempts: Arc<AttemptLimits>,
     image_base: Arc<str>,
 }
 
 impl AppState {
     /// Assembles the state; `image_base` is the URL prefix of event pictures.
     pub fn new(settings: Settings, store: Store, auth: Auth, image_base: String) -> Self {
+        let limits = &settings.limits;
+        let attempts = || {
+            Arc::new(AttemptLimits::per_minute(
+                limits.signin_per_account,
+                limits.signin_per_address,
+            ))
+        };
+        let (sign_in_attempts, sign_up_attempts) = (attempts(), attempts());
         Self {
             settings: Arc::new(settings),
             store,
             auth: Arc::new(auth),
             metrics: crate::metrics::install(),
             news: Newsroom::default(),
+            sign_in_attempts,
+            sign_up_attempts,
             image_base: image_base.into(),
         }
     }

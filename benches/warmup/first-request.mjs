@@ -33,6 +33,8 @@ async function startServer(db, prefix) {
       TICKETCLUB_REDIS_PREFIX: prefix,
       TICKETCLUB_JWT_SECRET: "bench-secret-at-least-32-bytes-long",
       TICKETCLUB_BCRYPT_COST: "4",
+      TICKETCLUB_SIGNIN_PER_ACCOUNT: "100000",
+      TICKETCLUB_SIGNIN_PER_ADDRESS: "1000000",
       TICKETCLUB_ADMIN_TOKEN: ADMIN,
       TICKETCLUB_WARMUP_LEAD: "0",
       RUST_LOG: "warn",

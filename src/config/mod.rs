@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+pub mod limits;
 pub mod production;
+
+pub use limits::Limits;
 
 /// Everything the server can be told at startup.
 #[derive(Clone, Args)]
@@ -120,6 +123,10 @@ pub struct Settings {
     /// requests, before it is closed. Websockets are not affected.
     #[arg(long, env = "TICKETCLUB_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
+
+    /// Abuse limits: body timeout, sign-in rates, trusted proxies, bcrypt concurrency.
+    #[command(flatten)]
+    pub limits: Limits,
 }
 
 /// How log lines are written.
@@ -158,6 +165,7 @@ impl Settings {
             log_format: LogFormat::Pretty,
             shutdown_grace: 2,
             header_timeout: 30,
+            limits: Limits::for_tests(),
         }
     }
 
@@ -210,6 +218,9 @@ impl fmt::Debug for Settings {
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("log_format", &self.log_format)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("header_timeout", &self.header_timeout)
+            .field("limits", &self.limits)
             .finish()
     }
 }

@@ -66,9 +66,13 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("json"));
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large."))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if super::body_timeout::timed_out(&e) {
+                ApiError::new(StatusCode::REQUEST_TIMEOUT, "Request body timed out.")
+            } else {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large.")
+            }
+        })?;
         if !is_json || bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Body(Value::Object(Default::default())));
         }

@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod assets;
+pub mod body_timeout;
+pub mod client_ip;
 pub mod demo;
 pub mod events;
 pub mod extract;
@@ -15,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use tower::util::MapResponseLayer;
+use tower::util::{MapRequestLayer, MapResponseLayer};
 use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
@@ -32,6 +34,7 @@ fn api() -> Router<AppState> {
 
 /// The whole HTTP application: API at `/` and `/api`, assets, health, JSON 404s.
 pub fn router(state: AppState) -> Router {
+    let body_timeout = state.settings.limits.body_timeout();
     Router::new()
         .merge(api())
         .nest("/api", api())
@@ -42,6 +45,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn(record_latency))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(MapRequestLayer::new(move |request| {
+            body_timeout::bound(request, body_timeout)
+        }))
         .layer(api_cors())
         .layer(MapResponseLayer::new(preflight_no_content))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

@@ -6,10 +6,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use std::net::IpAddr;
+
+use super::client_ip::ClientIp;
 use super::extract::{AuthUser, Body};
 use crate::domain::email::is_email;
 use crate::error::{ApiError, ApiResult};
 use crate::js::{text_of, truthy};
+use crate::service::attempts::AttemptLimits;
 use crate::state::AppState;
 use crate::storage::model::{OrderView, UserRecord};
 
@@ -26,7 +30,11 @@ pub fn router() -> Router<AppState> {
         .route("/user/profile", get(get_profile))
 }
 
-async fn sign_up(State(state): State<AppState>, body: Body) -> ApiResult<Json<Value>> {
+async fn sign_up(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: Body,
+) -> ApiResult<Json<Value>> {
     let name = text_of(body.field("name")).unwrap_or_default();
     if name.trim().is_empty() {
         return Err(ApiError::bad_request("請輸入使用者名稱"));
@@ -40,6 +48,7 @@ async fn sign_up(State(state): State<AppState>, body: Body) -> ApiResult<Json<Va
     if password.encode_utf16().count() < PASSWORD_MIN {
         return Err(ApiError::bad_request("密碼至少6個字符"));
     }
+    limit(&state.sign_up_attempts, email, client)?;
     let hash = state
         .auth
         .hash_password(password.to_string())
@@ -54,10 +63,16 @@ async fn sign_up(State(state): State<AppState>, body: Body) -> ApiResult<Json<Va
     signed_in(&state, &user)
 }
 
-async fn sign_in(State(state): State<AppState>, body: Body) -> ApiResult<Json<Value>> {
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    body: Body,
+) -> ApiResult<Json<Value>> {
     let email = checked_email(&body)?;
     let password = text_of(body.field("password")).filter(|p| !p.is_empty());
     let password = password.ok_or_else(|| ApiError::bad_request("請輸入密碼"))?;
+    // Before the account lookup, so unknown emails cannot be probed without limit either.
+    limit(&state.sign_in_attempts, email, client)?;
     let user = state
         .store
         .accounts
@@ -72,6 +87,18 @@ async fn sign_in(State(state): State<AppState>, body: Body) -> ApiResult<Json<Va
         return Err(ApiError::new(StatusCode::FORBIDDEN, "帳號或密碼錯誤"));
     }
     signed_in(&state, &user)
+}
+
+/// Counts an attempt on `email` from `client`: 429 with `Retry-After` over the limit.
+fn limit(attempts: &AttemptLimits, email: &str, client: IpAddr) -> ApiResult<()> {
+    attempts.attempt(email, client).map_err(|refused| {
+        tracing::info!(
+            retry_after = refused.retry_after_secs(),
+            "too many attempts"
+        );
+        crate::metrics::attempt_refused();
+        ApiError::too_many_attempts(refused.retry_after_secs())
+    })
 }
 
 /// The email field, present and well-formed, checked in the original's order.

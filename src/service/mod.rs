@@ -6,6 +6,7 @@
 //! [`ServiceError`] back to its own words. The rules and their order live here once; wire
 //! strings never do. What others must hear about is published through [`news`].
 
+pub mod attempts;
 pub mod news;
 pub mod seats;
 pub mod sweeper;

@@ -127,3 +127,298 @@ async fn readiness_fails_when_a_table_the_routes_need_is_gone() {
     let reasons = down.body["reasons"].to_string();
     assert!(reasons.contains("seat_status"), "{reasons}");
 }
+
+/// A `ticketclub` process whose whole output (stdout and stderr) is kept.
+struct LoggedProcess {
+    child: tokio::process::Child,
+    base: String,
+    address: String,
+    output: std::sync::Arc<std::sync::Mutex<String>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl LoggedProcess {
+    async fn start(env: &[(&str, &str)]) -> LoggedProcess {
+        use std::sync::{Arc, Mutex};
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketclub"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("TICKETCLUB_ADDR", "127.0.0.1:0")
+            .env("TICKETCLUB_LOG_FORMAT", "json")
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("TICKETCLUB_BCRYPT_COST", "4")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the ticketclub binary starts");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (found, address) = tokio::sync::oneshot::channel::<String>();
+        let found = Arc::new(Mutex::new(Some(found)));
+        let mut readers = Vec::new();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let streams: [Box<dyn tokio::io::AsyncRead + Send + Unpin>; 2] =
+            [Box::new(stdout), Box::new(stderr)];
+        for stream in streams {
+            let (output, found) = (output.clone(), found.clone());
+            readers.push(tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let entry = serde_json::from_str::<serde_json::Value>(&line).ok();
+                    let address = entry.as_ref().and_then(|e| e["fields"]["address"].as_str());
+                    if let Some(address) = address
+                        && let Some(found) = found.lock().expect("lock").take()
+                    {
+                        let _ = found.send(address.to_string());
+                    }
+                    let mut all = output.lock().expect("lock");
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            }));
+        }
+        let address = tokio::time::timeout(std::time::Duration::from_secs(30), address)
+            .await
+            .expect("the instance logs its listening address in time")
+            .expect("the instance logs its listening address");
+        LoggedProcess {
+            child,
+            base: format!("http://{address}"),
+            address,
+            output,
+            readers,
+        }
+    }
+
+    /// Stops the process and returns everything it wrote.
+    async fn finish(mut self) -> String {
+        let _ = self.child.kill().await;
+        for reader in self.readers.drain(..) {
+            let _ = reader.await;
+        }
+        let all = self.output.lock().expect("lock");
+        all.clone()
+    }
+}
+
+/// A masked client websocket text frame (any length below 64 KB).
+fn masked_text(payload: &str) -> Vec<u8> {
+    let key = [0x21, 0x42, 0x63, 0x84];
+    let bytes = payload.as_bytes();
+    let mut frame = vec![0x81];
+    if bytes.len() < 126 {
+        frame.push(0x80 | bytes.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&key);
+    frame.extend(bytes.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// Opens a websocket to the default namespace with `token` in the handshake's header and in
+/// the CONNECT packet's auth, and waits for the namespace's answer.
+async fn connect_socket_with(address: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let handshake = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {token}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(handshake.as_bytes())
+        .await
+        .expect("handshake sent");
+    let connect = format!("40{}", serde_json::json!({ "token": token }));
+    tcp.write_all(&masked_text(&connect))
+        .await
+        .expect("connect sent");
+    // Everything the server sends within a second: the open packet, then the CONNECT answer.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while let Ok(n) = tcp.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_level_prints_a_bearer_token_a_password_or_the_admin_token() {
+    let admin_token = crate::helpers::unique("admin-token-Zq9");
+    let server = LoggedProcess::start(&[
+        ("RUST_LOG", "trace"),
+        (
+            "TICKETCLUB_JWT_SECRET",
+            "a-secret-long-enough-for-the-log-test",
+        ),
+        ("TICKETCLUB_ADMIN_TOKEN", &admin_token),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let password = "pw-Xy7-never-logged";
+    let email = format!("{}@test.com", crate::helpers::unique("logged"));
+    let signed_up = client
+        .post(format!("{}/user/signup", server.base))
+        .json(&serde_json::json!({"name": "log", "email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign-up sent");
+    assert_eq!(signed_up.status(), StatusCode::OK);
+    let signed_in: serde_json::Value = client
+        .post(format!("{}/user/signin", server.base))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("sign-in sent")
+        .json()
+        .await
+        .expect("sign-in answer");
+    let token = signed_in["data"]["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    let profile = client
+        .get(format!("{}/user/profile", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("profile sent");
+    assert_eq!(profile.status(), StatusCode::OK);
+    let answer = connect_socket_with(&server.address, &token).await;
+    assert!(answer.contains("40{"), "the socket connected: {answer}");
+    let warmed = client
+        .post(format!("{}/admin/warmup/2", server.base))
+        .bearer_auth(&admin_token)
+        .send()
+        .await
+        .expect("warm-up sent");
+    assert_eq!(warmed.status(), StatusCode::OK);
+
+    let output = server.finish().await;
+    assert!(
+        output.contains("\"level\":\"DEBUG\""),
+        "the server really logged below INFO"
+    );
+    for (what, secret) in [
+        ("bearer token", token.as_str()),
+        ("password", password),
+        ("admin token", admin_token.as_str()),
+    ] {
+        let line = output.lines().find(|line| line.contains(secret));
+        assert!(line.is_none(), "the {what} was logged: {line:?}");
+    }
+}
+
+/// A sign-in as `email` with `password`, optionally through a proxy that names `forwarded`.
+async fn sign_in_from(
+    app: &crate::helpers::TestApp,
+    email: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> crate::helpers::Reply {
+    let mut request = app
+        .client
+        .post(format!("{}/user/signin", app.base))
+        .json(&serde_json::json!({"email": email, "password": password}));
+    if let Some(client) = forwarded {
+        request = request.header("X-Forwarded-For", client);
+    }
+    let response = request.send().await.expect("sign-in sent");
+    let (status, headers) = (response.status(), response.headers().clone());
+    let body = response.json().await.unwrap_or_default();
+    crate::helpers::Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+fn refused_with_retry_after(reply: &crate::helpers::Reply) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{:?}",
+        reply.body
+    );
+    let retry: u64 = reply.headers["retry-after"]
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in whole seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(reply.body["error"].is_string(), "{:?}", reply.body);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_on_one_account_are_limited_with_retry_after() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_account = 3).await;
+    for _ in 0..3 {
+        let wrong = sign_in_from(&app, "demo@test.com", "guess-1", None).await;
+        assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{:?}", wrong.body);
+    }
+    // Over the limit even with the right password, and whatever the email's case.
+    refused_with_retry_after(&sign_in_from(&app, "Demo@Test.com", "demodemo", None).await);
+    // Another account from the same address is not locked out.
+    let other = sign_in_from(&app, "user1@test.com", "user111", None).await;
+    assert_eq!(other.status, StatusCode::OK, "{:?}", other.body);
+}
+
+#[tokio::test]
+async fn sign_in_attempts_from_one_address_are_limited_across_accounts() {
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 3).await;
+    for n in 0..3 {
+        let reply = sign_in_from(&app, &format!("nobody{n}@test.com"), "guess-1", None).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{:?}", reply.body);
+    }
+    refused_with_retry_after(&sign_in_from(&app, "demo@test.com", "demodemo", None).await);
+    // Sign-up costs a hash too, and is limited the same way.
+    let signup = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 2).await;
+    let mut statuses = Vec::new();
+    for n in 0..3 {
+        let email = format!("{}@test.com", crate::helpers::unique(&format!("new{n}")));
+        let body = serde_json::json!({"name": "new", "email": email, "password": "secret1"});
+        statuses.push(signup.post("/user/signup", body, None).await);
+    }
+    assert_eq!(statuses[1].status, StatusCode::OK, "{:?}", statuses[1].body);
+    refused_with_retry_after(&statuses[2]);
+}
+
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
+    // Untrusted: the header is the client's own word and changes nothing.
+    let app = crate::helpers::spawn_app_with(|s| s.limits.signin_per_address = 2).await;
+    for client in ["1.1.1.1", "2.2.2.2"] {
+        let reply = sign_in_from(&app, "nobody@test.com", "guess-1", Some(client)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    }
+    let spoofed = sign_in_from(&app, "demo@test.com", "demodemo", Some("3.3.3.3")).await;
+    refused_with_retry_after(&spoofed);
+
+    // Behind a trusted proxy (the test client's loopback), each forwarded client has its own
+    // quota.
+    let proxied = crate::helpers::spawn_app_with(|s| {
+        s.limits.signin_per_address = 2;
+        s.limits.trusted_proxies = vec!["127.0.0.0/8".parse().expect("a net")];
+    })
+    .await;
+    for client in ["1.1.1.1", "1.1.1.1", "2.2.2.2", "6.6.6.6, 2.2.2.2"] {
+        let reply = sign_in_from(&proxied, "nobody@test.com", "guess-1", Some(client)).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{client}");
+    }
+    let third = sign_in_from(&proxied, "demo@test.com", "demodemo", Some("1.1.1.1")).await;
+    refused_with_retry_after(&third);
+    let fresh = sign_in_from(&proxied, "demo@test.com", "demodemo", Some("5.5.5.5")).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{:?}", fresh.body);
+}

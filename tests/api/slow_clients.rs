@@ -154,3 +154,71 @@ async fn a_websocket_outlives_the_header_timeout() {
     .expect("the websocket answers after the header timeout");
     assert!(answer.starts_with('4'), "a Socket.IO packet: {answer}");
 }
+
+/// Sends a sign-in announcing a 90 KB body, then trickles it a byte at a time; what the
+/// server answered, and how long after the headers it closed the connection.
+async fn trickle_a_body(address: std::net::SocketAddr) -> (Duration, String) {
+    let mut tcp = TcpStream::connect(address).await.expect("connects");
+    tcp.write_all(
+        b"POST /user/signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 90000\r\n\r\n{",
+    )
+    .await
+    .expect("headers sent");
+    let started = Instant::now();
+    let (mut read, mut write) = tcp.split();
+    let trickle = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if write.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    };
+    let answer = async {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let got = tokio::select! {
+        got = answer => got,
+        () = trickle => Vec::new(),
+    };
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&got).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn bodies_trickled_a_byte_at_a_time_are_cut_off_with_408() {
+    let app = spawn_app_with(|s| s.limits.body_timeout = 1).await;
+    let slow = (0..20).map(|_| trickle_a_body(app.address));
+    let cut = tokio::time::timeout(
+        Duration::from_secs(15),
+        futures_util::future::join_all(slow),
+    )
+    .await
+    .expect("every trickled body is cut off within 15 s");
+    for (took, answer) in cut {
+        assert!(answer.starts_with("HTTP/1.1 408"), "answered 408: {answer}");
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+            "closed {took:?} after the headers, body timeout 1 s"
+        );
+    }
+    // A body sent at once is still read.
+    let reply = app
+        .post(
+            "/user/signin",
+            serde_json::json!({"email": "demo@test.com", "password": "demodemo"}),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, reqwest::StatusCode::OK, "{:?}", reply.body);
+}

@@ -99,6 +99,9 @@ async function serverEnvFor(name, port, cli) {
     TICKETCLUB_ADDR: `127.0.0.1:${port}`,
     DATABASE_URL: "sqlite::memory:",
     TICKETCLUB_BCRYPT_COST: "4",
+    // Scenarios sign hundreds of buyers in from one address.
+    TICKETCLUB_SIGNIN_PER_ACCOUNT: "100000",
+    TICKETCLUB_SIGNIN_PER_ADDRESS: "1000000",
     TICKETCLUB_JWT_SECRET: JWT_SECRET,
     TICKETCLUB_QUEUE_LIMIT: "3",
     ...(mod.serverEnv?.({ clients: cli.clients === undefined ? undefined : Number(cli.clients) }) ?? {}),

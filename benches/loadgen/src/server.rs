@@ -115,6 +115,9 @@ impl Server {
             .env("TICKETCLUB_QUEUE_LIMIT", queue_limit.to_string())
             .env("TICKETCLUB_JWT_SECRET", JWT_SECRET)
             .env("TICKETCLUB_BCRYPT_COST", "4")
+            // Every virtual buyer signs in from this one address.
+            .env("TICKETCLUB_SIGNIN_PER_ACCOUNT", "100000")
+            .env("TICKETCLUB_SIGNIN_PER_ADDRESS", "1000000")
             .env("TICKETCLUB_SHUTDOWN_GRACE", "2")
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL");

@@ -1,0 +1,63 @@
+//! Limits that keep one abusive client from costing everyone else: how long a request body may
+//! take, how often an account or an address may try to sign in or sign up, whose
+//! `X-Forwarded-For` is believed, and how many bcrypt hashes run at once.
+
+use std::time::Duration;
+
+use clap::Args;
+use ipnet::IpNet;
+
+/// Abuse limits, flattened into [`super::Settings`].
+#[derive(Clone, Debug, Args)]
+pub struct Limits {
+    /// Seconds a request may take to send its body once its headers are in; a slower body is
+    /// answered 408 and its connection closed (a trickled body would otherwise hold a
+    /// connection and its buffers for ever).
+    #[arg(long, env = "TICKETCLUB_BODY_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout: u64,
+
+    /// Sign-in (and sign-up) attempts per minute for one email address; 0 turns the limit off.
+    #[arg(long, env = "TICKETCLUB_SIGNIN_PER_ACCOUNT", default_value_t = 10)]
+    pub signin_per_account: u32,
+
+    /// Sign-in (and sign-up) attempts per minute from one client address; 0 turns it off.
+    #[arg(long, env = "TICKETCLUB_SIGNIN_PER_ADDRESS", default_value_t = 60)]
+    pub signin_per_address: u32,
+
+    /// Proxies (addresses or CIDR blocks, comma separated) whose `X-Forwarded-For` names the
+    /// client. Unset: the peer address is the client, and the header is ignored (anyone could
+    /// write it).
+    #[arg(long, env = "TICKETCLUB_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// bcrypt hashes computed at once (each holds a CPU for its whole cost). Unset: one per CPU.
+    #[arg(long, env = "TICKETCLUB_BCRYPT_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
+    pub bcrypt_concurrency: Option<u32>,
+}
+
+impl Limits {
+    /// Generous limits for tests: harness scenarios sign hundreds of accounts in from one
+    /// address. Tests of the limits themselves lower them.
+    pub fn for_tests() -> Self {
+        Self {
+            body_timeout: 10,
+            signin_per_account: 1_000,
+            signin_per_address: 100_000,
+            trusted_proxies: Vec::new(),
+            bcrypt_concurrency: None,
+        }
+    }
+
+    /// The body timeout as a duration.
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_timeout)
+    }
+
+    /// How many bcrypt hashes may run at once.
+    pub fn bcrypt_permits(&self) -> usize {
+        match self.bcrypt_concurrency {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+        }
+    }
+}

@@ -48,6 +48,11 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_HANDOVER_GRACE", default_value_t = 30)]
     pub handover_grace: u64,
 
+    /// Milliseconds any one Redis command or database call may take before the caller gets an
+    /// error (a stalled engine must cost a request an error, never a hang).
+    #[arg(long, env = "TICKETCLUB_STORAGE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub storage_timeout_ms: u64,
+
     /// Most database connections per instance (MySQL).
     #[arg(long, env = "TICKETCLUB_DB_POOL_MAX", default_value_t = 20)]
     pub db_pool_max: usize,
@@ -148,6 +153,7 @@ impl Settings {
             redis_prefix: "tc:".into(),
             lease_ttl: 15,
             handover_grace: 30,
+            storage_timeout_ms: 2000,
             db_pool_max: 10,
             db_acquire_timeout: 5,
             auto_migrate: true,
@@ -174,6 +180,11 @@ impl Settings {
         Duration::from_secs(self.purchase_window)
     }
 
+    /// The longest one storage call may take.
+    pub fn storage_timeout(&self) -> Duration {
+        Duration::from_millis(self.storage_timeout_ms)
+    }
+
     /// Window plus grace: how long a page place lasts before the server ends it.
     pub fn window_with_grace(&self) -> Duration {
         Duration::from_secs(self.purchase_window + self.window_grace)
@@ -197,6 +208,7 @@ impl fmt::Debug for Settings {
             .field("redis_prefix", &self.redis_prefix)
             .field("lease_ttl", &self.lease_ttl)
             .field("handover_grace", &self.handover_grace)
+            .field("storage_timeout_ms", &self.storage_timeout_ms)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("auto_migrate", &self.auto_migrate)

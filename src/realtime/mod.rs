@@ -9,6 +9,7 @@ pub mod app;
 pub mod delivery;
 pub mod legacy;
 pub mod order;
+pub mod resubscribe;
 pub mod rooms;
 pub mod seat_news;
 
@@ -192,10 +193,16 @@ impl Realtime {
             )?;
             return Ok((axum::routing::any_service(service), Realtime::Local(io)));
         };
-        let mut config = fred::prelude::Config::from_url(url)?;
+        // The same fault handling as the waiting room's clients (timeouts, reconnect forever);
+        // `resubscribe` subscribes the adapter's channels again after each reconnect.
+        let mut redis = crate::storage::redis::builder(url, state.settings.storage_timeout())?;
         // socketioxide-redis speaks RESP3; fred does not read the protocol from the URL.
-        config.version = fred::types::RespVersion::RESP3;
-        let subscriber = fred::prelude::Builder::from_config(config).build_subscriber_client()?;
+        redis.with_config(|c| c.version = fred::types::RespVersion::RESP3);
+        let subscriber = redis.build_subscriber_client()?;
+        background.tasks.spawn(resubscribe::run(
+            subscriber.clone(),
+            background.drain.clone(),
+        ));
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();

@@ -296,17 +296,29 @@ impl Store {
                     ttl_ms: settings.lease_ttl.saturating_mul(1000) as Millis,
                 };
                 tracing::info!(instance = %lease.instance, "joining the shared waiting room");
-                let room =
-                    redis::RedisWaitingRoom::connect(url, prefix, rules, lifetime, lease).await?;
+                let room = redis::RedisWaitingRoom::connect(
+                    url,
+                    prefix,
+                    rules,
+                    lifetime,
+                    lease,
+                    settings.storage_timeout(),
+                )
+                .await?;
                 let name = format!("Redis ({}, keys {prefix}*)", crate::config::redact_url(url));
                 (Arc::new(room), name)
             }
         };
         let seat_versions: Arc<dyn SeatVersions> = match &settings.redis_url {
             None => Arc::new(memory::MemorySeatVersions::default()),
-            Some(url) => {
-                Arc::new(redis::RedisSeatVersions::connect(url, &settings.redis_prefix).await?)
-            }
+            Some(url) => Arc::new(
+                redis::RedisSeatVersions::connect(
+                    url,
+                    &settings.redis_prefix,
+                    settings.storage_timeout(),
+                )
+                .await?,
+            ),
         };
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),

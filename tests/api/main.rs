@@ -10,6 +10,8 @@ mod http_contract;
 mod js_flows;
 mod multi_instance;
 mod ops;
+mod own_redis;
+mod redis_faults;
 mod slow_clients;
 mod storage_contract;
 mod waiting_room_contract;

@@ -18,6 +18,9 @@ const RULES: Rules = Rules {
 const LIFETIME: i64 = 610_000;
 const S: SessionId = SessionId(2);
 
+/// Each Redis command's limit, as the server's default.
+const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 type Subject = (&'static str, Arc<dyn WaitingRoom>, Option<TestRedis>);
 
 async fn engines() -> Vec<Subject> {
@@ -27,9 +30,10 @@ async fn engines() -> Vec<Subject> {
         instance: "test".into(),
         ttl_ms: 60_000,
     };
-    let shared = RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease)
-        .await
-        .expect("the test Redis answers (scripts/services.sh starts it)");
+    let shared =
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease, TIMEOUT)
+            .await
+            .expect("the test Redis answers (scripts/services.sh starts it)");
     let shared: Arc<dyn WaitingRoom> = Arc::new(shared);
     let mut engines = vec![("memory", memory, None), ("redis", shared, Some(redis))];
     match TestRedis::cluster() {
@@ -38,10 +42,16 @@ async fn engines() -> Vec<Subject> {
                 instance: "test".into(),
                 ttl_ms: 60_000,
             };
-            let room =
-                RedisWaitingRoom::connect(&cluster.url, &cluster.prefix, RULES, LIFETIME, lease)
-                    .await
-                    .expect("the test Redis Cluster answers (scripts/redis-cluster.sh starts it)");
+            let room = RedisWaitingRoom::connect(
+                &cluster.url,
+                &cluster.prefix,
+                RULES,
+                LIFETIME,
+                lease,
+                TIMEOUT,
+            )
+            .await
+            .expect("the test Redis Cluster answers (scripts/redis-cluster.sh starts it)");
             engines.push(("redis-cluster", Arc::new(room), Some(cluster)));
         }
         None => eprintln!("note: TICKETCLUB_TEST_REDIS_CLUSTER is unset; Redis Cluster not tested"),

@@ -8,6 +8,8 @@ mod lease;
 mod parse;
 mod versions;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -65,10 +67,31 @@ fn unavailable(e: impl std::fmt::Display) -> StorageError {
     StorageError::Unavailable(e.to_string())
 }
 
-/// Connects a fred client to `redis://…` or `redis-cluster://…`.
-pub async fn connect(url: &str) -> StorageResult<Client> {
+/// A fred builder for `redis://…` or `redis-cluster://…` that survives Redis faults: every
+/// command fails after `timeout` instead of waiting (a stalled Redis costs a request an
+/// error, not a hang), and a lost connection is re-opened with backoff, forever (a Redis that
+/// restarts must not wedge the instance until it restarts too). Scripts a restarted Redis
+/// forgot are re-loaded by `evalsha_with_reload` on their next call.
+pub fn builder(url: &str, timeout: Duration) -> StorageResult<Builder> {
     let config = Config::from_url(url).map_err(|e| StorageError::Config(e.to_string()))?;
-    let client = Builder::from_config(config).build().map_err(unavailable)?;
+    let mut builder = Builder::from_config(config);
+    // 0 attempts = no limit; 50 ms doubling to 1 s, so a restart is noticed within a second.
+    builder.set_policy(ReconnectPolicy::new_exponential(0, 50, 1_000, 2));
+    builder.with_performance_config(|p| p.default_command_timeout = timeout);
+    builder.with_connection_config(|c| {
+        c.connection_timeout = timeout;
+        c.internal_command_timeout = timeout;
+        // A connection that stops answering for this long (a host gone without a reset) is
+        // replaced rather than trusted forever.
+        c.unresponsive.max_timeout = Some(timeout * 5);
+        c.unresponsive.interval = timeout.min(Duration::from_secs(1));
+    });
+    Ok(builder)
+}
+
+/// Connects a fred client built by [`builder`].
+pub async fn connect(url: &str, timeout: Duration) -> StorageResult<Client> {
+    let client = builder(url, timeout)?.build().map_err(unavailable)?;
     client.init().await.map_err(unavailable)?;
     Ok(client)
 }
@@ -81,8 +104,9 @@ impl RedisWaitingRoom {
         rules: Rules,
         lifetime_ms: Millis,
         lease: Lease,
+        timeout: Duration,
     ) -> StorageResult<Self> {
-        let client = connect(url).await?;
+        let client = connect(url, timeout).await?;
         let scripts = Scripts::new();
         scripts.load(&client).await.map_err(unavailable)?;
         let room = Self {

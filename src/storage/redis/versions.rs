@@ -1,6 +1,8 @@
 //! Seat-map versions shared by every instance: one counter per (session, area), so an app
 //! client watching a map sees one gap-free sequence whichever instance made the change.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -21,8 +23,8 @@ pub struct RedisSeatVersions {
 
 impl RedisSeatVersions {
     /// Connects its own client (versions must not queue behind waiting-room scripts).
-    pub async fn connect(url: &str, prefix: &str) -> StorageResult<Self> {
-        let client = connect(url).await?;
+    pub async fn connect(url: &str, prefix: &str, timeout: Duration) -> StorageResult<Self> {
+        let client = connect(url, timeout).await?;
         let bump = Script::from_lua(include_str!("lua/seat_version.lua"));
         bump.load(&client).await.map_err(unavailable)?;
         Ok(Self {

@@ -1,0 +1,121 @@
+//! Redis faults under a running server, on a Redis of the test's own: killed and restarted,
+//! paused (SIGSTOP) and resumed. The server must answer throughout and recover by itself.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app_with};
+use crate::own_redis::OwnRedis;
+
+/// A server on `redis` (its own prefix, SQLite beside it) with settings changed by `tweak`.
+async fn app_on(
+    redis: &OwnRedis,
+    tweak: impl FnOnce(&mut ticketclub::config::Settings),
+) -> TestApp {
+    let url = redis.url();
+    spawn_app_with(|s| {
+        s.redis_url = Some(url);
+        tweak(s);
+    })
+    .await
+}
+
+/// A status or "no answer" after `within`.
+async fn status_within(
+    app: &TestApp,
+    req: reqwest::RequestBuilder,
+    within: Duration,
+) -> Option<StatusCode> {
+    let _ = app;
+    tokio::time::timeout(within, req.send())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|r| r.status())
+}
+
+fn readyz(app: &TestApp) -> reqwest::RequestBuilder {
+    app.client.get(format!("{}/readyz", app.base))
+}
+
+fn validation(app: &TestApp, token: &str) -> reqwest::RequestBuilder {
+    app.client
+        .post(format!("{}/session/validation", app.base))
+        .bearer_auth(token)
+        .json(&json!({"sessionId": 2}))
+}
+
+/// Polls until both readiness and a waiting-room read answer 200, or `limit` passes.
+async fn recovers_within(app: &TestApp, token: &str, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        let step = Duration::from_secs(2);
+        let ready = status_within(app, readyz(app), step).await;
+        let valid = status_within(app, validation(app, token), step).await;
+        if ready == Some(StatusCode::OK) && valid == Some(StatusCode::OK) {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_killed_and_restarted_at_once_is_used_again_within_seconds() {
+    let mut redis = OwnRedis::start();
+    let app = app_on(&redis, |_| {}).await;
+    let (token, _) = app.sign_up("restart").await;
+    assert!(
+        recovers_within(&app, &token, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+
+    let took = recovers_within(&app, &token, Duration::from_secs(15)).await;
+    assert!(
+        took.is_some(),
+        "readiness and validation still fail 15 s after the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_redis_gets_answers_not_hangs_and_readiness_says_so_within_a_second() {
+    let redis = OwnRedis::start();
+    let app = app_on(&redis, |_| {}).await;
+    let (token, _) = app.sign_up("stall").await;
+    assert!(
+        recovers_within(&app, &token, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+
+    redis.pause();
+    let started = Instant::now();
+    let ready = status_within(&app, readyz(&app), Duration::from_secs(5)).await;
+    let took = started.elapsed();
+    assert_eq!(ready, Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert!(took < Duration::from_millis(1500), "/readyz took {took:?}");
+
+    let started = Instant::now();
+    let valid = status_within(&app, validation(&app, &token), Duration::from_secs(10)).await;
+    assert_eq!(
+        valid,
+        Some(StatusCode::INTERNAL_SERVER_ERROR),
+        "a clear error, not a hang"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    redis.resume();
+    let took = recovers_within(&app, &token, Duration::from_secs(15)).await;
+    assert!(took.is_some(), "still failing 15 s after Redis resumed");
+}

@@ -9,5 +9,6 @@ mod js_flows;
 mod multi_instance;
 mod ops;
 mod slow_clients;
+mod startup;
 mod storage_contract;
 mod waiting_room_contract;

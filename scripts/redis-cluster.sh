@@ -30,11 +30,11 @@ cluster_ok() {
 
 stop() {
   local dir=$1 p
-  if [[ -f "$dir/ports" ]]; then
-    for p in $(cat "$dir/ports"); do
-      redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
-    done
-  fi
+  local -a ports=()
+  if [[ -f "$dir/ports" ]]; then read -r -a ports <"$dir/ports"; fi
+  for p in "${ports[@]}"; do
+    redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+  done
   rm -rf "$dir"
 }
 

@@ -2,6 +2,7 @@
 
 mod balancer;
 mod browser;
+mod ci_parity;
 mod databases;
 mod helpers;
 mod http_contract;

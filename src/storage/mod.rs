@@ -297,7 +297,7 @@ impl Store {
             Some(url) => {
                 let prefix = &settings.redis_prefix;
                 let lease = redis::Lease {
-                    instance: instance_id(),
+                    instance: instance_id(getrandom::fill)?,
                     ttl_ms: settings.lease_ttl.saturating_mul(1000) as Millis,
                 };
                 tracing::info!(instance = %lease.instance, "joining the shared waiting room");
@@ -325,11 +325,17 @@ impl Store {
     }
 }
 
-/// A random id for this process's lease.
-fn instance_id() -> String {
+/// A random id for this process's lease, from `fill` (`getrandom::fill` outside tests). Without
+/// randomness startup fails: a fixed fallback would give every instance the same id, and each
+/// would renew, keep and reap the others' places as its own.
+fn instance_id(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> StorageResult<String> {
     let mut bytes = [0u8; 6];
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    fill(&mut bytes).map_err(|e| {
+        StorageError::Unavailable(format!("no randomness for the instance id: {e}"))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn url_scheme(url: &str) -> &str {
@@ -365,5 +371,22 @@ pub fn room_rules(settings: &Settings) -> Rules {
         limit: settings.queue_limit as usize,
         window_ms: settings.window().as_millis() as Millis,
         buffer_s: 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_id_without_randomness_is_an_error_not_a_shared_id() {
+        let failed = instance_id(|_| Err(getrandom::Error::UNSUPPORTED));
+        assert!(matches!(failed, Err(StorageError::Unavailable(_))));
+        let id = instance_id(|b| {
+            b.fill(0xab);
+            Ok(())
+        })
+        .expect("id");
+        assert_eq!(id, "abababababab");
     }
 }

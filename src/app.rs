@@ -131,7 +131,7 @@ impl Application {
             stop.clone(),
         ));
         let grace = Duration::from_secs(state.settings.shutdown_grace);
-        tracing::info!(%address, "TicketClub listening");
+        crate::telemetry::log_listening(address, state.store.demo_seeded);
         let stopping = stop.clone();
         let rooms = state.store.waiting_room.clone();
         let handover = Duration::from_secs(state.settings.handover_grace).as_millis() as Millis;

@@ -1,36 +1,15 @@
 //! The `ticketclub` binary: parse the command line, start logging, build, run until a signal.
 
-use clap::{Parser, Subcommand};
 use ticketclub::app::Application;
-use ticketclub::config::Settings;
+use ticketclub::cli::{Cli, Command};
 use ticketclub::telemetry;
-
-/// A fair virtual waiting room and live seat map for selling concert tickets.
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    settings: Settings,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve HTTP and Socket.IO (the default).
-    Serve,
-    /// Apply pending database migrations, then exit.
-    Migrate,
-    /// Load the demo catalog and accounts into an empty database, then exit.
-    Seed,
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_args();
     telemetry::init(cli.settings.log_format);
     tracing::info!(settings = ?cli.settings, "starting");
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.subcommand() {
         Command::Serve => {
             let app = Application::build(cli.settings).await?;
             app.run_until_stopped(shutdown_signal()).await

@@ -21,7 +21,7 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
-    /// Database: `sqlite:PATH`, `sqlite::memory:`, or (later) `mysql://…`.
+    /// Database: `sqlite:PATH`, `sqlite::memory:`, or `mysql://user:pass@host:3306/db`.
     #[arg(
         long,
         env = "DATABASE_URL",

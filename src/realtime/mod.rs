@@ -42,6 +42,8 @@ struct ConnInner {
     holder: Holder,
     seat_room: Mutex<Option<(SessionId, AreaId)>>,
     entered: Mutex<Option<SessionId>>,
+    /// Woken by the connect handler; see [`Conn::until_connected`].
+    connected: tokio::sync::Notify,
 }
 
 impl Conn {
@@ -51,6 +53,7 @@ impl Conn {
             holder,
             seat_room: Mutex::new(None),
             entered: Mutex::new(None),
+            connected: tokio::sync::Notify::new(),
         }))
     }
 
@@ -81,6 +84,29 @@ impl Conn {
     /// The session whose waiting room this connection entered, if any.
     pub fn entered(&self) -> Option<SessionId> {
         *self.0.entered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Called by the namespace's connect handler, which socketioxide runs just after it sets
+    /// the socket's connected flag: wakes every [`Conn::until_connected`] waiter.
+    pub(crate) fn announce_connected(&self) {
+        self.0.connected.notify_waiters();
+    }
+
+    /// Resolves once `is_connected` holds, woken by [`Conn::announce_connected`] rather than
+    /// by polling; gives up after `bound`.
+    pub(crate) async fn until_connected(
+        &self,
+        is_connected: impl Fn() -> bool,
+        bound: std::time::Duration,
+    ) {
+        let woken = self.0.connected.notified();
+        let mut woken = std::pin::pin!(woken);
+        // Registered before the flag is read, so an announcement in between is not lost.
+        woken.as_mut().enable();
+        if is_connected() {
+            return;
+        }
+        let _ = tokio::time::timeout(bound, woken).await;
     }
 
     /// Records the entered session; returns the previous one.
@@ -299,7 +325,45 @@ pub(crate) fn new_holder() -> Holder {
 
 #[cfg(test)]
 mod tests {
-    use super::detach_request;
+    use super::{Conn, detach_request};
+    use crate::domain::ids::UserId;
+    use crate::domain::waiting_room::Holder;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reply_waiting_for_the_connected_flag_is_woken_by_the_announcement_not_a_timer() {
+        let conn = Conn::new(UserId(1), Holder("h".into()));
+        let flag = Arc::new(AtomicBool::new(false));
+        let waiter = tokio::spawn({
+            let (conn, flag) = (conn.clone(), flag.clone());
+            async move {
+                let started = tokio::time::Instant::now();
+                conn.until_connected(|| flag.load(Ordering::SeqCst), Duration::from_secs(1))
+                    .await;
+                started.elapsed()
+            }
+        });
+        tokio::task::yield_now().await;
+        // As socketioxide does it: the flag first, then the connect handler's announcement.
+        flag.store(true, Ordering::SeqCst);
+        conn.announce_connected();
+        let waited = waiter.await.expect("waiter");
+        assert_eq!(
+            waited,
+            Duration::ZERO,
+            "woken at once, without a timer tick"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_never_connects_stops_the_wait_after_the_bound() {
+        let conn = Conn::new(UserId(1), Holder("h".into()));
+        let started = tokio::time::Instant::now();
+        conn.until_connected(|| false, Duration::from_secs(1)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
     use axum::body::Body;
     use axum::extract::{OriginalUri, Request};
     use axum::http::{HeaderValue, Uri};

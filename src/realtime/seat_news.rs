@@ -7,8 +7,10 @@
 //! the news waits its turn: while seat events are being answered, the task lets every other
 //! ready task run between two broadcasts, so the answers go out first. Otherwise it sends in
 //! bursts of 16, so a watcher's writer sends several with one system call and the maps
-//! settle sooner. A backlog over 1,024 is always drained in bursts, so the queue cannot
-//! grow without bound. One queue keeps the broadcasts in the order the handlers produced them.
+//! settle sooner. A backlog over 1,024 is always drained in bursts, so the queue shrinks as fast
+//! as the sockets take it; the channel itself is unbounded (a handler never waits on it), so
+//! nothing caps a backlog that producers outrun. One queue keeps the broadcasts in the order
+//! the handlers produced them.
 //! Nothing waits on a timer: an isolated broadcast goes out at once.
 
 use std::future::Future;

@@ -259,21 +259,26 @@ pub struct Store {
     pub seat_versions: Arc<dyn SeatVersions>,
     /// A line for the startup log naming the engines.
     pub description: String,
+    /// Whether opening the database loaded the demo catalog and accounts, so the startup log
+    /// can name the accounts a newcomer signs in with.
+    pub demo_seeded: bool,
 }
 
 impl Store {
     /// Opens the engines named by the settings: the one `match` on engine kind.
     pub async fn from_settings(settings: &Settings, auth: &Auth) -> StorageResult<Self> {
-        let (db, db_name): (Arc<dyn Database>, String) = match url_scheme(&settings.database_url) {
+        let (db, db_name, demo_seeded): (Arc<dyn Database>, String, bool) = match url_scheme(
+            &settings.database_url,
+        ) {
             "sqlite" => {
                 let db = sqlite::SqliteStore::open(&settings.database_url, auth).await?;
-                let name = format!("SQLite ({})", db.location());
-                (Arc::new(db), name)
+                let (name, seeded) = (format!("SQLite ({})", db.location()), db.seeded());
+                (Arc::new(db), name, seeded)
             }
             "mysql" => {
-                let db = open_mysql(settings, auth).await?;
+                let (db, seeded) = open_mysql(settings, auth).await?;
                 let name = format!("MySQL ({})", db.location());
-                (Arc::new(db), name)
+                (Arc::new(db), name, seeded)
             }
             _ => {
                 return Err(StorageError::Config(format!(
@@ -292,7 +297,7 @@ impl Store {
             Some(url) => {
                 let prefix = &settings.redis_prefix;
                 let lease = redis::Lease {
-                    instance: instance_id(),
+                    instance: instance_id(getrandom::fill)?,
                     ttl_ms: settings.lease_ttl.saturating_mul(1000) as Millis,
                 };
                 tracing::info!(instance = %lease.instance, "joining the shared waiting room");
@@ -322,6 +327,7 @@ impl Store {
         };
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),
+            demo_seeded,
             seat_versions,
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
@@ -331,33 +337,44 @@ impl Store {
     }
 }
 
-/// A random id for this process's lease.
-fn instance_id() -> String {
+/// A random id for this process's lease, from `fill` (`getrandom::fill` outside tests). Without
+/// randomness startup fails: a fixed fallback would give every instance the same id, and each
+/// would renew, keep and reap the others' places as its own.
+fn instance_id(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), getrandom::Error>,
+) -> StorageResult<String> {
     let mut bytes = [0u8; 6];
-    let _ = getrandom::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    fill(&mut bytes).map_err(|e| {
+        StorageError::Unavailable(format!("no randomness for the instance id: {e}"))
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn url_scheme(url: &str) -> &str {
     url.split_once(':').map_or("", |(scheme, _)| scheme)
 }
 
-/// Connects to MySQL and checks (or, with auto-migrate, brings) the schema up to date.
-pub async fn open_mysql(settings: &Settings, auth: &Auth) -> StorageResult<mysql::MysqlStore> {
+/// Connects to MySQL and checks (or, with auto-migrate, brings) the schema up to date; true when
+/// auto-migrate seeded the demo data into an empty catalog.
+pub async fn open_mysql(
+    settings: &Settings,
+    auth: &Auth,
+) -> StorageResult<(mysql::MysqlStore, bool)> {
     let limits = mysql::PoolLimits {
         max: settings.db_pool_max,
         acquire_timeout: std::time::Duration::from_secs(settings.db_acquire_timeout),
     };
     let db = mysql::MysqlStore::connect(&settings.database_url, limits).await?;
+    let mut seeded = false;
     if settings.auto_migrate {
         db.migrate().await?;
-        db.seed(auth).await?;
+        seeded = db.seed(auth).await?;
     } else if !db.migrations_current().await? {
         return Err(StorageError::Config(
             "the database schema is not current: run `ticketclub migrate` (and `ticketclub seed` for demo data)".into(),
         ));
     }
-    Ok(db)
+    Ok((db, seeded))
 }
 
 /// The waiting-room rules the settings describe.
@@ -366,5 +383,22 @@ pub fn room_rules(settings: &Settings) -> Rules {
         limit: settings.queue_limit as usize,
         window_ms: settings.window().as_millis() as Millis,
         buffer_s: 10,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_id_without_randomness_is_an_error_not_a_shared_id() {
+        let failed = instance_id(|_| Err(getrandom::Error::UNSUPPORTED));
+        assert!(matches!(failed, Err(StorageError::Unavailable(_))));
+        let id = instance_id(|b| {
+            b.fill(0xab);
+            Ok(())
+        })
+        .expect("id");
+        assert_eq!(id, "abababababab");
     }
 }

@@ -1,8 +1,14 @@
 //! SQL shared by the SQLite and MySQL engines, written once so they cannot drift apart.
 //!
 //! Both engines take `?` placeholders and backtick-quoted names. Statements with an `IN` list
-//! carry a `{in}` marker that [`with_in`] expands. Dialect-specific statements (DDL, upserts,
-//! time functions) live with their engine.
+//! carry a `{in}` marker that [`with_in`] expands. Seat statuses are written as markers
+//! (`{EMPTY}`, `{SELECTED}`, `{LOCKED}`, `{SOLD}`) that [`with_statuses`] fills from
+//! [`SeatStatus::id`] once, on first use, so the stored numbers are defined in one place.
+//! Dialect-specific statements (DDL, upserts, time functions) live with their engine.
+
+use std::sync::LazyLock;
+
+use crate::domain::seats::SeatStatus;
 
 /// Every table a route reads or writes: readiness fails when one is gone.
 pub const ROUTE_TABLES: &[&str] = &[
@@ -50,12 +56,16 @@ pub const EVENT_DETAIL: &str = "SELECT e.singer, e.title, e.detail_picture, e.de
 pub const SESSION: &str = "SELECT s.id, s.event_id, s.time, e.on_sale, s.seat_picture \
      FROM session s JOIN event e ON e.id = s.event_id WHERE s.id = ?";
 /// A session's areas with their price and count of EMPTY seats.
-pub const SESSION_AREAS: &str = "SELECT a.id, a.name, p.price, \
+pub static SESSION_AREAS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT a.id, a.name, p.price, \
      (SELECT COUNT(*) FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
-      WHERE ss.session_id = s.id AND st.area_id = a.id AND ss.status_id = 1) \
+      WHERE ss.session_id = s.id AND st.area_id = a.id AND ss.status_id = {EMPTY}) \
      FROM session s JOIN area a ON a.venue_id = s.venue_id \
      JOIN price p ON p.area_id = a.id AND p.session_id = s.id \
-     WHERE s.id = ? ORDER BY a.id";
+     WHERE s.id = ? ORDER BY a.id",
+    )
+});
 /// Whether an area belongs to a session's venue (area id, session id).
 pub const AREA_IN_SESSION: &str = "SELECT COUNT(*) FROM area a \
      JOIN session s ON s.venue_id = a.venue_id WHERE a.id = ? AND s.id = ?";
@@ -92,11 +102,17 @@ pub const PROFILE_ROWS: &str = "SELECT o.id, o.session_id, e.title, s.time, v.na
      WHERE o.user_id = ? ORDER BY o.id DESC, od.id";
 
 /// Seats of a session an account has SOLD (user, session).
-pub const SOLD_COUNT: &str =
-    "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id = 3";
+pub static SOLD_COUNT: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id = {SOLD}",
+    )
+});
 /// Seats of a session an account holds in any state (user, session).
-pub const HELD_COUNT: &str =
-    "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id <> 1";
+pub static HELD_COUNT: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id <> {EMPTY}",
+    )
+});
 /// Which of some seats the account holds in one status (session, user, status, seat ids).
 pub const HELD_IN: &str = "SELECT seat_id FROM seat_status \
      WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
@@ -104,32 +120,64 @@ pub const HELD_IN: &str = "SELECT seat_id FROM seat_status \
 pub const SEAT_OWNER: &str =
     "SELECT user_id, status_id FROM seat_status WHERE session_id = ? AND seat_id = ?";
 /// EMPTY → SELECTED (user, hold deadline, session, seat); one affected row means the caller won.
-pub const CLAIM_SEAT: &str = "UPDATE seat_status SET status_id = 5, user_id = ?, hold_until = ? \
-     WHERE session_id = ? AND seat_id = ? AND status_id = 1";
+pub static CLAIM_SEAT: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {SELECTED}, user_id = ?, hold_until = ? \
+     WHERE session_id = ? AND seat_id = ? AND status_id = {EMPTY}",
+    )
+});
 /// The caller's seats in a given state → EMPTY (session, user, from-status, seat ids).
-pub const FREE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, \
-     hold_until = NULL WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
+pub static FREE_SEATS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, \
+     hold_until = NULL WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})",
+    )
+});
 /// The caller's SELECTED or LOCKED seats → LOCKED (hold deadline, session, user, seat ids).
-pub const LOCK_SEATS: &str = "UPDATE seat_status SET status_id = 2, hold_until = ? \
-     WHERE session_id = ? AND user_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
+pub static LOCK_SEATS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {LOCKED}, hold_until = ? \
+     WHERE session_id = ? AND user_id = ? AND status_id IN ({LOCKED}, {SELECTED}) AND seat_id IN ({in})",
+    )
+});
 /// The caller's LOCKED seats → SOLD (session, user, seat ids).
-pub const SELL_SEATS: &str = "UPDATE seat_status SET status_id = 3, hold_until = NULL \
-     WHERE session_id = ? AND user_id = ? AND status_id = 2 AND seat_id IN ({in})";
+pub static SELL_SEATS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {SOLD}, hold_until = NULL \
+     WHERE session_id = ? AND user_id = ? AND status_id = {LOCKED} AND seat_id IN ({in})",
+    )
+});
 /// Holds past their deadline (now), with owner and position.
-pub const STALE_HOLDS: &str = "SELECT ss.session_id, ss.user_id, st.id, st.area_id, st.`row`, \
+pub static STALE_HOLDS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT ss.session_id, ss.user_id, st.id, st.area_id, st.`row`, \
      st.`column`, ss.status_id FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
-     WHERE ss.hold_until < ? AND ss.status_id IN (2, 5) ORDER BY ss.session_id, st.id";
+     WHERE ss.hold_until < ? AND ss.status_id IN ({LOCKED}, {SELECTED}) ORDER BY ss.session_id, st.id",
+    )
+});
 /// Frees one hold if it is still past its deadline (session, seat, now).
-pub const FREE_STALE_HOLD: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, \
-     hold_until = NULL WHERE session_id = ? AND seat_id = ? AND status_id IN (2, 5) \
-     AND hold_until < ?";
+pub static FREE_STALE_HOLD: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, \
+     hold_until = NULL WHERE session_id = ? AND seat_id = ? AND status_id IN ({LOCKED}, {SELECTED}) \
+     AND hold_until < ?",
+    )
+});
 /// The caller's SELECTED and LOCKED seats with their positions (user, session).
-pub const HOLDS: &str = "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
+pub static HOLDS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
-     WHERE ss.user_id = ? AND ss.session_id = ? AND ss.status_id IN (2, 5) ORDER BY st.id";
+     WHERE ss.user_id = ? AND ss.session_id = ? AND ss.status_id IN ({LOCKED}, {SELECTED}) ORDER BY st.id",
+    )
+});
 /// Release listed holds of an account in a session (user, session, seat ids).
-pub const RELEASE_SEATS: &str = "UPDATE seat_status SET status_id = 1, user_id = NULL, hold_until = NULL \
-     WHERE user_id = ? AND session_id = ? AND status_id IN (2, 5) AND seat_id IN ({in})";
+pub static RELEASE_SEATS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, hold_until = NULL \
+     WHERE user_id = ? AND session_id = ? AND status_id IN ({LOCKED}, {SELECTED}) AND seat_id IN ({in})",
+    )
+});
 /// Prices of seats in a session (session, seat ids).
 pub const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \
      JOIN price p ON p.area_id = st.area_id AND p.session_id = ? WHERE st.id IN ({in})";
@@ -139,6 +187,20 @@ pub const INSERT_ORDER: &str = "INSERT INTO `order` (user_id, session_id, paymen
 /// Insert an order line (order, seat, price).
 pub const INSERT_ORDER_LINE: &str =
     "INSERT INTO order_detail (order_id, seat_id, price) VALUES (?, ?, ?)";
+
+/// Fills the seat-status markers of `sql` with the numbers [`SeatStatus::id`] stores.
+fn with_statuses(sql: &str) -> String {
+    [
+        ("{EMPTY}", SeatStatus::Empty),
+        ("{SELECTED}", SeatStatus::Selected),
+        ("{LOCKED}", SeatStatus::Locked),
+        ("{SOLD}", SeatStatus::Sold),
+    ]
+    .iter()
+    .fold(sql.to_string(), |sql, (marker, status)| {
+        sql.replace(marker, &status.id().to_string())
+    })
+}
 
 /// Expands the `{in}` marker of `sql` into `n` placeholders.
 pub fn with_in(sql: &str, n: usize) -> String {
@@ -154,5 +216,50 @@ mod tests {
     fn in_lists_expand_to_one_placeholder_per_value() {
         assert_eq!(with_in("x IN ({in})", 3), "x IN (?, ?, ?)");
         assert_eq!(with_in("x IN ({in})", 0), "x IN (?)");
+    }
+
+    #[test]
+    fn seat_statuses_in_statements_come_from_seat_status_not_literals() {
+        // The source of this file: a status compared or set as a bare number would be a second
+        // definition of what `SeatStatus::id` defines.
+        let source = include_str!("queries.rs");
+        let statements = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for (i, line) in statements.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for op in ["status_id = ", "status_id <> ", "status_id IN ("] {
+                for (at, _) in code.match_indices(op) {
+                    let next = code[at + op.len()..].chars().next();
+                    assert!(
+                        !next.is_some_and(|c| c.is_ascii_digit()),
+                        "queries.rs:{}: a literal seat status: {line}",
+                        i + 1
+                    );
+                }
+            }
+        }
+        assert!(CLAIM_SEAT.contains("SET status_id = 5,"), "{}", *CLAIM_SEAT);
+        assert!(CLAIM_SEAT.ends_with("AND status_id = 1"), "{}", *CLAIM_SEAT);
+        assert!(HOLDS.contains("status_id IN (2, 5)"), "{}", *HOLDS);
+        let all = [
+            &SESSION_AREAS,
+            &SOLD_COUNT,
+            &HELD_COUNT,
+            &CLAIM_SEAT,
+            &FREE_SEATS,
+        ];
+        let more = [
+            &LOCK_SEATS,
+            &SELL_SEATS,
+            &STALE_HOLDS,
+            &FREE_STALE_HOLD,
+            &RELEASE_SEATS,
+        ];
+        for sql in all.iter().chain(&more) {
+            assert!(
+                !sql.contains("{E") && !sql.contains("{S") && !sql.contains("{L"),
+                "{}",
+                ***sql
+            );
+        }
     }
 }

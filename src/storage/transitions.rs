@@ -134,12 +134,12 @@ pub async fn select<T: SeatTx>(
 ) -> Result<Decided<SelectOutcome>, T::Error> {
     let HoldTerms { limit, until } = terms;
     tx.lock_account(user).await?;
-    let held = tx.count(q::HELD_COUNT, user, session).await?;
+    let held = tx.count(&q::HELD_COUNT, user, session).await?;
     if limit.check(held, 1) != LimitCheck::Allowed {
         return Ok(keep(SelectOutcome::LimitReached));
     }
     let won = tx
-        .execute(q::CLAIM_SEAT, vec![user.0, until, session.0, seat.0])
+        .execute(&q::CLAIM_SEAT, vec![user.0, until, session.0, seat.0])
         .await?;
     Ok(keep(if won == 1 {
         SelectOutcome::Selected
@@ -160,7 +160,7 @@ pub async fn unselect<T: SeatTx>(
         return Ok(keep(UnselectOutcome::NotSelectedBy(seat)));
     }
     let head = [session.0, user.0, SeatStatus::Selected.id()];
-    execute_in(tx, q::FREE_SEATS, &head, seats).await?;
+    execute_in(tx, &q::FREE_SEATS, &head, seats).await?;
     Ok(keep(UnselectOutcome::Unselected))
 }
 
@@ -174,7 +174,7 @@ pub async fn lock<T: SeatTx>(
 ) -> Result<Decided<LockOutcome>, T::Error> {
     let HoldTerms { limit, until } = terms;
     tx.lock_account(user).await?;
-    let sold = tx.count(q::SOLD_COUNT, user, session).await?;
+    let sold = tx.count(&q::SOLD_COUNT, user, session).await?;
     match limit.check(sold, seats.len() as u32) {
         LimitCheck::Exhausted => return Ok(keep(LockOutcome::AllBought)),
         LimitCheck::OnlyMore(n) => return Ok(keep(LockOutcome::OnlyMore(n))),
@@ -184,7 +184,7 @@ pub async fn lock<T: SeatTx>(
     if let Some(seat) = first_not_held(tx, session, seats, user, &held).await? {
         return Ok(keep(LockOutcome::NotSelectedBy(seat)));
     }
-    execute_in(tx, q::LOCK_SEATS, &[until, session.0, user.0], seats).await?;
+    execute_in(tx, &q::LOCK_SEATS, &[until, session.0, user.0], seats).await?;
     Ok(keep(LockOutcome::Locked))
 }
 
@@ -206,7 +206,7 @@ pub async fn unlock<T: SeatTx>(
         }
     }
     let head = [session.0, user.0, SeatStatus::Locked.id()];
-    execute_in(tx, q::FREE_SEATS, &head, seats).await?;
+    execute_in(tx, &q::FREE_SEATS, &head, seats).await?;
     Ok(keep(UnlockOutcome::Unlocked))
 }
 
@@ -218,7 +218,7 @@ pub async fn release_holds<T: SeatTx>(
 ) -> Result<Decided<Vec<Released>>, T::Error> {
     let held = tx.holds(user, session).await?;
     let seats: Vec<SeatId> = held.iter().map(|r| r.spot.seat).collect();
-    execute_in(tx, q::RELEASE_SEATS, &[user.0, session.0], &seats).await?;
+    execute_in(tx, &q::RELEASE_SEATS, &[user.0, session.0], &seats).await?;
     Ok(keep(held))
 }
 
@@ -238,7 +238,7 @@ pub async fn place_order<T: SeatTx>(
             Some(_) => return Ok(keep(OrderOutcome::NotLockedBy(*seat))),
         }
     }
-    let sold = tx.count(q::SOLD_COUNT, user, session).await?;
+    let sold = tx.count(&q::SOLD_COUNT, user, session).await?;
     match limit.check(sold, seats.len() as u32) {
         LimitCheck::Exhausted => return Ok(keep(OrderOutcome::OnlyMore(0))),
         LimitCheck::OnlyMore(n) => return Ok(keep(OrderOutcome::OnlyMore(n))),
@@ -256,7 +256,7 @@ pub async fn place_order<T: SeatTx>(
         tx.execute(q::INSERT_ORDER_LINE, vec![order.0, seat.0, *price])
             .await?;
     }
-    let sold_now = execute_in(tx, q::SELL_SEATS, &[session.0, user.0], seats).await?;
+    let sold_now = execute_in(tx, &q::SELL_SEATS, &[session.0, user.0], seats).await?;
     if sold_now != seats.len() as u64 {
         // Another transaction moved a seat after our checks: sell nothing.
         return Ok(undo(OrderOutcome::NotLockedBy(seats[0])));
@@ -273,7 +273,7 @@ pub async fn free_stale_holds<T: SeatTx>(
     let mut freed = Vec::new();
     for hold in tx.stale_holds(now).await? {
         let args = vec![hold.session.0, hold.released.spot.seat.0, now];
-        if tx.execute(q::FREE_STALE_HOLD, args).await? == 1 {
+        if tx.execute(&q::FREE_STALE_HOLD, args).await? == 1 {
             freed.push(hold);
         }
     }

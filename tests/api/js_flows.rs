@@ -131,7 +131,39 @@ pub async fn run_node_scenario(
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "{label} failed:\n{text}");
-    assert!(text.contains("PASSED"), "{label} ran no checks:\n{text}");
+    let checks = passed_checks(&text);
+    assert!(
+        checks.is_some_and(|n| n > 0),
+        "{label} ran no checks:\n{text}"
+    );
+}
+
+/// The number of checks in the runner's `PASSED <n> checks` summary line, if it printed one.
+/// A scenario that exits cleanly but checked nothing prints `PASSED 0 checks`, so the count, not
+/// the word, is what tells a real pass.
+fn passed_checks(output: &str) -> Option<u32> {
+    output.lines().find_map(|line| {
+        let (_, rest) = line.split_once(" PASSED ")?;
+        rest.strip_suffix(')')?
+            .split_once(" checks (")?
+            .0
+            .parse()
+            .ok()
+    })
+}
+
+#[test]
+fn a_run_that_passed_zero_checks_does_not_count_as_checked() {
+    assert_eq!(
+        passed_checks("[smoke] PASSED 12 checks (1.2 s)\n"),
+        Some(12)
+    );
+    assert_eq!(passed_checks("[smoke] PASSED 0 checks (0.0 s)"), Some(0));
+    assert_eq!(
+        passed_checks("[smoke] FAILED after 3 passing checks (1 s)"),
+        None
+    );
+    assert_eq!(passed_checks("nothing at all"), None);
 }
 
 /// One test per scenario and engine pair; each runs both transport modes.

@@ -3,6 +3,7 @@
 mod app_clients;
 mod balancer;
 mod browser;
+mod ci_parity;
 mod databases;
 mod hardening;
 mod helpers;
@@ -13,5 +14,6 @@ mod ops;
 mod own_redis;
 mod redis_faults;
 mod slow_clients;
+mod startup;
 mod storage_contract;
 mod waiting_room_contract;

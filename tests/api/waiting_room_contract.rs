@@ -23,40 +23,82 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 type Subject = (&'static str, Arc<dyn WaitingRoom>, Option<TestRedis>);
 
-async fn engines() -> Vec<Subject> {
-    let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
-    let redis = TestRedis::new();
-    let lease = Lease {
+fn lease() -> Lease {
+    Lease {
         instance: "test".into(),
         ttl_ms: 60_000,
-    };
+    }
+}
+
+/// The engines every run has: the in-process room and the test Redis.
+async fn local_engines() -> Vec<Subject> {
+    let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    let redis = TestRedis::new();
     let shared =
-        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease, TIMEOUT)
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
             .await
             .expect("the test Redis answers (scripts/services.sh starts it)");
-    let shared: Arc<dyn WaitingRoom> = Arc::new(shared);
-    let mut engines = vec![("memory", memory, None), ("redis", shared, Some(redis))];
-    match TestRedis::cluster() {
-        Some(cluster) => {
-            let lease = Lease {
-                instance: "test".into(),
-                ttl_ms: 60_000,
-            };
-            let room = RedisWaitingRoom::connect(
-                &cluster.url,
-                &cluster.prefix,
-                RULES,
-                LIFETIME,
-                lease,
-                TIMEOUT,
-            )
-            .await
-            .expect("the test Redis Cluster answers (scripts/redis-cluster.sh starts it)");
-            engines.push(("redis-cluster", Arc::new(room), Some(cluster)));
+    vec![
+        ("memory", memory, None),
+        ("redis", Arc::new(shared), Some(redis)),
+    ]
+}
+
+/// The Redis Cluster named by `TICKETCLUB_TEST_REDIS_CLUSTER`; a cluster test run without one
+/// fails rather than passing with nothing checked.
+async fn cluster_engine() -> Subject {
+    let cluster = TestRedis::cluster()
+        .expect("TICKETCLUB_TEST_REDIS_CLUSTER names a Redis Cluster (scripts/test starts one)");
+    let room = RedisWaitingRoom::connect(
+        &cluster.url,
+        &cluster.prefix,
+        RULES,
+        LIFETIME,
+        lease(),
+        TIMEOUT,
+    )
+    .await
+    .expect("the test Redis Cluster answers (scripts/redis-cluster.sh starts it)");
+    ("redis-cluster", Arc::new(room), Some(cluster))
+}
+
+/// Each contract check runs as two tests: on the local engines, and on a Redis Cluster. The
+/// cluster tests are `#[ignore]`d so that a plain `cargo test` reports them as skipped in its
+/// summary ("N ignored") instead of passing silently; `scripts/test` starts a cluster and runs
+/// them with `--include-ignored`, so CI fails if they cannot run.
+macro_rules! contract_tests {
+    ($($check:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    for (name, room, _guard) in super::local_engines().await {
+                        super::$check(name, room).await;
+                    }
+                }
+            )*
         }
-        None => eprintln!("note: TICKETCLUB_TEST_REDIS_CLUSTER is unset; Redis Cluster not tested"),
-    }
-    engines
+
+        mod on_a_redis_cluster {
+            $(
+                #[tokio::test]
+                #[ignore = "needs TICKETCLUB_TEST_REDIS_CLUSTER; scripts/test runs it"]
+                async fn $check() {
+                    let (name, room, _guard) = super::cluster_engine().await;
+                    super::$check(name, room).await;
+                }
+            )*
+        }
+    };
+}
+
+contract_tests! {
+    arrivals_pass_until_the_page_is_full_then_queue_with_the_original_estimate,
+    a_page_departure_admits_the_head_of_the_queue_and_tells_everyone_behind,
+    a_queued_departure_tells_only_the_people_behind,
+    nobody_is_promoted_for_a_stranger_or_a_stale_connection,
+    expired_visits_end_oldest_first_and_the_queue_moves_up,
+    three_hundred_simultaneous_arrivals_get_distinct_fair_places,
 }
 
 fn h(n: i64) -> Holder {
@@ -83,177 +125,174 @@ async fn seven_arrivals(room: &dyn WaitingRoom) -> Vec<Admission> {
     got
 }
 
-#[tokio::test]
-async fn arrivals_pass_until_the_page_is_full_then_queue_with_the_original_estimate() {
-    for (name, room, _guard) in engines().await {
-        let queued = |wait_people, seconds| Admission::Queued {
-            wait_people,
-            seconds,
-        };
-        assert_eq!(
-            seven_arrivals(room.as_ref()).await,
-            vec![
-                Admission::Pass,
-                Admission::Pass,
-                Admission::Pass,
-                queued(1, 608),
-                queued(2, 609),
-                queued(3, 609),
-                queued(4, 1208)
-            ],
-            "{name}"
-        );
-        assert_eq!(
-            room.place(S, UserId(6)).await.ok(),
-            Some(Some(Place::Queue(2))),
-            "{name}"
-        );
-        assert_eq!(room.place(S, UserId(9)).await.ok(), Some(None), "{name}");
-        assert_eq!(
-            room.place(SessionId(3), UserId(1)).await.ok(),
-            Some(None),
-            "{name}: rooms are per session"
-        );
-    }
+async fn arrivals_pass_until_the_page_is_full_then_queue_with_the_original_estimate(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    let queued = |wait_people, seconds| Admission::Queued {
+        wait_people,
+        seconds,
+    };
+    assert_eq!(
+        seven_arrivals(room.as_ref()).await,
+        vec![
+            Admission::Pass,
+            Admission::Pass,
+            Admission::Pass,
+            queued(1, 608),
+            queued(2, 609),
+            queued(3, 609),
+            queued(4, 1208)
+        ],
+        "{name}"
+    );
+    assert_eq!(
+        room.place(S, UserId(6)).await.ok(),
+        Some(Some(Place::Queue(2))),
+        "{name}"
+    );
+    assert_eq!(room.place(S, UserId(9)).await.ok(), Some(None), "{name}");
+    assert_eq!(
+        room.place(SessionId(3), UserId(1)).await.ok(),
+        Some(None),
+        "{name}: rooms are per session"
+    );
 }
 
-#[tokio::test]
-async fn a_page_departure_admits_the_head_of_the_queue_and_tells_everyone_behind() {
-    for (name, room, _guard) in engines().await {
-        seven_arrivals(room.as_ref()).await;
-        let left = room
-            .leave(S, UserId(1), Some(h(1)), 2480)
+async fn a_page_departure_admits_the_head_of_the_queue_and_tells_everyone_behind(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    seven_arrivals(room.as_ref()).await;
+    let left = room
+        .leave(S, UserId(1), Some(h(1)), 2480)
+        .await
+        .expect("leave")
+        .expect("inside");
+    assert_eq!(left.from, Place::Page, "{name}");
+    assert_eq!(left.promoted, Some(UserId(4)), "{name}");
+    let notices: Vec<_> = left.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
+    assert_eq!(notices, vec![(5, 608), (6, 608), (7, 610)], "{name}");
+    assert_eq!(
+        room.place(S, UserId(4)).await.ok(),
+        Some(Some(Place::Page)),
+        "{name}"
+    );
+}
+
+async fn a_queued_departure_tells_only_the_people_behind(name: &str, room: Arc<dyn WaitingRoom>) {
+    seven_arrivals(room.as_ref()).await;
+    let left = room
+        .leave(S, UserId(4), None, 2035)
+        .await
+        .expect("leave")
+        .expect("queued");
+    assert_eq!(
+        (left.from, left.promoted),
+        (Place::Queue(0), None),
+        "{name}"
+    );
+    let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+    assert_eq!(users, vec![5, 6, 7], "{name}");
+    let left = room
+        .leave(S, UserId(6), None, 3580)
+        .await
+        .expect("leave")
+        .expect("queued");
+    let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
+    assert_eq!((left.from, users), (Place::Queue(1), vec![7]), "{name}");
+}
+
+async fn nobody_is_promoted_for_a_stranger_or_a_stale_connection(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    seven_arrivals(room.as_ref()).await;
+    assert_eq!(
+        room.leave(S, UserId(99), None, 3000).await.ok(),
+        Some(None),
+        "{name}"
+    );
+    // User 2 comes back on a new connection: the old one can no longer give the place away.
+    assert_eq!(
+        room.enter(S, UserId(2), h(20), 3000).await.ok(),
+        Some(Admission::Pass),
+        "{name}"
+    );
+    assert_eq!(
+        room.leave(S, UserId(2), Some(h(2)), 3100).await.ok(),
+        Some(None),
+        "{name}"
+    );
+    assert_eq!(
+        room.place(S, UserId(4)).await.ok(),
+        Some(Some(Place::Queue(0))),
+        "{name}"
+    );
+    assert!(
+        room.leave(S, UserId(2), Some(h(20)), 3100)
             .await
             .expect("leave")
-            .expect("inside");
-        assert_eq!(left.from, Place::Page, "{name}");
-        assert_eq!(left.promoted, Some(UserId(4)), "{name}");
-        let notices: Vec<_> = left.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
-        assert_eq!(notices, vec![(5, 608), (6, 608), (7, 610)], "{name}");
-        assert_eq!(
-            room.place(S, UserId(4)).await.ok(),
-            Some(Some(Place::Page)),
-            "{name}"
-        );
-    }
+            .is_some(),
+        "{name}"
+    );
 }
 
-#[tokio::test]
-async fn a_queued_departure_tells_only_the_people_behind() {
-    for (name, room, _guard) in engines().await {
-        seven_arrivals(room.as_ref()).await;
-        let left = room
-            .leave(S, UserId(4), None, 2035)
+async fn expired_visits_end_oldest_first_and_the_queue_moves_up(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    seven_arrivals(room.as_ref()).await;
+    assert!(
+        room.expire(400 + LIFETIME - 1)
             .await
-            .expect("leave")
-            .expect("queued");
-        assert_eq!(
-            (left.from, left.promoted),
-            (Place::Queue(0), None),
-            "{name}"
-        );
-        let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
-        assert_eq!(users, vec![5, 6, 7], "{name}");
-        let left = room
-            .leave(S, UserId(6), None, 3580)
-            .await
-            .expect("leave")
-            .expect("queued");
-        let users: Vec<_> = left.notices.iter().map(|n| n.user.0).collect();
-        assert_eq!((left.from, users), (Place::Queue(1), vec![7]), "{name}");
-    }
+            .expect("expire")
+            .is_empty(),
+        "{name}"
+    );
+    let ended = room.expire(900 + LIFETIME).await.expect("expire");
+    let summary: Vec<_> = ended
+        .iter()
+        .map(|e| (e.session.0, e.user.0, e.departure.promoted.map(|p| p.0)))
+        .collect();
+    assert_eq!(summary, vec![(2, 1, Some(4)), (2, 2, Some(5))], "{name}");
+    let last: Vec<_> = ended[1]
+        .departure
+        .notices
+        .iter()
+        .map(|n| n.user.0)
+        .collect();
+    assert_eq!(
+        last,
+        vec![6, 7],
+        "{name}: the second departure tells who is still queued"
+    );
+    assert_eq!(
+        room.place(S, UserId(6)).await.ok(),
+        Some(Some(Place::Queue(0))),
+        "{name}"
+    );
 }
 
-#[tokio::test]
-async fn nobody_is_promoted_for_a_stranger_or_a_stale_connection() {
-    for (name, room, _guard) in engines().await {
-        seven_arrivals(room.as_ref()).await;
-        assert_eq!(
-            room.leave(S, UserId(99), None, 3000).await.ok(),
-            Some(None),
-            "{name}"
-        );
-        // User 2 comes back on a new connection: the old one can no longer give the place away.
-        assert_eq!(
-            room.enter(S, UserId(2), h(20), 3000).await.ok(),
-            Some(Admission::Pass),
-            "{name}"
-        );
-        assert_eq!(
-            room.leave(S, UserId(2), Some(h(2)), 3100).await.ok(),
-            Some(None),
-            "{name}"
-        );
-        assert_eq!(
-            room.place(S, UserId(4)).await.ok(),
-            Some(Some(Place::Queue(0))),
-            "{name}"
-        );
-        assert!(
-            room.leave(S, UserId(2), Some(h(20)), 3100)
-                .await
-                .expect("leave")
-                .is_some(),
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn expired_visits_end_oldest_first_and_the_queue_moves_up() {
-    for (name, room, _guard) in engines().await {
-        seven_arrivals(room.as_ref()).await;
-        assert!(
-            room.expire(400 + LIFETIME - 1)
-                .await
-                .expect("expire")
-                .is_empty(),
-            "{name}"
-        );
-        let ended = room.expire(900 + LIFETIME).await.expect("expire");
-        let summary: Vec<_> = ended
-            .iter()
-            .map(|e| (e.session.0, e.user.0, e.departure.promoted.map(|p| p.0)))
-            .collect();
-        assert_eq!(summary, vec![(2, 1, Some(4)), (2, 2, Some(5))], "{name}");
-        let last: Vec<_> = ended[1]
-            .departure
-            .notices
-            .iter()
-            .map(|n| n.user.0)
-            .collect();
-        assert_eq!(
-            last,
-            vec![6, 7],
-            "{name}: the second departure tells who is still queued"
-        );
-        assert_eq!(
-            room.place(S, UserId(6)).await.ok(),
-            Some(Some(Place::Queue(0))),
-            "{name}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places() {
-    for (name, room, _guard) in engines().await {
-        let tasks: Vec<_> = (1..=300)
-            .map(|u| {
-                let room = room.clone();
-                tokio::spawn(async move { room.enter(S, UserId(u), h(u), 1000).await })
-            })
-            .collect();
-        let mut positions = Vec::new();
-        let mut passed = 0;
-        for task in tasks {
-            match task.await.expect("task").expect("enter") {
-                Admission::Pass => passed += 1,
-                Admission::Queued { wait_people, .. } => positions.push(wait_people),
-            }
+async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    let tasks: Vec<_> = (1..=300)
+        .map(|u| {
+            let room = room.clone();
+            tokio::spawn(async move { room.enter(S, UserId(u), h(u), 1000).await })
+        })
+        .collect();
+    let mut positions = Vec::new();
+    let mut passed = 0;
+    for task in tasks {
+        match task.await.expect("task").expect("enter") {
+            Admission::Pass => passed += 1,
+            Admission::Queued { wait_people, .. } => positions.push(wait_people),
         }
-        positions.sort_unstable();
-        assert_eq!(passed, 3, "{name}");
-        assert_eq!(positions, (1..=297).collect::<Vec<_>>(), "{name}");
     }
+    positions.sort_unstable();
+    assert_eq!(passed, 3, "{name}");
+    assert_eq!(positions, (1..=297).collect::<Vec<_>>(), "{name}");
 }

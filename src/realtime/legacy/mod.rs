@@ -8,7 +8,7 @@
 mod queue;
 mod seats;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
@@ -43,6 +43,7 @@ pub async fn on_connect<A: Adapter>(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
+    conn.announce_connected();
     tracing::debug!(user = %conn.user(), "socket connected");
     metrics::socket_connected(1.0);
     resume(&s, &state, &conn).await;
@@ -68,12 +69,15 @@ async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
 /// the flag just after, so on a busy machine the client's first event (sent the moment it
 /// reads CONNECT) can reach its handler in between, and the reply would be refused as if the
 /// socket were closed (`emit` checks the flag; broadcasts and acks do not). Returns at once
-/// otherwise; gives up after a second (the socket is then really gone, and the reply fails as
-/// it should).
+/// otherwise; else [`on_connect`] wakes it. Gives up after a second (the socket is then really
+/// gone, and the reply fails as it should).
 async fn until_connected<A: Adapter>(s: &SocketRef<A>) {
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while !s.connected() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    if s.connected() {
+        return;
+    }
+    if let Some(conn) = s.extensions.get::<Conn>() {
+        conn.until_connected(|| s.connected(), Duration::from_secs(1))
+            .await;
     }
 }
 

@@ -143,7 +143,7 @@ impl Catalog for MysqlStore {
         self.conn()
             .await?
             .exec_map(
-                q::SESSION_AREAS,
+                q::SESSION_AREAS.as_str(),
                 (id.0,),
                 |(area, name, price, free_seats): (i64, String, i64, i64)| AreaOffer {
                     id: AreaId(area),

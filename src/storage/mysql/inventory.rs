@@ -66,7 +66,7 @@ impl SeatTx for MysqlTx {
         user: UserId,
         session: SessionId,
     ) -> Result<Vec<Released>, Self::Error> {
-        let sql = format!("{} FOR UPDATE", q::HOLDS);
+        let sql = format!("{} FOR UPDATE", *q::HOLDS);
         self.conn
             .exec_map(
                 sql,
@@ -103,7 +103,7 @@ impl SeatTx for MysqlTx {
 
     async fn stale_holds(&mut self, now: Millis) -> Result<Vec<StaleHold>, Self::Error> {
         type Row = (i64, i64, i64, i64, i64, i64, i64);
-        let rows: Vec<Row> = self.conn.exec(q::STALE_HOLDS, (now,)).await?;
+        let rows: Vec<Row> = self.conn.exec(q::STALE_HOLDS.as_str(), (now,)).await?;
         Ok(rows
             .into_iter()
             .map(
@@ -199,7 +199,7 @@ impl Inventory for MysqlStore {
         let n: Option<i64> = self
             .conn()
             .await?
-            .exec_first(q::SOLD_COUNT, (user.0, session.0))
+            .exec_first(q::SOLD_COUNT.as_str(), (user.0, session.0))
             .await
             .map_err(unavailable)?;
         Ok(n.unwrap_or(0) as u32)

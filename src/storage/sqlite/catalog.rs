@@ -132,7 +132,7 @@ impl Catalog for SqliteStore {
 
     async fn session_areas(&self, id: SessionId) -> StorageResult<Vec<AreaOffer>> {
         self.run(move |c| {
-            c.prepare_cached(q::SESSION_AREAS)?
+            c.prepare_cached(&q::SESSION_AREAS)?
                 .query_map([id.0], |r| {
                     Ok(AreaOffer {
                         id: AreaId(r.get(0)?),

@@ -58,7 +58,7 @@ impl SeatTx for SqliteTx<'_> {
 
     async fn holds(&mut self, user: UserId, session: SessionId) -> rusqlite::Result<Vec<Released>> {
         self.0
-            .prepare_cached(q::HOLDS)?
+            .prepare_cached(&q::HOLDS)?
             .query_map([user.0, session.0], |r| {
                 Ok(Released {
                     spot: SeatSpot {
@@ -90,7 +90,7 @@ impl SeatTx for SqliteTx<'_> {
 
     async fn stale_holds(&mut self, now: Millis) -> rusqlite::Result<Vec<StaleHold>> {
         self.0
-            .prepare_cached(q::STALE_HOLDS)?
+            .prepare_cached(&q::STALE_HOLDS)?
             .query_map([now], stale_hold)?
             .collect()
     }
@@ -156,7 +156,7 @@ impl SqliteStore {
 #[async_trait]
 impl Inventory for SqliteStore {
     async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32> {
-        self.run(move |c| complete(SqliteTx(c).count(q::SOLD_COUNT, user, session)))
+        self.run(move |c| complete(SqliteTx(c).count(&q::SOLD_COUNT, user, session)))
             .await
     }
 

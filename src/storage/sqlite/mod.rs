@@ -45,6 +45,7 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     location: String,
+    seeded: bool,
 }
 
 /// Runs jobs on `conn` until every sender is gone (the store was dropped).
@@ -76,15 +77,24 @@ impl SqliteStore {
             .name("sqlite".into())
             .spawn(move || serve(conn, queue))
             .map_err(unavailable)?;
-        let store = Self { jobs, location };
+        let mut store = Self {
+            jobs,
+            location,
+            seeded: false,
+        };
         store.run(migrate).await?;
-        store.seed_if_empty(auth).await?;
+        store.seeded = store.seed_if_empty(auth).await?;
         Ok(store)
     }
 
     /// Where the data lives, for the startup log.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// Whether opening it loaded the demo catalog and accounts (the database was empty).
+    pub fn seeded(&self) -> bool {
+        self.seeded
     }
 
     /// Runs `f` on the connection, on the database thread.
@@ -106,12 +116,13 @@ impl SqliteStore {
             .map_err(unavailable)
     }
 
-    async fn seed_if_empty(&self, auth: &Auth) -> StorageResult<()> {
-        let seeded: bool = self
+    /// Loads the demo data into an empty catalog; true when it did.
+    async fn seed_if_empty(&self, auth: &Auth) -> StorageResult<bool> {
+        let has_events: bool = self
             .run(|c| c.query_row("SELECT EXISTS (SELECT 1 FROM event)", [], |r| r.get(0)))
             .await?;
-        if seeded {
-            return Ok(());
+        if has_events {
+            return Ok(false);
         }
         let mut accounts = Vec::new();
         for (name, email, password) in super::SEED_ACCOUNTS {
@@ -131,7 +142,7 @@ impl SqliteStore {
         })
         .await?;
         tracing::info!("seeded the demo catalog and accounts");
-        Ok(())
+        Ok(true)
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Opts {
     /// Seconds to let each step settle before reading memory.
     #[arg(long, default_value_t = 3)]
     pub settle: u64,
+    /// Fail when the server holds more than this many KB per connection at the last step. For
+    /// CI: a generous bound that still catches losing the vendored engineioxide patch
+    /// (`cargo tree -i engineioxide`) or a per-connection allocation gone wrong.
+    #[arg(long)]
+    pub max_kb_per_connection: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -157,7 +162,21 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
             format!("{} of {} connections open", s.connected, s.connections),
         );
     }
+    if let (Some(bound), Some(last)) = (opts.max_kb_per_connection, results.last()) {
+        report.check(
+            within_bound(last.server_kb_per_connection, bound),
+            format!(
+                "server {:.2} KB per connection at {} connections (bound {bound} KB)",
+                last.server_kb_per_connection, last.connections
+            ),
+        );
+    }
     report.write(json!({"scenario": "idle", "machine": info, "baseline_rss_kb": base.rss_kb, "steps": results, "samples": samples}))
+}
+
+/// Whether a measured cost per connection is within the bound (a NaN never is).
+fn within_bound(kb_per_connection: f64, bound: f64) -> bool {
+    kb_per_connection <= bound
 }
 
 /// Holds a connection open, answering heartbeats, until told to stop.
@@ -167,5 +186,18 @@ async fn keep(mut c: SioClient, mut stop: watch::Receiver<bool>) -> Option<SioCl
             event = c.next_event() => if event.is_err() { return None },
             _ = stop.wait_for(|s| *s) => return Some(c),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_bound;
+
+    #[test]
+    fn memory_per_connection_passes_up_to_the_bound_and_fails_past_it() {
+        assert!(within_bound(12.0, 64.0));
+        assert!(within_bound(64.0, 64.0));
+        assert!(!within_bound(64.5, 64.0));
+        assert!(!within_bound(f64::NAN, 64.0));
     }
 }

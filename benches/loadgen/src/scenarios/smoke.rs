@@ -5,6 +5,12 @@
 use super::{Ctx, disconnect_storm, fanout, idle, join_storm, seat_rush};
 use crate::error::{Result, err};
 
+/// Server KB per idle connection the smoke accepts. Release builds measure about 11 KB at 5,000
+/// connections (vendor/engineioxide/PATCHES.md) and a debug build about 16 KB at 300 (2026-12);
+/// the bound is four times that, because a small run is noisy: it is there to catch a many-fold
+/// regression, not to benchmark.
+const IDLE_KB_BOUND: f64 = 64.0;
+
 /// Runs each scenario small; `Ok(true)` when all passed.
 pub async fn run(ctx: &Ctx) -> Result<bool> {
     if ctx.target.server_bin.is_none() {
@@ -50,6 +56,7 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
     let idle = idle::Opts {
         steps: vec![100, 300],
         settle: 1,
+        max_kb_per_connection: Some(IDLE_KB_BOUND),
     };
     outcomes.push(("idle", idle::run(ctx, &idle).await));
 

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::js_flows::npm_ci_once;
 use crate::multi_instance::{spawn_process, start_cluster};
 
 /// Every flow needs a queue of two on the buying page, so two wait behind it.
@@ -20,31 +20,9 @@ fn app_js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app-js")
 }
 
-/// Installs the latest-4.x client once per run if `scripts/test` has not already.
-fn ensure_app_js() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    let ready = READY.get_or_init(|| {
-        if app_js_dir().join("node_modules/socket.io-client").exists() {
-            return Ok(());
-        }
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(app_js_dir())
-            .status()
-            .map_err(|e| format!("npm could not start: {e}"))?;
-        status
-            .success()
-            .then_some(())
-            .ok_or_else(|| format!("npm ci failed: {status}"))
-    });
-    if let Err(e) = ready {
-        panic!("the app JS client is not installed ({e}); run `npm ci --prefix tests/app-js`");
-    }
-}
-
 /// Runs the JS flow against `url` (and `url2` for the waiting half); panics with its output.
 async fn js_flow(url: &str, url2: Option<&str>, transport: &str) {
-    ensure_app_js();
+    npm_ci_once(&app_js_dir());
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(app_js_dir().join("flow.mjs"))
         .args(["--url", url, "--transport", transport])

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::OnceLock;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ticketclub::config::Settings;
@@ -25,25 +25,26 @@ fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
 }
 
-/// Installs the JS client once per test run if `scripts/test` has not done it already.
-fn ensure_node_modules() {
-    static READY: OnceLock<Result<(), String>> = OnceLock::new();
-    let ready = READY.get_or_init(|| {
-        if js_dir().join("node_modules/socket.io-client").exists() {
-            return Ok(());
-        }
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(js_dir())
-            .status()
-            .map_err(|e| format!("npm could not start: {e}"))?;
-        status
-            .success()
-            .then_some(())
-            .ok_or_else(|| format!("npm ci failed: {status}"))
-    });
-    if let Err(e) = ready {
-        panic!("the JS client is not installed ({e}); run `npm ci --prefix tests/js`");
+/// Runs `npm ci` in `dir` once per test run, unless `scripts/test` already installed
+/// `socket.io-client` there; panics with the command to run by hand when it cannot.
+pub fn npm_ci_once(dir: &Path) {
+    static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    // Held through the install: two tests must not run npm in one folder at once.
+    let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
+    if done.iter().any(|d| d == dir) || dir.join("node_modules/socket.io-client").exists() {
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .status();
+    match status {
+        Ok(status) if status.success() => done.push(dir.to_path_buf()),
+        other => panic!(
+            "the JS client in {} is not installed ({other:?}); run `npm ci --prefix {}`",
+            dir.display(),
+            dir.display()
+        ),
     }
 }
 
@@ -102,7 +103,7 @@ pub async fn run_node_scenario(
     clients: Option<u32>,
     env: &[(&str, String)],
 ) {
-    ensure_node_modules();
+    npm_ci_once(&js_dir());
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(js_dir().join("run.mjs"))
         .args([name, "--url", base, "--transports", transports])

@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
-use super::{Refused, authenticate, bad_request, fail, id_field, ok, status_name, window_ends_at};
+use super::{
+    Refused, authenticate, bad_request, fail, id_field, ok, reply, status_name, window_ends_at,
+};
 use crate::domain::ids::{AreaId, SessionId};
 use crate::domain::time::now_millis;
 use crate::realtime::order::{Turn, Turnstile};
@@ -164,18 +166,12 @@ async fn on_select<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let (target, at) = match target(&conn, &data).and_then(|t| {
-        position(&data)
-            .map(|p| (t, p))
-            .ok_or("row and column must be positive integers")
-    }) {
+    let (target, at) = match seat_at(&conn, &data) {
         Ok(t) => t,
         Err(message) => return bad_request(ack, message),
     };
-    match seats::select(&state, conn.user(), target, at, false).await {
-        Ok(_) => ok(ack, json!({"seat": cell_json(at)})),
-        Err(e) => fail(ack, &e),
-    }
+    let selected = seats::select(&state, conn.user(), target, at, false).await;
+    reply(ack, selected.map(|_| json!({"seat": cell_json(at)})));
 }
 
 async fn on_unselect<A: Adapter>(
@@ -187,18 +183,29 @@ async fn on_unselect<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let (target, at) = match target(&conn, &data).and_then(|t| {
-        position(&data)
-            .map(|p| (t, p))
-            .ok_or("row and column must be positive integers")
-    }) {
+    let (target, at) = match seat_at(&conn, &data) {
         Ok(t) => t,
         Err(message) => return bad_request(ack, message),
     };
-    match seats::unselect(&state, conn.user(), target, &[at], false).await {
-        Ok(_) => ok(ack, json!({})),
-        Err(e) => fail(ack, &e),
-    }
+    let unselected = seats::unselect(&state, conn.user(), target, &[at], false).await;
+    reply(ack, unselected.map(|_| json!({})));
+}
+
+/// The target and position of a `select` or `unselect`, or a `bad_request` message.
+fn seat_at(conn: &Conn, data: &Value) -> Result<((SessionId, AreaId), Position), &'static str> {
+    let target = target(conn, data)?;
+    let at = position(data).ok_or("row and column must be positive integers")?;
+    Ok((target, at))
+}
+
+/// The seat ids of `at` in a known area (`unknown_area` before `unknown_seat`).
+async fn located(
+    state: &AppState,
+    (session, area): (SessionId, AreaId),
+    at: &[Position],
+) -> Result<Vec<crate::domain::ids::SeatId>, ServiceError> {
+    seats::known_area(state, session, area).await?;
+    seats::find(state, area, at).await
 }
 
 /// The target and positions of a `lock`, `unlock` or `order`, or a `bad_request` message.
@@ -222,21 +229,18 @@ async fn on_lock<A: Adapter>(
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
-    if at.len() > state.ticket_limit().0 as usize {
-        return fail(ack, &ServiceError::LimitReached { more: 0 });
-    }
     let locked = async {
         seats::known_area(&state, target.0, target.1).await?;
         seats::lock(&state, conn.user(), target, &at, false).await
     };
-    match locked.await {
-        Ok(lines) => {
+    reply(
+        ack,
+        locked.await.map(|lines| {
             let total: i64 = lines.iter().map(|l| l.price).sum();
             let seats: Vec<Value> = at.iter().copied().map(cell_json).collect();
-            ok(ack, json!({"seats": seats, "total": total}))
-        }
-        Err(e) => fail(ack, &e),
-    }
+            json!({"seats": seats, "total": total})
+        }),
+    );
 }
 
 async fn on_unlock<A: Adapter>(
@@ -248,19 +252,15 @@ async fn on_unlock<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let ((session, area), at) = match seat_request(&conn, &data) {
+    let (target, at) = match seat_request(&conn, &data) {
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
     let unlocked = async {
-        seats::known_area(&state, session, area).await?;
-        let ids = seats::find(&state, area, &at).await?;
-        seats::unlock(&state, conn.user(), session, ids, false).await
+        let ids = located(&state, target, &at).await?;
+        seats::unlock(&state, conn.user(), target.0, ids, false).await
     };
-    match unlocked.await {
-        Ok(()) => ok(ack, json!({})),
-        Err(e) => fail(ack, &e),
-    }
+    reply(ack, unlocked.await.map(|()| json!({})));
 }
 
 async fn on_order<A: Adapter>(
@@ -272,19 +272,20 @@ async fn on_order<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let ((session, area), at) = match seat_request(&conn, &data) {
+    let (target, at) = match seat_request(&conn, &data) {
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
     let placed = async {
-        seats::known_area(&state, session, area).await?;
-        let ids = seats::find(&state, area, &at).await?;
-        seats::order(&state, conn.user(), session, ids, false).await
+        let ids = located(&state, target, &at).await?;
+        seats::order(&state, conn.user(), target.0, ids, false).await
     };
-    match placed.await {
-        Ok(placed) => ok(ack, json!({"orderId": placed.order, "total": placed.total})),
-        Err(e) => fail(ack, &e),
-    }
+    reply(
+        ack,
+        placed
+            .await
+            .map(|p| json!({"orderId": p.order, "total": p.total})),
+    );
 }
 
 async fn on_leave<A: Adapter>(
@@ -297,10 +298,8 @@ async fn on_leave<A: Adapter>(
     let Some(session) = conn.entered() else {
         return ok(ack, json!({}));
     };
-    match visit::leave(&state, session, conn.user(), None, now_millis()).await {
-        Ok(_) => ok(ack, json!({})),
-        Err(e) => fail(ack, &e),
-    }
+    let left = visit::leave(&state, session, conn.user(), None, now_millis()).await;
+    reply(ack, left.map(|_| json!({})));
 }
 
 #[cfg(test)]

@@ -85,6 +85,14 @@ pub fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
     answer(ack, error_body(code_of(e), &message));
 }
 
+/// Answers a use-case result: its fields on success, its code on failure.
+pub fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, ServiceError>) {
+    match result {
+        Ok(fields) => ok(ack, fields),
+        Err(e) => fail(ack, &e),
+    }
+}
+
 /// Answers `bad_request` naming what was wrong with the payload.
 pub fn bad_request<A: Adapter>(ack: AckSender<A>, message: &str) {
     answer(ack, error_body("bad_request", message));

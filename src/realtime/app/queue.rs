@@ -5,7 +5,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{Refused, authenticate, bad_request, fail, ok, session_field, window_ends_at};
+use super::{Refused, authenticate, bad_request, fail, ok, reply, session_field, window_ends_at};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
@@ -107,10 +107,7 @@ async fn on_join<A: Adapter>(
             return fail(ack, &e);
         }
     };
-    match standing(&state, session, user, place, seconds).await {
-        Ok(body) => ok(ack, body),
-        Err(e) => fail(ack, &e),
-    }
+    reply(ack, standing(&state, session, user, place, seconds).await);
 }
 
 async fn on_status<A: Adapter>(
@@ -135,10 +132,7 @@ async fn on_status<A: Adapter>(
         Some(Place::Queue(index)) => rough_seconds(&state, index, now_millis()),
         _ => 0,
     };
-    match standing(&state, session, user, place, seconds).await {
-        Ok(body) => ok(ack, body),
-        Err(e) => fail(ack, &e),
-    }
+    reply(ack, standing(&state, session, user, place, seconds).await);
 }
 
 async fn on_leave<A: Adapter>(

@@ -36,14 +36,22 @@ pub async fn known_area(state: &AppState, session: SessionId, area: AreaId) -> S
     }
 }
 
-/// Seat ids for positions in an area, in request order (duplicates kept).
+/// Seat ids for positions in an area, in request order (duplicates kept). A position the
+/// storage gave no answer for counts as unknown, so the result always has one id per position.
 pub async fn find(state: &AppState, area: AreaId, at: &[Position]) -> ServiceResult<Vec<SeatId>> {
-    let found = state.store.catalog.find_seats(area, at.to_vec()).await?;
+    let mut found = state
+        .store
+        .catalog
+        .find_seats(area, at.to_vec())
+        .await?
+        .into_iter();
     at.iter()
-        .zip(found)
         .enumerate()
-        .map(|(index, (&(row, column), seat))| {
-            seat.ok_or(ServiceError::UnknownSeat { index, row, column })
+        .map(|(index, &(row, column))| {
+            found
+                .next()
+                .flatten()
+                .ok_or(ServiceError::UnknownSeat { index, row, column })
         })
         .collect()
 }
@@ -89,7 +97,13 @@ pub async fn select(
 ) -> ServiceResult<SeatId> {
     known_session(state, session).await?;
     known_area(state, session, area).await?;
-    let seat = find(state, area, &[at]).await?[0];
+    let [seat] = find(state, area, &[at]).await?[..] else {
+        return Err(ServiceError::UnknownSeat {
+            index: 0,
+            row: at.0,
+            column: at.1,
+        });
+    };
     require_page(state, session, user).await?;
     let terms = state.hold_terms(now_millis());
     match state

@@ -27,6 +27,15 @@ if ! redis_up >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_for Redis redis_up
 fi
+# The suite runs two tests at a time, some with several server instances each holding a pool;
+# MariaDB's default of 151 connections left no room once other work shared the server (CI saw
+# "Too many connections"). Raise the limit for the running server only (not persisted).
+want_connections=500
+have_connections=$(mariadb -h127.0.0.1 -P3306 -uroot -N -e "SELECT @@GLOBAL.max_connections")
+if (( have_connections < want_connections )); then
+  echo "services: MariaDB max_connections $have_connections -> $want_connections"
+  mariadb -h127.0.0.1 -P3306 -uroot -e "SET GLOBAL max_connections = $want_connections"
+fi
 # HAProxy runs the balancer tests with deploy/haproxy/ticketclub.cfg (the tests start it).
 if ! command -v haproxy >/dev/null 2>&1; then
   echo "services: installing haproxy"

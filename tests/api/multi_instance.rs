@@ -77,6 +77,9 @@ pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
         .env("TICKETCLUB_SIGNIN_PER_ACCOUNT", "100000")
         .env("TICKETCLUB_SIGNIN_PER_ADDRESS", "1000000")
         .env("TICKETCLUB_SHUTDOWN_GRACE", "5")
+        // Tests run two at a time against one MariaDB (151 connections by default): a small
+        // pool per instance keeps a pair of multi-instance tests well under that.
+        .env("TICKETCLUB_DB_POOL_MAX", "8")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

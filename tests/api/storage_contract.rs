@@ -41,8 +41,10 @@ async fn engines() -> Vec<Subject> {
         .await
         .expect("sqlite opens");
     let db = TestDb::create().await;
+    // Enough for the racers to contend (they queue for a connection), small enough that two
+    // tests at once stay under MariaDB's connection limit.
     let limits = PoolLimits {
-        max: 40,
+        max: 12,
         acquire_timeout: Duration::from_secs(10),
     };
     let mysql = MysqlStore::connect(&db.url, limits)

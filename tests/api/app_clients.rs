@@ -4,8 +4,7 @@
 //! on the embedded engines and across two instances sharing MySQL and Redis.
 //!
 //! Clients: socket.io-client, the latest 4.x (`tests/app-js/flow.mjs`); python-socketio
-//! (`tests/app-py/flow.py`, which also holds the in-order test `in_order.py`); rust_socketio is
-//! still to come (issue 11).
+//! (`tests/app-py/flow.py`, and the in-order test `in_order.py`); rust_socketio in `app_rust.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -45,10 +44,19 @@ fn python() -> PathBuf {
         );
     };
     if !python.exists() {
-        run(std::process::Command::new("python3").args(["-m", "venv"]).arg(&venv));
+        run(std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv));
     }
     run(std::process::Command::new(&python)
-        .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(app_py_dir().join("requirements.txt")));
     *ready = Some(python.clone());
     python
@@ -150,8 +158,14 @@ async fn back_to_back_legacy_events_are_answered_in_the_order_sent_on_both_trans
     let server = spawn_process(&[]).await;
     for transport in ["polling", "websocket"] {
         let mut cmd = tokio::process::Command::new(python());
-        cmd.arg(app_py_dir().join("in_order.py"))
-            .args(["--url", &server.base, "--transport", transport, "--rounds", "100"]);
+        cmd.arg(app_py_dir().join("in_order.py")).args([
+            "--url",
+            &server.base,
+            "--transport",
+            transport,
+            "--rounds",
+            "100",
+        ]);
         run_client(cmd, &format!("100 in-order rounds over {transport}"), 100).await;
     }
 }

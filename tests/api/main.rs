@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0, one test binary.
 
 mod app_clients;
+mod app_rust;
 mod balancer;
 mod browser;
 mod ci_parity;

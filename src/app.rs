@@ -134,6 +134,7 @@ impl Application {
         crate::telemetry::log_listening(address, state.store.demo_seeded);
         let stopping = stop.clone();
         let rooms = state.store.waiting_room.clone();
+        let graces = state.graces.clone();
         let handover = Duration::from_secs(state.settings.handover_grace).as_millis() as Millis;
         let signal = async move {
             shutdown.await;
@@ -144,6 +145,8 @@ impl Application {
             if let Err(e) = rooms.hand_over(now_millis(), handover).await {
                 tracing::warn!(error = %e, "extending the lease for the hand-over failed");
             }
+            // Places waiting out a resume grace stay too: they are handed over like the rest.
+            graces.cancel_all().await;
             if tokio::time::timeout(grace, io.close()).await.is_err() {
                 tracing::warn!("sockets did not close within the grace period");
             }

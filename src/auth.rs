@@ -7,13 +7,24 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use crate::domain::ids::UserId;
+use crate::domain::ids::{SessionId, UserId};
 
 /// Token claims, field for field the original's payload.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     id: i64,
     iat: i64,
+    exp: i64,
+}
+
+/// Resume-token claims (protocol-v2 "Resume"). The field names differ from [`Claims`] on
+/// purpose: an access token does not decode as a resume token, nor the other way round.
+#[derive(Debug, Serialize, Deserialize)]
+struct ResumeClaims {
+    /// The account.
+    rsu: i64,
+    /// The session of the place.
+    rse: i64,
     exp: i64,
 }
 
@@ -95,6 +106,29 @@ impl Auth {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
             .map(|data| UserId(data.claims.id))
+    }
+
+    /// A token that lets `user` take back their place in `session` from another connection,
+    /// valid until `exp_s` (seconds since the epoch).
+    pub fn issue_resume(
+        &self,
+        user: UserId,
+        session: SessionId,
+        exp_s: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = ResumeClaims {
+            rsu: user.0,
+            rse: session.0,
+            exp: exp_s,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+    }
+
+    /// The account and session a resume token names, if it is genuine and unexpired.
+    pub fn verify_resume(&self, token: &str) -> Option<(UserId, SessionId)> {
+        jsonwebtoken::decode::<ResumeClaims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| (UserId(data.claims.rsu), SessionId(data.claims.rse)))
     }
 
     /// The lifetime as configured (`access_expired` echoes it, as the original did).
@@ -199,6 +233,35 @@ mod tests {
         assert_eq!(auth.verify(&token), Some(UserId(17)));
         let old = auth.issue(UserId(17), now - 8 * 86_400).expect("signs");
         assert_eq!(auth.verify(&old), None);
+    }
+
+    #[test]
+    fn resume_and_access_tokens_are_not_interchangeable() {
+        let auth = Auth::new(Some("k"), "7d", 4).expect("auth");
+        let now = chrono::Utc::now().timestamp();
+        let resume = auth
+            .issue_resume(UserId(7), SessionId(2), now + 60)
+            .expect("resume token");
+        assert_eq!(auth.verify_resume(&resume), Some((UserId(7), SessionId(2))));
+        assert_eq!(
+            auth.verify(&resume),
+            None,
+            "a resume token is no access token"
+        );
+        let access = auth.issue(UserId(7), now).expect("access token");
+        assert_eq!(
+            auth.verify_resume(&access),
+            None,
+            "an access token is no resume token"
+        );
+        let stale = auth
+            .issue_resume(UserId(7), SessionId(2), now - 120)
+            .expect("resume token");
+        assert_eq!(
+            auth.verify_resume(&stale),
+            None,
+            "an expired resume token is refused"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
 use crate::service::attempts::AttemptLimits;
 use crate::service::news::Newsroom;
+use crate::service::resume::Graces;
 use crate::storage::model::HoldTerms;
 use crate::storage::{Store, room_rules};
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub sign_in_attempts: Arc<AttemptLimits>,
     /// Sign-up attempts per email and per address (each costs a bcrypt hash too).
     pub sign_up_attempts: Arc<AttemptLimits>,
+    /// Departures deferred by dropped app connections (the resume grace).
+    pub graces: Graces,
     image_base: Arc<str>,
 }
 
@@ -55,6 +58,7 @@ impl AppState {
             news: Newsroom::default(),
             sign_in_attempts,
             sign_up_attempts,
+            graces: Graces::default(),
             image_base: image_base.into(),
         }
     }

@@ -48,6 +48,11 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_HANDOVER_GRACE", default_value_t = 30)]
     pub handover_grace: u64,
 
+    /// Seconds an app visitor whose connection dropped keeps their place, holds and deadline,
+    /// to reconnect (with the `resume` token or a new `join`) before the place is released.
+    #[arg(long, env = "TICKETCLUB_RESUME_GRACE", default_value_t = 60)]
+    pub resume_grace: u64,
+
     /// Milliseconds any one Redis command or database call may take before the caller gets an
     /// error (a stalled engine must cost a request an error, never a hang).
     #[arg(long, env = "TICKETCLUB_STORAGE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
@@ -153,6 +158,7 @@ impl Settings {
             redis_prefix: "tc:".into(),
             lease_ttl: 15,
             handover_grace: 30,
+            resume_grace: 60,
             storage_timeout_ms: 2000,
             db_pool_max: 10,
             db_acquire_timeout: 5,
@@ -208,6 +214,7 @@ impl fmt::Debug for Settings {
             .field("redis_prefix", &self.redis_prefix)
             .field("lease_ttl", &self.lease_ttl)
             .field("handover_grace", &self.handover_grace)
+            .field("resume_grace", &self.resume_grace)
             .field("storage_timeout_ms", &self.storage_timeout_ms)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)

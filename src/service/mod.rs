@@ -8,6 +8,7 @@
 
 pub mod attempts;
 pub mod news;
+pub mod resume;
 pub mod seats;
 pub mod sweeper;
 pub mod visit;

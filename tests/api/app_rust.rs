@@ -19,16 +19,17 @@ const WAIT: Duration = Duration::from_secs(5);
 const QUEUE_OF_TWO: (&str, &str) = ("TICKETCLUB_QUEUE_LIMIT", "2");
 
 /// What a client heard: a named push, its namespace connect, or a refusal.
-enum Heard {
+pub enum Heard {
     Push(String, Value),
     Connected,
     Refused(String),
 }
 
 /// One client on one namespace that keeps every push, so none is missed between awaits.
-struct Peer {
+pub struct Peer {
     label: String,
-    client: Client,
+    /// The connection (the resume tests disconnect it).
+    pub client: Client,
     heard: mpsc::UnboundedReceiver<Heard>,
     kept: Vec<(String, Value)>,
 }
@@ -51,11 +52,22 @@ async fn open(
     transport: &str,
     label: &str,
 ) -> Result<Peer, String> {
+    open_with(base, ns, json!({ "token": token }), transport, label).await
+}
+
+/// Opens `ns` with the CONNECT payload `auth`; `Err` carries the refusal the server sent.
+pub async fn open_with(
+    base: &str,
+    ns: &str,
+    auth: Value,
+    transport: &str,
+    label: &str,
+) -> Result<Peer, String> {
     let (tx, mut heard) = mpsc::unbounded_channel();
     let (on_any, on_connect, on_error) = (tx.clone(), tx.clone(), tx);
     let client = ClientBuilder::new(base)
         .namespace(ns)
-        .auth(json!({ "token": token }))
+        .auth(auth)
         .transport_type(kind(transport))
         .reconnect(false)
         .on_any(move |event, payload, _| {
@@ -94,7 +106,7 @@ async fn open(
 }
 
 /// Opens `ns`, which must accept.
-async fn connected(base: &str, ns: &str, token: &str, transport: &str, label: &str) -> Peer {
+pub async fn connected(base: &str, ns: &str, token: &str, transport: &str, label: &str) -> Peer {
     open(base, ns, token, transport, label)
         .await
         .unwrap_or_else(|e| panic!("{label}: {e}"))
@@ -102,7 +114,7 @@ async fn connected(base: &str, ns: &str, token: &str, transport: &str, label: &s
 
 impl Peer {
     /// Sends `event` and returns its ack.
-    async fn call(&self, event: &str, payload: Value) -> Value {
+    pub async fn call(&self, event: &str, payload: Value) -> Value {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let tx = std::sync::Mutex::new(Some(tx));
         self.client
@@ -125,7 +137,7 @@ impl Peer {
     }
 
     /// The next push named `event` (earlier ones are taken first).
-    async fn next(&mut self, event: &str) -> Value {
+    pub async fn next(&mut self, event: &str) -> Value {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(i) = self.kept.iter().position(|(e, _)| e == event) {
@@ -143,7 +155,8 @@ impl Peer {
     }
 }
 
-async fn sign_up(base: &str, label: &str) -> String {
+/// A new account's access token.
+pub async fn sign_up(base: &str, label: &str) -> String {
     let email = format!("app-rs-{label}-{}@example.com", crate::helpers::unique("u"));
     let body: Value = reqwest::Client::new()
         .post(format!("{base}/user/signup"))

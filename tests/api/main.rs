@@ -14,6 +14,7 @@ mod multi_instance;
 mod ops;
 mod own_redis;
 mod redis_faults;
+mod resume;
 mod slow_clients;
 mod startup;
 mod storage_contract;

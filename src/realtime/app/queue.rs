@@ -11,7 +11,7 @@ use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
 use crate::realtime::{Conn, new_holder, rooms};
-use crate::service::{ServiceError, visit};
+use crate::service::{ServiceError, resume, visit};
 use crate::state::AppState;
 
 /// Connect middleware: a valid token; registers the events before CONNECT is sent.
@@ -20,8 +20,29 @@ pub async fn on_connecting<A: Adapter>(
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
 ) -> Result<(), Refused> {
-    let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
-    s.extensions.insert(Conn::new(user, new_holder()));
+    let auth = auth.ok();
+    let user = authenticate(&s, auth.as_ref(), &state).await?;
+    let conn = Conn::new(user, new_holder());
+    // A resume token takes a place kept after a dropped connection onto this one, before any
+    // event can arrive; a token that resumes nothing is ignored (the client can `join`).
+    if let Some(token) = auth
+        .as_ref()
+        .and_then(|a| a.get("resume"))
+        .and_then(Value::as_str)
+    {
+        match resume::claim(&state, token, user, conn.holder(), now_millis()).await {
+            Ok(session) => {
+                conn.set_entered(session);
+                s.join(rooms::entrant(session, user));
+            }
+            Err(ServiceError::Unavailable(e)) => {
+                tracing::error!(error = %e, "resuming a place failed");
+                return Err(Refused("internal"));
+            }
+            Err(_) => tracing::debug!(%user, "a resume token resumed nothing"),
+        }
+    }
+    s.extensions.insert(conn);
     s.extensions.insert(Turnstile::default());
     s.join(rooms::user(user));
     s.on("join", on_join::<A>);
@@ -57,7 +78,8 @@ async fn standing(
     };
     Ok(json!({
         "sessionId": session, "state": name, "ahead": ahead, "estimate": estimate(seconds),
-        "opensAt": opens_at, "windowEndsAt": ends, "resume": Value::Null,
+        "opensAt": opens_at, "windowEndsAt": ends,
+        "resume": place.and_then(|_| resume::token(state, session, user, now_millis())),
     }))
 }
 
@@ -159,7 +181,8 @@ async fn on_leave<A: Adapter>(
     }
 }
 
-/// A dropped `/queue` connection gives its place up (resume after a drop is not built yet).
+/// A dropped `/queue` connection keeps its place for the resume grace (protocol-v2 "Resume");
+/// `leave` is how a client gives a place up at once. A stopping server hands places over.
 async fn on_disconnect(
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
@@ -169,15 +192,7 @@ async fn on_disconnect(
         return;
     }
     if let Some(session) = conn.entered() {
-        let left = visit::leave(
-            &state,
-            session,
-            conn.user(),
-            Some(conn.holder()),
-            now_millis(),
-        );
-        if let Err(e) = left.await {
-            tracing::error!(error = %e, %session, "leaving the line on disconnect failed");
-        }
+        tracing::debug!(%session, ?reason, "queue connection dropped: place kept for the resume grace");
+        resume::defer_departure(&state, session, conn.user(), conn.holder());
     }
 }

@@ -1,0 +1,245 @@
+//! Resume after a dropped connection (protocol-v2 "Resume", issue 11 item 4), with
+//! rust_socketio clients whose TCP connections run through a proxy the test can cut: a visitor
+//! cut off while queued, while admitted with a locked seat, and while being admitted gets the
+//! place, the seat and the deadline back by reconnecting with the resume token (through the
+//! same or the other instance); a visitor who does not come back within the grace loses the
+//! place and the next person is admitted.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+use crate::app_rust::{Peer, connected, open_with, sign_up};
+use crate::multi_instance::{spawn_process, start_cluster};
+
+const SESSION: i64 = 2;
+const AREA: i64 = 1;
+/// The grace these tests run with: long enough to reconnect, short enough to wait out.
+const GRACE_S: u64 = 3;
+const ENV: [(&str, &str); 2] = [
+    ("TICKETCLUB_QUEUE_LIMIT", "1"),
+    ("TICKETCLUB_RESUME_GRACE", "3"),
+];
+
+/// A TCP forwarder in front of a server whose live connections can be cut at once, as a
+/// dropped network would.
+struct Proxy {
+    base: String,
+    links: Arc<Mutex<Vec<AbortHandle>>>,
+    accept: AbortHandle,
+}
+
+impl Proxy {
+    async fn to(target: &str) -> Proxy {
+        let upstream = target.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let links: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
+        let kept = links.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let link = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                kept.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(link.abort_handle());
+            }
+        })
+        .abort_handle();
+        Proxy {
+            base,
+            links,
+            accept,
+        }
+    }
+
+    /// Drops every connection through the proxy (both ends see the socket close).
+    fn cut(&self) {
+        for link in self
+            .links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            link.abort();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+fn join() -> Value {
+    json!({ "sessionId": SESSION })
+}
+
+/// Reconnects `/queue` with the resume token and returns the socket and its `status` ack.
+async fn resume(base: &str, token: &str, resume: &Value, label: &str) -> (Peer, Value) {
+    let auth = json!({ "token": token, "resume": resume });
+    let queue = open_with(base, "/queue", auth, "websocket", label)
+        .await
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    let status = queue.call("status", join()).await;
+    (queue, status)
+}
+
+/// Waits until `check` holds for `user`'s status, for at most `within`.
+async fn status_becomes(q: &Peer, within: Duration, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = q.call("status", join()).await;
+        if check(&status) || tokio::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The whole story on two bases (`home` where visitors first connect, `back` where they
+/// reconnect: the same server, or the other instance).
+async fn resume_story(home: &str, back: &str) {
+    let via = Proxy::to(home).await;
+    let (ta, tb, tc) = tokio::join!(sign_up(home, "A"), sign_up(home, "B"), sign_up(home, "C"));
+
+    // A is admitted and locks a seat, through the proxy.
+    let qa = connected(&via.base, "/queue", &ta, "websocket", "A/queue").await;
+    let a = qa.call("join", join()).await;
+    assert_eq!(a["state"], "admitted", "{a}");
+    let a_resume = a["resume"].clone();
+    assert!(
+        a_resume.is_string(),
+        "the join ack carries a resume token: {a}"
+    );
+    let ea = connected(&via.base, "/event-2", &ta, "websocket", "A/event").await;
+    let seat = json!({ "areaId": AREA, "row": 2, "column": 2 });
+    assert_eq!(ea.call("select", seat.clone()).await["ok"], true);
+    let seats = json!({ "areaId": AREA, "seats": [{ "row": 2, "column": 2 }] });
+    assert_eq!(ea.call("lock", seats.clone()).await["ok"], true);
+    // B waits behind, directly; C waits behind B, through the proxy.
+    let qb = connected(home, "/queue", &tb, "websocket", "B/queue").await;
+    assert_eq!(qb.call("join", join()).await["state"], "queued");
+    let qc = connected(&via.base, "/queue", &tc, "websocket", "C/queue").await;
+    let c = qc.call("join", join()).await;
+    assert_eq!(
+        (c["state"].as_str(), c["ahead"].as_i64()),
+        (Some("queued"), Some(1)),
+        "{c}"
+    );
+
+    // The network drops for A and C. Within the grace nobody moves up.
+    via.cut();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let b = qb.call("status", join()).await;
+    assert_eq!(b["state"], "queued", "B must not take A's kept place: {b}");
+
+    // A comes back (maybe through the other instance): same place, same deadline, seat held.
+    let (qa2, a2) = resume(back, &ta, &a_resume, "A/queue again").await;
+    assert_eq!(a2["state"], "admitted", "{a2}");
+    assert_eq!(
+        a2["windowEndsAt"], a["windowEndsAt"],
+        "the deadline never moves on resume"
+    );
+    let mut ea2 = connected(back, "/event-2", &ta, "websocket", "A/event again").await;
+    assert_eq!(ea2.next("window").await["endsAt"], a["windowEndsAt"]);
+    let view = ea2.call("watch", json!({ "areaId": AREA })).await;
+    let held = view["seats"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["row"] == 2 && s["column"] == 2))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (held["status"].as_str(), held["mine"].as_bool()),
+        (Some("locked"), Some(true)),
+        "{held}"
+    );
+    let order = ea2.call("order", seats).await;
+    assert_eq!(
+        order["ok"], true,
+        "the resumed buyer orders the seat locked before the drop: {order}"
+    );
+
+    // C resumes too, after the grace would have ended for a place nobody claimed.
+    let (qc2, c2) = resume(back, &tc, &c["resume"], "C/queue again").await;
+    assert_eq!(
+        (c2["state"].as_str(), c2["ahead"].as_i64()),
+        (Some("queued"), Some(1)),
+        "{c2}"
+    );
+
+    // A's second drop is for good: after the grace the place goes to B, who hears it.
+    let _ = ea2.client.disconnect().await;
+    let _ = qa2.client.disconnect().await;
+    drop(qa);
+    drop(ea);
+    let mut qb = qb;
+    let admitted = tokio::time::timeout(Duration::from_secs(GRACE_S + 5), qb.next("admitted"))
+        .await
+        .expect("B is admitted once A's grace ends");
+    assert_eq!(admitted["sessionId"], SESSION);
+    let late = open_with(
+        back,
+        "/queue",
+        json!({ "token": ta, "resume": a_resume }),
+        "websocket",
+        "A late",
+    )
+    .await
+    .expect("connects");
+    let gone = late.call("status", join()).await;
+    assert_eq!(
+        gone["state"], "none",
+        "a resume token stops working when its place ends: {gone}"
+    );
+
+    // C is cut off while B's departure admits C: C comes back admitted.
+    let qc3_token = c2["resume"].clone();
+    let _ = qc2.client.disconnect().await;
+    assert_eq!(qb.call("leave", join()).await["ok"], true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (qc3, c3) = resume(back, &tc, &qc3_token, "C/queue third").await;
+    let c3 = if c3["state"] == "admitted" {
+        c3
+    } else {
+        status_becomes(&qc3, Duration::from_secs(3), |s| s["state"] == "admitted").await
+    };
+    assert_eq!(
+        c3["state"], "admitted",
+        "an admission while offline is there on resume: {c3}"
+    );
+    assert!(
+        open_with(
+            back,
+            "/event-2",
+            json!({ "token": tc }),
+            "websocket",
+            "C/event"
+        )
+        .await
+        .is_ok(),
+        "C reaches the buying page it was admitted to while offline"
+    );
+    drop(via);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_app_visitor_resumes_place_seat_and_deadline_on_the_embedded_engines() {
+    let server = spawn_process(&ENV).await;
+    resume_story(&server.base, &server.base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_app_visitor_resumes_through_the_other_instance() {
+    let cluster = start_cluster(2, &ENV).await;
+    resume_story(&cluster.instances[0].base, &cluster.instances[1].base).await;
+}

@@ -12,6 +12,7 @@ use crate::domain::seats::TicketLimit;
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
 use crate::service::attempts::AttemptLimits;
+use crate::service::estimate::Estimator;
 use crate::service::news::Newsroom;
 use crate::service::resume::Graces;
 use crate::storage::model::HoldTerms;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub sign_up_attempts: Arc<AttemptLimits>,
     /// Departures deferred by dropped app connections (the resume grace).
     pub graces: Graces,
+    /// The observed pace of every line, for wait estimates.
+    pub estimator: Estimator,
     image_base: Arc<str>,
 }
 
@@ -59,6 +62,7 @@ impl AppState {
             sign_in_attempts,
             sign_up_attempts,
             graces: Graces::default(),
+            estimator: Estimator::default(),
             image_base: image_base.into(),
         }
     }

@@ -273,11 +273,11 @@ fn deliver_through<A: Adapter>(
     let announcer = Announcer::default();
     announcer.start(io.clone(), &background.tasks, background.drain.clone());
     let positions = Positions::default();
-    background.tasks.spawn(
-        positions
-            .clone()
-            .flush(io.clone(), background.drain.clone()),
-    );
+    background.tasks.spawn(positions.clone().flush(
+        io.clone(),
+        state.estimator.clone(),
+        background.drain.clone(),
+    ));
     let delivery = Delivery::new(io.clone(), state.clone(), news, announcer, positions);
     state.news.attach(delivery);
 }

@@ -7,6 +7,7 @@
 //! strings never do. What others must hear about is published through [`news`].
 
 pub mod attempts;
+pub mod estimate;
 pub mod news;
 pub mod resume;
 pub mod seats;

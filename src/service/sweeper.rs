@@ -31,11 +31,20 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-/// Refreshes the per-session gauges; rooms that emptied since the last look drop to zero.
+/// Refreshes the per-session gauges (rooms that emptied since the last look drop to zero) and
+/// samples the pace of every line with people in it, for the wait estimates.
 async fn report_rooms(state: &AppState, seen: &mut Vec<SessionId>) {
     let Ok(sizes) = state.store.waiting_room.occupancy().await else {
         return;
     };
+    let waiting: Vec<SessionId> = sizes.iter().map(|(session, _, _)| *session).collect();
+    state.estimator.keep_only(&waiting);
+    for session in waiting {
+        match state.store.waiting_room.progress(session).await {
+            Ok(moved) => state.estimator.observe(session, now_millis(), moved),
+            Err(e) => tracing::debug!(error = %e, %session, "sampling a line's pace failed"),
+        }
+    }
     for session in seen
         .iter()
         .filter(|s| !sizes.iter().any(|(id, _, _)| id == *s))

@@ -18,6 +18,9 @@ pub struct MemoryWaitingRoom {
     rules: Rules,
     lifetime_ms: Millis,
     rooms: Mutex<HashMap<SessionId, Room>>,
+    /// People who left the front of each session's queue so far (see `WaitingRoom::progress`);
+    /// kept apart from the rooms, which are dropped when they empty.
+    progress: Mutex<HashMap<SessionId, u64>>,
 }
 
 impl MemoryWaitingRoom {
@@ -27,6 +30,18 @@ impl MemoryWaitingRoom {
             rules,
             lifetime_ms,
             rooms: Mutex::new(HashMap::new()),
+            progress: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn progress_of(&self) -> MutexGuard<'_, HashMap<SessionId, u64>> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `n` more people off the front of `session`'s queue.
+    fn moved(&self, session: SessionId, n: u64) {
+        if n > 0 {
+            *self.progress_of().entry(session).or_default() += n;
         }
     }
 
@@ -66,6 +81,12 @@ impl WaitingRoom for MemoryWaitingRoom {
         if room.is_empty() {
             rooms.remove(&session);
         }
+        drop(rooms);
+        if let Some(d) = &departure {
+            let moved =
+                u64::from(matches!(d.from, Place::Queue(_))) + u64::from(d.promoted.is_some());
+            self.moved(session, moved);
+        }
         Ok(departure)
     }
 
@@ -91,6 +112,10 @@ impl WaitingRoom for MemoryWaitingRoom {
 
     async fn reap(&self, _now: Millis) -> StorageResult<Vec<Expiry>> {
         Ok(Vec::new())
+    }
+
+    async fn progress(&self, session: SessionId) -> StorageResult<u64> {
+        Ok(self.progress_of().get(&session).copied().unwrap_or(0))
     }
 
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>> {
@@ -127,6 +152,10 @@ impl WaitingRoom for MemoryWaitingRoom {
             }
         }
         rooms.retain(|_, room| !room.is_empty());
+        drop(rooms);
+        for e in &expired {
+            self.moved(e.session, u64::from(e.departure.promoted.is_some()));
+        }
         Ok(expired)
     }
 }

@@ -212,6 +212,10 @@ pub trait WaitingRoom: Send + Sync {
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
     /// When the account reached the buying page (ms), if it is on it.
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>>;
+    /// How many people have left the front of the session's queue so far (moved onto the page
+    /// or given up); it only grows, until the room's keys are reset. Every instance sees the
+    /// same count, so each can judge a line's pace (wait estimates).
+    async fn progress(&self, session: SessionId) -> StorageResult<u64>;
     /// Page occupancy and queue length of every non-empty room (for the gauges).
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>>;
     /// Answers when the engine is reachable (readiness).

@@ -6,6 +6,7 @@ mod balancer;
 mod browser;
 mod ci_parity;
 mod databases;
+mod estimates;
 mod hardening;
 mod helpers;
 mod http_contract;

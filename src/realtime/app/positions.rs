@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::waiting_room::{Departure, Place};
 use crate::realtime::rooms;
+use crate::service::estimate::Estimator;
 
 /// Shortest time between two `position` pushes to one person.
 pub const EVERY: Duration = Duration::from_secs(1);
@@ -106,7 +107,12 @@ impl Positions {
     }
 
     /// Sends due pushes through `io` until `stop`.
-    pub async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
+    pub async fn flush<A: Adapter>(
+        self,
+        io: SocketIo<A>,
+        estimator: Estimator,
+        stop: CancellationToken,
+    ) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -115,18 +121,19 @@ impl Positions {
                 () = stop.cancelled() => return,
             }
             for due in self.due(Instant::now()) {
-                send(&io, due).await;
+                send(&io, &estimator, due).await;
             }
         }
     }
 }
 
-async fn send<A: Adapter>(io: &SocketIo<A>, due: Due) {
+async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due) {
     let room = rooms::entrant(due.session, due.user);
     let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room) else {
         return;
     };
-    let estimate = super::queue::estimate(due.seconds);
+    let wait = estimator.estimate(due.session, due.ahead, due.seconds);
+    let estimate = super::queue::estimate(wait);
     let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
     if let Err(e) = to.emit("position", &body).await {
         tracing::debug!(error = %e, "a position push failed");

@@ -11,6 +11,7 @@ use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
 use crate::realtime::{Conn, new_holder, rooms};
+use crate::service::estimate::Estimate;
 use crate::service::{ServiceError, resume, visit};
 use crate::state::AppState;
 
@@ -55,10 +56,9 @@ pub async fn on_connecting<A: Adapter>(
 /// The namespace's connect handler: everything is registered by the middleware.
 pub async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
 
-/// The `estimate` object: the expected wait in seconds and a range around it.
-pub fn estimate(seconds: i64) -> Value {
-    let seconds = seconds.max(0);
-    json!({"seconds": seconds, "low": seconds, "high": seconds})
+/// The `estimate` object: the expected wait in seconds and its range.
+pub fn estimate(e: Estimate) -> Value {
+    json!({"seconds": e.seconds, "low": e.low, "high": e.high})
 }
 
 /// Where an account stands, as the `join` and `status` acks say it.
@@ -71,13 +71,19 @@ async fn standing(
 ) -> Result<Value, ServiceError> {
     let info = crate::service::seats::known_session(state, session).await?;
     let opens_at: Option<Millis> = info.on_sale.map(|t| t.millis());
+    // Someone queued waits by the line's observed pace (the original formula until it is known).
+    let wait = match place {
+        Some(Place::Queue(index)) => state.estimator.estimate(session, index, seconds),
+        _ => Estimate::exactly(0),
+    };
     let (name, ahead, ends) = match place {
         Some(Place::Page) => ("admitted", 0, window_ends_at(state, session, user).await),
         Some(Place::Queue(index)) => ("queued", index, None),
         None => ("none", 0, None),
     };
     Ok(json!({
-        "sessionId": session, "state": name, "ahead": ahead, "estimate": estimate(seconds),
+        "sessionId": session, "state": name, "ahead": ahead,
+        "estimate": estimate(wait),
         "opensAt": opens_at, "windowEndsAt": ends,
         "resume": place.and_then(|_| resume::token(state, session, user, now_millis())),
     }))

@@ -414,6 +414,22 @@ impl WaitingRoom for RedisWaitingRoom {
         self.reap_dead(now).await
     }
 
+    async fn progress(&self, session: SessionId) -> StorageResult<u64> {
+        // Queue tickets come from one counter in arrival order, so everyone holding a ticket
+        // below the head's has left the queue; with nobody queued, every ticket has.
+        let k = RoomKeys::new(&self.prefix, session);
+        let head: Vec<(String, f64)> = self
+            .client
+            .zrange(&k.queue, 0, 0, None, false, None, true)
+            .await
+            .map_err(unavailable)?;
+        if let Some((_, ticket)) = head.first() {
+            return Ok((*ticket as u64).saturating_sub(1));
+        }
+        let issued: Option<u64> = self.client.get(&k.seq).await.map_err(unavailable)?;
+        Ok(issued.unwrap_or(0))
+    }
+
     async fn occupancy(&self) -> StorageResult<Vec<(SessionId, usize, usize)>> {
         let sessions: Vec<i64> = self
             .client

@@ -7,14 +7,25 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::app_rust::{Peer, connected, sign_up};
-use crate::multi_instance::spawn_process;
+use crate::multi_instance::{spawn_process, start_cluster};
 
 const PEOPLE: usize = 16;
 
+const ENV: [(&str, &str); 1] = [("TICKETCLUB_QUEUE_LIMIT", "1")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_app_visitor_is_told_the_wait_the_lines_pace_predicts() {
-    let server = spawn_process(&[("TICKETCLUB_QUEUE_LIMIT", "1")]).await;
-    let base = server.base.as_str();
+    let server = spawn_process(&ENV).await;
+    pace_story(&server.base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pace_is_read_from_redis_on_the_production_engines() {
+    let cluster = start_cluster(1, &ENV).await;
+    pace_story(&cluster.instances[0].base).await;
+}
+
+async fn pace_story(base: &str) {
     let mut line: Vec<Peer> = Vec::new();
     let mut first_estimate = None;
     for n in 0..PEOPLE {

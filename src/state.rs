@@ -13,6 +13,7 @@ use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
 use crate::service::attempts::AttemptLimits;
 use crate::service::estimate::Estimator;
+use crate::service::fair::Draws;
 use crate::service::news::Newsroom;
 use crate::service::resume::Graces;
 use crate::storage::model::HoldTerms;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub graces: Graces,
     /// The observed pace of every line, for wait estimates.
     pub estimator: Estimator,
+    /// Sessions whose fair-start draw this instance has seen run.
+    pub draws: Draws,
     image_base: Arc<str>,
 }
 
@@ -63,6 +66,7 @@ impl AppState {
             sign_up_attempts,
             graces: Graces::default(),
             estimator: Estimator::default(),
+            draws: Draws::default(),
             image_base: image_base.into(),
         }
     }

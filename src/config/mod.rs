@@ -48,6 +48,11 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_HANDOVER_GRACE", default_value_t = 30)]
     pub handover_grace: u64,
 
+    /// Seconds before a session's on-sale time from which app visitors may `join` its line;
+    /// they are placed by a seeded draw at the on-sale time (protocol-v2 "Fair start").
+    #[arg(long, env = "TICKETCLUB_PREQUEUE_LEAD", default_value_t = 900)]
+    pub prequeue_lead: u64,
+
     /// Seconds an app visitor whose connection dropped keeps their place, holds and deadline,
     /// to reconnect (with the `resume` token or a new `join`) before the place is released.
     #[arg(long, env = "TICKETCLUB_RESUME_GRACE", default_value_t = 60)]
@@ -159,6 +164,7 @@ impl Settings {
             lease_ttl: 15,
             handover_grace: 30,
             resume_grace: 60,
+            prequeue_lead: 900,
             storage_timeout_ms: 2000,
             db_pool_max: 10,
             db_acquire_timeout: 5,
@@ -215,6 +221,7 @@ impl fmt::Debug for Settings {
             .field("lease_ttl", &self.lease_ttl)
             .field("handover_grace", &self.handover_grace)
             .field("resume_grace", &self.resume_grace)
+            .field("prequeue_lead", &self.prequeue_lead)
             .field("storage_timeout_ms", &self.storage_timeout_ms)
             .field("db_pool_max", &self.db_pool_max)
             .field("db_acquire_timeout", &self.db_acquire_timeout)

@@ -12,8 +12,10 @@ use super::extract::{AuthUser, Body};
 use crate::domain::ids::{AreaId, EventId, SessionId};
 use crate::error::{ApiError, ApiResult};
 use crate::js::{id_of, js_text, truthy};
+use crate::service::ServiceError;
 use crate::state::AppState;
 use crate::storage::model::{AreaOffer, SeatCell};
+use axum::http::StatusCode;
 
 /// Routes of this resource.
 pub fn router() -> Router<AppState> {
@@ -22,6 +24,34 @@ pub fn router() -> Router<AppState> {
         .route("/event/{id}", get(get_event))
         .route("/area/{id}", get(get_areas))
         .route("/seat", post(get_seat_map))
+        .route("/session/{id}/draw", get(get_draw))
+}
+
+/// The fair-start draw of a session, once it ran (protocol-v2 "Fair start"): the seed (a
+/// decimal string: it does not fit a JSON number exactly), the number of entrants and the
+/// SHA-256 of the order. 409 before the on-sale time.
+async fn get_draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let session = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(SessionId)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such session"))?;
+    let now = crate::domain::time::now_millis();
+    match crate::service::fair::published(&state, session, now).await {
+        Ok(Some(record)) => Ok(Json(json!({
+            "sessionId": session, "seed": record.seed.to_string(), "count": record.count,
+            "hash": record.hash, "drawnAt": record.at,
+        }))),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no draw yet: it runs at the on-sale time",
+        )),
+        Err(ServiceError::UnknownSession) => {
+            Err(ApiError::new(StatusCode::NOT_FOUND, "no such session"))
+        }
+        Err(e) => Err(ApiError::internal("reading a draw failed", e)),
+    }
 }
 
 /// Longest accepted search text, in characters. Titles are far shorter, and a long `LIKE`

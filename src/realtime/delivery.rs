@@ -16,6 +16,7 @@ use super::rooms;
 use super::seat_news::SeatNews;
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::{Millis, now_millis};
+use crate::domain::waiting_room::Admission;
 use crate::service::news::{EndReason, News, Notifier, SeatCause, SeatsChanged};
 use crate::state::AppState;
 
@@ -82,6 +83,27 @@ impl<A: Adapter> Notifier for Delivery<A> {
                         super::app::admitted(&io, session, user, ends).await;
                     });
                 }
+            }
+            News::Drawn { session, placed } => {
+                let (io, state) = (self.io.clone(), self.state.clone());
+                let positions = self.positions.clone();
+                self.seat_news.run(async move {
+                    let ends = now_millis() + state.settings.window().as_millis() as Millis;
+                    for (user, admission) in placed {
+                        match admission {
+                            Admission::Pass => super::app::admitted(&io, session, user, ends).await,
+                            Admission::Queued {
+                                wait_people,
+                                seconds,
+                            } => positions.placed(
+                                session,
+                                user,
+                                wait_people.saturating_sub(1),
+                                seconds,
+                            ),
+                        }
+                    }
+                });
             }
             News::VisitEnded {
                 session,

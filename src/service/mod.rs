@@ -8,6 +8,7 @@
 
 pub mod attempts;
 pub mod estimate;
+pub mod fair;
 pub mod news;
 pub mod resume;
 pub mod seats;

@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
-use crate::domain::waiting_room::Departure;
+use crate::domain::waiting_room::{Admission, Departure};
 
 /// One seat's new state, by position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +75,13 @@ pub enum News {
         departed: UserId,
         /// What the departure changed.
         departure: Departure,
+    },
+    /// A fair-start draw placed the early entrants (in the drawn order).
+    Drawn {
+        /// The session.
+        session: SessionId,
+        /// Each entrant and where the draw put them.
+        placed: Vec<(UserId, Admission)>,
     },
     /// The server ended a visit: tell the visitor, then close their connections to it.
     VisitEnded {

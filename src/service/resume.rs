@@ -70,15 +70,20 @@ pub async fn claim(
         .auth
         .verify_resume(token)
         .ok_or(ServiceError::NotAdmitted)?;
-    if owner != user || visit::place(state, session, user).await?.is_none() {
+    if owner != user {
         return Err(ServiceError::NotAdmitted);
     }
+    let room = &state.store.waiting_room;
+    if visit::place(state, session, user).await?.is_none() {
+        // An early entry (fair start) is resumed as one; nothing else is left to resume.
+        if !room.is_early(session, user).await? {
+            return Err(ServiceError::NotAdmitted);
+        }
+        room.enter_early(session, user, holder).await?;
+        return Ok(session);
+    }
     // Entering again keeps the place and makes this connection its holder.
-    state
-        .store
-        .waiting_room
-        .enter(session, user, holder, now)
-        .await?;
+    room.enter(session, user, holder, now).await?;
     tracing::info!(%session, %user, "resumed a place after a dropped connection");
     Ok(session)
 }

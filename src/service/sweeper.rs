@@ -24,6 +24,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         tokio::select! {
             _ = interval.tick() => {
                 super::visit::sweep(&state, now_millis()).await;
+                super::fair::draw_due(&state, now_millis()).await;
                 report_rooms(&state, &mut seen).await;
             }
             () = shutdown.cancelled() => break,

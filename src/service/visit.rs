@@ -42,7 +42,9 @@ pub async fn enter(
     holder: Holder,
     now: Millis,
 ) -> ServiceResult<Admission> {
-    open_session(state, session, now).await?;
+    let info = open_session(state, session, now).await?;
+    // Early entrants go first: nobody arriving after the on-sale time gets in before the draw.
+    super::fair::ensure_drawn(state, session, info.on_sale.map(|t| t.millis()), now).await?;
     let admission = state
         .store
         .waiting_room
@@ -124,9 +126,15 @@ pub async fn leave(
     let Some(departure) = state
         .store
         .waiting_room
-        .leave(session, user, holder, now)
+        .leave(session, user, holder.clone(), now)
         .await?
     else {
+        // Not placed: perhaps waiting for a fair-start draw, which frees nobody's place.
+        state
+            .store
+            .waiting_room
+            .leave_early(session, user, holder)
+            .await?;
         return Ok(None);
     };
     let bought = departure.from == Place::Page

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Expiry, SeatVersions, StorageResult, WaitingRoom};
+use super::{Drawn, Expiry, SeatVersions, StorageResult, WaitingRoom};
+use crate::domain::draw::{self, DrawRecord};
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Room, Rules};
@@ -21,6 +22,15 @@ pub struct MemoryWaitingRoom {
     /// People who left the front of each session's queue so far (see `WaitingRoom::progress`);
     /// kept apart from the rooms, which are dropped when they empty.
     progress: Mutex<HashMap<SessionId, u64>>,
+    /// Fair start: early entrants per session, and the draws that placed them.
+    early: Mutex<Early>,
+}
+
+/// Early entrants waiting for their session's draw, and the draws that ran.
+#[derive(Default)]
+struct Early {
+    entrants: HashMap<SessionId, HashMap<UserId, Holder>>,
+    draws: HashMap<SessionId, (DrawRecord, HashMap<UserId, usize>)>,
 }
 
 impl MemoryWaitingRoom {
@@ -31,7 +41,12 @@ impl MemoryWaitingRoom {
             lifetime_ms,
             rooms: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
+            early: Mutex::new(Early::default()),
         }
+    }
+
+    fn early(&self) -> MutexGuard<'_, Early> {
+        self.early.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn progress_of(&self) -> MutexGuard<'_, HashMap<SessionId, u64>> {
@@ -112,6 +127,102 @@ impl WaitingRoom for MemoryWaitingRoom {
 
     async fn reap(&self, _now: Millis) -> StorageResult<Vec<Expiry>> {
         Ok(Vec::new())
+    }
+
+    async fn enter_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+    ) -> StorageResult<()> {
+        let mut early = self.early();
+        early
+            .entrants
+            .entry(session)
+            .or_default()
+            .insert(user, holder);
+        Ok(())
+    }
+
+    async fn is_early(&self, session: SessionId, user: UserId) -> StorageResult<bool> {
+        let early = self.early();
+        Ok(early
+            .entrants
+            .get(&session)
+            .is_some_and(|line| line.contains_key(&user)))
+    }
+
+    async fn leave_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+    ) -> StorageResult<bool> {
+        let mut early = self.early();
+        let Some(line) = early.entrants.get_mut(&session) else {
+            return Ok(false);
+        };
+        let held = line
+            .get(&user)
+            .is_some_and(|h| holder.as_ref().is_none_or(|want| want == h));
+        if held {
+            line.remove(&user);
+        }
+        Ok(held)
+    }
+
+    async fn early_sessions(&self) -> StorageResult<Vec<SessionId>> {
+        Ok(self.early().entrants.keys().copied().collect())
+    }
+
+    async fn draw(
+        &self,
+        session: SessionId,
+        seed: u64,
+        now: Millis,
+    ) -> StorageResult<Option<Drawn>> {
+        let mut early = self.early();
+        if let Some((record, _)) = early.draws.get(&session) {
+            return Ok(Some(Drawn {
+                record: record.clone(),
+                fresh: false,
+                placed: Vec::new(),
+            }));
+        }
+        let entrants = early.entrants.remove(&session).unwrap_or_default();
+        let ids: Vec<UserId> = entrants.keys().copied().collect();
+        let (record, order) = draw::draw(&ids, seed, now);
+        let mut rooms = self.rooms();
+        let room = rooms.entry(session).or_default();
+        let mut placed = Vec::with_capacity(order.len());
+        let mut positions = HashMap::with_capacity(order.len());
+        for (i, user) in order.iter().enumerate() {
+            if let Some(holder) = entrants.get(user) {
+                placed.push((*user, room.enter(&self.rules, *user, holder.clone(), now)));
+                positions.insert(*user, i + 1);
+            }
+        }
+        if room.is_empty() {
+            rooms.remove(&session);
+        }
+        early.draws.insert(session, (record.clone(), positions));
+        Ok(Some(Drawn {
+            record,
+            fresh: true,
+            placed,
+        }))
+    }
+
+    async fn drawn(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<Option<(DrawRecord, Option<usize>)>> {
+        let early = self.early();
+        Ok(early
+            .draws
+            .get(&session)
+            .map(|(record, positions)| (record.clone(), positions.get(&user).copied())))
     }
 
     async fn progress(&self, session: SessionId) -> StorageResult<u64> {

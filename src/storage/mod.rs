@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
 use crate::domain::time::Millis;
@@ -189,6 +190,17 @@ pub struct Expiry {
     pub departure: Departure,
 }
 
+/// What a draw did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drawn {
+    /// The published record.
+    pub record: DrawRecord,
+    /// False when the draw had already run (nothing was placed by this call).
+    pub fresh: bool,
+    /// Where each entrant was placed, in the drawn order (fresh draws only).
+    pub placed: Vec<(UserId, Admission)>,
+}
+
 /// The waiting rooms of all sessions.
 #[async_trait]
 pub trait WaitingRoom: Send + Sync {
@@ -212,6 +224,40 @@ pub trait WaitingRoom: Send + Sync {
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
     /// When the account reached the buying page (ms), if it is on it.
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>>;
+    /// Fair start: `user` joins `session` before its on-sale time, to be placed by the draw.
+    /// Joining again keeps the one entry (the newest connection holds it).
+    async fn enter_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+    ) -> StorageResult<()>;
+    /// Whether `user` waits for `session`'s draw.
+    async fn is_early(&self, session: SessionId, user: UserId) -> StorageResult<bool>;
+    /// Withdraws an early entry (with `holder`, only that connection's); true when withdrawn.
+    async fn leave_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+    ) -> StorageResult<bool>;
+    /// Sessions whose early entrants wait for a draw.
+    async fn early_sessions(&self) -> StorageResult<Vec<SessionId>>;
+    /// Runs `session`'s draw with `seed` unless it ran already: the early entrants, in the
+    /// drawn order, onto the page while it has room and then into the queue, ahead of anyone
+    /// who arrives later. `None` while another instance is drawing (ask again shortly).
+    async fn draw(
+        &self,
+        session: SessionId,
+        seed: u64,
+        now: Millis,
+    ) -> StorageResult<Option<Drawn>>;
+    /// The session's draw, if it ran, and `user`'s 1-based position in it (if drawn).
+    async fn drawn(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<Option<(DrawRecord, Option<usize>)>>;
     /// How many people have left the front of the session's queue so far (moved onto the page
     /// or given up); it only grows, until the room's keys are reset. Every instance sees the
     /// same count, so each can judge a line's pace (wait estimates).

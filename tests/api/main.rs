@@ -7,6 +7,7 @@ mod browser;
 mod ci_parity;
 mod databases;
 mod estimates;
+mod fair_start;
 mod hardening;
 mod helpers;
 mod http_contract;

@@ -33,6 +33,13 @@ pub struct Cluster {
     _redis: TestRedis,
 }
 
+impl Cluster {
+    /// The shared database's URL (tests that change the catalog under the instances).
+    pub fn db_url(&self) -> &str {
+        &self._db.url
+    }
+}
+
 /// Starts `n` instances one after the other (the first migrates and seeds) with `env` added.
 pub async fn start_cluster(n: usize, env: &[(&str, &str)]) -> Cluster {
     let db = TestDb::create().await;

@@ -79,6 +79,20 @@ impl Positions {
         }
     }
 
+    /// Records a place given outright (the fair-start draw): `ahead` people in front.
+    pub fn placed(&self, session: SessionId, user: UserId, ahead: usize, seconds: i64) {
+        let mut map = self.map();
+        let latest = map.entry((session, user)).or_insert(Latest {
+            ahead: usize::MAX,
+            seconds: 0,
+            sent_at: None,
+            unsent: false,
+        });
+        latest.ahead = ahead;
+        latest.seconds = seconds;
+        latest.unsent = true;
+    }
+
     /// Forgets a person (they left the queue).
     pub fn forget(&self, session: SessionId, user: UserId) {
         self.map().remove(&(session, user));

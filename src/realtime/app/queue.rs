@@ -12,6 +12,7 @@ use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
 use crate::realtime::{Conn, new_holder, rooms};
 use crate::service::estimate::Estimate;
+use crate::service::fair::{self, Joined};
 use crate::service::{ServiceError, resume, visit};
 use crate::state::AppState;
 
@@ -61,32 +62,63 @@ pub fn estimate(e: Estimate) -> Value {
     json!({"seconds": e.seconds, "low": e.low, "high": e.high})
 }
 
+/// Where an account stands in one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stand {
+    /// Not in line.
+    Out,
+    /// Joined before the on-sale time: waiting for the draw.
+    Early,
+    /// On the page or in the queue.
+    In(Place),
+}
+
+impl From<Option<Place>> for Stand {
+    fn from(place: Option<Place>) -> Self {
+        place.map_or(Stand::Out, Stand::In)
+    }
+}
+
 /// Where an account stands, as the `join` and `status` acks say it.
 async fn standing(
     state: &AppState,
     session: SessionId,
     user: UserId,
-    place: Option<Place>,
+    stand: Stand,
     seconds: i64,
 ) -> Result<Value, ServiceError> {
     let info = crate::service::seats::known_session(state, session).await?;
+    let now = now_millis();
     let opens_at: Option<Millis> = info.on_sale.map(|t| t.millis());
-    // Someone queued waits by the line's observed pace (the original formula until it is known).
-    let wait = match place {
-        Some(Place::Queue(index)) => state.estimator.estimate(session, index, seconds),
+    // Someone queued waits by the line's observed pace (the original formula until it is
+    // known); an early entrant at least until the on-sale time.
+    let wait = match stand {
+        Stand::In(Place::Queue(index)) => state.estimator.estimate(session, index, seconds),
+        Stand::Early => Estimate::exactly(opens_at.map_or(0, |t| (t - now) / 1000)),
         _ => Estimate::exactly(0),
     };
-    let (name, ahead, ends) = match place {
-        Some(Place::Page) => ("admitted", 0, window_ends_at(state, session, user).await),
-        Some(Place::Queue(index)) => ("queued", index, None),
-        None => ("none", 0, None),
+    let (name, ahead, ends) = match stand {
+        Stand::In(Place::Page) => ("admitted", 0, window_ends_at(state, session, user).await),
+        Stand::In(Place::Queue(index)) => ("queued", index, None),
+        Stand::Early => ("waiting_for_sale", 0, None),
+        Stand::Out => ("none", 0, None),
     };
-    Ok(json!({
+    let mut body = json!({
         "sessionId": session, "state": name, "ahead": ahead,
         "estimate": estimate(wait),
         "opensAt": opens_at, "windowEndsAt": ends,
-        "resume": place.and_then(|_| resume::token(state, session, user, now_millis())),
-    }))
+        "resume": (stand != Stand::Out).then(|| resume::token(state, session, user, now)).flatten(),
+    });
+    // After a fair start, each entrant's place in the draw (the draw is looked up only for
+    // sessions that have an on-sale time behind them).
+    if opens_at.is_some_and(|t| t <= now)
+        && stand != Stand::Out
+        && let Some((_, Some(position))) = fair::record(state, session, user, now).await?
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.insert("drawPosition".into(), json!(position));
+    }
+    Ok(body)
 }
 
 /// A rough wait for queue index `index`: the original formula with every page place fresh.
@@ -113,7 +145,7 @@ async fn on_join<A: Adapter>(
     let now = now_millis();
     // Join before entering, so an admission right after cannot miss this socket.
     s.join(rooms::entrant(session, user));
-    let entered = visit::enter(&state, session, user, conn.holder(), now).await;
+    let entered = fair::join(&state, session, user, conn.holder(), now).await;
     // A connection waits in one line: a join that succeeded elsewhere gives the old place up,
     // a refused one (unknown session, ended sale) leaves it alone.
     if entered.is_ok()
@@ -124,18 +156,22 @@ async fn on_join<A: Adapter>(
             tracing::error!(error = %e, "leaving the previous line failed");
         }
     }
-    let (place, seconds) = match entered {
-        Ok(Admission::Pass) => (Some(Place::Page), 0),
-        Ok(Admission::Queued {
+    let (stand, seconds) = match entered {
+        Ok(Joined::Early) => (Stand::Early, 0),
+        Ok(Joined::Placed(Admission::Pass)) => (Stand::In(Place::Page), 0),
+        Ok(Joined::Placed(Admission::Queued {
             wait_people,
             seconds,
-        }) => (Some(Place::Queue(wait_people.saturating_sub(1))), seconds),
+        })) => (
+            Stand::In(Place::Queue(wait_people.saturating_sub(1))),
+            seconds,
+        ),
         Err(e) => {
             s.leave(rooms::entrant(session, user));
             return fail(ack, &e);
         }
     };
-    reply(ack, standing(&state, session, user, place, seconds).await);
+    reply(ack, standing(&state, session, user, stand, seconds).await);
 }
 
 async fn on_status<A: Adapter>(
@@ -152,15 +188,20 @@ async fn on_status<A: Adapter>(
         Err(message) => return bad_request(ack, message),
     };
     let user = conn.user();
-    let place = match visit::place(&state, session, user).await {
-        Ok(place) => place,
+    let stand = match visit::place(&state, session, user).await {
+        Ok(Some(place)) => Stand::In(place),
+        Ok(None) => match fair::is_early(&state, session, user).await {
+            Ok(true) => Stand::Early,
+            Ok(false) => Stand::Out,
+            Err(e) => return fail(ack, &e),
+        },
         Err(e) => return fail(ack, &e),
     };
-    let seconds = match place {
-        Some(Place::Queue(index)) => rough_seconds(&state, index, now_millis()),
+    let seconds = match stand {
+        Stand::In(Place::Queue(index)) => rough_seconds(&state, index, now_millis()),
         _ => 0,
     };
-    reply(ack, standing(&state, session, user, place, seconds).await);
+    reply(ack, standing(&state, session, user, stand, seconds).await);
 }
 
 async fn on_leave<A: Adapter>(

@@ -52,8 +52,15 @@ impl RedisWaitingRoom {
         Ok(())
     }
 
-    /// Lists a new place in the indexes the sweep, the reaper and resumption walk.
-    pub(super) async fn index_place(&self, session: SessionId, user: UserId) -> StorageResult<()> {
+    /// Lists a new place in the indexes the sweep, the reaper and resumption walk, under the
+    /// instance `owner` whose connection holds it (a draw run by one instance places
+    /// connections of all of them).
+    pub(super) async fn index_place_for(
+        &self,
+        session: SessionId,
+        user: UserId,
+        owner: &str,
+    ) -> StorageResult<()> {
         let keys = self.keys();
         let pipe = self.client.pipeline();
         let _: () = pipe
@@ -62,7 +69,7 @@ impl RedisWaitingRoom {
             .map_err(unavailable)?;
         let place = format!("{session}:{user}");
         let _: () = pipe
-            .sadd(keys.places(&self.lease.instance), place)
+            .sadd(keys.places(owner), place)
             .await
             .map_err(unavailable)?;
         let _: () = pipe

@@ -3,6 +3,7 @@
 //! script touches one Redis Cluster slot. Scripts return the raw facts (ranks, entry times,
 //! affected members); the wait estimates are computed here with the domain's [`Rules`].
 
+mod fair;
 mod keys;
 mod lease;
 mod parse;
@@ -14,7 +15,8 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{Expiry, StorageError, StorageResult, WaitingRoom};
+use super::{Drawn, Expiry, StorageError, StorageResult, WaitingRoom};
+use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Notice, Place, Rules};
@@ -28,6 +30,7 @@ struct Scripts {
     leave: Script,
     expire: Script,
     place: Script,
+    leave_early: Script,
 }
 
 impl Scripts {
@@ -37,12 +40,20 @@ impl Scripts {
             leave: Script::from_lua(include_str!("lua/leave.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
             place: Script::from_lua(include_str!("lua/place.lua")),
+            leave_early: Script::from_lua(include_str!("lua/leave_early.lua")),
         }
     }
 
     /// Makes the scripts resident on every node, so the first call of a sale is a plain EVALSHA.
     async fn load(&self, client: &Client) -> Result<(), Error> {
-        for script in [&self.enter, &self.leave, &self.expire, &self.place] {
+        let all = [
+            &self.enter,
+            &self.leave,
+            &self.expire,
+            &self.place,
+            &self.leave_early,
+        ];
+        for script in all {
             script.load(client).await?;
         }
         Ok(())
@@ -123,6 +134,44 @@ impl RedisWaitingRoom {
 
     fn keys(&self) -> keys::Keys<'_> {
         keys::Keys(&self.prefix)
+    }
+
+    /// Runs enter.lua with a holder token in its stored form (the draw places entrants with
+    /// the tokens their own instances stored), and indexes the place under that instance.
+    async fn enter_stored(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: String,
+        now: Millis,
+    ) -> StorageResult<Admission> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let keys = vec![k.page, k.queue, k.holder, k.seq];
+        let args = vec![
+            user.to_string(),
+            holder.clone(),
+            now.to_string(),
+            self.rules.limit.to_string(),
+        ];
+        let reply = self.run(&self.scripts.enter, keys, args).await?;
+        let owner = holder.split('/').next().unwrap_or(&self.lease.instance);
+        self.index_place_for(session, user, owner).await?;
+        match reply.kind().as_str() {
+            "page" => Ok(Admission::Pass),
+            "queue" => {
+                let rank = int(reply.at(1)).max(0) as usize;
+                let base = int(reply.at(2));
+                let base = if base < 0 { now } else { base };
+                let round = (rank / self.rules.limit) as i64;
+                Ok(Admission::Queued {
+                    wait_people: rank + 1,
+                    seconds: self.rules.seconds(base, round, now),
+                })
+            }
+            other => Err(StorageError::Unavailable(format!(
+                "enter.lua answered {other:?}"
+            ))),
+        }
     }
 
     async fn run(
@@ -315,32 +364,51 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Holder,
         now: Millis,
     ) -> StorageResult<Admission> {
-        let k = RoomKeys::new(&self.prefix, session);
-        let keys = vec![k.page, k.queue, k.holder, k.seq];
-        let args = vec![
-            user.to_string(),
-            self.lease.holder(&holder),
-            now.to_string(),
-            self.rules.limit.to_string(),
-        ];
-        let reply = self.run(&self.scripts.enter, keys, args).await?;
-        self.index_place(session, user).await?;
-        match reply.kind().as_str() {
-            "page" => Ok(Admission::Pass),
-            "queue" => {
-                let rank = int(reply.at(1)).max(0) as usize;
-                let base = int(reply.at(2));
-                let base = if base < 0 { now } else { base };
-                let round = (rank / self.rules.limit) as i64;
-                Ok(Admission::Queued {
-                    wait_people: rank + 1,
-                    seconds: self.rules.seconds(base, round, now),
-                })
-            }
-            other => Err(StorageError::Unavailable(format!(
-                "enter.lua answered {other:?}"
-            ))),
-        }
+        self.enter_stored(session, user, self.lease.holder(&holder), now)
+            .await
+    }
+
+    async fn enter_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+    ) -> StorageResult<()> {
+        self.fair_enter_early(session, user, holder).await
+    }
+
+    async fn is_early(&self, session: SessionId, user: UserId) -> StorageResult<bool> {
+        self.fair_is_early(session, user).await
+    }
+
+    async fn leave_early(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Option<Holder>,
+    ) -> StorageResult<bool> {
+        self.fair_leave_early(session, user, holder).await
+    }
+
+    async fn early_sessions(&self) -> StorageResult<Vec<SessionId>> {
+        self.fair_early_sessions().await
+    }
+
+    async fn draw(
+        &self,
+        session: SessionId,
+        seed: u64,
+        now: Millis,
+    ) -> StorageResult<Option<Drawn>> {
+        self.fair_draw(session, seed, now).await
+    }
+
+    async fn drawn(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<Option<(DrawRecord, Option<usize>)>> {
+        self.fair_drawn(session, user).await
     }
 
     async fn leave(

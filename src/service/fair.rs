@@ -1,0 +1,199 @@
+//! Fair start (protocol-v2 "Fair start"): app visitors may `join` up to
+//! `TICKETCLUB_PREQUEUE_LEAD` seconds before a session's on-sale time; they wait as
+//! `waiting_for_sale`, and at the on-sale time a seeded draw ([`crate::domain::draw`]) puts
+//! them in a random order ahead of everyone who arrives later.
+//!
+//! The draw runs once per session, on whichever instance first needs it: the sweeper at the
+//! on-sale time, or any arrival after it (an arrival waits for the draw, so nobody late gets in
+//! between). Each instance remembers which sessions it saw drawn, so later arrivals pay nothing.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::news::News;
+use super::{ServiceError, ServiceResult, visit};
+use crate::domain::draw::DrawRecord;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Admission, Holder};
+use crate::state::AppState;
+use crate::storage::StorageError;
+
+/// How long an arrival waits for another instance's draw before giving up with an error.
+const DRAW_WAIT: Duration = Duration::from_secs(10);
+
+/// Sessions this instance has seen drawn; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Draws(Arc<Mutex<HashSet<SessionId>>>);
+
+impl Draws {
+    fn seen(&self, session: SessionId) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&session)
+    }
+
+    fn remember(&self, session: SessionId) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session);
+    }
+}
+
+/// Where a `join` put the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// Before the on-sale time: waiting for the draw.
+    Early,
+    /// On the page or in the queue.
+    Placed(Admission),
+}
+
+/// An app visitor joins `session`'s line: early (before the on-sale time, within the
+/// pre-queue lead) or as an ordinary arrival.
+pub async fn join(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    holder: Holder,
+    now: Millis,
+) -> ServiceResult<Joined> {
+    let info = super::seats::known_session(state, session).await?;
+    if info.time.millis() <= now {
+        return Err(ServiceError::SaleEnded);
+    }
+    if let Some(opens) = info.on_sale.map(|t| t.millis())
+        && opens > now
+    {
+        let lead = (state.settings.prequeue_lead * 1000) as Millis;
+        if opens - lead > now {
+            return Err(ServiceError::SaleNotOpen);
+        }
+        let room = &state.store.waiting_room;
+        room.enter_early(session, user, holder).await?;
+        return Ok(Joined::Early);
+    }
+    let admission = visit::enter(state, session, user, holder, now).await?;
+    Ok(Joined::Placed(admission))
+}
+
+/// Makes sure `session`'s draw has run if its on-sale time (`opens`) has passed; every arrival
+/// after the on-sale time calls this first.
+pub async fn ensure_drawn(
+    state: &AppState,
+    session: SessionId,
+    opens: Option<Millis>,
+    now: Millis,
+) -> ServiceResult<()> {
+    if opens.is_none_or(|t| t > now) || state.draws.seen(session) {
+        return Ok(());
+    }
+    let started = tokio::time::Instant::now();
+    loop {
+        match state.store.waiting_room.draw(session, seed()?, now).await? {
+            Some(drawn) => {
+                if drawn.fresh {
+                    tracing::info!(
+                        %session, seed = drawn.record.seed, entrants = drawn.record.count,
+                        hash = %drawn.record.hash, "fair-start draw ran"
+                    );
+                    state.news.publish(News::Drawn {
+                        session,
+                        placed: drawn.placed,
+                    });
+                }
+                state.draws.remember(session);
+                return Ok(());
+            }
+            None if started.elapsed() < DRAW_WAIT => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => {
+                return Err(ServiceError::Unavailable(StorageError::Unavailable(
+                    "the fair-start draw did not finish".into(),
+                )));
+            }
+        }
+    }
+}
+
+/// Runs the draws that are due: sessions with early entrants whose on-sale time has passed.
+pub async fn draw_due(state: &AppState, now: Millis) {
+    let sessions = match state.store.waiting_room.early_sessions().await {
+        Ok(sessions) => sessions,
+        Err(e) => return tracing::error!(error = %e, "listing early entrants failed"),
+    };
+    for session in sessions {
+        let opens = match super::seats::known_session(state, session).await {
+            Ok(info) => info.on_sale.map(|t| t.millis()),
+            Err(e) => {
+                tracing::warn!(error = %e, %session, "a session with early entrants is unknown");
+                continue;
+            }
+        };
+        if let Err(e) = ensure_drawn(state, session, opens, now).await {
+            tracing::error!(error = %e, %session, "the fair-start draw failed");
+        }
+    }
+}
+
+/// Whether `user` waits for `session`'s draw.
+pub async fn is_early(state: &AppState, session: SessionId, user: UserId) -> ServiceResult<bool> {
+    Ok(state.store.waiting_room.is_early(session, user).await?)
+}
+
+/// Gives up an early entry (with `holder`, only that connection's); true when there was one.
+pub async fn leave_early(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    holder: Option<Holder>,
+) -> ServiceResult<bool> {
+    Ok(state
+        .store
+        .waiting_room
+        .leave_early(session, user, holder)
+        .await?)
+}
+
+/// The published draw of `session` (running it first if it is due), and `user`'s position.
+pub async fn record(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    now: Millis,
+) -> ServiceResult<Option<(DrawRecord, Option<usize>)>> {
+    let info = super::seats::known_session(state, session).await?;
+    ensure_drawn(state, session, info.on_sale.map(|t| t.millis()), now).await?;
+    Ok(state.store.waiting_room.drawn(session, user).await?)
+}
+
+/// The published draw of `session` (running it first if it is due); `None` before its
+/// on-sale time, or for a session on sale without one (nothing to draw).
+pub async fn published(
+    state: &AppState,
+    session: SessionId,
+    now: Millis,
+) -> ServiceResult<Option<DrawRecord>> {
+    let info = super::seats::known_session(state, session).await?;
+    if info.on_sale.is_none_or(|t| t.millis() > now) {
+        return Ok(None);
+    }
+    Ok(record(state, session, UserId(0), now)
+        .await?
+        .map(|(r, _)| r))
+}
+
+/// A fresh, unpredictable seed (published after the draw).
+fn seed() -> ServiceResult<u64> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        ServiceError::Unavailable(StorageError::Unavailable(format!(
+            "no randomness for the draw: {e}"
+        )))
+    })?;
+    Ok(u64::from_le_bytes(bytes))
+}

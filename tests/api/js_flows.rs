@@ -25,13 +25,14 @@ fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js")
 }
 
-/// Runs `npm ci` in `dir` once per test run, unless `scripts/test` already installed
-/// `socket.io-client` there; panics with the command to run by hand when it cannot.
+/// Runs `npm ci` in `dir` once per test run, unless its packages are installed already (by
+/// `scripts/test` or an earlier run); panics with the command to run by hand when it cannot.
 pub fn npm_ci_once(dir: &Path) {
     static DONE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
     // Held through the install: two tests must not run npm in one folder at once.
     let mut done = DONE.lock().unwrap_or_else(|e| e.into_inner());
-    if done.iter().any(|d| d == dir) || dir.join("node_modules/socket.io-client").exists() {
+    // npm writes node_modules/.package-lock.json last, so its presence means a whole install.
+    if done.iter().any(|d| d == dir) || dir.join("node_modules/.package-lock.json").exists() {
         return;
     }
     let status = std::process::Command::new("npm")

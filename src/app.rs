@@ -106,11 +106,6 @@ impl Application {
         self.address
     }
 
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.address.port()
-    }
-
     /// Serves until `shutdown` resolves, then shuts down in order.
     pub async fn run_until_stopped(
         self,

@@ -245,11 +245,6 @@ impl Room {
         ended
     }
 
-    /// The earliest instant at which a page visit will expire, if anyone is on the page.
-    pub fn next_expiry(&self, lifetime_ms: Millis) -> Option<Millis> {
-        self.page.iter().map(|v| v.since + lifetime_ms).min()
-    }
-
     /// People on the page.
     pub fn page_len(&self) -> usize {
         self.page.len()

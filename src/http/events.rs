@@ -16,7 +16,7 @@ use crate::state::AppState;
 use crate::storage::model::{AreaOffer, SeatCell};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/event", get(list_events))
         .route("/event/{id}", get(get_event))
@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
 
 /// Longest accepted search text, in characters. Titles are far shorter, and a long `LIKE`
 /// pattern is refused by SQLite (over 50,000 bytes) and costly everywhere.
-pub const SEARCH_MAX_CHARS: usize = 400;
+pub(crate) const SEARCH_MAX_CHARS: usize = 400;
 
 #[derive(Deserialize)]
 struct ListQuery {

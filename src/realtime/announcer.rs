@@ -38,12 +38,12 @@ struct Announcement {
 
 /// The sending side, shared through the application state; started with the Socket.IO server.
 #[derive(Clone, Default)]
-pub struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Announcement>>>);
+pub(crate) struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Announcement>>>);
 
 impl Announcer {
     /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
     /// `drain` is cancelled it delivers what is queued and ends.
-    pub fn start<A: Adapter>(
+    pub(crate) fn start<A: Adapter>(
         &self,
         io: SocketIo<A>,
         tasks: &TaskTracker,
@@ -56,7 +56,7 @@ impl Announcer {
     }
 
     /// Queues the news of `departed` leaving `session`.
-    pub fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
+    pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }

@@ -31,13 +31,13 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// The ordered broadcast queue; cheap to clone. Until [`SeatNews::start`] runs, broadcasts are
 /// sent on their own tasks.
 #[derive(Clone, Default)]
-pub struct SeatNews {
+pub(crate) struct SeatNews {
     queue: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
     answering: Arc<AtomicUsize>,
 }
 
 /// Marks a seat event being answered until dropped (see [`SeatNews::answering`]).
-pub struct Answering(Arc<AtomicUsize>);
+pub(crate) struct Answering(Arc<AtomicUsize>);
 
 impl Drop for Answering {
     fn drop(&mut self) {
@@ -48,7 +48,7 @@ impl Drop for Answering {
 impl SeatNews {
     /// Starts the delivering task on `tasks` (once; later calls do nothing). Once `drain` is
     /// cancelled it sends what is queued and ends.
-    pub fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
+    pub(crate) fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
         if self.queue.set(tx).is_ok() {
             tasks.spawn(deliver(rx, self.answering.clone(), drain));
@@ -56,13 +56,18 @@ impl SeatNews {
     }
 
     /// Held by a handler while it answers a seat event: room news then gives way to answers.
-    pub fn answering(&self) -> Answering {
+    pub(crate) fn answering(&self) -> Answering {
         self.answering.fetch_add(1, Ordering::Relaxed);
         Answering(self.answering.clone())
     }
 
     /// Queues `event` with `data` for the sockets `to` selects.
-    pub fn send<A: Adapter>(&self, to: BroadcastOperators<A>, event: &'static str, data: Value) {
+    pub(crate) fn send<A: Adapter>(
+        &self,
+        to: BroadcastOperators<A>,
+        event: &'static str,
+        data: Value,
+    ) {
         self.queue(Box::pin(async move {
             // A watcher closing mid-rush fails here: not worth more than a debug line.
             if let Err(e) = to.emit(event, &data).await {
@@ -73,13 +78,13 @@ impl SeatNews {
 
     /// Runs `then` once every broadcast queued before it has been sent (queue news that must
     /// not overtake the seats a departure freed).
-    pub fn then(&self, then: impl FnOnce() + Send + 'static) {
+    pub(crate) fn then(&self, then: impl FnOnce() + Send + 'static) {
         self.queue(Box::pin(async move { then() }));
     }
 
     /// Runs `job` in its turn (news whose delivery must itself wait, such as a counter read
     /// before a push).
-    pub fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
         self.queue(Box::pin(job));
     }
 

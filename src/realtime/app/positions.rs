@@ -19,7 +19,7 @@ use crate::domain::waiting_room::{Departure, Place};
 use crate::realtime::rooms;
 
 /// Shortest time between two `position` pushes to one person.
-pub const EVERY: Duration = Duration::from_secs(1);
+pub(crate) const EVERY: Duration = Duration::from_secs(1);
 /// How often the flusher looks for due pushes.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -33,11 +33,11 @@ struct Latest {
 
 /// The newest position of everyone waiting, and when each last heard one; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Positions(Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>);
+pub(crate) struct Positions(Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>);
 
 /// One push to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Due {
+pub(crate) struct Due {
     /// The session.
     pub session: SessionId,
     /// Who.
@@ -55,7 +55,7 @@ impl Positions {
 
     /// Records what a departure changed: the departed and the admitted leave the table,
     /// everyone behind gets their new place.
-    pub fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
+    pub(crate) fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
         let mut map = self.map();
         map.remove(&(session, departed));
         if let Some(promoted) = departure.promoted {
@@ -78,13 +78,8 @@ impl Positions {
         }
     }
 
-    /// Forgets a person (they left the queue).
-    pub fn forget(&self, session: SessionId, user: UserId) {
-        self.map().remove(&(session, user));
-    }
-
     /// Takes the pushes due at `now`, marking them sent.
-    pub fn due(&self, now: Instant) -> Vec<Due> {
+    pub(crate) fn due(&self, now: Instant) -> Vec<Due> {
         let mut map = self.map();
         let mut due = Vec::new();
         for ((session, user), latest) in map.iter_mut() {
@@ -106,7 +101,7 @@ impl Positions {
     }
 
     /// Sends due pushes through `io` until `stop`.
-    pub async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
+    pub(crate) async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -15,7 +15,7 @@ use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
 /// Connect middleware: a valid token; registers the events before CONNECT is sent.
-pub async fn on_connecting<A: Adapter>(
+pub(crate) async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
@@ -32,10 +32,10 @@ pub async fn on_connecting<A: Adapter>(
 }
 
 /// The namespace's connect handler: everything is registered by the middleware.
-pub async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
+pub(crate) async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
 
 /// The `estimate` object: the expected wait in seconds and a range around it.
-pub fn estimate(seconds: i64) -> Value {
+pub(crate) fn estimate(seconds: i64) -> Value {
     let seconds = seconds.max(0);
     json!({"seconds": seconds, "low": seconds, "high": seconds})
 }

@@ -27,11 +27,8 @@ use crate::helpers::unique;
 /// Accounts and seats one case plays with: few, so that they collide often.
 const USERS: usize = 3;
 const SEATS: usize = 6;
-/// A small allowance, so the limit is reached often.
-const TERMS: HoldTerms = HoldTerms {
-    limit: TicketLimit(2),
-    until: i64::MAX / 2,
-};
+/// The largest allowance a case may use: small, so the limit is reached often.
+const MAX_LIMIT: u32 = 4;
 
 trait Engine: Inventory + Accounts + Catalog {}
 impl<T: Inventory + Accounts + Catalog> Engine for T {}
@@ -72,6 +69,8 @@ struct Case<'a> {
     session: SessionId,
     seats: Vec<SeatId>,
     users: Vec<(UserId, UserId)>,
+    /// The case's allowance; holds never go stale during a test.
+    terms: HoldTerms,
 }
 
 impl Case<'_> {
@@ -87,8 +86,8 @@ impl Case<'_> {
                 let (x, y) = self.users[*u];
                 let seat = self.seats[*seat];
                 (
-                    format!("{:?}", a.select(x, s, seat, TERMS).await),
-                    format!("{:?}", b.select(y, s, seat, TERMS).await),
+                    format!("{:?}", a.select(x, s, seat, self.terms).await),
+                    format!("{:?}", b.select(y, s, seat, self.terms).await),
                 )
             }
             Op::Unselect(u, picks) => {
@@ -101,8 +100,8 @@ impl Case<'_> {
             Op::Lock(u, picks) => {
                 let (x, y) = self.users[*u];
                 (
-                    format!("{:?}", a.lock(x, s, self.seats(picks), TERMS).await),
-                    format!("{:?}", b.lock(y, s, self.seats(picks), TERMS).await),
+                    format!("{:?}", a.lock(x, s, self.seats(picks), self.terms).await),
+                    format!("{:?}", b.lock(y, s, self.seats(picks), self.terms).await),
                 )
             }
             Op::Unlock(u, picks) => {
@@ -114,7 +113,7 @@ impl Case<'_> {
             }
             Op::Order(u, picks) => {
                 let (x, y) = self.users[*u];
-                let limit = TERMS.limit;
+                let limit = self.terms.limit;
                 (
                     order(a.place_order(x, s, self.seats(picks), limit).await),
                     order(b.place_order(y, s, self.seats(picks), limit).await),
@@ -251,9 +250,9 @@ fn sqlite_and_mysql_agree_on_random_seat_transitions() {
         }
     });
     let blocks = Mutex::new(rt.block_on(seat_blocks(pair.sqlite.as_ref())));
-    let mut runner = runner(48);
-    let strategy = proptest::collection::vec(op(), 1..30);
-    let result = runner.run(&strategy, |ops| {
+    let mut runner = runner(96);
+    let strategy = (1..=MAX_LIMIT, proptest::collection::vec(op(), 1..30));
+    let result = runner.run(&strategy, |(limit, ops)| {
         let (session, seats) = blocks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -272,6 +271,10 @@ fn sqlite_and_mysql_agree_on_random_seat_transitions() {
                 session,
                 seats,
                 users,
+                terms: HoldTerms {
+                    limit: TicketLimit(limit),
+                    until: i64::MAX / 2,
+                },
             };
             for op in &ops {
                 case.step(op).await?;

@@ -15,6 +15,7 @@ mod js_flows;
 mod multi_instance;
 mod ops;
 mod own_redis;
+mod readme;
 mod redis_faults;
 mod slow_clients;
 mod startup;

@@ -167,13 +167,26 @@ pub(crate) fn detach_request(request: axum::extract::Request) -> axum::extract::
 /// The Socket.IO adapter of a multi-instance deployment: rooms shared through Redis pub/sub.
 pub(crate) type SharedAdapter = FredAdapter<Emitter>;
 
+/// The Socket.IO server handle, whichever adapter it runs on, and its news queues.
+pub(crate) struct Realtime {
+    io: Io,
+    queues: Queues,
+}
+
 /// The Socket.IO server handle, whichever adapter it runs on.
-#[derive(Clone)]
-pub(crate) enum Realtime {
+enum Io {
     /// One instance: rooms live in this process.
     Local(SocketIo<LocalAdapter>),
     /// Several instances: room broadcasts travel through Redis.
     Shared(SocketIo<SharedAdapter>),
+}
+
+/// Where news waits before it is sent: the ordered seat-map queue, the queue-news batches and
+/// the rate-limited `position` pushes (fed in that order).
+struct Queues {
+    seat_news: SeatNews,
+    announcer: Announcer,
+    positions: Positions,
 }
 
 /// The background work of the realtime adapter: where its tasks run, and the two moments of
@@ -202,7 +215,7 @@ impl Realtime {
         let builder = builder(state.clone(), news.clone());
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            deliver_through(&io, &state, news, background);
+            let queues = deliver_through(&io, &state, news, background);
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
@@ -217,7 +230,11 @@ impl Realtime {
                 app::event::on_connect::<LocalAdapter>
                     .with(app::event::on_connecting::<LocalAdapter>),
             )?;
-            return Ok((axum::routing::any_service(service), Realtime::Local(io)));
+            let realtime = Realtime {
+                io: Io::Local(io),
+                queues,
+            };
+            return Ok((axum::routing::any_service(service), realtime));
         };
         // The same fault handling as the waiting room's clients (timeouts, reconnect forever);
         // `resubscribe` subscribes the adapter's channels again after each reconnect.
@@ -232,7 +249,7 @@ impl Realtime {
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        deliver_through(&io, &state, news, background);
+        let queues = deliver_through(&io, &state, news, background);
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
@@ -251,14 +268,30 @@ impl Realtime {
             app::event::on_connect::<SharedAdapter>
                 .with(app::event::on_connecting::<SharedAdapter>),
         )?;
-        Ok((axum::routing::any_service(service), Realtime::Shared(io)))
+        let realtime = Realtime {
+            io: Io::Shared(io),
+            queues,
+        };
+        Ok((axum::routing::any_service(service), realtime))
+    }
+
+    /// Sends everything queued so far: the seat-map queue first (it feeds the other two), then
+    /// the queue news, then every held-back `position` push, rate limit or not. Shutdown calls
+    /// it before closing the sockets, so no notice queued for a connected client is lost.
+    pub(crate) async fn settle(&self) {
+        self.queues.seat_news.settled().await;
+        self.queues.announcer.settled().await;
+        match &self.io {
+            Io::Local(io) => self.queues.positions.send_pending(io).await,
+            Io::Shared(io) => self.queues.positions.send_pending(io).await,
+        }
     }
 
     /// Disconnects every socket of this instance.
     pub(crate) async fn close(&self) {
-        match self {
-            Realtime::Local(io) => io.close().await,
-            Realtime::Shared(io) => io.close().await,
+        match &self.io {
+            Io::Local(io) => io.close().await,
+            Io::Shared(io) => io.close().await,
         }
     }
 }
@@ -269,7 +302,7 @@ fn deliver_through<A: Adapter>(
     state: &AppState,
     news: SeatNews,
     background: &Background,
-) {
+) -> Queues {
     let announcer = Announcer::default();
     announcer.start(io.clone(), &background.tasks, background.drain.clone());
     let positions = Positions::default();
@@ -278,8 +311,19 @@ fn deliver_through<A: Adapter>(
             .clone()
             .flush(io.clone(), background.drain.clone()),
     );
-    let delivery = Delivery::new(io.clone(), state.clone(), news, announcer, positions);
+    let delivery = Delivery::new(
+        io.clone(),
+        state.clone(),
+        news.clone(),
+        announcer.clone(),
+        positions.clone(),
+    );
     state.news.attach(delivery);
+    Queues {
+        seat_news: news,
+        announcer,
+        positions,
+    }
 }
 
 /// Connect middleware: the original's `socketIsAuth`.

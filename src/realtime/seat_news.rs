@@ -88,6 +88,15 @@ impl SeatNews {
         self.queue(Box::pin(job));
     }
 
+    /// Resolves once every broadcast queued before this call has been sent.
+    pub(crate) async fn settled(&self) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        self.then(move || {
+            let _ = done.send(());
+        });
+        let _ = sent.await;
+    }
+
     fn queue(&self, job: Job) {
         match self.queue.get() {
             Some(tx) => {
@@ -138,6 +147,7 @@ async fn deliver(
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_work_runs_once_each_in_the_order_it_was_queued() {
@@ -166,6 +176,25 @@ mod tests {
         drop(first);
         drop(second);
         assert_eq!(news.answering.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn settled_waits_for_everything_queued_before_it() {
+        let news = SeatNews::default();
+        news.start(&TaskTracker::new(), CancellationToken::new());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        news.run(async move {
+            let _ = released.await;
+        });
+        let early = tokio::time::timeout(Duration::from_millis(50), news.settled()).await;
+        assert!(
+            early.is_err(),
+            "settled before the queued broadcast was sent"
+        );
+        let _ = release.send(());
+        tokio::time::timeout(Duration::from_secs(5), news.settled())
+            .await
+            .expect("settled once the queue ran");
     }
 
     #[tokio::test]

@@ -80,12 +80,23 @@ impl Positions {
 
     /// Takes the pushes due at `now`, marking them sent.
     pub(crate) fn due(&self, now: Instant) -> Vec<Due> {
+        self.take(now, false)
+    }
+
+    /// Takes every unsent push, due or not, marking them sent: at shutdown the newest place
+    /// goes out at once rather than with a connection that is about to close.
+    fn pending(&self, now: Instant) -> Vec<Due> {
+        self.take(now, true)
+    }
+
+    fn take(&self, now: Instant, all: bool) -> Vec<Due> {
         let mut map = self.map();
         let mut due = Vec::new();
         for ((session, user), latest) in map.iter_mut() {
-            let rested = latest
-                .sent_at
-                .is_none_or(|t| now.duration_since(t) >= EVERY);
+            let rested = all
+                || latest
+                    .sent_at
+                    .is_none_or(|t| now.duration_since(t) >= EVERY);
             if latest.unsent && rested {
                 latest.unsent = false;
                 latest.sent_at = Some(now);
@@ -100,18 +111,26 @@ impl Positions {
         due
     }
 
-    /// Sends due pushes through `io` until `stop`.
+    /// Sends due pushes through `io` until `stop`, then whatever is still unsent.
     pub(crate) async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
             }
             for due in self.due(Instant::now()) {
                 send(&io, due).await;
             }
+        }
+        self.send_pending(&io).await;
+    }
+
+    /// Sends every unsent push now, rate limit or not (shutdown: the sockets close next).
+    pub(crate) async fn send_pending<A: Adapter>(&self, io: &SocketIo<A>) {
+        for due in self.pending(Instant::now()) {
+            send(io, due).await;
         }
     }
 }
@@ -164,6 +183,24 @@ mod tests {
             positions.due(t0 + EVERY * 3).is_empty(),
             "nothing new, nothing sent"
         );
+    }
+
+    #[test]
+    fn at_shutdown_a_held_back_place_goes_out_at_once_and_only_once() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        positions.departure(s, UserId(1), &moved(Place::Queue(0), &[7]));
+        assert_eq!(positions.due(t0).len(), 1);
+        positions.departure(s, UserId(2), &moved(Place::Queue(0), &[7]));
+        let soon = t0 + Duration::from_millis(10);
+        assert!(
+            positions.due(soon).is_empty(),
+            "held back by the rate limit"
+        );
+        let pending = positions.pending(soon);
+        assert_eq!(pending.len(), 1);
+        assert!(positions.pending(soon).is_empty(), "sent once");
     }
 
     #[test]

@@ -32,7 +32,7 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// sent on their own tasks.
 #[derive(Clone, Default)]
 pub(crate) struct SeatNews {
-    queue: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
+    queue: Arc<OnceLock<(mpsc::UnboundedSender<Job>, TaskTracker)>>,
     answering: Arc<AtomicUsize>,
 }
 
@@ -50,7 +50,7 @@ impl SeatNews {
     /// cancelled it sends what is queued and ends.
     pub(crate) fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.queue.set(tx).is_ok() {
+        if self.queue.set((tx, tasks.clone())).is_ok() {
             tasks.spawn(deliver(rx, self.answering.clone(), drain));
         }
     }
@@ -99,9 +99,11 @@ impl SeatNews {
 
     fn queue(&self, job: Job) {
         match self.queue.get() {
-            Some(tx) => {
+            Some((tx, tasks)) => {
+                // Once drained the queue is closed: later news (from sockets still closing)
+                // goes out on its own task, tracked so shutdown waits for it too.
                 if let Err(unsent) = tx.send(job) {
-                    tokio::spawn(unsent.0);
+                    tasks.spawn(unsent.0);
                 }
             }
             None => {
@@ -176,6 +178,35 @@ mod tests {
         drop(first);
         drop(second);
         assert_eq!(news.answering.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn news_sent_after_the_queue_drained_is_still_awaited_at_shutdown() {
+        let (news, tasks, drain) = (
+            SeatNews::default(),
+            TaskTracker::new(),
+            CancellationToken::new(),
+        );
+        news.start(&tasks, drain.clone());
+        drain.cancel();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while tasks.len() > 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the queue ends once drained");
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        news.run(async move {
+            let _ = released.await;
+        });
+        tasks.close();
+        let early = tokio::time::timeout(Duration::from_millis(50), tasks.wait()).await;
+        assert!(early.is_err(), "shutdown did not wait for late news");
+        let _ = release.send(());
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("done once the late news is sent");
     }
 
     #[tokio::test]

@@ -190,7 +190,7 @@ mod tests {
         news.start(&tasks, drain.clone());
         drain.cancel();
         tokio::time::timeout(Duration::from_secs(5), async {
-            while tasks.len() > 0 {
+            while !tasks.is_empty() {
                 tokio::task::yield_now().await;
             }
         })

@@ -1,6 +1,6 @@
 //! TicketClub: a fair virtual waiting room and live seat map for selling concert tickets.
 //!
-//! Data flows one way: adapters ([`http`], [`realtime`]) → use cases ([`service`]) → rules
+//! Data flows one way: adapters (`http`, `realtime`) → use cases (`service`) → rules
 //! ([`domain`]) and storage ([`storage`]). [`app`] builds and runs an instance; `README.md` has the module map.
 
 // Crate-internal items are `pub(crate)`, so an item nothing uses shows as dead code instead of

@@ -6,7 +6,8 @@
 //! database of each engine. The seed is fixed (`TICKETCLUB_DIFF_SEED` overrides it) and the
 //! number of cases bounded.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,10 +16,10 @@ use proptest::test_runner::TestCaseError;
 use ticketclub::auth::Auth;
 use ticketclub::domain::ids::{AreaId, SeatId, SessionId, UserId};
 use ticketclub::domain::seats::{SeatStatus, TicketLimit};
-use ticketclub::storage::model::{HoldTerms, OrderOutcome, Released};
+use ticketclub::storage::model::{HoldTerms, OrderOutcome, Released, StaleHold};
 use ticketclub::storage::mysql::{MysqlStore, PoolLimits};
 use ticketclub::storage::sqlite::SqliteStore;
-use ticketclub::storage::{Accounts, Catalog, Inventory};
+use ticketclub::storage::{Accounts, Catalog, Inventory, StorageResult};
 
 use crate::databases::TestDb;
 use crate::differential::runner;
@@ -29,6 +30,10 @@ const USERS: usize = 3;
 const SEATS: usize = 6;
 /// The largest allowance a case may use: small, so the limit is reached often.
 const MAX_LIMIT: u32 = 4;
+/// How long a hold lasts, in ms of the test clock.
+const HOLD_MS: i64 = 3_000;
+/// Each case's clock starts past every deadline an earlier case can have set.
+const CASE_SPAN_MS: i64 = 1_000_000;
 
 trait Engine: Inventory + Accounts + Catalog {}
 impl<T: Inventory + Accounts + Catalog> Engine for T {}
@@ -42,6 +47,10 @@ enum Op {
     Unlock(usize, Vec<usize>),
     Order(usize, Vec<usize>),
     Release(usize),
+    /// The clock moves on (in half seconds, so a deadline is sometimes met exactly).
+    Tick(i64),
+    /// Frees the holds whose deadline passed.
+    Sweep,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -54,6 +63,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (user.clone(), seats()).prop_map(|(u, s)| Op::Unlock(u, s)),
         2 => (user.clone(), seats()).prop_map(|(u, s)| Op::Order(u, s)),
         1 => user.prop_map(Op::Release),
+        2 => (0..=12i64).prop_map(|halves| Op::Tick(halves * 500)),
+        1 => Just(Op::Sweep),
     ]
 }
 
@@ -69,16 +80,46 @@ struct Case<'a> {
     session: SessionId,
     seats: Vec<SeatId>,
     users: Vec<(UserId, UserId)>,
-    /// The case's allowance; holds never go stale during a test.
-    terms: HoldTerms,
+    /// The case's allowance.
+    limit: TicketLimit,
+    /// The test clock, ms.
+    now: i64,
+    /// MySQL's id of every account any case made → SQLite's (a sweep reports holds of earlier
+    /// cases too: both engines saw the same operations, so they must free the same holds).
+    ids: &'a Mutex<HashMap<UserId, UserId>>,
 }
 
 impl Case<'_> {
+    /// Terms of a hold taken now.
+    fn terms(&self) -> HoldTerms {
+        HoldTerms {
+            limit: self.limit,
+            until: self.now + HOLD_MS,
+        }
+    }
+
+    /// A sweep's answer in SQLite's ids and a fixed order.
+    fn freed(&self, outcome: StorageResult<Vec<StaleHold>>, mysql: bool) -> String {
+        let ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(mut holds) => {
+                for hold in &mut holds {
+                    if mysql {
+                        hold.user = ids.get(&hold.user).copied().unwrap_or(UserId(-1));
+                    }
+                }
+                holds.sort_by_key(|h| (h.session, h.released.spot.seat));
+                format!("{holds:?}")
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
     fn seats(&self, picks: &[usize]) -> Vec<SeatId> {
         picks.iter().map(|i| self.seats[*i]).collect()
     }
 
-    async fn step(&self, op: &Op) -> Result<(), TestCaseError> {
+    async fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
         let (a, b) = (self.pair.sqlite.as_ref(), self.pair.mysql.as_ref());
         let s = self.session;
         let (lite, my) = match op {
@@ -86,8 +127,8 @@ impl Case<'_> {
                 let (x, y) = self.users[*u];
                 let seat = self.seats[*seat];
                 (
-                    format!("{:?}", a.select(x, s, seat, self.terms).await),
-                    format!("{:?}", b.select(y, s, seat, self.terms).await),
+                    format!("{:?}", a.select(x, s, seat, self.terms()).await),
+                    format!("{:?}", b.select(y, s, seat, self.terms()).await),
                 )
             }
             Op::Unselect(u, picks) => {
@@ -100,8 +141,8 @@ impl Case<'_> {
             Op::Lock(u, picks) => {
                 let (x, y) = self.users[*u];
                 (
-                    format!("{:?}", a.lock(x, s, self.seats(picks), self.terms).await),
-                    format!("{:?}", b.lock(y, s, self.seats(picks), self.terms).await),
+                    format!("{:?}", a.lock(x, s, self.seats(picks), self.terms()).await),
+                    format!("{:?}", b.lock(y, s, self.seats(picks), self.terms()).await),
                 )
             }
             Op::Unlock(u, picks) => {
@@ -113,7 +154,7 @@ impl Case<'_> {
             }
             Op::Order(u, picks) => {
                 let (x, y) = self.users[*u];
-                let limit = self.terms.limit;
+                let limit = self.limit;
                 (
                     order(a.place_order(x, s, self.seats(picks), limit).await),
                     order(b.place_order(y, s, self.seats(picks), limit).await),
@@ -126,6 +167,14 @@ impl Case<'_> {
                     released(b.release_holds(y, s).await),
                 )
             }
+            Op::Tick(ms) => {
+                self.now += ms;
+                return Ok(());
+            }
+            Op::Sweep => (
+                self.freed(a.free_stale_holds(self.now).await, false),
+                self.freed(b.free_stale_holds(self.now).await, true),
+            ),
         };
         prop_assert_eq!(lite, my, "{:?}", op);
         Ok(())
@@ -250,6 +299,8 @@ fn sqlite_and_mysql_agree_on_random_seat_transitions() {
         }
     });
     let blocks = Mutex::new(rt.block_on(seat_blocks(pair.sqlite.as_ref())));
+    let ids = Mutex::new(HashMap::new());
+    let clock = AtomicI64::new(CASE_SPAN_MS);
     let mut runner = runner(96);
     let strategy = (1..=MAX_LIMIT, proptest::collection::vec(op(), 1..30));
     let result = runner.run(&strategy, |(limit, ops)| {
@@ -264,17 +315,17 @@ fn sqlite_and_mysql_agree_on_random_seat_transitions() {
                 let email = format!("{}@test.com", unique("diff"));
                 let x = new_user(pair.sqlite.as_ref(), &email).await;
                 let y = new_user(pair.mysql.as_ref(), &email).await;
+                ids.lock().unwrap_or_else(|e| e.into_inner()).insert(y, x);
                 users.push((x, y));
             }
-            let case = Case {
+            let mut case = Case {
                 pair: &pair,
                 session,
                 seats,
                 users,
-                terms: HoldTerms {
-                    limit: TicketLimit(limit),
-                    until: i64::MAX / 2,
-                },
+                limit: TicketLimit(limit),
+                now: clock.fetch_add(CASE_SPAN_MS, Ordering::Relaxed),
+                ids: &ids,
             };
             for op in &ops {
                 case.step(op).await?;

@@ -1,6 +1,7 @@
 //! Seat transitions run on two SQL engines. This test drives SQLite and MySQL/MariaDB through the
-//! storage traits with the same random sequences of select, unselect, lock, unlock, order and
-//! release, and requires every answer and the final seats to agree.
+//! storage traits with the same random sequences of select, unselect, lock, unlock, order,
+//! release, clock steps and sweeps of stale holds, and requires every answer and the final seats
+//! to agree.
 //!
 //! Each case takes fresh accounts and a block of seats no earlier case touched, so cases share one
 //! database of each engine. The seed is fixed (`TICKETCLUB_DIFF_SEED` overrides it) and the

@@ -6,10 +6,13 @@
 //! Shutdown, in one place and in this order:
 //! 1. stop looking for new work (the sweeper and the warm-up scheduler end);
 //! 2. keep this instance's waiting-room places for the hand-over (Redis);
-//! 3. disconnect every socket (its clients reconnect elsewhere and resume);
-//! 4. stop accepting and let in-flight requests finish, within the grace;
-//! 5. drain the news queues (seat maps, queue news, positions) so no queued notice is lost;
-//! 6. wait for every tracked background task, within the grace.
+//! 3. send the news queued so far (seat maps, queue news, held-back positions) while the sockets
+//!    it is for are still connected;
+//! 4. disconnect every socket (its clients reconnect elsewhere and resume);
+//! 5. stop accepting and let in-flight requests finish, within the grace;
+//! 6. drain the news queues of what the closing produced (through Redis it still reaches the
+//!    other instances' sockets) and end them;
+//! 7. wait for every tracked background task, within the grace.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -106,11 +109,6 @@ impl Application {
         self.address
     }
 
-    /// The bound port.
-    pub fn port(&self) -> u16 {
-        self.address.port()
-    }
-
     /// Serves until `shutdown` resolves, then shuts down in order.
     pub async fn run_until_stopped(
         self,
@@ -144,6 +142,9 @@ impl Application {
             // the lease outlives us long enough for that, then the survivors reap the rest.
             if let Err(e) = rooms.hand_over(now_millis(), handover).await {
                 tracing::warn!(error = %e, "extending the lease for the hand-over failed");
+            }
+            if tokio::time::timeout(grace, io.settle()).await.is_err() {
+                tracing::warn!("queued news was not sent within the grace period");
             }
             // Places waiting out a resume grace stay too: they are handed over like the rest.
             graces.cancel_all().await;

@@ -11,17 +11,17 @@ use serde_json::json;
 use crate::storage::StorageError;
 
 /// The original's generic failure message.
-pub const SYSTEM_ERROR: &str = "系統錯誤，請稍後再試！";
+pub(crate) const SYSTEM_ERROR: &str = "系統錯誤，請稍後再試！";
 
 /// Told to someone who tries to buy without a place on the buying page (HTTP and socket).
-pub const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
+pub(crate) const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
 
 /// Told to a caller over an attempt limit (sign-in, sign-up).
-pub const TOO_MANY_ATTEMPTS: &str = "嘗試次數過多，請稍後再試！";
+pub(crate) const TOO_MANY_ATTEMPTS: &str = "嘗試次數過多，請稍後再試！";
 
 /// An HTTP error answer.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     warning: bool,
@@ -30,12 +30,12 @@ pub struct ApiError {
 
 impl ApiError {
     /// 400 with a message.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 400 `{"warning": true, "error": …}`: a question for the user, not a refusal.
-    pub fn warning(message: impl Into<String>) -> Self {
+    pub(crate) fn warning(message: impl Into<String>) -> Self {
         Self {
             warning: true,
             ..Self::bad_request(message)
@@ -43,7 +43,7 @@ impl ApiError {
     }
 
     /// Any status with a message.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -53,7 +53,7 @@ impl ApiError {
     }
 
     /// 429 with `Retry-After` (whole seconds): too many attempts, come back later.
-    pub fn too_many_attempts(retry_after_secs: u64) -> Self {
+    pub(crate) fn too_many_attempts(retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, TOO_MANY_ATTEMPTS)
@@ -61,29 +61,19 @@ impl ApiError {
     }
 
     /// 404 for unknown paths.
-    pub fn not_found() -> Self {
+    pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Page not found.")
     }
 
     /// What the original answered for a body it could not parse.
-    pub fn malformed_body() -> Self {
+    pub(crate) fn malformed_body() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error.")
     }
 
     /// 500 with the generic message, after logging what really happened.
-    pub fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(context: &str, detail: impl std::fmt::Display) -> Self {
         tracing::error!(%detail, "{context}");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, SYSTEM_ERROR)
-    }
-
-    /// The status code.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
     }
 }
 
@@ -111,4 +101,4 @@ impl IntoResponse for ApiError {
 }
 
 /// Shorthand for handler results.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 /// JavaScript truthiness: `null`, `false`, `0`, `""` (and absence) are falsy.
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -17,7 +17,7 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 /// A positive integer id given as a number or a string of digits; anything else is no id.
-pub fn id_of(v: &Value) -> Option<i64> {
+pub(crate) fn id_of(v: &Value) -> Option<i64> {
     let id = match v {
         Value::Number(n) => n
             .as_i64()
@@ -29,13 +29,13 @@ pub fn id_of(v: &Value) -> Option<i64> {
 }
 
 /// A text field, `None` unless it is a string.
-pub fn text_of(v: &Value) -> Option<&str> {
+pub(crate) fn text_of(v: &Value) -> Option<&str> {
     v.as_str()
 }
 
 /// How JavaScript prints a value inside a template string (`${value}`), for messages that echo
 /// what the client sent.
-pub fn js_text(v: &Value) -> String {
+pub(crate) fn js_text(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),

@@ -19,7 +19,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// Installs the process-wide recorder once and returns the handle that renders it.
-pub fn install() -> PrometheusHandle {
+pub(crate) fn install() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
@@ -96,7 +96,7 @@ fn register_every_series() {
 
 /// Why a visit to the waiting room ended.
 #[derive(Clone, Copy, Debug)]
-pub enum DepartureReason {
+pub(crate) enum DepartureReason {
     /// The visitor disconnected after buying.
     Bought,
     /// The visitor disconnected (or left) without buying.
@@ -119,23 +119,23 @@ impl DepartureReason {
 }
 
 /// A socket connected (+1) or disconnected (-1).
-pub fn socket_connected(delta: f64) {
+pub(crate) fn socket_connected(delta: f64) {
     gauge!("ticketclub_sockets_connected").increment(delta);
 }
 
 /// Someone got onto a buying page: straight away (`queued == false`) or from the queue.
-pub fn admitted(queued: bool) {
+pub(crate) fn admitted(queued: bool) {
     let via = if queued { "queue" } else { "direct" };
     counter!("ticketclub_admissions_total", "via" => via).increment(1);
 }
 
 /// Someone joined the queue.
-pub fn queued() {
+pub(crate) fn queued() {
     counter!("ticketclub_queued_total").increment(1);
 }
 
 /// A visit ended.
-pub fn departed(reason: DepartureReason, from: Place) {
+pub(crate) fn departed(reason: DepartureReason, from: Place) {
     let from = match from {
         Place::Page => "page",
         Place::Queue(_) => "queue",
@@ -145,35 +145,35 @@ pub fn departed(reason: DepartureReason, from: Place) {
 }
 
 /// Seats changed state: `kind` is select, unselect, lock, unlock, sell, release or expire.
-pub fn seat_transitions(kind: &'static str, seats: usize) {
+pub(crate) fn seat_transitions(kind: &'static str, seats: usize) {
     counter!("ticketclub_seat_transitions_total", "kind" => kind).increment(seats as u64);
 }
 
 /// An order was placed.
-pub fn order_placed(tickets: usize) {
+pub(crate) fn order_placed(tickets: usize) {
     counter!("ticketclub_orders_total").increment(1);
     counter!("ticketclub_tickets_sold_total").increment(tickets as u64);
 }
 
 /// A sign-in or sign-up attempt was refused for being over its limit (429).
-pub fn attempt_refused() {
+pub(crate) fn attempt_refused() {
     counter!("ticketclub_attempts_refused_total").increment(1);
 }
 
 /// Someone lost a race for a seat.
-pub fn seat_conflict() {
+pub(crate) fn seat_conflict() {
     counter!("ticketclub_seat_conflicts_total").increment(1);
 }
 
 /// The current page occupancy and queue length of a session.
-pub fn room_size(session: SessionId, page: usize, queue: usize) {
+pub(crate) fn room_size(session: SessionId, page: usize, queue: usize) {
     let session = session.to_string();
     gauge!("ticketclub_page_occupancy", "session" => session.clone()).set(page as f64);
     gauge!("ticketclub_queue_length", "session" => session).set(queue as f64);
 }
 
 /// Time spent waiting for a database connection; `timed_out` when none came in time.
-pub fn pool_wait(started: Instant, timed_out: bool) {
+pub(crate) fn pool_wait(started: Instant, timed_out: bool) {
     histogram!("ticketclub_db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
     if timed_out {
         counter!("ticketclub_db_pool_timeouts_total").increment(1);
@@ -181,7 +181,7 @@ pub fn pool_wait(started: Instant, timed_out: bool) {
 }
 
 /// An HTTP request finished.
-pub fn http_request(route: String, method: String, status: u16, started: Instant) {
+pub(crate) fn http_request(route: String, method: String, status: u16, started: Instant) {
     histogram!(
         "ticketclub_http_request_duration_seconds",
         "route" => route,
@@ -192,14 +192,14 @@ pub fn http_request(route: String, method: String, status: u16, started: Instant
 }
 
 /// Times one socket event handler; records when dropped.
-pub struct EventTimer {
+pub(crate) struct EventTimer {
     event: &'static str,
     started: Instant,
 }
 
 impl EventTimer {
     /// Starts timing `event`.
-    pub fn start(event: &'static str) -> Self {
+    pub(crate) fn start(event: &'static str) -> Self {
         Self {
             event,
             started: Instant::now(),

@@ -25,7 +25,7 @@ use tower::Layer;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// open connection finish its current request, and returns once all of them have closed.
-pub async fn serve<L>(
+pub(crate) async fn serve<L>(
     mut listener: L,
     router: Router,
     header_timeout: Duration,

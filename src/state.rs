@@ -21,7 +21,7 @@ use crate::storage::{Store, room_rules};
 
 /// What every handler can reach: settings, engines, token keys, the news port.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The storage engines.
@@ -47,7 +47,7 @@ pub struct AppState {
 
 impl AppState {
     /// Assembles the state; `image_base` is the URL prefix of event pictures.
-    pub fn new(settings: Settings, store: Store, auth: Auth, image_base: String) -> Self {
+    pub(crate) fn new(settings: Settings, store: Store, auth: Auth, image_base: String) -> Self {
         let limits = &settings.limits;
         let attempts = || {
             Arc::new(AttemptLimits::per_minute(
@@ -72,18 +72,18 @@ impl AppState {
     }
 
     /// The waiting-room rules in force.
-    pub fn rules(&self) -> Rules {
+    pub(crate) fn rules(&self) -> Rules {
         room_rules(&self.settings)
     }
 
     /// Tickets per account per session.
-    pub fn ticket_limit(&self) -> TicketLimit {
+    pub(crate) fn ticket_limit(&self) -> TicketLimit {
         TicketLimit(self.settings.ticket_limit)
     }
 
     /// Terms of a new seat hold taken at `now`: the ticket limit, and a deadline one visit long
     /// (the backstop that frees seats even if the visit's end goes unnoticed).
-    pub fn hold_terms(&self, now: Millis) -> HoldTerms {
+    pub(crate) fn hold_terms(&self, now: Millis) -> HoldTerms {
         HoldTerms {
             limit: self.ticket_limit(),
             until: now + self.settings.window_with_grace().as_millis() as Millis,
@@ -91,7 +91,7 @@ impl AppState {
     }
 
     /// The public URL of an image file name stored in the catalog.
-    pub fn image_url(&self, file: &str) -> String {
+    pub(crate) fn image_url(&self, file: &str) -> String {
         format!("{}/{file}", self.image_base)
     }
 }

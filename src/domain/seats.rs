@@ -37,11 +37,6 @@ impl SeatStatus {
             _ => None,
         }
     }
-
-    /// Whether an account may hold this seat while it is in this state (counts toward the limit).
-    pub fn counts_toward_limit(self) -> bool {
-        !matches!(self, SeatStatus::Empty)
-    }
 }
 
 /// How many tickets one account may hold or buy per session.

@@ -229,25 +229,71 @@ impl Room {
             .collect()
     }
 
-    /// Ends every page visit that began at or before `now - lifetime_ms`, oldest first, promoting
-    /// from the queue as places free up.
+    /// Ends every page visit that began at or before `now - lifetime_ms`, then fills the freed
+    /// places from the queue in FIFO order: one departure per ended visit, oldest first.
+    ///
+    /// All due visits leave before anyone is promoted, exactly as expire.lua does, so every
+    /// estimate is taken from the page as it stands after the sweep. (Promoting after each single
+    /// removal measured the queue against visits that were about to end in the same sweep, and
+    /// told people negative waits.) Departure `i` promotes the `i`-th person promoted, if any,
+    /// and tells everyone still behind that person their new estimate.
     pub fn expire(
         &mut self,
         rules: &Rules,
         lifetime_ms: Millis,
         now: Millis,
     ) -> Vec<(UserId, Departure)> {
-        let mut ended = Vec::new();
-        while let Some(index) = self.page.iter().position(|v| v.since + lifetime_ms <= now) {
-            let user = self.page.remove(index).user;
-            ended.push((user, self.promote(rules, now)));
+        let (mut due, kept): (Vec<Visitor>, Vec<Visitor>) = std::mem::take(&mut self.page)
+            .into_iter()
+            .partition(|v| v.since + lifetime_ms <= now);
+        self.page = kept;
+        // The Redis page is a sorted set: entry time first, then the member's text. Ending ties
+        // in that order pairs the same ended visit with the same promotion on both engines.
+        due.sort_by_cached_key(|v| (v.since, v.user.to_string()));
+        let mut promoted = Vec::new();
+        while self.page.len() < rules.limit {
+            let Some(waiter) = self.queue.pop_front() else {
+                break;
+            };
+            self.page.push(Visitor {
+                user: waiter.user,
+                since: now,
+                holder: waiter.holder,
+            });
+            promoted.push(waiter.user);
         }
-        ended
+        due.into_iter()
+            .enumerate()
+            .map(|(i, visit)| {
+                let next = promoted.get(i).copied();
+                let notices = match next {
+                    Some(_) => self.estimates(rules, &promoted[i + 1..], now),
+                    None => Vec::new(),
+                };
+                let departure = Departure {
+                    from: Place::Page,
+                    promoted: next,
+                    notices,
+                };
+                (visit.user, departure)
+            })
+            .collect()
     }
 
-    /// The earliest instant at which a page visit will expire, if anyone is on the page.
-    pub fn next_expiry(&self, lifetime_ms: Millis) -> Option<Millis> {
-        self.page.iter().map(|v| v.since + lifetime_ms).min()
+    /// Estimates for a queue made of `ahead` (people already promoted in this sweep, told as if
+    /// still queued) followed by the real queue, from index 0 on.
+    fn estimates(&self, rules: &Rules, ahead: &[UserId], now: Millis) -> Vec<Notice> {
+        let queued = self.queue.iter().map(|w| w.user);
+        ahead
+            .iter()
+            .copied()
+            .chain(queued)
+            .enumerate()
+            .map(|(j, user)| Notice {
+                user,
+                seconds: self.estimate(rules, j, now),
+            })
+            .collect()
     }
 
     /// People on the page.

@@ -13,7 +13,7 @@ use crate::service::warmup::{self, WarmupReport};
 use crate::state::AppState;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/admin/warmup/{session}", post(warm_up_session))
 }
 

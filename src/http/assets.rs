@@ -37,7 +37,7 @@ const FILES: &[(&str, &[u8])] = assets![
 ];
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/assets/{file}", get(get_asset))
 }
 

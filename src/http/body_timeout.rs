@@ -20,11 +20,11 @@ use tokio::time::Sleep;
 /// The body was not received within the body timeout.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body was not received in time")]
-pub struct BodyTimedOut;
+pub(crate) struct BodyTimedOut;
 
 /// Gives `request`'s body a deadline `timeout` from now; bodiless requests (most GETs, and the
 /// websocket upgrades that stay open for hours) are left as they are.
-pub fn bound(request: Request, timeout: Duration) -> Request {
+pub(crate) fn bound(request: Request, timeout: Duration) -> Request {
     if http_body::Body::is_end_stream(request.body()) {
         return request;
     }
@@ -37,7 +37,7 @@ pub fn bound(request: Request, timeout: Duration) -> Request {
 }
 
 /// Whether `error` (an extractor's rejection, say) comes from a body that ran out of time.
-pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+pub(crate) fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(error);
     while let Some(e) = cause {
         if e.is::<BodyTimedOut>() {

@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// The client's address, as far as it can be trusted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
+pub(crate) struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// The client of a request that came from `peer` with `headers`, believing `X-Forwarded-For`
 /// only as far as it was written by `trusted` proxies.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;

@@ -36,7 +36,7 @@ const FILES: &[(&str, &[u8])] = demo_files![
 ];
 
 /// Routes of the demo.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/demo/{*path}", get(demo_file))

@@ -18,7 +18,7 @@ use crate::storage::model::{AreaOffer, SeatCell};
 use axum::http::StatusCode;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/event", get(list_events))
         .route("/event/{id}", get(get_event))
@@ -56,7 +56,7 @@ async fn get_draw(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 
 /// Longest accepted search text, in characters. Titles are far shorter, and a long `LIKE`
 /// pattern is refused by SQLite (over 50,000 bytes) and costly everywhere.
-pub const SEARCH_MAX_CHARS: usize = 400;
+pub(crate) const SEARCH_MAX_CHARS: usize = 400;
 
 #[derive(Deserialize)]
 struct ListQuery {

@@ -13,11 +13,11 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Largest accepted body (Express's `express.json()` default, 100 KB).
-pub const BODY_LIMIT: usize = 100 * 1024;
+pub(crate) const BODY_LIMIT: usize = 100 * 1024;
 
 /// The signed-in account (the original's `isAuth` middleware).
 #[derive(Clone, Copy, Debug)]
-pub struct AuthUser(pub UserId);
+pub(crate) struct AuthUser(pub UserId);
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
@@ -55,7 +55,7 @@ impl FromRequestParts<AppState> for AuthUser {
 
 /// A JSON body as a loose value: `{}` when the request is not JSON, like `express.json()`.
 #[derive(Debug)]
-pub struct Body(pub Value);
+pub(crate) struct Body(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
@@ -84,7 +84,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 
 impl Body {
     /// A field of the body, `null` when absent or when the body is not an object.
-    pub fn field(&self, name: &str) -> &Value {
+    pub(crate) fn field(&self, name: &str) -> &Value {
         self.0.get(name).unwrap_or(&Value::Null)
     }
 }

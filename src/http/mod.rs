@@ -1,16 +1,16 @@
 //! The HTTP edge: every resource router, served at `/` and again under `/api/` (the old nginx
 //! setup and the load tests used the prefix), with the original's CORS and 404 behaviour.
 
-pub mod admin;
-pub mod assets;
-pub mod body_timeout;
-pub mod client_ip;
-pub mod demo;
-pub mod events;
-pub mod extract;
-pub mod ops;
-pub mod purchase;
-pub mod users;
+pub(crate) mod admin;
+pub(crate) mod assets;
+pub(crate) mod body_timeout;
+pub(crate) mod client_ip;
+pub(crate) mod demo;
+pub(crate) mod events;
+pub(crate) mod extract;
+pub(crate) mod ops;
+pub(crate) mod purchase;
+pub(crate) mod users;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -33,7 +33,7 @@ fn api() -> Router<AppState> {
 }
 
 /// The whole HTTP application: API at `/` and `/api`, assets, health, JSON 404s.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let body_timeout = state.settings.limits.body_timeout();
     Router::new()
         .merge(api())
@@ -72,7 +72,9 @@ fn api_cors() -> CorsLayer {
 /// Turns a CORS preflight answer into 204 No Content, as the original's `cors` package (and
 /// Socket.IO's) answered; tower-http answers 200. A preflight answer is the only one that
 /// carries `Access-Control-Allow-Methods`, so the response alone tells it apart.
-pub fn preflight_no_content<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+pub(crate) fn preflight_no_content<B>(
+    mut response: axum::http::Response<B>,
+) -> axum::http::Response<B> {
     let is_preflight = response.status() == StatusCode::OK
         && response
             .headers()

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::storage::{StorageError, StorageResult};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health))
         .route("/readyz", get(readiness))

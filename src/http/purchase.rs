@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::storage::model::{SessionInfo, TicketLine};
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/session/validation", post(validate_session))
         .route("/seat/lock", post(lock_seats))

@@ -23,7 +23,7 @@ const NAME_MAX_BYTES: usize = 30;
 const PASSWORD_MIN: usize = 6;
 
 /// Routes of this resource.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/user/signup", post(sign_up))
         .route("/user/signin", post(sign_in))

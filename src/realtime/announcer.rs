@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::json;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -36,14 +36,22 @@ struct Announcement {
     departure: Departure,
 }
 
+/// What the delivering task is handed.
+enum Item {
+    /// News to deliver.
+    News(Announcement),
+    /// Answered once everything handed over before it has been delivered.
+    Settled(oneshot::Sender<()>),
+}
+
 /// The sending side, shared through the application state; started with the Socket.IO server.
 #[derive(Clone, Default)]
-pub struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Announcement>>>);
+pub(crate) struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Item>>>);
 
 impl Announcer {
     /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
     /// `drain` is cancelled it delivers what is queued and ends.
-    pub fn start<A: Adapter>(
+    pub(crate) fn start<A: Adapter>(
         &self,
         io: SocketIo<A>,
         tasks: &TaskTracker,
@@ -56,26 +64,37 @@ impl Announcer {
     }
 
     /// Queues the news of `departed` leaving `session`.
-    pub fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
+    pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }
         let sent = self.0.get().map(|tx| {
-            tx.send(Announcement {
+            tx.send(Item::News(Announcement {
                 session,
                 departed,
                 departure,
-            })
+            }))
         });
         if !matches!(sent, Some(Ok(()))) {
             tracing::warn!(%session, "queue news dropped: the announcer is not running");
+        }
+    }
+
+    /// Resolves once every announcement queued before this call has been delivered (at once
+    /// when the announcer is not running).
+    pub(crate) async fn settled(&self) {
+        let (done, delivered) = oneshot::channel();
+        if let Some(tx) = self.0.get()
+            && tx.send(Item::Settled(done)).is_ok()
+        {
+            let _ = delivered.await;
         }
     }
 }
 
 async fn deliver_batches<A: Adapter>(
     io: SocketIo<A>,
-    mut rx: mpsc::UnboundedReceiver<Announcement>,
+    mut rx: mpsc::UnboundedReceiver<Item>,
     drain: CancellationToken,
 ) {
     loop {
@@ -88,14 +107,26 @@ async fn deliver_batches<A: Adapter>(
             }
         };
         let Some(first) = first else { break };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
+        let mut batch = Vec::new();
+        let mut settled = None;
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Item::News(news) => batch.push(news),
+                // Deliver what came before the marker, then answer it.
+                Item::Settled(done) => {
+                    settled = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < BATCH {
+                next = rx.try_recv().ok();
             }
         }
         deliver(&io, &batch).await;
+        if let Some(done) = settled {
+            let _ = done.send(());
+        }
     }
 }
 

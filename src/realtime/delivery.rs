@@ -21,10 +21,10 @@ use crate::service::news::{EndReason, News, Notifier, SeatCause, SeatsChanged};
 use crate::state::AppState;
 
 /// Sent to a legacy visitor whose purchase window the server ended, before it disconnects them.
-pub const WINDOW_EXPIRED: &str = "window expired";
+pub(crate) const WINDOW_EXPIRED: &str = "window expired";
 
 /// The realtime adapter's [`Notifier`].
-pub struct Delivery<A: Adapter> {
+pub(crate) struct Delivery<A: Adapter> {
     io: SocketIo<A>,
     state: AppState,
     seat_news: SeatNews,
@@ -34,7 +34,7 @@ pub struct Delivery<A: Adapter> {
 
 impl<A: Adapter> Delivery<A> {
     /// Delivers through `io`, in the order of `seat_news`.
-    pub fn new(
+    pub(crate) fn new(
         io: SocketIo<A>,
         state: AppState,
         seat_news: SeatNews,

@@ -4,14 +4,14 @@
 //! valid token (`handshake.auth.token`, with or without `Bearer `); it joins its account's room so
 //! targeted messages find it on any instance.
 
-pub mod announcer;
-pub mod app;
-pub mod delivery;
-pub mod legacy;
-pub mod order;
-pub mod resubscribe;
-pub mod rooms;
-pub mod seat_news;
+pub(crate) mod announcer;
+pub(crate) mod app;
+pub(crate) mod delivery;
+pub(crate) mod legacy;
+pub(crate) mod order;
+pub(crate) mod resubscribe;
+pub(crate) mod rooms;
+pub(crate) mod seat_news;
 
 use std::sync::{Arc, Mutex};
 
@@ -35,7 +35,7 @@ use seat_news::SeatNews;
 
 /// What the server knows about one connection, kept in the socket's extensions.
 #[derive(Clone)]
-pub struct Conn(Arc<ConnInner>);
+pub(crate) struct Conn(Arc<ConnInner>);
 
 struct ConnInner {
     user: UserId,
@@ -58,22 +58,22 @@ impl Conn {
     }
 
     /// The signed-in account.
-    pub fn user(&self) -> UserId {
+    pub(crate) fn user(&self) -> UserId {
         self.0.user
     }
 
     /// This connection's token for waiting-room places.
-    pub fn holder(&self) -> Holder {
+    pub(crate) fn holder(&self) -> Holder {
         self.0.holder.clone()
     }
 
     /// The seat map this connection watches, if any.
-    pub fn seat_room(&self) -> Option<(SessionId, AreaId)> {
+    pub(crate) fn seat_room(&self) -> Option<(SessionId, AreaId)> {
         *self.0.seat_room.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Watches another seat map; returns the previous one.
-    pub fn set_seat_room(&self, room: (SessionId, AreaId)) -> Option<(SessionId, AreaId)> {
+    pub(crate) fn set_seat_room(&self, room: (SessionId, AreaId)) -> Option<(SessionId, AreaId)> {
         self.0
             .seat_room
             .lock()
@@ -82,7 +82,7 @@ impl Conn {
     }
 
     /// The session whose waiting room this connection entered, if any.
-    pub fn entered(&self) -> Option<SessionId> {
+    pub(crate) fn entered(&self) -> Option<SessionId> {
         *self.0.entered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -110,7 +110,7 @@ impl Conn {
     }
 
     /// Records the entered session; returns the previous one.
-    pub fn set_entered(&self, session: SessionId) -> Option<SessionId> {
+    pub(crate) fn set_entered(&self, session: SessionId) -> Option<SessionId> {
         self.0
             .entered
             .lock()
@@ -122,10 +122,10 @@ impl Conn {
 /// Why a connection was refused; the client sees only the original's message.
 #[derive(Debug, thiserror::Error)]
 #[error("登入錯誤！")]
-pub struct AuthRefused;
+pub(crate) struct AuthRefused;
 
 /// The Socket.IO builder with the server's limits and state.
-pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
+pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
     // Messages of this protocol are small, so a 1 KB websocket read buffer keeps idle
@@ -143,7 +143,7 @@ pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
 /// Rebuilds the handshake request out of owned copies of its URI and headers. Socket.IO keeps
 /// the request parts for the connection's whole life, and hyper's zero-copy header values
 /// would otherwise pin hyper's read buffer (8 to 16 KB) for as long as the socket is open.
-pub fn detach_request(request: axum::extract::Request) -> axum::extract::Request {
+pub(crate) fn detach_request(request: axum::extract::Request) -> axum::extract::Request {
     use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
     let (mut parts, body) = request.into_parts();
     let mut headers = HeaderMap::with_capacity(parts.headers.len());
@@ -165,21 +165,34 @@ pub fn detach_request(request: axum::extract::Request) -> axum::extract::Request
 }
 
 /// The Socket.IO adapter of a multi-instance deployment: rooms shared through Redis pub/sub.
-pub type SharedAdapter = FredAdapter<Emitter>;
+pub(crate) type SharedAdapter = FredAdapter<Emitter>;
+
+/// The Socket.IO server handle, whichever adapter it runs on, and its news queues.
+pub(crate) struct Realtime {
+    io: Io,
+    queues: Queues,
+}
 
 /// The Socket.IO server handle, whichever adapter it runs on.
-#[derive(Clone)]
-pub enum Realtime {
+enum Io {
     /// One instance: rooms live in this process.
     Local(SocketIo<LocalAdapter>),
     /// Several instances: room broadcasts travel through Redis.
     Shared(SocketIo<SharedAdapter>),
 }
 
+/// Where news waits before it is sent: the ordered seat-map queue, the queue-news batches and
+/// the rate-limited `position` pushes (fed in that order).
+struct Queues {
+    seat_news: SeatNews,
+    announcer: Announcer,
+    positions: Positions,
+}
+
 /// The background work of the realtime adapter: where its tasks run, and the two moments of
 /// shutdown they obey (`stop`: no new work is looked for; `drain`: send what is queued, end).
 #[derive(Clone)]
-pub struct Background {
+pub(crate) struct Background {
     /// Every task of the adapter, awaited at shutdown.
     pub tasks: TaskTracker,
     /// Cancelled when the instance stops serving.
@@ -192,7 +205,7 @@ impl Realtime {
     /// Builds the Socket.IO service (for `/socket.io/`) and its handle, with the news delivery
     /// attached to `state`. With a Redis URL, rooms are shared with every other instance
     /// through Redis (channels under `prefix`).
-    pub async fn build(
+    pub(crate) async fn build(
         state: AppState,
         redis: Option<(&str, &str)>,
         background: &Background,
@@ -202,7 +215,7 @@ impl Realtime {
         let builder = builder(state.clone(), news.clone());
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            deliver_through(&io, &state, news, background);
+            let queues = deliver_through(&io, &state, news, background);
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
@@ -217,7 +230,11 @@ impl Realtime {
                 app::event::on_connect::<LocalAdapter>
                     .with(app::event::on_connecting::<LocalAdapter>),
             )?;
-            return Ok((axum::routing::any_service(service), Realtime::Local(io)));
+            let realtime = Realtime {
+                io: Io::Local(io),
+                queues,
+            };
+            return Ok((axum::routing::any_service(service), realtime));
         };
         // The same fault handling as the waiting room's clients (timeouts, reconnect forever);
         // `resubscribe` subscribes the adapter's channels again after each reconnect.
@@ -232,7 +249,7 @@ impl Realtime {
         let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        deliver_through(&io, &state, news, background);
+        let queues = deliver_through(&io, &state, news, background);
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
@@ -251,14 +268,30 @@ impl Realtime {
             app::event::on_connect::<SharedAdapter>
                 .with(app::event::on_connecting::<SharedAdapter>),
         )?;
-        Ok((axum::routing::any_service(service), Realtime::Shared(io)))
+        let realtime = Realtime {
+            io: Io::Shared(io),
+            queues,
+        };
+        Ok((axum::routing::any_service(service), realtime))
+    }
+
+    /// Sends everything queued so far: the seat-map queue first (it feeds the other two), then
+    /// the queue news, then every held-back `position` push, rate limit or not. Shutdown calls
+    /// it before closing the sockets, so no notice queued for a connected client is lost.
+    pub(crate) async fn settle(&self) {
+        self.queues.seat_news.settled().await;
+        self.queues.announcer.settled().await;
+        match &self.io {
+            Io::Local(io) => self.queues.positions.send_pending(io).await,
+            Io::Shared(io) => self.queues.positions.send_pending(io).await,
+        }
     }
 
     /// Disconnects every socket of this instance.
-    pub async fn close(&self) {
-        match self {
-            Realtime::Local(io) => io.close().await,
-            Realtime::Shared(io) => io.close().await,
+    pub(crate) async fn close(&self) {
+        match &self.io {
+            Io::Local(io) => io.close().await,
+            Io::Shared(io) => io.close().await,
         }
     }
 }
@@ -269,17 +302,28 @@ fn deliver_through<A: Adapter>(
     state: &AppState,
     news: SeatNews,
     background: &Background,
-) {
+) -> Queues {
     let announcer = Announcer::default();
     announcer.start(io.clone(), &background.tasks, background.drain.clone());
-    let positions = Positions::default();
-    background.tasks.spawn(positions.clone().flush(
+    let positions = Positions::new(state.estimator.clone());
+    background.tasks.spawn(
+        positions
+            .clone()
+            .flush(io.clone(), background.drain.clone()),
+    );
+    let delivery = Delivery::new(
         io.clone(),
-        state.estimator.clone(),
-        background.drain.clone(),
-    ));
-    let delivery = Delivery::new(io.clone(), state.clone(), news, announcer, positions);
+        state.clone(),
+        news.clone(),
+        announcer.clone(),
+        positions.clone(),
+    );
     state.news.attach(delivery);
+    Queues {
+        seat_news: news,
+        announcer,
+        positions,
+    }
 }
 
 /// Connect middleware: the original's `socketIsAuth`.

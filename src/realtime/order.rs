@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 /// One socket's queue of events: tickets handed out, and the ticket being served.
 #[derive(Clone)]
-pub struct Turnstile(Arc<Inner>);
+pub(crate) struct Turnstile(Arc<Inner>);
 
 struct Inner {
     next: AtomicU64,
@@ -41,7 +41,7 @@ impl Default for Turnstile {
 
 impl Turnstile {
     /// Draws the next ticket.
-    pub fn draw(&self) -> Turn {
+    pub(crate) fn draw(&self) -> Turn {
         let ticket = self.0.next.fetch_add(1, Ordering::Relaxed);
         Turn {
             gate: Some(self.clone()),
@@ -50,8 +50,9 @@ impl Turnstile {
         }
     }
 
-    /// Events that arrived and have not finished yet.
-    pub fn backlog(&self) -> u64 {
+    /// Events that arrived and have not finished yet (the tests check nothing is left waiting).
+    #[cfg(test)]
+    fn backlog(&self) -> u64 {
         self.0.next.load(Ordering::Relaxed) - *self.0.serving.borrow()
     }
 
@@ -67,7 +68,7 @@ impl Turnstile {
 }
 
 /// An event's place in its socket's queue; [`Turn::wait`] resolves when the place is reached.
-pub struct Turn {
+pub(crate) struct Turn {
     gate: Option<Turnstile>,
     ticket: u64,
     served: bool,
@@ -75,7 +76,7 @@ pub struct Turn {
 
 impl Turn {
     /// A turn that never waits (a socket without a turnstile).
-    pub fn free() -> Self {
+    pub(crate) fn free() -> Self {
         Self {
             gate: None,
             ticket: 0,
@@ -84,7 +85,7 @@ impl Turn {
     }
 
     /// Waits until every earlier event of the socket has been handled.
-    pub async fn wait(&mut self) {
+    pub(crate) async fn wait(&mut self) {
         let Some(gate) = &self.gate else { return };
         let mut serving = gate.0.serving.subscribe();
         let ticket = self.ticket;

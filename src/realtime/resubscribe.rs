@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 /// Subscribes the tracked channels and patterns again after every reconnect, until `stop`.
-pub async fn run(client: SubscriberClient, stop: CancellationToken) {
+pub(crate) async fn run(client: SubscriberClient, stop: CancellationToken) {
     let mut reconnects = client.reconnect_rx();
     loop {
         tokio::select! {

@@ -7,37 +7,37 @@ use socketioxide::operators::BroadcastOperators;
 use crate::domain::ids::{AreaId, SessionId, UserId};
 
 /// Watchers of one area's seat map in one session: the original's `"{session}-{area}"`.
-pub fn seat_map(session: SessionId, area: AreaId) -> String {
+pub(crate) fn seat_map(session: SessionId, area: AreaId) -> String {
     format!("{session}-{area}")
 }
 
 /// Every connection of one account (targeted messages reach any instance through the adapter).
-pub fn user(user: UserId) -> String {
+pub(crate) fn user(user: UserId) -> String {
     format!("user:{user}")
 }
 
 /// The connections through which an account entered one session's waiting room: where
 /// `ready to go`, `minus waiting people` and the end of the purchase window are sent.
-pub fn entrant(session: SessionId, user: UserId) -> String {
+pub(crate) fn entrant(session: SessionId, user: UserId) -> String {
     format!("entrant:{session}:{user}")
 }
 
 /// The app namespace of one session's buying page: `/event-{session}`.
-pub fn event_namespace(session: SessionId) -> String {
+pub(crate) fn event_namespace(session: SessionId) -> String {
     format!("/event-{session}")
 }
 
 /// The app namespace of the waiting rooms.
-pub const QUEUE_NAMESPACE: &str = "/queue";
+pub(crate) const QUEUE_NAMESPACE: &str = "/queue";
 
 /// Watchers of one area's map inside a session's `/event-{session}` namespace.
-pub fn area(area: AreaId) -> String {
+pub(crate) fn area(area: AreaId) -> String {
     format!("area:{area}")
 }
 
 /// Everyone in `room` of namespace `ns`; `None` while nobody has connected to a dynamic
 /// namespace, or once shutdown has closed it.
-pub fn to_in<A: Adapter>(
+pub(crate) fn to_in<A: Adapter>(
     io: &SocketIo<A>,
     ns: &str,
     room: String,
@@ -47,7 +47,7 @@ pub fn to_in<A: Adapter>(
 
 /// Everyone in `room` on the default namespace; `None` once shutdown has closed the namespace
 /// (late disconnect handlers then have nobody to tell, where `io.to` would panic).
-pub fn to<A: Adapter>(io: &SocketIo<A>, room: String) -> Option<BroadcastOperators<A>> {
+pub(crate) fn to<A: Adapter>(io: &SocketIo<A>, room: String) -> Option<BroadcastOperators<A>> {
     io.of("/").map(|ns| ns.to(room))
 }
 

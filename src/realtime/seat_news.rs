@@ -31,13 +31,13 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// The ordered broadcast queue; cheap to clone. Until [`SeatNews::start`] runs, broadcasts are
 /// sent on their own tasks.
 #[derive(Clone, Default)]
-pub struct SeatNews {
-    queue: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
+pub(crate) struct SeatNews {
+    queue: Arc<OnceLock<(mpsc::UnboundedSender<Job>, TaskTracker)>>,
     answering: Arc<AtomicUsize>,
 }
 
 /// Marks a seat event being answered until dropped (see [`SeatNews::answering`]).
-pub struct Answering(Arc<AtomicUsize>);
+pub(crate) struct Answering(Arc<AtomicUsize>);
 
 impl Drop for Answering {
     fn drop(&mut self) {
@@ -48,21 +48,26 @@ impl Drop for Answering {
 impl SeatNews {
     /// Starts the delivering task on `tasks` (once; later calls do nothing). Once `drain` is
     /// cancelled it sends what is queued and ends.
-    pub fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
+    pub(crate) fn start(&self, tasks: &TaskTracker, drain: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.queue.set(tx).is_ok() {
+        if self.queue.set((tx, tasks.clone())).is_ok() {
             tasks.spawn(deliver(rx, self.answering.clone(), drain));
         }
     }
 
     /// Held by a handler while it answers a seat event: room news then gives way to answers.
-    pub fn answering(&self) -> Answering {
+    pub(crate) fn answering(&self) -> Answering {
         self.answering.fetch_add(1, Ordering::Relaxed);
         Answering(self.answering.clone())
     }
 
     /// Queues `event` with `data` for the sockets `to` selects.
-    pub fn send<A: Adapter>(&self, to: BroadcastOperators<A>, event: &'static str, data: Value) {
+    pub(crate) fn send<A: Adapter>(
+        &self,
+        to: BroadcastOperators<A>,
+        event: &'static str,
+        data: Value,
+    ) {
         self.queue(Box::pin(async move {
             // A watcher closing mid-rush fails here: not worth more than a debug line.
             if let Err(e) = to.emit(event, &data).await {
@@ -73,21 +78,32 @@ impl SeatNews {
 
     /// Runs `then` once every broadcast queued before it has been sent (queue news that must
     /// not overtake the seats a departure freed).
-    pub fn then(&self, then: impl FnOnce() + Send + 'static) {
+    pub(crate) fn then(&self, then: impl FnOnce() + Send + 'static) {
         self.queue(Box::pin(async move { then() }));
     }
 
     /// Runs `job` in its turn (news whose delivery must itself wait, such as a counter read
     /// before a push).
-    pub fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn run(&self, job: impl Future<Output = ()> + Send + 'static) {
         self.queue(Box::pin(job));
+    }
+
+    /// Resolves once every broadcast queued before this call has been sent.
+    pub(crate) async fn settled(&self) {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        self.then(move || {
+            let _ = done.send(());
+        });
+        let _ = sent.await;
     }
 
     fn queue(&self, job: Job) {
         match self.queue.get() {
-            Some(tx) => {
+            Some((tx, tasks)) => {
+                // Once drained the queue is closed: later news (from sockets still closing)
+                // goes out on its own task, tracked so shutdown waits for it too.
                 if let Err(unsent) = tx.send(job) {
-                    tokio::spawn(unsent.0);
+                    tasks.spawn(unsent.0);
                 }
             }
             None => {
@@ -133,6 +149,7 @@ async fn deliver(
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn queued_work_runs_once_each_in_the_order_it_was_queued() {
@@ -161,6 +178,54 @@ mod tests {
         drop(first);
         drop(second);
         assert_eq!(news.answering.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn news_sent_after_the_queue_drained_is_still_awaited_at_shutdown() {
+        let (news, tasks, drain) = (
+            SeatNews::default(),
+            TaskTracker::new(),
+            CancellationToken::new(),
+        );
+        news.start(&tasks, drain.clone());
+        drain.cancel();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !tasks.is_empty() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the queue ends once drained");
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        news.run(async move {
+            let _ = released.await;
+        });
+        tasks.close();
+        let early = tokio::time::timeout(Duration::from_millis(50), tasks.wait()).await;
+        assert!(early.is_err(), "shutdown did not wait for late news");
+        let _ = release.send(());
+        tokio::time::timeout(Duration::from_secs(5), tasks.wait())
+            .await
+            .expect("done once the late news is sent");
+    }
+
+    #[tokio::test]
+    async fn settled_waits_for_everything_queued_before_it() {
+        let news = SeatNews::default();
+        news.start(&TaskTracker::new(), CancellationToken::new());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        news.run(async move {
+            let _ = released.await;
+        });
+        let early = tokio::time::timeout(Duration::from_millis(50), news.settled()).await;
+        assert!(
+            early.is_err(),
+            "settled before the queued broadcast was sent"
+        );
+        let _ = release.send(());
+        tokio::time::timeout(Duration::from_secs(5), news.settled())
+            .await
+            .expect("settled once the queue ran");
     }
 
     #[tokio::test]

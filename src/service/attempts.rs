@@ -20,20 +20,20 @@ const FORGET_EVERY: u64 = 4096;
 
 /// An attempt refused: try again after this long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TooManyAttempts {
+pub(crate) struct TooManyAttempts {
     /// When the next attempt will be allowed.
     pub retry_after: Duration,
 }
 
 impl TooManyAttempts {
     /// Whole seconds for a `Retry-After` header, at least 1.
-    pub fn retry_after_secs(&self) -> u64 {
+    pub(crate) fn retry_after_secs(&self) -> u64 {
         self.retry_after.as_secs_f64().ceil().max(1.0) as u64
     }
 }
 
 /// Attempt limits per account (an email, as typed) and per client address.
-pub struct AttemptLimits {
+pub(crate) struct AttemptLimits {
     per_account: Option<DefaultKeyedRateLimiter<String>>,
     per_address: Option<DefaultKeyedRateLimiter<IpAddr>>,
     checks: AtomicU64,
@@ -41,7 +41,7 @@ pub struct AttemptLimits {
 
 impl AttemptLimits {
     /// Limits of `per_account` and `per_address` attempts a minute; 0 turns one off.
-    pub fn per_minute(per_account: u32, per_address: u32) -> Self {
+    pub(crate) fn per_minute(per_account: u32, per_address: u32) -> Self {
         let quota = |n| NonZeroU32::new(n).map(Quota::per_minute);
         Self {
             per_account: quota(per_account).map(RateLimiter::keyed),
@@ -52,7 +52,7 @@ impl AttemptLimits {
 
     /// Counts an attempt on `account` from `address`, or says when to come back. The address
     /// is checked first, so a flood from one address does not lock its victims' accounts.
-    pub fn attempt(&self, account: &str, address: IpAddr) -> Result<(), TooManyAttempts> {
+    pub(crate) fn attempt(&self, account: &str, address: IpAddr) -> Result<(), TooManyAttempts> {
         self.forget_idle_keys();
         if let Some(limiter) = &self.per_address {
             limiter.check_key(&address).map_err(refused)?;

@@ -15,17 +15,17 @@ use crate::domain::ids::SessionId;
 use crate::domain::time::Millis;
 
 /// How far back the pace is judged.
-pub const WINDOW_MS: Millis = 120_000;
+pub(crate) const WINDOW_MS: Millis = 120_000;
 /// Fewest people seen to move before the pace is trusted.
-pub const MIN_MOVED: u64 = 5;
+pub(crate) const MIN_MOVED: u64 = 5;
 /// Shortest span of observation before the pace is trusted.
-pub const MIN_SPAN_MS: Millis = 3_000;
+pub(crate) const MIN_SPAN_MS: Millis = 3_000;
 /// Most samples kept per session (a sample a second for the window, with room to spare).
 const MOST_SAMPLES: usize = 256;
 
 /// An expected wait in seconds, with a range around it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Estimate {
+pub(crate) struct Estimate {
     /// The expected wait.
     pub seconds: i64,
     /// The short end of the range.
@@ -36,7 +36,7 @@ pub struct Estimate {
 
 impl Estimate {
     /// A wait known only as one figure (the original formula): the range is the figure.
-    pub fn exactly(seconds: i64) -> Self {
+    pub(crate) fn exactly(seconds: i64) -> Self {
         let seconds = seconds.max(0);
         Self {
             seconds,
@@ -51,7 +51,7 @@ type Samples = VecDeque<(Millis, u64)>;
 
 /// The observed progress of every line with people in it; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Estimator(Arc<Mutex<HashMap<SessionId, Samples>>>);
+pub(crate) struct Estimator(Arc<Mutex<HashMap<SessionId, Samples>>>);
 
 impl Estimator {
     fn lines(&self) -> MutexGuard<'_, HashMap<SessionId, Samples>> {
@@ -59,7 +59,7 @@ impl Estimator {
     }
 
     /// Records that `moved` people had left the front of `session`'s line by `now`.
-    pub fn observe(&self, session: SessionId, now: Millis, moved: u64) {
+    pub(crate) fn observe(&self, session: SessionId, now: Millis, moved: u64) {
         let mut lines = self.lines();
         let samples = lines.entry(session).or_default();
         // The count went back: the line's keys were reset (expired or cleared). Start over.
@@ -77,13 +77,13 @@ impl Estimator {
     }
 
     /// Forgets every line but `waiting` (lines that emptied start afresh next time).
-    pub fn keep_only(&self, waiting: &[SessionId]) {
+    pub(crate) fn keep_only(&self, waiting: &[SessionId]) {
         self.lines().retain(|session, _| waiting.contains(session));
     }
 
     /// The wait of someone with `ahead` people in front in `session`'s line; `original` is the
     /// original formula's figure, used until the line has moved enough to judge its pace.
-    pub fn estimate(&self, session: SessionId, ahead: usize, original: i64) -> Estimate {
+    pub(crate) fn estimate(&self, session: SessionId, ahead: usize, original: i64) -> Estimate {
         let lines = self.lines();
         let Some(samples) = lines.get(&session) else {
             return Estimate::exactly(original);
@@ -98,7 +98,7 @@ impl Estimator {
 
 /// The wait behind `ahead` people when `moved` people left the front in `span_ms`; `None`
 /// while that is too little to judge.
-pub fn from_pace(ahead: usize, moved: u64, span_ms: Millis) -> Option<Estimate> {
+pub(crate) fn from_pace(ahead: usize, moved: u64, span_ms: Millis) -> Option<Estimate> {
     if moved < MIN_MOVED || span_ms < MIN_SPAN_MS {
         return None;
     }

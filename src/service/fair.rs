@@ -25,7 +25,7 @@ const DRAW_WAIT: Duration = Duration::from_secs(10);
 
 /// Sessions this instance has seen drawn; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Draws(Arc<Mutex<HashSet<SessionId>>>);
+pub(crate) struct Draws(Arc<Mutex<HashSet<SessionId>>>);
 
 impl Draws {
     fn seen(&self, session: SessionId) -> bool {
@@ -45,7 +45,7 @@ impl Draws {
 
 /// Where a `join` put the account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Joined {
+pub(crate) enum Joined {
     /// Before the on-sale time: waiting for the draw.
     Early,
     /// On the page or in the queue.
@@ -54,7 +54,7 @@ pub enum Joined {
 
 /// An app visitor joins `session`'s line: early (before the on-sale time, within the
 /// pre-queue lead) or as an ordinary arrival.
-pub async fn join(
+pub(crate) async fn join(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -82,7 +82,7 @@ pub async fn join(
 
 /// Makes sure `session`'s draw has run if its on-sale time (`opens`) has passed; every arrival
 /// after the on-sale time calls this first.
-pub async fn ensure_drawn(
+pub(crate) async fn ensure_drawn(
     state: &AppState,
     session: SessionId,
     opens: Option<Millis>,
@@ -121,7 +121,7 @@ pub async fn ensure_drawn(
 }
 
 /// Runs the draws that are due: sessions with early entrants whose on-sale time has passed.
-pub async fn draw_due(state: &AppState, now: Millis) {
+pub(crate) async fn draw_due(state: &AppState, now: Millis) {
     let sessions = match state.store.waiting_room.early_sessions().await {
         Ok(sessions) => sessions,
         Err(e) => return tracing::error!(error = %e, "listing early entrants failed"),
@@ -141,26 +141,16 @@ pub async fn draw_due(state: &AppState, now: Millis) {
 }
 
 /// Whether `user` waits for `session`'s draw.
-pub async fn is_early(state: &AppState, session: SessionId, user: UserId) -> ServiceResult<bool> {
-    Ok(state.store.waiting_room.is_early(session, user).await?)
-}
-
-/// Gives up an early entry (with `holder`, only that connection's); true when there was one.
-pub async fn leave_early(
+pub(crate) async fn is_early(
     state: &AppState,
     session: SessionId,
     user: UserId,
-    holder: Option<Holder>,
 ) -> ServiceResult<bool> {
-    Ok(state
-        .store
-        .waiting_room
-        .leave_early(session, user, holder)
-        .await?)
+    Ok(state.store.waiting_room.is_early(session, user).await?)
 }
 
 /// The published draw of `session` (running it first if it is due), and `user`'s position.
-pub async fn record(
+pub(crate) async fn record(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -173,7 +163,7 @@ pub async fn record(
 
 /// The published draw of `session` (running it first if it is due); `None` before its
 /// on-sale time, or for a session on sale without one (nothing to draw).
-pub async fn published(
+pub(crate) async fn published(
     state: &AppState,
     session: SessionId,
     now: Millis,

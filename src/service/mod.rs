@@ -6,22 +6,22 @@
 //! [`ServiceError`] back to its own words. The rules and their order live here once; wire
 //! strings never do. What others must hear about is published through [`news`].
 
-pub mod attempts;
-pub mod estimate;
-pub mod fair;
-pub mod news;
-pub mod resume;
-pub mod seats;
-pub mod sweeper;
-pub mod visit;
-pub mod warmup;
+pub(crate) mod attempts;
+pub(crate) mod estimate;
+pub(crate) mod fair;
+pub(crate) mod news;
+pub(crate) mod resume;
+pub(crate) mod seats;
+pub(crate) mod sweeper;
+pub(crate) mod visit;
+pub(crate) mod warmup;
 
 use crate::domain::ids::SeatId;
 use crate::storage::StorageError;
 
 /// Why a use case refused, or could not answer.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub(crate) enum ServiceError {
     /// No such session.
     #[error("no such session")]
     UnknownSession,
@@ -77,4 +77,4 @@ pub enum ServiceError {
 }
 
 /// Shorthand for use-case results.
-pub type ServiceResult<T> = Result<T, ServiceError>;
+pub(crate) type ServiceResult<T> = Result<T, ServiceError>;

@@ -10,7 +10,7 @@ use crate::domain::waiting_room::{Admission, Departure};
 
 /// One seat's new state, by position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SeatChange {
+pub(crate) struct SeatChange {
     /// 1-based row.
     pub row: i64,
     /// 1-based column.
@@ -21,7 +21,7 @@ pub struct SeatChange {
 
 /// Why seats changed: a buyer's own action, or the server freeing holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeatCause {
+pub(crate) enum SeatCause {
     /// Picked on the map.
     Select,
     /// Put back by its owner.
@@ -39,7 +39,7 @@ pub enum SeatCause {
 
 /// Seats of one area that changed together.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SeatsChanged {
+pub(crate) struct SeatsChanged {
     /// The session.
     pub session: SessionId,
     /// The area whose map changed.
@@ -57,14 +57,14 @@ pub struct SeatsChanged {
 
 /// Why the server ended a visit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
+pub(crate) enum EndReason {
     /// The purchase window ran out.
     WindowExpired,
 }
 
 /// Something that changed, for the people who must hear of it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum News {
+pub(crate) enum News {
     /// Seats of one area changed.
     Seats(SeatsChanged),
     /// Someone left a session's page or queue: who was admitted, whose position improved.
@@ -95,25 +95,25 @@ pub enum News {
 }
 
 /// Delivers news. Implemented by the realtime adapter; delivery keeps the publishing order.
-pub trait Notifier: Send + Sync {
+pub(crate) trait Notifier: Send + Sync {
     /// Hands one piece of news over for delivery (never blocks).
     fn publish(&self, news: News);
 }
 
 /// The slot the realtime adapter plugs its [`Notifier`] into once it is built; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Newsroom(Arc<OnceLock<Arc<dyn Notifier>>>);
+pub(crate) struct Newsroom(Arc<OnceLock<Arc<dyn Notifier>>>);
 
 impl Newsroom {
     /// Connects the deliverer (only the first call has an effect).
-    pub fn attach(&self, notifier: Arc<dyn Notifier>) {
+    pub(crate) fn attach(&self, notifier: Arc<dyn Notifier>) {
         if self.0.set(notifier).is_err() {
             tracing::warn!("a second news deliverer was ignored");
         }
     }
 
     /// Publishes `news`; without a deliverer (a process that serves no sockets) it is dropped.
-    pub fn publish(&self, news: News) {
+    pub(crate) fn publish(&self, news: News) {
         match self.0.get() {
             Some(notifier) => notifier.publish(news),
             None => tracing::debug!("news dropped: no deliverer attached"),

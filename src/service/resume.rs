@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// The departures deferred by dropped connections, tracked so a stop can cancel them (a
 /// stopping instance keeps its places for the handover, as it does for every connection).
 #[derive(Clone, Default)]
-pub struct Graces {
+pub(crate) struct Graces {
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -29,21 +29,21 @@ pub struct Graces {
 impl Graces {
     /// Cancels every pending departure (their places stay, as a stopping instance's do) and
     /// waits for the timers to end.
-    pub async fn cancel_all(&self) {
+    pub(crate) async fn cancel_all(&self) {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
-    }
-
-    /// How many departures are waiting for their grace to end.
-    pub fn pending(&self) -> usize {
-        self.tasks.len()
     }
 }
 
 /// The resume token of `user`'s place in `session`: valid for the rest of the visit (the
 /// window, its grace and the resume grace; a queued place's is renewed with every ack).
-pub fn token(state: &AppState, session: SessionId, user: UserId, now: Millis) -> Option<String> {
+pub(crate) fn token(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    now: Millis,
+) -> Option<String> {
     let settings = &state.settings;
     let life = settings.window_with_grace() + Duration::from_secs(settings.resume_grace);
     let exp = now / 1000 + life.as_secs() as i64;
@@ -59,7 +59,7 @@ pub fn token(state: &AppState, session: SessionId, user: UserId, now: Millis) ->
 /// Takes `user`'s place named by a resume `token` onto the connection `holder`; returns the
 /// session. A token of another account, a forged or expired one, or one whose place has ended
 /// resumes nothing (`NotAdmitted`: the client should `join`).
-pub async fn claim(
+pub(crate) async fn claim(
     state: &AppState,
     token: &str,
     user: UserId,
@@ -90,7 +90,7 @@ pub async fn claim(
 
 /// A connection holding `user`'s place in `session` dropped: the place is released after the
 /// resume grace unless another connection has claimed it by then.
-pub fn defer_departure(state: &AppState, session: SessionId, user: UserId, holder: Holder) {
+pub(crate) fn defer_departure(state: &AppState, session: SessionId, user: UserId, holder: Holder) {
     let grace = Duration::from_secs(state.settings.resume_grace);
     let (graces, state) = (state.graces.clone(), state.clone());
     graces.tasks.spawn(async move {

@@ -15,10 +15,13 @@ use crate::storage::model::{
 };
 
 /// A (row, column) position asked for, 1-based.
-pub type Position = (i64, i64);
+pub(crate) type Position = (i64, i64);
 
 /// A session that exists (whatever its sale state).
-pub async fn known_session(state: &AppState, session: SessionId) -> ServiceResult<SessionInfo> {
+pub(crate) async fn known_session(
+    state: &AppState,
+    session: SessionId,
+) -> ServiceResult<SessionInfo> {
     state
         .store
         .catalog
@@ -28,7 +31,11 @@ pub async fn known_session(state: &AppState, session: SessionId) -> ServiceResul
 }
 
 /// Refuses an area that is not in the session's venue.
-pub async fn known_area(state: &AppState, session: SessionId, area: AreaId) -> ServiceResult<()> {
+pub(crate) async fn known_area(
+    state: &AppState,
+    session: SessionId,
+    area: AreaId,
+) -> ServiceResult<()> {
     if state.store.catalog.area_in_session(session, area).await? {
         Ok(())
     } else {
@@ -38,7 +45,11 @@ pub async fn known_area(state: &AppState, session: SessionId, area: AreaId) -> S
 
 /// Seat ids for positions in an area, in request order (duplicates kept). A position the
 /// storage gave no answer for counts as unknown, so the result always has one id per position.
-pub async fn find(state: &AppState, area: AreaId, at: &[Position]) -> ServiceResult<Vec<SeatId>> {
+pub(crate) async fn find(
+    state: &AppState,
+    area: AreaId,
+    at: &[Position],
+) -> ServiceResult<Vec<SeatId>> {
     let mut found = state
         .store
         .catalog
@@ -88,7 +99,7 @@ fn changes(at: &[Position], status: SeatStatus) -> Vec<SeatChange> {
 }
 
 /// EMPTY → SELECTED by `user`, for a visitor on the buying page, within the ticket limit.
-pub async fn select(
+pub(crate) async fn select(
     state: &AppState,
     user: UserId,
     (session, area): (SessionId, AreaId),
@@ -134,7 +145,7 @@ pub async fn select(
 }
 
 /// SELECTED (by `user`) → EMPTY, all or nothing; returns how many seats were freed.
-pub async fn unselect(
+pub(crate) async fn unselect(
     state: &AppState,
     user: UserId,
     (session, area): (SessionId, AreaId),
@@ -167,7 +178,7 @@ pub async fn unselect(
 
 /// SELECTED/LOCKED (by `user`) → LOCKED, all or nothing, within the ticket allowance; returns
 /// the order summary lines. `at` must not repeat a position.
-pub async fn lock(
+pub(crate) async fn lock(
     state: &AppState,
     user: UserId,
     (session, area): (SessionId, AreaId),
@@ -201,7 +212,7 @@ pub async fn lock(
 }
 
 /// LOCKED (by `user`) → EMPTY, all or nothing.
-pub async fn unlock(
+pub(crate) async fn unlock(
     state: &AppState,
     user: UserId,
     session: SessionId,
@@ -224,7 +235,7 @@ pub async fn unlock(
 
 /// An order that was placed.
 #[derive(Clone, Debug)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// The new order.
     pub order: OrderId,
     /// Sum of the ticket prices.
@@ -232,7 +243,7 @@ pub struct Placed {
 }
 
 /// LOCKED (by `user`) → SOLD with an order, for a visitor on the buying page.
-pub async fn order(
+pub(crate) async fn order(
     state: &AppState,
     user: UserId,
     session: SessionId,
@@ -299,7 +310,7 @@ async fn publish_lines(
 
 /// One seat of an area's map as a visitor sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MapSeat {
+pub(crate) struct MapSeat {
     /// The seat's place and state.
     pub cell: SeatCell,
     /// Held (selected or locked) by the viewing account.
@@ -307,7 +318,7 @@ pub struct MapSeat {
 }
 
 /// The whole map of an area in a session, with the viewer's own holds marked.
-pub async fn area_map(
+pub(crate) async fn area_map(
     state: &AppState,
     user: UserId,
     (session, area): (SessionId, AreaId),
@@ -361,7 +372,7 @@ async fn own_holds(
 
 /// Which of the positions the account holds in `status`, for a visitor on the buying page (the
 /// old client relays its own locks and sales; a relay may only show what storage shows).
-pub async fn holding(
+pub(crate) async fn holding(
     state: &AppState,
     user: UserId,
     (session, area): (SessionId, AreaId),

@@ -11,12 +11,12 @@ use crate::metrics;
 use crate::state::AppState;
 
 /// How often the sweeper looks; a window ends at most this late.
-pub fn tick(window_with_grace: Duration) -> Duration {
+pub(crate) fn tick(window_with_grace: Duration) -> Duration {
     (window_with_grace / 4).clamp(Duration::from_millis(100), Duration::from_secs(1))
 }
 
 /// Runs until `shutdown` resolves.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
+pub(crate) async fn run(state: AppState, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(tick(state.settings.window_with_grace()));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut seen = Vec::new();

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use crate::storage::model::{Released, SessionInfo};
 
 /// A session that exists and is on sale at `now`.
-pub async fn open_session(
+pub(crate) async fn open_session(
     state: &AppState,
     session: SessionId,
     now: Millis,
@@ -35,7 +35,7 @@ pub async fn open_session(
 /// An account arrives at a session's waiting room through the connection `holder`: straight
 /// onto the buying page if there is room, else at the back of the queue. Arriving again keeps
 /// the place (the newest connection holds it).
-pub async fn enter(
+pub(crate) async fn enter(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -59,7 +59,7 @@ pub async fn enter(
 
 /// Why an account may not start a visit (`/session/validation`), or how many tickets of the
 /// session it has bought already.
-pub async fn check_visit(
+pub(crate) async fn check_visit(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -78,7 +78,7 @@ pub async fn check_visit(
 
 /// A returning account takes its waiting-room places back on connection `holder` (after its
 /// instance stopped, or a network blip); returns the sessions resumed.
-pub async fn resume(
+pub(crate) async fn resume(
     state: &AppState,
     user: UserId,
     holder: Holder,
@@ -97,7 +97,7 @@ pub async fn resume(
 }
 
 /// Where the account stands in the session's waiting room.
-pub async fn place(
+pub(crate) async fn place(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -106,7 +106,11 @@ pub async fn place(
 }
 
 /// Refuses accounts without a place on the session's buying page.
-pub async fn require_page(state: &AppState, session: SessionId, user: UserId) -> ServiceResult<()> {
+pub(crate) async fn require_page(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> ServiceResult<()> {
     match place(state, session, user).await? {
         Some(Place::Page) => Ok(()),
         _ => Err(ServiceError::NotAdmitted),
@@ -116,7 +120,7 @@ pub async fn require_page(state: &AppState, session: SessionId, user: UserId) ->
 /// Ends `user`'s visit (left, disconnected): frees the place and the held seats, admits and
 /// informs the people behind. With `holder`, only that connection's visit. `None` when there
 /// was no such visit.
-pub async fn leave(
+pub(crate) async fn leave(
     state: &AppState,
     session: SessionId,
     user: UserId,
@@ -161,7 +165,7 @@ async fn after_departure(state: &AppState, session: SessionId, user: UserId, dep
 }
 
 /// Frees every seat `user` selected or locked in `session` and publishes the change.
-pub async fn release_holds(state: &AppState, session: SessionId, user: UserId) {
+pub(crate) async fn release_holds(state: &AppState, session: SessionId, user: UserId) {
     match state.store.inventory.release_holds(user, session).await {
         Ok(released) => {
             metrics::seat_transitions("release", released.len());
@@ -172,7 +176,12 @@ pub async fn release_holds(state: &AppState, session: SessionId, user: UserId) {
 }
 
 /// Publishes freed seats, one piece of news per area and former state.
-pub fn publish_released(state: &AppState, session: SessionId, user: UserId, released: &[Released]) {
+pub(crate) fn publish_released(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    released: &[Released],
+) {
     let mut groups: Vec<(AreaId, SeatStatus, Vec<SeatChange>)> = Vec::new();
     for r in released {
         let change = SeatChange {
@@ -202,7 +211,7 @@ pub fn publish_released(state: &AppState, session: SessionId, user: UserId, rele
 
 /// The server's periodic duties at `now`: end page visits whose window ran out, end the visits
 /// of instances that died, free holds past their deadline. Each ending is published.
-pub async fn sweep(state: &AppState, now: Millis) {
+pub(crate) async fn sweep(state: &AppState, now: Millis) {
     let rooms = &state.store.waiting_room;
     match rooms.expire(now).await {
         Ok(expired) => {

@@ -18,7 +18,7 @@ use crate::storage::StorageResult;
 /// What a warm-up did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WarmupReport {
+pub(crate) struct WarmupReport {
     /// The session warmed.
     pub session_id: SessionId,
     /// Areas loaded.
@@ -30,7 +30,10 @@ pub struct WarmupReport {
 }
 
 /// Warms everything a sale of `session` touches; `None` when there is no such session.
-pub async fn warm_up(state: &AppState, session: SessionId) -> StorageResult<Option<WarmupReport>> {
+pub(crate) async fn warm_up(
+    state: &AppState,
+    session: SessionId,
+) -> StorageResult<Option<WarmupReport>> {
     let started = Instant::now();
     let catalog = &state.store.catalog;
     if catalog.session(session).await?.is_none() {
@@ -61,7 +64,7 @@ pub async fn warm_up(state: &AppState, session: SessionId) -> StorageResult<Opti
 const LOOK_EVERY: Duration = Duration::from_secs(30);
 
 /// Warms each session once when its on-sale time comes within the configured lead.
-pub async fn run_scheduler(state: AppState, stop: CancellationToken) {
+pub(crate) async fn run_scheduler(state: AppState, stop: CancellationToken) {
     let lead = Duration::from_secs(state.settings.warmup_lead).as_millis() as Millis;
     let mut warmed: HashSet<SessionId> = HashSet::new();
     let mut interval = tokio::time::interval(LOOK_EVERY);

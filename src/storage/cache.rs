@@ -89,7 +89,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Table<K, V> {
 type SeatsByPosition = HashMap<(i64, i64), SeatId>;
 
 /// The catalog with its immutable lookups cached.
-pub struct CachedCatalog {
+pub(crate) struct CachedCatalog {
     inner: Arc<dyn Catalog>,
     sessions: Table<SessionId, Option<SessionInfo>>,
     areas: Table<(SessionId, AreaId), bool>,
@@ -98,7 +98,7 @@ pub struct CachedCatalog {
 
 impl CachedCatalog {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Catalog>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Catalog>) -> Self {
         Self {
             inner,
             sessions: Table::new(),
@@ -174,14 +174,14 @@ impl Catalog for CachedCatalog {
 }
 
 /// Accounts with positive existence checks cached (every authenticated request makes one).
-pub struct CachedAccounts {
+pub(crate) struct CachedAccounts {
     inner: Arc<dyn Accounts>,
     known: Table<UserId, ()>,
 }
 
 impl CachedAccounts {
     /// Wraps `inner`.
-    pub fn new(inner: Arc<dyn Accounts>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn Accounts>) -> Self {
         Self {
             inner,
             known: Table::new(),

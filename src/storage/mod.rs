@@ -5,14 +5,14 @@
 //! script); callers never compose two calls into one transition.
 
 pub mod admin;
-pub mod cache;
+pub(crate) mod cache;
 pub mod memory;
 pub mod model;
 pub mod mysql;
-pub mod queries;
+pub(crate) mod queries;
 pub mod redis;
 pub mod sqlite;
-pub mod transitions;
+pub(crate) mod transitions;
 
 use std::collections::HashMap;
 use std::sync::Arc;

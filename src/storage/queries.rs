@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use crate::domain::seats::SeatStatus;
 
 /// Every table a route reads or writes: readiness fails when one is gone.
-pub const ROUTE_TABLES: &[&str] = &[
+pub(crate) const ROUTE_TABLES: &[&str] = &[
     "venue",
     "area",
     "event",
@@ -26,7 +26,7 @@ pub const ROUTE_TABLES: &[&str] = &[
 
 /// The route tables missing from `present` (the tables the engine lists), as a readiness
 /// failure naming them.
-pub fn check_route_tables(present: &[String]) -> Result<(), super::StorageError> {
+pub(crate) fn check_route_tables(present: &[String]) -> Result<(), super::StorageError> {
     let missing: Vec<&str> = ROUTE_TABLES
         .iter()
         .copied()
@@ -43,20 +43,20 @@ pub fn check_route_tables(present: &[String]) -> Result<(), super::StorageError>
 }
 
 /// Event cards, all of them.
-pub const EVENTS: &str = "SELECT id, singer, picture FROM event ORDER BY id";
+pub(crate) const EVENTS: &str = "SELECT id, singer, picture FROM event ORDER BY id";
 /// Event cards whose title matches a `LIKE` pattern.
-pub const EVENTS_MATCHING: &str =
+pub(crate) const EVENTS_MATCHING: &str =
     "SELECT id, singer, picture FROM event WHERE title LIKE ? ORDER BY id";
 /// An event joined with its sessions and venues, soonest session first.
-pub const EVENT_DETAIL: &str = "SELECT e.singer, e.title, e.detail_picture, e.description, \
+pub(crate) const EVENT_DETAIL: &str = "SELECT e.singer, e.title, e.detail_picture, e.description, \
      e.video_link, e.on_sale, s.id, s.time, v.city, v.name \
      FROM event e JOIN session s ON s.event_id = e.id JOIN venue v ON v.id = s.venue_id \
      WHERE e.id = ? ORDER BY s.time, s.id";
 /// One session with its event's on-sale time.
-pub const SESSION: &str = "SELECT s.id, s.event_id, s.time, e.on_sale, s.seat_picture \
+pub(crate) const SESSION: &str = "SELECT s.id, s.event_id, s.time, e.on_sale, s.seat_picture \
      FROM session s JOIN event e ON e.id = s.event_id WHERE s.id = ?";
 /// A session's areas with their price and count of EMPTY seats.
-pub static SESSION_AREAS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static SESSION_AREAS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "SELECT a.id, a.name, p.price, \
      (SELECT COUNT(*) FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
@@ -67,16 +67,16 @@ pub static SESSION_AREAS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 /// Whether an area belongs to a session's venue (area id, session id).
-pub const AREA_IN_SESSION: &str = "SELECT COUNT(*) FROM area a \
+pub(crate) const AREA_IN_SESSION: &str = "SELECT COUNT(*) FROM area a \
      JOIN session s ON s.venue_id = a.venue_id WHERE a.id = ? AND s.id = ?";
 /// Every seat of an area with its position (area).
-pub const AREA_SEATS: &str = "SELECT `row`, `column`, id FROM seat WHERE area_id = ?";
+pub(crate) const AREA_SEATS: &str = "SELECT `row`, `column`, id FROM seat WHERE area_id = ?";
 /// One area's seat map in a session (session, area), dense by row then column.
-pub const SEAT_MAP: &str = "SELECT st.`column`, st.`row`, ss.status_id \
+pub(crate) const SEAT_MAP: &str = "SELECT st.`column`, st.`row`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
      WHERE ss.session_id = ? AND st.area_id = ? ORDER BY st.`row`, st.`column`";
 /// Order summary lines (session, then the seat ids), priced for that session.
-pub const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, st.`row`, \
+pub(crate) const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, st.`row`, \
      st.`column`, p.price, a.id FROM session s JOIN event e ON e.id = s.event_id \
      JOIN venue v ON v.id = s.venue_id JOIN seat st ON st.id IN ({in}) \
      JOIN area a ON a.id = st.area_id \
@@ -84,17 +84,18 @@ pub const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, st.id, s
      WHERE s.id = ? ORDER BY st.id";
 
 /// Sessions whose event goes on sale in a window (from exclusive, to inclusive; DB time text).
-pub const SESSIONS_ON_SALE_BETWEEN: &str = "SELECT s.id FROM session s \
+pub(crate) const SESSIONS_ON_SALE_BETWEEN: &str = "SELECT s.id FROM session s \
      JOIN event e ON e.id = s.event_id WHERE e.on_sale > ? AND e.on_sale <= ? ORDER BY s.id";
 
 /// Insert an account (name, email, password hash).
-pub const INSERT_USER: &str = "INSERT INTO `user` (name, email, password) VALUES (?, ?, ?)";
+pub(crate) const INSERT_USER: &str = "INSERT INTO `user` (name, email, password) VALUES (?, ?, ?)";
 /// An account by email.
-pub const USER_BY_EMAIL: &str = "SELECT id, name, email, password FROM `user` WHERE email = ?";
+pub(crate) const USER_BY_EMAIL: &str =
+    "SELECT id, name, email, password FROM `user` WHERE email = ?";
 /// An account by id.
-pub const USER_BY_ID: &str = "SELECT id, name, email, password FROM `user` WHERE id = ?";
+pub(crate) const USER_BY_ID: &str = "SELECT id, name, email, password FROM `user` WHERE id = ?";
 /// Every ticket of an account's orders, newest order first.
-pub const PROFILE_ROWS: &str = "SELECT o.id, o.session_id, e.title, s.time, v.name, \
+pub(crate) const PROFILE_ROWS: &str = "SELECT o.id, o.session_id, e.title, s.time, v.name, \
      o.created_at, a.name, od.price, st.`row`, st.`column` \
      FROM `order` o JOIN session s ON s.id = o.session_id JOIN event e ON e.id = s.event_id \
      JOIN venue v ON v.id = s.venue_id JOIN order_detail od ON od.order_id = o.id \
@@ -102,53 +103,53 @@ pub const PROFILE_ROWS: &str = "SELECT o.id, o.session_id, e.title, s.time, v.na
      WHERE o.user_id = ? ORDER BY o.id DESC, od.id";
 
 /// Seats of a session an account has SOLD (user, session).
-pub static SOLD_COUNT: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static SOLD_COUNT: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id = {SOLD}",
     )
 });
 /// Seats of a session an account holds in any state (user, session).
-pub static HELD_COUNT: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static HELD_COUNT: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id <> {EMPTY}",
     )
 });
 /// Which of some seats the account holds in one status (session, user, status, seat ids).
-pub const HELD_IN: &str = "SELECT seat_id FROM seat_status \
+pub(crate) const HELD_IN: &str = "SELECT seat_id FROM seat_status \
      WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})";
 /// Owner and status of one seat in a session (session, seat).
-pub const SEAT_OWNER: &str =
+pub(crate) const SEAT_OWNER: &str =
     "SELECT user_id, status_id FROM seat_status WHERE session_id = ? AND seat_id = ?";
 /// EMPTY → SELECTED (user, hold deadline, session, seat); one affected row means the caller won.
-pub static CLAIM_SEAT: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static CLAIM_SEAT: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {SELECTED}, user_id = ?, hold_until = ? \
      WHERE session_id = ? AND seat_id = ? AND status_id = {EMPTY}",
     )
 });
 /// The caller's seats in a given state → EMPTY (session, user, from-status, seat ids).
-pub static FREE_SEATS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static FREE_SEATS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, \
      hold_until = NULL WHERE session_id = ? AND user_id = ? AND status_id = ? AND seat_id IN ({in})",
     )
 });
 /// The caller's SELECTED or LOCKED seats → LOCKED (hold deadline, session, user, seat ids).
-pub static LOCK_SEATS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static LOCK_SEATS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {LOCKED}, hold_until = ? \
      WHERE session_id = ? AND user_id = ? AND status_id IN ({LOCKED}, {SELECTED}) AND seat_id IN ({in})",
     )
 });
 /// The caller's LOCKED seats → SOLD (session, user, seat ids).
-pub static SELL_SEATS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static SELL_SEATS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {SOLD}, hold_until = NULL \
      WHERE session_id = ? AND user_id = ? AND status_id = {LOCKED} AND seat_id IN ({in})",
     )
 });
 /// Holds past their deadline (now), with owner and position.
-pub static STALE_HOLDS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static STALE_HOLDS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "SELECT ss.session_id, ss.user_id, st.id, st.area_id, st.`row`, \
      st.`column`, ss.status_id FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
@@ -156,7 +157,7 @@ pub static STALE_HOLDS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 /// Frees one hold if it is still past its deadline (session, seat, now).
-pub static FREE_STALE_HOLD: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static FREE_STALE_HOLD: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, \
      hold_until = NULL WHERE session_id = ? AND seat_id = ? AND status_id IN ({LOCKED}, {SELECTED}) \
@@ -164,7 +165,7 @@ pub static FREE_STALE_HOLD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 /// The caller's SELECTED and LOCKED seats with their positions (user, session).
-pub static HOLDS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static HOLDS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "SELECT st.id, st.area_id, st.`row`, st.`column`, ss.status_id \
      FROM seat_status ss JOIN seat st ON st.id = ss.seat_id \
@@ -172,20 +173,20 @@ pub static HOLDS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 /// Release listed holds of an account in a session (user, session, seat ids).
-pub static RELEASE_SEATS: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static RELEASE_SEATS: LazyLock<String> = LazyLock::new(|| {
     with_statuses(
         "UPDATE seat_status SET status_id = {EMPTY}, user_id = NULL, hold_until = NULL \
      WHERE user_id = ? AND session_id = ? AND status_id IN ({LOCKED}, {SELECTED}) AND seat_id IN ({in})",
     )
 });
 /// Prices of seats in a session (session, seat ids).
-pub const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \
+pub(crate) const SEAT_PRICES: &str = "SELECT st.id, p.price FROM seat st \
      JOIN price p ON p.area_id = st.area_id AND p.session_id = ? WHERE st.id IN ({in})";
 /// Insert an order header (user, session, total); payment status is always '1'.
-pub const INSERT_ORDER: &str = "INSERT INTO `order` (user_id, session_id, payment_status_id, total) \
+pub(crate) const INSERT_ORDER: &str = "INSERT INTO `order` (user_id, session_id, payment_status_id, total) \
      VALUES (?, ?, '1', ?)";
 /// Insert an order line (order, seat, price).
-pub const INSERT_ORDER_LINE: &str =
+pub(crate) const INSERT_ORDER_LINE: &str =
     "INSERT INTO order_detail (order_id, seat_id, price) VALUES (?, ?, ?)";
 
 /// Fills the seat-status markers of `sql` with the numbers [`SeatStatus::id`] stores.
@@ -203,7 +204,7 @@ fn with_statuses(sql: &str) -> String {
 }
 
 /// Expands the `{in}` marker of `sql` into `n` placeholders.
-pub fn with_in(sql: &str, n: usize) -> String {
+pub(crate) fn with_in(sql: &str, n: usize) -> String {
     let marks = vec!["?"; n.max(1)].join(", ");
     sql.replace("{in}", &marks)
 }

@@ -12,11 +12,11 @@ use crate::storage::model::*;
 use crate::storage::queries as q;
 
 /// Owner and status of one seat row, `None` when the session has no such seat.
-pub type SeatRow = Option<(Option<i64>, i64)>;
+pub(crate) type SeatRow = Option<(Option<i64>, i64)>;
 
 /// What a transition may do inside an engine's open transaction.
 #[allow(async_fn_in_trait)] // Used with concrete engine types only, where Send is visible.
-pub trait SeatTx {
+pub(crate) trait SeatTx {
     /// The engine's error.
     type Error;
     /// Serialises concurrent transitions of one account (MySQL locks its row; SQLite already
@@ -57,7 +57,7 @@ pub trait SeatTx {
 }
 
 /// What a transition decided: the outcome, and whether its writes stand.
-pub struct Decided<T> {
+pub(crate) struct Decided<T> {
     /// The outcome for the caller.
     pub outcome: T,
     /// Commit (true) or roll back (false).
@@ -125,7 +125,7 @@ async fn first_not_held<T: SeatTx>(
 }
 
 /// EMPTY → SELECTED until `deadline` if the account holds fewer seats than the limit.
-pub async fn select<T: SeatTx>(
+pub(crate) async fn select<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -149,7 +149,7 @@ pub async fn select<T: SeatTx>(
 }
 
 /// SELECTED (by the account) → EMPTY, all or nothing.
-pub async fn unselect<T: SeatTx>(
+pub(crate) async fn unselect<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -165,7 +165,7 @@ pub async fn unselect<T: SeatTx>(
 }
 
 /// SELECTED/LOCKED (by the account) → LOCKED, all or nothing, within the SOLD allowance.
-pub async fn lock<T: SeatTx>(
+pub(crate) async fn lock<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -189,7 +189,7 @@ pub async fn lock<T: SeatTx>(
 }
 
 /// LOCKED (by the account) → EMPTY, all or nothing.
-pub async fn unlock<T: SeatTx>(
+pub(crate) async fn unlock<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -211,7 +211,7 @@ pub async fn unlock<T: SeatTx>(
 }
 
 /// Every SELECTED or LOCKED seat of the account → EMPTY; returns what was released.
-pub async fn release_holds<T: SeatTx>(
+pub(crate) async fn release_holds<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -223,7 +223,7 @@ pub async fn release_holds<T: SeatTx>(
 }
 
 /// LOCKED (by the account) → SOLD, with the order and its lines.
-pub async fn place_order<T: SeatTx>(
+pub(crate) async fn place_order<T: SeatTx>(
     tx: &mut T,
     user: UserId,
     session: SessionId,
@@ -266,7 +266,7 @@ pub async fn place_order<T: SeatTx>(
 
 /// Frees every hold past its deadline; each row is re-checked by its unique key, so a hold
 /// renewed or sold in the meantime stays.
-pub async fn free_stale_holds<T: SeatTx>(
+pub(crate) async fn free_stale_holds<T: SeatTx>(
     tx: &mut T,
     now: Millis,
 ) -> Result<Decided<Vec<StaleHold>>, T::Error> {

@@ -44,3 +44,72 @@ fn local_ci_lints_the_workspace_checks_the_vendored_crate_and_runs_every_test() 
         assert!(test.contains(step), "scripts/test lacks `{step}`");
     }
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not count).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .starts_with('Z')
+    })
+}
+
+#[test]
+fn a_sigterm_stops_the_running_test_step_at_once_and_runs_the_exit_trap() {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(crate::helpers::unique("steps"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let steps = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/steps.sh");
+    // What scripts/test does: its steps, with an EXIT trap that stops what it started.
+    let script = format!(
+        "set -euo pipefail\nsource '{steps}'\ntrap 'touch {dir}/stopped' EXIT\n\
+         step bash -c 'echo $$ > {dir}/step; exec sleep 60'\n",
+        steps = steps.display(),
+        dir = dir.display()
+    );
+    let mut run = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .spawn()
+        .expect("bash runs");
+    let started = Instant::now();
+    let step_pid = loop {
+        if let Ok(pid) = std::fs::read_to_string(dir.join("step"))
+            && !pid.trim().is_empty()
+        {
+            break pid.trim().to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the step never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = run.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(5),
+            "the script waited for its step instead of stopping"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
+    assert!(dir.join("stopped").exists(), "the EXIT trap did not run");
+    while running(&step_pid) && signalled.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(&step_pid), "the step outlived the script");
+    let _ = std::fs::remove_dir_all(&dir);
+}

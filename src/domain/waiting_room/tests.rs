@@ -143,7 +143,6 @@ fn expiry_ends_only_visits_past_their_lifetime_and_promotes_in_order() {
     let mut room = seven_arrivals();
     let lifetime = 610_000;
     assert!(room.expire(&RULES, lifetime, 400 + lifetime - 1).is_empty());
-    assert_eq!(room.next_expiry(lifetime), Some(400 + lifetime));
     let ended = room.expire(&RULES, lifetime, 900 + lifetime);
     let summary: Vec<_> = ended
         .iter()
@@ -151,6 +150,36 @@ fn expiry_ends_only_visits_past_their_lifetime_and_promotes_in_order() {
         .collect();
     assert_eq!(summary, vec![(1, Some(4)), (2, Some(5))]);
     assert_eq!(room.place(UserId(6)), Some(Place::Queue(0)));
+}
+
+#[test]
+fn visits_ending_in_one_sweep_leave_before_anyone_is_told_a_new_estimate() {
+    let rules = Rules { limit: 2, ..RULES };
+    let lifetime = 610_000;
+    let mut room = Room::new();
+    for user in 1..=2 {
+        room.enter(&rules, UserId(user), h(user), 0);
+    }
+    for user in 3..=5 {
+        room.enter(&rules, UserId(user), h(user), 1_000);
+    }
+    let ended = room.expire(&rules, lifetime, lifetime);
+    let told: Vec<_> = ended
+        .iter()
+        .map(|(u, d)| {
+            let notices: Vec<_> = d.notices.iter().map(|n| (n.user.0, n.seconds)).collect();
+            (u.0, d.promoted.map(|p| p.0), notices)
+        })
+        .collect();
+    // Both promoted visitors start a full window now; nobody is measured against users 1 and 2,
+    // whose visits ended in this very sweep (expire.lua answers the same).
+    assert_eq!(
+        told,
+        vec![
+            (1, Some(3), vec![(4, 610), (5, 610)]),
+            (2, Some(4), vec![(5, 610)]),
+        ]
+    );
 }
 
 /// A tiny deterministic generator, so the randomized test needs no extra crate and replays.

@@ -25,7 +25,7 @@ fn session_of(ns: &str) -> Option<SessionId> {
 }
 
 /// Connect middleware: a valid token and a place on this session's buying page.
-pub async fn on_connecting<A: Adapter>(
+pub(crate) async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
@@ -59,7 +59,7 @@ pub async fn on_connecting<A: Adapter>(
 }
 
 /// On connect the visitor hears when the window ends.
-pub async fn on_connect<A: Adapter>(
+pub(crate) async fn on_connect<A: Adapter>(
     s: SocketRef<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,

@@ -3,16 +3,16 @@
 //! `{ok: false, error: {code, message}}`; pushes carry whole values (seat changes carry a
 //! per-area version). The rules are the service layer's; this module only translates.
 
-pub mod event;
-pub mod positions;
-pub mod queue;
+pub(crate) mod event;
+pub(crate) mod positions;
+pub(crate) mod queue;
 
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 
-use super::{Conn, rooms};
+use super::rooms;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::Millis;
@@ -22,10 +22,10 @@ use crate::state::AppState;
 /// A refused app connection: the CONNECT_ERROR message is the error code.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct Refused(pub &'static str);
+pub(crate) struct Refused(pub &'static str);
 
 /// The wire name of a seat state.
-pub fn status_name(status: SeatStatus) -> &'static str {
+pub(crate) fn status_name(status: SeatStatus) -> &'static str {
     match status {
         SeatStatus::Empty => "empty",
         SeatStatus::Selected => "selected",
@@ -40,7 +40,7 @@ fn error_body(code: &str, message: &str) -> Value {
 }
 
 /// The protocol's code for a use-case error (storage faults are logged here, once).
-pub fn code_of(e: &ServiceError) -> &'static str {
+pub(crate) fn code_of(e: &ServiceError) -> &'static str {
     match e {
         ServiceError::UnknownSession => "unknown_session",
         ServiceError::UnknownArea => "unknown_area",
@@ -61,14 +61,14 @@ pub fn code_of(e: &ServiceError) -> &'static str {
 }
 
 /// Answers an ack; a client that asked for none gets nothing.
-pub fn answer<A: Adapter>(ack: AckSender<A>, body: Value) {
+pub(crate) fn answer<A: Adapter>(ack: AckSender<A>, body: Value) {
     if let Err(e) = ack.send(&body) {
         tracing::debug!(error = %e, "ack not sent (socket gone)");
     }
 }
 
 /// Answers `{ok: true, …fields}`.
-pub fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
+pub(crate) fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
     let mut body = json!({"ok": true});
     if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), fields) {
         body.extend(fields);
@@ -77,7 +77,7 @@ pub fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
 }
 
 /// Answers a use-case error with its code.
-pub fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
+pub(crate) fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
     let message = match e {
         ServiceError::Unavailable(_) => "a server fault; try again".to_string(),
         other => other.to_string(),
@@ -86,7 +86,7 @@ pub fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
 }
 
 /// Answers a use-case result: its fields on success, its code on failure.
-pub fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, ServiceError>) {
+pub(crate) fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, ServiceError>) {
     match result {
         Ok(fields) => ok(ack, fields),
         Err(e) => fail(ack, &e),
@@ -94,12 +94,12 @@ pub fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, ServiceError>)
 }
 
 /// Answers `bad_request` naming what was wrong with the payload.
-pub fn bad_request<A: Adapter>(ack: AckSender<A>, message: &str) {
+pub(crate) fn bad_request<A: Adapter>(ack: AckSender<A>, message: &str) {
     answer(ack, error_body("bad_request", message));
 }
 
 /// A positive integer id field of an object payload.
-pub fn id_field(payload: &Value, name: &str) -> Option<i64> {
+pub(crate) fn id_field(payload: &Value, name: &str) -> Option<i64> {
     payload
         .get(name)
         .and_then(Value::as_i64)
@@ -107,7 +107,7 @@ pub fn id_field(payload: &Value, name: &str) -> Option<i64> {
 }
 
 /// The session id of an app payload, or the `bad_request` message.
-pub fn session_field(payload: &Value) -> Result<SessionId, &'static str> {
+pub(crate) fn session_field(payload: &Value) -> Result<SessionId, &'static str> {
     id_field(payload, "sessionId")
         .map(SessionId)
         .ok_or("sessionId must be a positive integer")
@@ -115,7 +115,7 @@ pub fn session_field(payload: &Value) -> Result<SessionId, &'static str> {
 
 /// The signed-in account of a connection: `auth.token` (with or without `Bearer `), else the
 /// handshake's `Authorization: Bearer` header.
-pub async fn authenticate<A: Adapter>(
+pub(crate) async fn authenticate<A: Adapter>(
     s: &SocketRef<A>,
     auth: Option<&Value>,
     state: &AppState,
@@ -145,7 +145,11 @@ pub async fn authenticate<A: Adapter>(
 }
 
 /// When the visitor's purchase window ends (the client-visible one, without the grace).
-pub async fn window_ends_at(state: &AppState, session: SessionId, user: UserId) -> Option<Millis> {
+pub(crate) async fn window_ends_at(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> Option<Millis> {
     let since = state
         .store
         .waiting_room
@@ -157,7 +161,7 @@ pub async fn window_ends_at(state: &AppState, session: SessionId, user: UserId) 
 }
 
 /// Tells an app visitor waiting in line that they reached the buying page.
-pub async fn admitted<A: Adapter>(
+pub(crate) async fn admitted<A: Adapter>(
     io: &SocketIo<A>,
     session: SessionId,
     user: UserId,
@@ -174,7 +178,7 @@ pub async fn admitted<A: Adapter>(
 
 /// The server ended a visit: the queue hears `removed`, the buying page `expired`, and the
 /// buying page's connections close.
-pub async fn window_expired<A: Adapter>(
+pub(crate) async fn window_expired<A: Adapter>(
     io: &SocketIo<A>,
     session: SessionId,
     user: UserId,
@@ -198,9 +202,4 @@ pub async fn window_expired<A: Adapter>(
     {
         tracing::warn!(error = %e, "disconnecting an expired app visitor failed");
     }
-}
-
-/// The connection state shared with the legacy namespace (identity, places entered).
-pub fn conn_of<A: Adapter>(s: &SocketRef<A>) -> Option<Conn> {
-    s.extensions.get::<Conn>()
 }

@@ -20,7 +20,7 @@ use crate::realtime::rooms;
 use crate::service::estimate::Estimator;
 
 /// Shortest time between two `position` pushes to one person.
-pub const EVERY: Duration = Duration::from_secs(1);
+pub(crate) const EVERY: Duration = Duration::from_secs(1);
 /// How often the flusher looks for due pushes.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -34,11 +34,15 @@ struct Latest {
 
 /// The newest position of everyone waiting, and when each last heard one; cheap to clone.
 #[derive(Clone, Default)]
-pub struct Positions(Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>);
+pub(crate) struct Positions {
+    latest: Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>,
+    /// Turns a place into the pushed `estimate` (the line's observed pace).
+    estimator: Estimator,
+}
 
 /// One push to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Due {
+pub(crate) struct Due {
     /// The session.
     pub session: SessionId,
     /// Who.
@@ -50,13 +54,21 @@ pub struct Due {
 }
 
 impl Positions {
+    /// Positions whose pushes carry `estimator`'s estimates.
+    pub(crate) fn new(estimator: Estimator) -> Self {
+        Self {
+            latest: Arc::default(),
+            estimator,
+        }
+    }
+
     fn map(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Latest>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.latest.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records what a departure changed: the departed and the admitted leave the table,
     /// everyone behind gets their new place.
-    pub fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
+    pub(crate) fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
         let mut map = self.map();
         map.remove(&(session, departed));
         if let Some(promoted) = departure.promoted {
@@ -80,7 +92,7 @@ impl Positions {
     }
 
     /// Records a place given outright (the fair-start draw): `ahead` people in front.
-    pub fn placed(&self, session: SessionId, user: UserId, ahead: usize, seconds: i64) {
+    pub(crate) fn placed(&self, session: SessionId, user: UserId, ahead: usize, seconds: i64) {
         let mut map = self.map();
         let latest = map.entry((session, user)).or_insert(Latest {
             ahead: usize::MAX,
@@ -93,19 +105,25 @@ impl Positions {
         latest.unsent = true;
     }
 
-    /// Forgets a person (they left the queue).
-    pub fn forget(&self, session: SessionId, user: UserId) {
-        self.map().remove(&(session, user));
+    /// Takes the pushes due at `now`, marking them sent.
+    pub(crate) fn due(&self, now: Instant) -> Vec<Due> {
+        self.take(now, false)
     }
 
-    /// Takes the pushes due at `now`, marking them sent.
-    pub fn due(&self, now: Instant) -> Vec<Due> {
+    /// Takes every unsent push, due or not, marking them sent: at shutdown the newest place
+    /// goes out at once rather than with a connection that is about to close.
+    fn pending(&self, now: Instant) -> Vec<Due> {
+        self.take(now, true)
+    }
+
+    fn take(&self, now: Instant, all: bool) -> Vec<Due> {
         let mut map = self.map();
         let mut due = Vec::new();
         for ((session, user), latest) in map.iter_mut() {
-            let rested = latest
-                .sent_at
-                .is_none_or(|t| now.duration_since(t) >= EVERY);
+            let rested = all
+                || latest
+                    .sent_at
+                    .is_none_or(|t| now.duration_since(t) >= EVERY);
             if latest.unsent && rested {
                 latest.unsent = false;
                 latest.sent_at = Some(now);
@@ -120,23 +138,26 @@ impl Positions {
         due
     }
 
-    /// Sends due pushes through `io` until `stop`.
-    pub async fn flush<A: Adapter>(
-        self,
-        io: SocketIo<A>,
-        estimator: Estimator,
-        stop: CancellationToken,
-    ) {
+    /// Sends due pushes through `io` until `stop`, then whatever is still unsent.
+    pub(crate) async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
-                () = stop.cancelled() => return,
+                () = stop.cancelled() => break,
             }
             for due in self.due(Instant::now()) {
-                send(&io, &estimator, due).await;
+                send(&io, &self.estimator, due).await;
             }
+        }
+        self.send_pending(&io).await;
+    }
+
+    /// Sends every unsent push now, rate limit or not (shutdown: the sockets close next).
+    pub(crate) async fn send_pending<A: Adapter>(&self, io: &SocketIo<A>) {
+        for due in self.pending(Instant::now()) {
+            send(io, &self.estimator, due).await;
         }
     }
 }
@@ -190,6 +211,24 @@ mod tests {
             positions.due(t0 + EVERY * 3).is_empty(),
             "nothing new, nothing sent"
         );
+    }
+
+    #[test]
+    fn at_shutdown_a_held_back_place_goes_out_at_once_and_only_once() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        positions.departure(s, UserId(1), &moved(Place::Queue(0), &[7]));
+        assert_eq!(positions.due(t0).len(), 1);
+        positions.departure(s, UserId(2), &moved(Place::Queue(0), &[7]));
+        let soon = t0 + Duration::from_millis(10);
+        assert!(
+            positions.due(soon).is_empty(),
+            "held back by the rate limit"
+        );
+        let pending = positions.pending(soon);
+        assert_eq!(pending.len(), 1);
+        assert!(positions.pending(soon).is_empty(), "sent once");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::service::{ServiceError, resume, visit};
 use crate::state::AppState;
 
 /// Connect middleware: a valid token; registers the events before CONNECT is sent.
-pub async fn on_connecting<A: Adapter>(
+pub(crate) async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
@@ -55,10 +55,10 @@ pub async fn on_connecting<A: Adapter>(
 }
 
 /// The namespace's connect handler: everything is registered by the middleware.
-pub async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
+pub(crate) async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
 
 /// The `estimate` object: the expected wait in seconds and its range.
-pub fn estimate(e: Estimate) -> Value {
+pub(crate) fn estimate(e: Estimate) -> Value {
     json!({"seconds": e.seconds, "low": e.low, "high": e.high})
 }
 

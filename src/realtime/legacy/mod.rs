@@ -25,7 +25,7 @@ use crate::state::AppState;
 /// Registers the original events on a new authenticated connection. Called from the connect
 /// middleware, which runs before the client is told it is connected: a connect handler runs
 /// only after that, so an event the client sends at once could otherwise find no handler.
-pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
+pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
     s.join(rooms::user(conn.user()));
     s.on("check limit", queue::on_check_limit::<A>);
     s.on("join room", seats::on_join_room::<A>);
@@ -38,7 +38,7 @@ pub fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
 }
 
 /// The namespace's connect handler: events are registered already (see [`register`]).
-pub async fn on_connect<A: Adapter>(
+pub(crate) async fn on_connect<A: Adapter>(
     s: SocketRef<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,

@@ -3,7 +3,7 @@
 use crate::domain::ids::{AreaId, SessionId, UserId};
 
 /// The keys of one session's room; they share the hash tag `{<session>}` (one cluster slot).
-pub struct RoomKeys {
+pub(super) struct RoomKeys {
     /// ZSET user → entry time (ms): the buying page.
     pub page: String,
     /// ZSET user → ticket: the FIFO queue.
@@ -16,7 +16,7 @@ pub struct RoomKeys {
 
 impl RoomKeys {
     /// The keys of `session` under `prefix`.
-    pub fn new(prefix: &str, session: SessionId) -> Self {
+    pub(super) fn new(prefix: &str, session: SessionId) -> Self {
         let tag = format!("{prefix}{{{session}}}");
         Self {
             page: format!("{tag}:page"),
@@ -29,36 +29,36 @@ impl RoomKeys {
 
 /// STRING: the change counter of one area's seat map in one session (same hash tag as the
 /// session's room).
-pub fn seat_version(prefix: &str, session: SessionId, area: AreaId) -> String {
+pub(super) fn seat_version(prefix: &str, session: SessionId, area: AreaId) -> String {
     format!("{prefix}{{{session}}}:seats:{area}:version")
 }
 
 /// The deployment-wide keys (indexes and leases) under a prefix.
-pub struct Keys<'a>(pub &'a str);
+pub(super) struct Keys<'a>(pub &'a str);
 
 impl Keys<'_> {
     /// SET of sessions whose rooms may be non-empty (walked by the expiry sweep).
-    pub fn sessions(&self) -> String {
+    pub(super) fn sessions(&self) -> String {
         format!("{}sessions", self.0)
     }
 
     /// SET of instances that have held a lease.
-    pub fn instances(&self) -> String {
+    pub(super) fn instances(&self) -> String {
         format!("{}instances", self.0)
     }
 
     /// STRING with a TTL: an instance's lease.
-    pub fn lease(&self, instance: &str) -> String {
+    pub(super) fn lease(&self, instance: &str) -> String {
         format!("{}instance:{instance}", self.0)
     }
 
     /// SET of `session:user` places an instance has held.
-    pub fn places(&self, instance: &str) -> String {
+    pub(super) fn places(&self, instance: &str) -> String {
         format!("{}instance:{instance}:places", self.0)
     }
 
     /// SET of sessions where an account may hold a place.
-    pub fn user(&self, user: UserId) -> String {
+    pub(super) fn user(&self, user: UserId) -> String {
         format!("{}user:{user}", self.0)
     }
 }

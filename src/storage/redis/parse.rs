@@ -6,18 +6,18 @@ use crate::domain::ids::UserId;
 use crate::domain::time::Millis;
 
 /// A script's answer, read front to back.
-pub struct Reply {
+pub(super) struct Reply {
     values: Vec<Value>,
     cursor: usize,
 }
 
 /// A value as text (members, kinds); empty for nil.
-pub fn text(v: &Value) -> String {
+pub(super) fn text(v: &Value) -> String {
     v.as_string().unwrap_or_default()
 }
 
 /// A value as an integer; accepts Redis integers and numeric strings such as ZSET scores.
-pub fn int(v: &Value) -> i64 {
+pub(super) fn int(v: &Value) -> i64 {
     v.as_i64()
         .or_else(|| v.as_f64().map(|f| f as i64))
         .or_else(|| text(v).parse::<f64>().ok().map(|f| f as i64))
@@ -28,45 +28,45 @@ static NIL: Value = Value::Null;
 
 impl Reply {
     /// Wraps the raw values.
-    pub fn new(values: Vec<Value>) -> Self {
+    pub(super) fn new(values: Vec<Value>) -> Self {
         Self { values, cursor: 0 }
     }
 
     /// The first value as text (the scripts' answer kind).
-    pub fn kind(&self) -> String {
+    pub(super) fn kind(&self) -> String {
         text(self.at(0))
     }
 
     /// The value at an absolute index, nil past the end.
-    pub fn at(&self, index: usize) -> &Value {
+    pub(super) fn at(&self, index: usize) -> &Value {
         self.values.get(index).unwrap_or(&NIL)
     }
 
     /// Moves the cursor forward.
-    pub fn skip(&mut self, n: usize) {
+    pub(super) fn skip(&mut self, n: usize) {
         self.cursor += n;
     }
 
     /// The value under the cursor, then advances.
-    pub fn next_value(&mut self) -> &Value {
+    pub(super) fn next_value(&mut self) -> &Value {
         self.cursor += 1;
         self.at(self.cursor - 1)
     }
 
     /// A count followed by that many entry times.
-    pub fn times(&mut self) -> Vec<Millis> {
+    pub(super) fn times(&mut self) -> Vec<Millis> {
         let n = int(self.next_value()).max(0) as usize;
         (0..n).map(|_| int(self.next_value())).collect()
     }
 
     /// A count followed by that many user ids.
-    pub fn users(&mut self) -> Vec<UserId> {
+    pub(super) fn users(&mut self) -> Vec<UserId> {
         let n = int(self.next_value()).max(0) as usize;
         (0..n).map(|_| UserId(int(self.next_value()))).collect()
     }
 
     /// Everything after the cursor, as text.
-    pub fn rest(&mut self) -> Vec<String> {
+    pub(super) fn rest(&mut self) -> Vec<String> {
         let rest = self.values[self.cursor.min(self.values.len())..]
             .iter()
             .map(text)

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::databases::TestDb;
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::js_flows::run_node_scenario;
+use crate::multi_instance::{Instance, spawn_process};
 use crate::own_redis::OwnRedis;
 
 /// A server on `redis` (its own prefix, SQLite beside it) with settings changed by `tweak`.
@@ -118,4 +121,57 @@ async fn a_paused_redis_gets_answers_not_hangs_and_readiness_says_so_within_a_se
     redis.resume();
     let took = recovers_within(&app, &token, Duration::from_secs(15)).await;
     assert!(took.is_some(), "still failing 15 s after Redis resumed");
+}
+
+/// Waits until `instance` answers `/readyz` with 200, or panics after `limit`.
+async fn ready_within(instance: &Instance, limit: Duration) {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let req = client.get(format!("{}/readyz", instance.base));
+        let status = tokio::time::timeout(Duration::from_secs(2), req.send()).await;
+        if matches!(status, Ok(Ok(ref r)) if r.status() == StatusCode::OK) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{} is not ready {limit:?} after the Redis restart",
+            instance.base
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_cross_instances_again_after_a_redis_restart() {
+    let mut redis = OwnRedis::start();
+    let db = TestDb::create().await;
+    let url = redis.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("TICKETCLUB_AUTO_MIGRATE", "true"),
+        ("REDIS_URL", url.as_str()),
+        ("TICKETCLUB_QUEUE_LIMIT", "1"),
+    ];
+    let one = spawn_process(&env).await;
+    let two = spawn_process(&env).await;
+
+    // Both instances' default namespaces subscribed their adapter channels at startup; a
+    // restarted Redis has forgotten them.
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    ready_within(&one, Duration::from_secs(15)).await;
+    ready_within(&two, Duration::from_secs(15)).await;
+
+    // Seat news and admissions from one instance reach the other's sockets (10 s per event).
+    run_node_scenario(
+        "two-instances",
+        &one.base,
+        Some(&two.base),
+        "websocket",
+        None,
+        &[],
+    )
+    .await;
 }

@@ -10,7 +10,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
-use crate::realtime::{Conn, new_holder, rooms};
+use crate::realtime::{Conn, give_back_if_gone, new_holder, rooms};
 use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
@@ -96,6 +96,9 @@ async fn on_join<A: Adapter>(
             tracing::error!(error = %e, "leaving the previous line failed");
         }
     }
+    if entered.is_ok() && give_back_if_gone(&state, &conn, session).await {
+        return;
+    }
     let (place, seconds) = match entered {
         Ok(Admission::Pass) => (Some(Place::Page), 0),
         Ok(Admission::Queued {
@@ -168,7 +171,7 @@ async fn on_disconnect(
     if reason == DisconnectReason::ClosingServer {
         return;
     }
-    if let Some(session) = conn.entered() {
+    if let Some(session) = conn.gone() {
         let left = visit::leave(
             &state,
             session,

@@ -175,3 +175,20 @@ async fn broadcasts_cross_instances_again_after_a_redis_restart() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiting_room_key_expires_after_a_graceful_stop() {
+    let redis = OwnRedis::start();
+    let app = app_on(&redis, |_| {}).await;
+    // Seven arrivals: three on the page, four queued (the ticket counter is used), then all leave.
+    run_node_scenario("arrive7", &app.base, None, "websocket", None, &[]).await;
+    app.stop().await;
+
+    let keys = redis.keys_with_ttl();
+    assert!(
+        keys.iter().any(|(k, _)| k.ends_with(":seq")),
+        "the visit left no keys to check: {keys:?}"
+    );
+    let forever: Vec<&(String, i64)> = keys.iter().filter(|(_, ttl)| *ttl == -1).collect();
+    assert!(forever.is_empty(), "keys without a TTL: {forever:?}");
+}

@@ -1,6 +1,12 @@
 //! Every Redis key name of the waiting room, made in this one place.
 
 use crate::domain::ids::{AreaId, SessionId, UserId};
+use crate::domain::time::Millis;
+
+/// How long a waiting-room key outlives its last use (a day: longer than any queue or purchase
+/// window). Every write refreshes it, so nothing this deployment leaves behind (a stopped
+/// instance's indexes, an ended sale's counter) stays in Redis for good.
+pub const IDLE_TTL_MS: Millis = 24 * 3600 * 1000;
 
 /// The keys of one session's room; they share the hash tag `{<session>}` (one cluster slot).
 pub struct RoomKeys {

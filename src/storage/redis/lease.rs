@@ -8,6 +8,7 @@
 
 use fred::prelude::*;
 
+use super::keys::IDLE_TTL_MS;
 use super::{RedisWaitingRoom, unavailable};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
@@ -44,11 +45,19 @@ impl RedisWaitingRoom {
             .set(keys.lease(&self.lease.instance), now, expire, None, false)
             .await
             .map_err(unavailable)?;
-        let _: i64 = self
-            .client
+        let pipe = self.client.pipeline();
+        let _: () = pipe
             .sadd(keys.instances(), self.lease.instance.as_str())
             .await
             .map_err(unavailable)?;
+        // The indexes live as long as they are used: every renewal refreshes them.
+        for key in [keys.instances(), keys.places(&self.lease.instance)] {
+            let _: () = pipe
+                .pexpire(key, IDLE_TTL_MS, None)
+                .await
+                .map_err(unavailable)?;
+        }
+        let _: Vec<Value> = pipe.all().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -69,6 +78,16 @@ impl RedisWaitingRoom {
             .sadd(keys.user(user), session.0)
             .await
             .map_err(unavailable)?;
+        for key in [
+            keys.sessions(),
+            keys.places(&self.lease.instance),
+            keys.user(user),
+        ] {
+            let _: () = pipe
+                .pexpire(key, IDLE_TTL_MS, None)
+                .await
+                .map_err(unavailable)?;
+        }
         let _: Vec<Value> = pipe.all().await.map_err(unavailable)?;
         Ok(())
     }

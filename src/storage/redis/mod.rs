@@ -178,6 +178,7 @@ impl RedisWaitingRoom {
             now.to_string(),
             self.rules.limit.to_string(),
             mode.into(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let mut reply = self
             .run(&self.scripts.leave, vec![k.page, k.queue, k.holder], args)
@@ -258,6 +259,7 @@ impl RedisWaitingRoom {
             now.to_string(),
             self.lifetime_ms.to_string(),
             self.rules.limit.to_string(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let reply = self.run(&self.scripts.expire, keys, args).await?;
         if int(reply.at(0)) < 0 {
@@ -301,6 +303,12 @@ impl RedisWaitingRoom {
                 .sadd(&sessions, session.0)
                 .await
                 .map_err(unavailable)?;
+            // The removal may have emptied (deleted) the set, and SADD made it anew.
+            let _: bool = self
+                .client
+                .pexpire(&sessions, keys::IDLE_TTL_MS, None)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -322,6 +330,7 @@ impl WaitingRoom for RedisWaitingRoom {
             self.lease.holder(&holder),
             now.to_string(),
             self.rules.limit.to_string(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let reply = self.run(&self.scripts.enter, keys, args).await?;
         self.index_place(session, user).await?;

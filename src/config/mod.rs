@@ -38,8 +38,9 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,
 
-    /// Seconds an instance's lease on its waiting-room places lasts unrenewed; after it lapses
-    /// (the instance died) the other instances end those visits.
+    /// Seconds an instance's lease on its waiting-room places lasts unrenewed; once it has
+    /// stayed missing for as long again (the instance died) the other instances fence it and
+    /// end those visits.
     #[arg(long, env = "TICKETCLUB_LEASE_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub lease_ttl: u64,
 

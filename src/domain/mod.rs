@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod ids;
+pub mod lease;
 pub mod seats;
 pub mod time;
 pub mod waiting_room;

@@ -86,11 +86,20 @@ impl<A: Adapter> Notifier for Delivery<A> {
             News::VisitEnded {
                 session,
                 user,
-                reason: EndReason::WindowExpired,
+                reason,
             } => {
                 let io = self.io.clone();
                 self.seat_news
-                    .run(async move { window_expired(&io, session, user).await });
+                    .run(async move { visit_ended(&io, session, user, reason).await });
+            }
+            News::LeaseLost => {
+                let io = self.io.clone();
+                let visits = local_visits(&io);
+                self.seat_news.run(async move {
+                    for (session, user) in visits {
+                        visit_ended(&io, session, user, EndReason::InstanceLost).await;
+                    }
+                });
             }
         }
     }
@@ -167,10 +176,32 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
 
 /// Ends a visit on every protocol: the legacy page hears `window expired`, the app hears
 /// `removed` (queue) and `expired` (buying page); then their connections to it close.
-async fn window_expired<A: Adapter>(
+/// The visits this instance's own connections entered (default and `/queue` namespaces).
+fn local_visits<A: Adapter>(
+    io: &SocketIo<A>,
+) -> Vec<(crate::domain::ids::SessionId, crate::domain::ids::UserId)> {
+    let mut visits = Vec::new();
+    for ns in ["/", rooms::QUEUE_NAMESPACE] {
+        let Some(ns) = io.of(ns) else { continue };
+        for socket in ns.sockets() {
+            if let Some(conn) = socket.extensions.get::<super::Conn>()
+                && let Some(session) = conn.entered()
+                && !visits.contains(&(session, conn.user()))
+            {
+                visits.push((session, conn.user()));
+            }
+        }
+    }
+    visits
+}
+
+/// Tells a visitor the server ended their visit, then closes their connections to it. The
+/// original protocol knows one such message, `window expired`, whatever the reason.
+async fn visit_ended<A: Adapter>(
     io: &SocketIo<A>,
     session: crate::domain::ids::SessionId,
     user: crate::domain::ids::UserId,
+    reason: EndReason,
 ) {
     let room = rooms::entrant(session, user);
     if let Some(visitor) = rooms::to(io, room.clone())
@@ -185,5 +216,9 @@ async fn window_expired<A: Adapter>(
     {
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
-    super::app::window_expired(io, session, user, now_millis()).await;
+    let reason = match reason {
+        EndReason::WindowExpired => "window_expired",
+        EndReason::InstanceLost => "instance_lost",
+    };
+    super::app::visit_ended(io, session, user, reason).await;
 }

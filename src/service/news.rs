@@ -60,6 +60,9 @@ pub struct SeatsChanged {
 pub enum EndReason {
     /// The purchase window ran out.
     WindowExpired,
+    /// The instance that held the visit lost its lease (it died, or stalled longer than the
+    /// lease) and the visit was ended for it.
+    InstanceLost,
 }
 
 /// Something that changed, for the people who must hear of it.
@@ -76,6 +79,9 @@ pub enum News {
         /// What the departure changed.
         departure: Departure,
     },
+    /// This instance lost its waiting-room lease: peers ended every visit held through it, so
+    /// each local connection that entered a waiting room is told its visit ended.
+    LeaseLost,
     /// The server ended a visit: tell the visitor, then close their connections to it.
     VisitEnded {
         /// The session.

@@ -43,6 +43,10 @@ pub enum StorageError {
     /// The configuration names an engine or URL this build cannot use.
     #[error("bad storage configuration: {0}")]
     Config(String),
+    /// Peers declared this instance (the id given) dead and ended the visits it held, while
+    /// Redis stalled longer than its lease; it holds places under a new id from now on.
+    #[error("the waiting-room lease of instance {0} was lost")]
+    LeaseLost(String),
 }
 
 /// Shorthand for storage results.

@@ -192,3 +192,124 @@ async fn every_waiting_room_key_expires_after_a_graceful_stop() {
     let forever: Vec<&(String, i64)> = keys.iter().filter(|(_, ttl)| *ttl == -1).collect();
     assert!(forever.is_empty(), "keys without a TTL: {forever:?}");
 }
+
+mod lease {
+    use std::time::Duration;
+
+    use ticketclub::domain::ids::{SessionId, UserId};
+    use ticketclub::domain::time::now_millis;
+    use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
+    use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
+    use ticketclub::storage::{StorageError, WaitingRoom};
+
+    use crate::own_redis::OwnRedis;
+
+    const RULES: Rules = Rules {
+        limit: 3,
+        window_ms: 600_000,
+        buffer_s: 10,
+    };
+    const S: SessionId = SessionId(2);
+    const TTL_MS: i64 = 1_000;
+
+    /// Instance `id` of the waiting room on `redis`, with a one-second lease.
+    async fn instance(redis: &OwnRedis, id: &str) -> RedisWaitingRoom {
+        let lease = Lease {
+            instance: id.into(),
+            ttl_ms: TTL_MS,
+        };
+        let timeout = Duration::from_millis(500);
+        RedisWaitingRoom::connect(&redis.url(), "tc:", RULES, 610_000, lease, timeout)
+            .await
+            .expect("the private Redis answers")
+    }
+
+    /// `b` sweeps every 200 ms for `span`; every visit it ended.
+    async fn reap_for(b: &RedisWaitingRoom, span: Duration) -> Vec<UserId> {
+        let mut ended = Vec::new();
+        let start = std::time::Instant::now();
+        while start.elapsed() < span {
+            if let Ok(reaped) = b.reap(now_millis()).await {
+                ended.extend(reaped.into_iter().map(|e| e.user));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ended
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_redis_stall_longer_than_the_lease_does_not_let_a_peer_reap_a_live_instance() {
+        let redis = OwnRedis::start();
+        let (a, b) = (instance(&redis, "a").await, instance(&redis, "b").await);
+        let entered = a
+            .enter(S, UserId(1), Holder("x".into()), now_millis())
+            .await;
+        assert_eq!(entered.expect("enter"), Admission::Pass);
+        assert!(b.reap(now_millis()).await.expect("reap").is_empty());
+
+        // Three leases long: Redis' clock runs on, and both leases lapse inside it.
+        redis.pause();
+        tokio::time::sleep(Duration::from_millis(3 * TTL_MS as u64)).await;
+        redis.resume();
+
+        // b looks first, before a has had a chance to renew.
+        let first = b.reap(now_millis()).await.expect("reap after the stall");
+        assert!(first.is_empty(), "b reaped a live peer: {first:?}");
+        a.reap(now_millis())
+            .await
+            .expect("a renews after the stall");
+        let later = reap_for(&b, Duration::from_millis(2 * TTL_MS as u64)).await;
+        assert!(later.is_empty(), "b reaped a live peer: {later:?}");
+        assert_eq!(
+            a.place(S, UserId(1)).await.expect("place"),
+            Some(Place::Page)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_instance_is_fenced_and_reaped_and_learns_it_lost_its_lease() {
+        let redis = OwnRedis::start();
+        let (a, b) = (instance(&redis, "a").await, instance(&redis, "b").await);
+        let entered = a
+            .enter(S, UserId(1), Holder("x".into()), now_millis())
+            .await;
+        assert_eq!(entered.expect("enter"), Admission::Pass);
+
+        // a stops renewing; b reaps it only after its lease was missing a whole lease.
+        let started = std::time::Instant::now();
+        let mut ended = Vec::new();
+        while ended.is_empty() && started.elapsed() < Duration::from_secs(5) {
+            ended = b.reap(now_millis()).await.expect("reap");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            ended.iter().map(|e| e.user).collect::<Vec<_>>(),
+            [UserId(1)]
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(2 * TTL_MS as u64 - 200),
+            "reaped {:?} after a's last renewal: the lease must be missing a whole lease first",
+            started.elapsed()
+        );
+
+        // a comes back: the fence refuses its old lease, and it learns so.
+        match a.reap(now_millis()).await {
+            Err(StorageError::LeaseLost(old)) => assert_eq!(old, "a"),
+            other => panic!("a renewed a fenced lease: {other:?}"),
+        }
+        // Under its new id a holds places that its renewals keep alive.
+        a.enter(S, UserId(2), Holder("y".into()), now_millis())
+            .await
+            .expect("enter");
+        for _ in 0..15 {
+            a.reap(now_millis()).await.expect("a renews its new lease");
+            let reaped = b.reap(now_millis()).await.expect("reap");
+            assert!(reaped.is_empty(), "b reaped a's new id: {reaped:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(
+            a.place(S, UserId(2)).await.expect("place"),
+            Some(Place::Page)
+        );
+    }
+}

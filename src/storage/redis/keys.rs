@@ -53,9 +53,15 @@ impl Keys<'_> {
         format!("{}instances", self.0)
     }
 
-    /// STRING with a TTL: an instance's lease.
+    /// STRING with a TTL: an instance's lease (hash tag `{<instance>}`, shared with its fence).
     pub fn lease(&self, instance: &str) -> String {
-        format!("{}instance:{instance}", self.0)
+        format!("{}instance:{{{instance}}}", self.0)
+    }
+
+    /// STRING with a TTL: set when a peer declared the instance dead; its lease is then never
+    /// renewed again.
+    pub fn fence(&self, instance: &str) -> String {
+        format!("{}instance:{{{instance}}}:fenced", self.0)
     }
 
     /// SET of `session:user` places an instance has held.

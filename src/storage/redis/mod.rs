@@ -28,6 +28,8 @@ struct Scripts {
     leave: Script,
     expire: Script,
     place: Script,
+    renew: Script,
+    fence: Script,
 }
 
 impl Scripts {
@@ -37,12 +39,21 @@ impl Scripts {
             leave: Script::from_lua(include_str!("lua/leave.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
             place: Script::from_lua(include_str!("lua/place.lua")),
+            renew: Script::from_lua(include_str!("lua/renew.lua")),
+            fence: Script::from_lua(include_str!("lua/fence.lua")),
         }
     }
 
     /// Makes the scripts resident on every node, so the first call of a sale is a plain EVALSHA.
     async fn load(&self, client: &Client) -> Result<(), Error> {
-        for script in [&self.enter, &self.leave, &self.expire, &self.place] {
+        for script in [
+            &self.enter,
+            &self.leave,
+            &self.expire,
+            &self.place,
+            &self.renew,
+            &self.fence,
+        ] {
             script.load(client).await?;
         }
         Ok(())
@@ -52,8 +63,9 @@ impl Scripts {
 /// Waiting rooms shared by every instance through Redis.
 ///
 /// Crash safety: each instance renews a lease key; the places it holds are indexed under its id
-/// and their holder tokens start with it. When a lease lapses (the instance died), any survivor
-/// ends those visits, freeing their places for the next in line (see `lease.rs`).
+/// and their holder tokens start with it. When a lease stays missing for a whole lease lifetime
+/// (the instance died), a survivor fences it and ends those visits, freeing their places for
+/// the next in line (see `lease.rs`).
 pub struct RedisWaitingRoom {
     client: Client,
     prefix: String,
@@ -61,6 +73,11 @@ pub struct RedisWaitingRoom {
     lifetime_ms: Millis,
     scripts: Scripts,
     lease: Lease,
+    /// The id this instance holds places under now: the lease's, or a new one after a peer
+    /// fenced it (see `lease.rs`).
+    instance: std::sync::RwLock<String>,
+    /// What this instance has seen of its peers' leases.
+    watch: std::sync::Mutex<crate::domain::lease::PeerWatch>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -115,7 +132,9 @@ impl RedisWaitingRoom {
             rules,
             lifetime_ms,
             scripts,
+            instance: std::sync::RwLock::new(lease.instance.clone()),
             lease,
+            watch: Default::default(),
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
@@ -327,7 +346,7 @@ impl WaitingRoom for RedisWaitingRoom {
         let keys = vec![k.page, k.queue, k.holder, k.seq];
         let args = vec![
             user.to_string(),
-            self.lease.holder(&holder),
+            self.holder(&holder),
             now.to_string(),
             self.rules.limit.to_string(),
             keys::IDLE_TTL_MS.to_string(),
@@ -359,7 +378,7 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Option<Holder>,
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
-        let holder = holder.map(|h| self.lease.holder(&h)).unwrap_or_default();
+        let holder = holder.map(|h| self.holder(&h)).unwrap_or_default();
         self.leave_as(session, user, holder, false, now).await
     }
 

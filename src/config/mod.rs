@@ -49,8 +49,9 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_HANDOVER_GRACE", default_value_t = 30)]
     pub handover_grace: u64,
 
-    /// Milliseconds any one Redis command or database call may take before the caller gets an
-    /// error (a stalled engine must cost a request an error, never a hang).
+    /// Milliseconds any one Redis command, or database call once it has a connection, may take
+    /// before the caller gets an error (a stalled engine must cost a request an error, never a
+    /// hang).
     #[arg(long, env = "TICKETCLUB_STORAGE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
     pub storage_timeout_ms: u64,
 
@@ -184,6 +185,12 @@ impl Settings {
     /// The longest one storage call may take.
     pub fn storage_timeout(&self) -> Duration {
         Duration::from_millis(self.storage_timeout_ms)
+    }
+
+    /// The longest one database call may take: the wait for a pooled connection, then the
+    /// storage timeout for its statements.
+    pub fn db_call_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout) + self.storage_timeout()
     }
 
     /// Window plus grace: how long a page place lasts before the server ends it.

@@ -12,6 +12,7 @@ pub mod mysql;
 pub mod queries;
 pub mod redis;
 pub mod sqlite;
+pub mod timed;
 pub mod transitions;
 
 use std::collections::HashMap;
@@ -291,6 +292,7 @@ impl Store {
                 )));
             }
         };
+        let db: Arc<dyn Database> = Arc::new(timed::Timed::new(db, settings.db_call_timeout()));
         let rules = room_rules(settings);
         let lifetime = settings.window_with_grace().as_millis() as Millis;
         let (waiting_room, room_name): (Arc<dyn WaitingRoom>, String) = match &settings.redis_url {

@@ -3,8 +3,8 @@
 //! A lease can lapse because its instance died, or because Redis stalled longer than the lease
 //! and the instance could not renew it. The second must not cost the peer its visitors, so a
 //! peer is declared dead only after its lease was seen missing for a whole lease lifetime of
-//! looks in which Redis answered; any look that failed, or a gap between looks longer than the
-//! lease, starts the count again.
+//! looks in which Redis answered; any look that failed, or a gap between looks longer than two
+//! leases, starts the count again.
 
 use std::collections::HashMap;
 
@@ -26,10 +26,11 @@ impl PeerWatch {
         self.last_look = None;
     }
 
-    /// A look starts at `now`. After a gap longer than `ttl` (this instance itself stalled)
-    /// the earlier sightings no longer prove a peer stayed silent.
+    /// A look starts at `now`. After a gap longer than two leases (this instance itself
+    /// stalled) the earlier sightings no longer prove a peer stayed silent. Two, not one: looks
+    /// come about once a second, so with a one-second lease a single lease would be no gap.
     pub fn look(&mut self, now: Millis, ttl: Millis) {
-        if self.last_look.is_some_and(|last| now - last > ttl) {
+        if self.last_look.is_some_and(|last| now - last > 2 * ttl) {
             self.missing_since.clear();
         }
         self.last_look = Some(now);
@@ -92,8 +93,16 @@ mod tests {
         let mut watch = PeerWatch::default();
         watch.look(0, TTL);
         watch.seen("b", false, 0, TTL);
-        // Redis stalled (or this instance did) for longer than the lease: the first look after.
+        // This instance stalled for longer than two leases: the first look after.
         watch.look(5_000, TTL);
         assert!(!watch.seen("b", false, 5_000, TTL), "after a gap");
+
+        // Looks a little more than one lease apart still count (a one-second lease).
+        let mut watch = PeerWatch::default();
+        for now in [0, 1_100, 2_200] {
+            watch.look(now, 1_000);
+            watch.seen("b", false, now, 1_000);
+        }
+        assert!(watch.seen("b", false, 2_200, 1_000));
     }
 }

@@ -94,12 +94,7 @@ impl<A: Adapter> Notifier for Delivery<A> {
             }
             News::LeaseLost => {
                 let io = self.io.clone();
-                let visits = local_visits(&io);
-                self.seat_news.run(async move {
-                    for (session, user) in visits {
-                        visit_ended(&io, session, user, EndReason::InstanceLost).await;
-                    }
-                });
+                self.seat_news.then(move || lease_lost(&io));
             }
         }
     }
@@ -176,23 +171,46 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
 
 /// Ends a visit on every protocol: the legacy page hears `window expired`, the app hears
 /// `removed` (queue) and `expired` (buying page); then their connections to it close.
-/// The visits this instance's own connections entered (default and `/queue` namespaces).
-fn local_visits<A: Adapter>(
-    io: &SocketIo<A>,
-) -> Vec<(crate::domain::ids::SessionId, crate::domain::ids::UserId)> {
-    let mut visits = Vec::new();
-    for ns in ["/", rooms::QUEUE_NAMESPACE] {
-        let Some(ns) = io.of(ns) else { continue };
-        for socket in ns.sockets() {
-            if let Some(conn) = socket.extensions.get::<super::Conn>()
-                && let Some(session) = conn.entered()
-                && !visits.contains(&(session, conn.user()))
-            {
-                visits.push((session, conn.user()));
+/// This instance lost its lease, and with it every place it held: its own connections that
+/// entered a waiting room hear their visit ended. Only these, sent to each socket rather than
+/// to the account's rooms: a connection of the same account on another instance that took the
+/// place over still has it.
+fn lease_lost<A: Adapter>(io: &SocketIo<A>) {
+    let entered = |s: &socketioxide::extract::SocketRef<A>| {
+        let conn = s.extensions.get::<super::Conn>()?;
+        Some((conn.entered()?, conn.user()))
+    };
+    let mut ended = Vec::new();
+    for s in io.of("/").map(|ns| ns.sockets()).unwrap_or_default() {
+        let Some((session, user)) = entered(&s) else {
+            continue;
+        };
+        let _ = s.emit(WINDOW_EXPIRED, &json!({"sessionId": session}));
+        let _ = s.disconnect();
+        ended.push((session, user));
+    }
+    let queue = io.of(rooms::QUEUE_NAMESPACE).map(|ns| ns.sockets());
+    for s in queue.unwrap_or_default() {
+        let Some((session, user)) = entered(&s) else {
+            continue;
+        };
+        let _ = s.emit(
+            "removed",
+            &json!({"sessionId": session, "reason": "instance_lost"}),
+        );
+        ended.push((session, user));
+    }
+    for (session, user) in ended {
+        let page = io
+            .of(rooms::event_namespace(session))
+            .map(|ns| ns.sockets());
+        for s in page.unwrap_or_default() {
+            if s.extensions.get::<super::Conn>().map(|c| c.user()) == Some(user) {
+                let _ = s.emit("expired", &json!({}));
+                let _ = s.disconnect();
             }
         }
     }
-    visits
 }
 
 /// Tells a visitor the server ended their visit, then closes their connections to it. The

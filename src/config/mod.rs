@@ -38,8 +38,9 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_REDIS_PREFIX", default_value = "tc:")]
     pub redis_prefix: String,
 
-    /// Seconds an instance's lease on its waiting-room places lasts unrenewed; after it lapses
-    /// (the instance died) the other instances end those visits.
+    /// Seconds an instance's lease on its waiting-room places lasts unrenewed; once it has
+    /// stayed missing for as long again (the instance died) the other instances fence it and
+    /// end those visits.
     #[arg(long, env = "TICKETCLUB_LEASE_TTL", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub lease_ttl: u64,
 
@@ -58,8 +59,9 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_RESUME_GRACE", default_value_t = 60)]
     pub resume_grace: u64,
 
-    /// Milliseconds any one Redis command or database call may take before the caller gets an
-    /// error (a stalled engine must cost a request an error, never a hang).
+    /// Milliseconds any one Redis command, or database call once it has a connection, may take
+    /// before the caller gets an error (a stalled engine must cost a request an error, never a
+    /// hang).
     #[arg(long, env = "TICKETCLUB_STORAGE_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..))]
     pub storage_timeout_ms: u64,
 
@@ -195,6 +197,12 @@ impl Settings {
     /// The longest one storage call may take.
     pub fn storage_timeout(&self) -> Duration {
         Duration::from_millis(self.storage_timeout_ms)
+    }
+
+    /// The longest one database call may take: the wait for a pooled connection, then the
+    /// storage timeout for its statements.
+    pub fn db_call_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_acquire_timeout) + self.storage_timeout()
     }
 
     /// Window plus grace: how long a page place lasts before the server ends it.

@@ -8,6 +8,7 @@
 pub mod draw;
 pub mod email;
 pub mod ids;
+pub mod lease;
 pub mod seats;
 pub mod time;
 pub mod waiting_room;

@@ -108,11 +108,15 @@ impl<A: Adapter> Notifier for Delivery<A> {
             News::VisitEnded {
                 session,
                 user,
-                reason: EndReason::WindowExpired,
+                reason,
             } => {
                 let io = self.io.clone();
                 self.seat_news
-                    .run(async move { window_expired(&io, session, user).await });
+                    .run(async move { visit_ended(&io, session, user, reason).await });
+            }
+            News::LeaseLost => {
+                let io = self.io.clone();
+                self.seat_news.then(move || lease_lost(&io));
             }
         }
     }
@@ -189,10 +193,55 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
 
 /// Ends a visit on every protocol: the legacy page hears `window expired`, the app hears
 /// `removed` (queue) and `expired` (buying page); then their connections to it close.
-async fn window_expired<A: Adapter>(
+/// This instance lost its lease, and with it every place it held: its own connections that
+/// entered a waiting room hear their visit ended. Only these, sent to each socket rather than
+/// to the account's rooms: a connection of the same account on another instance that took the
+/// place over still has it.
+fn lease_lost<A: Adapter>(io: &SocketIo<A>) {
+    let entered = |s: &socketioxide::extract::SocketRef<A>| {
+        let conn = s.extensions.get::<super::Conn>()?;
+        Some((conn.entered()?, conn.user()))
+    };
+    let mut ended = Vec::new();
+    for s in io.of("/").map(|ns| ns.sockets()).unwrap_or_default() {
+        let Some((session, user)) = entered(&s) else {
+            continue;
+        };
+        let _ = s.emit(WINDOW_EXPIRED, &json!({"sessionId": session}));
+        let _ = s.disconnect();
+        ended.push((session, user));
+    }
+    let queue = io.of(rooms::QUEUE_NAMESPACE).map(|ns| ns.sockets());
+    for s in queue.unwrap_or_default() {
+        let Some((session, user)) = entered(&s) else {
+            continue;
+        };
+        let _ = s.emit(
+            "removed",
+            &json!({"sessionId": session, "reason": "instance_lost"}),
+        );
+        ended.push((session, user));
+    }
+    for (session, user) in ended {
+        let page = io
+            .of(rooms::event_namespace(session))
+            .map(|ns| ns.sockets());
+        for s in page.unwrap_or_default() {
+            if s.extensions.get::<super::Conn>().map(|c| c.user()) == Some(user) {
+                let _ = s.emit("expired", &json!({}));
+                let _ = s.disconnect();
+            }
+        }
+    }
+}
+
+/// Tells a visitor the server ended their visit, then closes their connections to it. The
+/// original protocol knows one such message, `window expired`, whatever the reason.
+async fn visit_ended<A: Adapter>(
     io: &SocketIo<A>,
     session: crate::domain::ids::SessionId,
     user: crate::domain::ids::UserId,
+    reason: EndReason,
 ) {
     let room = rooms::entrant(session, user);
     if let Some(visitor) = rooms::to(io, room.clone())
@@ -207,5 +256,9 @@ async fn window_expired<A: Adapter>(
     {
         tracing::warn!(error = %e, "disconnecting an expired visitor failed");
     }
-    super::app::window_expired(io, session, user, now_millis()).await;
+    let reason = match reason {
+        EndReason::WindowExpired => "window_expired",
+        EndReason::InstanceLost => "instance_lost",
+    };
+    super::app::visit_ended(io, session, user, reason).await;
 }

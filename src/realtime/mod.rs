@@ -41,7 +41,8 @@ struct ConnInner {
     user: UserId,
     holder: Holder,
     seat_room: Mutex<Option<(SessionId, AreaId)>>,
-    entered: Mutex<Option<SessionId>>,
+    /// The entered session and whether the socket is gone, under one lock: see [`Conn::gone`].
+    visit: Mutex<Visit>,
     /// Woken by the connect handler; see [`Conn::until_connected`].
     connected: tokio::sync::Notify,
 }
@@ -52,7 +53,7 @@ impl Conn {
             user,
             holder,
             seat_room: Mutex::new(None),
-            entered: Mutex::new(None),
+            visit: Mutex::new(Visit::default()),
             connected: tokio::sync::Notify::new(),
         }))
     }
@@ -83,7 +84,42 @@ impl Conn {
 
     /// The session whose waiting room this connection entered, if any.
     pub(crate) fn entered(&self) -> Option<SessionId> {
-        *self.0.entered.lock().unwrap_or_else(|e| e.into_inner())
+        self.visit().entered
+    }
+
+    /// Called first by a disconnect handler: from now on the connection is gone. Returns the
+    /// session it had entered, which the handler then leaves. An arrival still being handled
+    /// finds [`Conn::is_gone`] true once it has its place and gives it back: the place is read
+    /// and the flag set under one lock, so either the disconnect sees the session or the
+    /// arrival sees the flag, and a place can never outlive its socket.
+    pub(crate) fn gone(&self) -> Option<SessionId> {
+        let mut visit = self.visit();
+        visit.gone = true;
+        visit.entered
+    }
+
+    /// [`Conn::gone`] for a client that disconnected on purpose (a namespace DISCONNECT), not
+    /// by a dropped connection: the app protocol ends its place at once instead of keeping it
+    /// for the resume grace.
+    pub(crate) fn said_goodbye(&self) -> Option<SessionId> {
+        let mut visit = self.visit();
+        visit.gone = true;
+        visit.said_goodbye = true;
+        visit.entered
+    }
+
+    /// True once the disconnect handler ran ([`Conn::gone`]).
+    pub(crate) fn is_gone(&self) -> bool {
+        self.visit().gone
+    }
+
+    /// True when the client disconnected on purpose ([`Conn::said_goodbye`]).
+    pub(crate) fn has_said_goodbye(&self) -> bool {
+        self.visit().said_goodbye
+    }
+
+    fn visit(&self) -> std::sync::MutexGuard<'_, Visit> {
+        self.0.visit.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Called by the namespace's connect handler, which socketioxide runs just after it sets
@@ -111,12 +147,36 @@ impl Conn {
 
     /// Records the entered session; returns the previous one.
     pub(crate) fn set_entered(&self, session: SessionId) -> Option<SessionId> {
-        self.0
-            .entered
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(session)
+        self.visit().entered.replace(session)
     }
+}
+
+/// A connection's waiting-room state, read and written together (see [`Conn::gone`]).
+#[derive(Default)]
+struct Visit {
+    entered: Option<SessionId>,
+    gone: bool,
+    /// The client said goodbye (a namespace DISCONNECT), rather than its connection dropping.
+    said_goodbye: bool,
+}
+
+/// Gives back the place `conn` took in `session` if its socket went away while the arrival
+/// was being handled: nobody can be told or use it, and the next person is admitted at once.
+/// Returns true when the connection is gone (the caller then sends no reply).
+pub(crate) async fn give_back_if_gone(state: &AppState, conn: &Conn, session: SessionId) -> bool {
+    if !conn.is_gone() {
+        return false;
+    }
+    let (user, now) = (conn.user(), crate::domain::time::now_millis());
+    match crate::service::visit::leave(state, session, user, Some(conn.holder()), now).await {
+        Ok(left) => {
+            tracing::info!(%session, %user, freed = left.is_some(), "an arrival outlived its socket: place given back")
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %session, "giving back the place of a gone socket failed")
+        }
+    }
+    true
 }
 
 /// Why a connection was refused; the client sees only the original's message.

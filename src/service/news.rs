@@ -60,6 +60,9 @@ pub(crate) struct SeatsChanged {
 pub(crate) enum EndReason {
     /// The purchase window ran out.
     WindowExpired,
+    /// The instance that held the visit lost its lease (it died, or stalled longer than the
+    /// lease) and the visit was ended for it.
+    InstanceLost,
 }
 
 /// Something that changed, for the people who must hear of it.
@@ -83,6 +86,9 @@ pub(crate) enum News {
         /// Each entrant and where the draw put them.
         placed: Vec<(UserId, Admission)>,
     },
+    /// This instance lost its waiting-room lease: peers ended every visit held through it, so
+    /// each local connection that entered a waiting room is told its visit ended.
+    LeaseLost,
     /// The server ended a visit: tell the visitor, then close their connections to it.
     VisitEnded {
         /// The session.

@@ -9,6 +9,7 @@ use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Admission, Departure, Holder, Place};
 use crate::metrics::{self, DepartureReason};
 use crate::state::AppState;
+use crate::storage::StorageError;
 use crate::storage::model::{Released, SessionInfo};
 
 /// A session that exists and is on sale at `now`.
@@ -234,8 +235,19 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
             for e in reaped {
                 tracing::warn!(session = %e.session, user = %e.user, "ended a visit of a crashed instance");
                 metrics::departed(DepartureReason::CrashedInstance, e.departure.from);
-                after_departure(state, e.session, e.user, e.departure).await;
+                release_holds(state, e.session, e.user).await;
+                // The instance may be alive after all (a long stall): its socket must hear it.
+                state.news.publish(News::VisitEnded {
+                    session: e.session,
+                    user: e.user,
+                    reason: EndReason::InstanceLost,
+                });
+                announce(state, e.session, e.user, e.departure);
             }
+        }
+        Err(StorageError::LeaseLost(old)) => {
+            tracing::error!(instance = %old, "this instance's visits were ended by a peer; telling their sockets");
+            state.news.publish(News::LeaseLost);
         }
         Err(e) => tracing::error!(error = %e, "reaping dead instances failed"),
     }

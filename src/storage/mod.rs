@@ -12,6 +12,7 @@ pub mod mysql;
 pub(crate) mod queries;
 pub mod redis;
 pub mod sqlite;
+pub mod timed;
 pub(crate) mod transitions;
 
 use std::collections::HashMap;
@@ -44,6 +45,10 @@ pub enum StorageError {
     /// The configuration names an engine or URL this build cannot use.
     #[error("bad storage configuration: {0}")]
     Config(String),
+    /// Peers declared this instance (the id given) dead and ended the visits it held, while
+    /// Redis stalled longer than its lease; it holds places under a new id from now on.
+    #[error("the waiting-room lease of instance {0} was lost")]
+    LeaseLost(String),
 }
 
 /// Shorthand for storage results.
@@ -337,6 +342,7 @@ impl Store {
                 )));
             }
         };
+        let db: Arc<dyn Database> = Arc::new(timed::Timed::new(db, settings.db_call_timeout()));
         let rules = room_rules(settings);
         let lifetime = settings.window_with_grace().as_millis() as Millis;
         let (waiting_room, room_name): (Arc<dyn WaitingRoom>, String) = match &settings.redis_url {

@@ -95,6 +95,28 @@ impl TestRedis {
     }
 }
 
+impl TestRedis {
+    /// The keys under this prefix that never expire (single node only).
+    pub async fn keys_without_ttl(&self) -> Vec<String> {
+        use fred::prelude::*;
+        use futures_util::StreamExt;
+        let config = Config::from_url(&self.url).expect("a Redis URL");
+        let client = Builder::from_config(config).build().expect("a client");
+        client.init().await.expect("the test Redis answers");
+        let pattern = format!("{}*", self.prefix);
+        let mut keys = std::pin::pin!(client.scan_buffered(pattern, Some(500), None));
+        let mut forever = Vec::new();
+        while let Some(Ok(key)) = keys.next().await {
+            let ttl: i64 = client.pttl(key.clone()).await.expect("PTTL");
+            if ttl == -1 {
+                forever.push(key.as_str().unwrap_or_default().to_string());
+            }
+        }
+        let _ = client.quit().await;
+        forever
+    }
+}
+
 impl Drop for TestRedis {
     fn drop(&mut self) {
         let (url, pattern) = (self.url.clone(), format!("{}*", self.prefix));

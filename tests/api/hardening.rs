@@ -422,3 +422,42 @@ async fn x_forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
     let fresh = sign_in_from(&proxied, "demo@test.com", "demodemo", Some("5.5.5.5")).await;
     assert_eq!(fresh.status, StatusCode::OK, "{:?}", fresh.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_costs_a_request_the_generic_error_not_a_hang() {
+    use mysql_async::prelude::Queryable;
+    let db = crate::databases::TestDb::create().await;
+    let url = db.url.clone();
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.database_url = url;
+        s.db_acquire_timeout = 1;
+        s.storage_timeout_ms = 500;
+    })
+    .await;
+    assert_eq!(app.get("/event").await.status, StatusCode::OK);
+
+    // Another session holds the table: every read of it waits, on the server, for good.
+    let mut locker = mysql_async::Conn::from_url(&db.url)
+        .await
+        .expect("a second connection");
+    locker
+        .query_drop("LOCK TABLES event WRITE")
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), app.get("/event"))
+        .await
+        .expect("an answer, not a hang");
+    let took = started.elapsed();
+    locker.query_drop("UNLOCK TABLES").await.expect("unlock");
+    let _ = locker.disconnect().await;
+
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.body["error"], "系統錯誤，請稍後再試！");
+    assert!(took < std::time::Duration::from_secs(4), "took {took:?}");
+    assert_eq!(
+        app.get("/event").await.status,
+        StatusCode::OK,
+        "after the lock"
+    );
+}

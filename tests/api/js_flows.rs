@@ -188,6 +188,10 @@ fn short_window(s: &mut Settings) {
     s.window_grace = 1;
 }
 
+fn one_place(s: &mut Settings) {
+    s.queue_limit = 1;
+}
+
 fn roomy(s: &mut Settings) {
     s.queue_limit = 250;
 }
@@ -211,6 +215,8 @@ flows! {
     the_window_expires_on_mysql_and_redis: "expiry", Engines::Shared, None, short_window;
     bad_input_on_the_embedded_engines: "bad-input", Engines::Embedded, None, defaults;
     bad_input_on_mysql_and_redis: "bad-input", Engines::Shared, None, defaults;
+    an_arrival_whose_socket_left_at_once_frees_its_place_on_the_embedded_engines: "hit-and-run", Engines::Embedded, None, one_place;
+    an_arrival_whose_socket_left_at_once_frees_its_place_on_mysql_and_redis: "hit-and-run", Engines::Shared, None, one_place;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

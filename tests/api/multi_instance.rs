@@ -174,3 +174,12 @@ async fn a_stopped_instance_keeps_every_queue_place() {
     ];
     two_instance_scenario("shutdown", "websocket", None, &env).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_instance_whose_visits_were_ended_tells_its_sockets_when_it_wakes() {
+    let env = [
+        ("TICKETCLUB_QUEUE_LIMIT", "1"),
+        ("TICKETCLUB_LEASE_TTL", "2"),
+    ];
+    two_instance_scenario("frozen", "websocket", None, &env).await;
+}

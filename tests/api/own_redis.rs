@@ -57,6 +57,28 @@ impl OwnRedis {
             .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
     }
 
+    /// Runs `redis-cli` against this server; its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Every key in the server, each with its `TTL` (-1: none).
+    pub fn keys_with_ttl(&self) -> Vec<(String, i64)> {
+        self.cli(&["--scan"])
+            .lines()
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                let ttl = self.cli(&["ttl", k]).trim().parse().unwrap_or(-1);
+                (k.to_string(), ttl)
+            })
+            .collect()
+    }
+
     /// `kill -9`: the server dies with everything in it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::databases::TestDb;
 use crate::helpers::{TestApp, spawn_app_with};
+use crate::js_flows::run_node_scenario;
+use crate::multi_instance::{Instance, spawn_process};
 use crate::own_redis::OwnRedis;
 
 /// A server on `redis` (its own prefix, SQLite beside it) with settings changed by `tweak`.
@@ -118,4 +121,195 @@ async fn a_paused_redis_gets_answers_not_hangs_and_readiness_says_so_within_a_se
     redis.resume();
     let took = recovers_within(&app, &token, Duration::from_secs(15)).await;
     assert!(took.is_some(), "still failing 15 s after Redis resumed");
+}
+
+/// Waits until `instance` answers `/readyz` with 200, or panics after `limit`.
+async fn ready_within(instance: &Instance, limit: Duration) {
+    let client = reqwest::Client::new();
+    let start = Instant::now();
+    loop {
+        let req = client.get(format!("{}/readyz", instance.base));
+        let status = tokio::time::timeout(Duration::from_secs(2), req.send()).await;
+        if matches!(status, Ok(Ok(ref r)) if r.status() == StatusCode::OK) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{} is not ready {limit:?} after the Redis restart",
+            instance.base
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_cross_instances_again_after_a_redis_restart() {
+    let mut redis = OwnRedis::start();
+    let db = TestDb::create().await;
+    let url = redis.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("TICKETCLUB_AUTO_MIGRATE", "true"),
+        ("REDIS_URL", url.as_str()),
+        ("TICKETCLUB_QUEUE_LIMIT", "1"),
+    ];
+    let one = spawn_process(&env).await;
+    let two = spawn_process(&env).await;
+
+    // Both instances' default namespaces subscribed their adapter channels at startup; a
+    // restarted Redis has forgotten them.
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    ready_within(&one, Duration::from_secs(15)).await;
+    ready_within(&two, Duration::from_secs(15)).await;
+
+    // Seat news and admissions from one instance reach the other's sockets (10 s per event).
+    run_node_scenario(
+        "two-instances",
+        &one.base,
+        Some(&two.base),
+        "websocket",
+        None,
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiting_room_key_expires_after_a_graceful_stop() {
+    let redis = OwnRedis::start();
+    let app = app_on(&redis, |_| {}).await;
+    // Seven arrivals: three on the page, four queued (the ticket counter is used), then all leave.
+    run_node_scenario("arrive7", &app.base, None, "websocket", None, &[]).await;
+    app.stop().await;
+
+    let keys = redis.keys_with_ttl();
+    assert!(
+        keys.iter().any(|(k, _)| k.ends_with(":seq")),
+        "the visit left no keys to check: {keys:?}"
+    );
+    let forever: Vec<&(String, i64)> = keys.iter().filter(|(_, ttl)| *ttl == -1).collect();
+    assert!(forever.is_empty(), "keys without a TTL: {forever:?}");
+}
+
+mod lease {
+    use std::time::Duration;
+
+    use ticketclub::domain::ids::{SessionId, UserId};
+    use ticketclub::domain::time::now_millis;
+    use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
+    use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
+    use ticketclub::storage::{StorageError, WaitingRoom};
+
+    use crate::own_redis::OwnRedis;
+
+    const RULES: Rules = Rules {
+        limit: 3,
+        window_ms: 600_000,
+        buffer_s: 10,
+    };
+    const S: SessionId = SessionId(2);
+    const TTL_MS: i64 = 1_000;
+
+    /// Instance `id` of the waiting room on `redis`, with a one-second lease.
+    async fn instance(redis: &OwnRedis, id: &str) -> RedisWaitingRoom {
+        let lease = Lease {
+            instance: id.into(),
+            ttl_ms: TTL_MS,
+        };
+        let timeout = Duration::from_millis(500);
+        RedisWaitingRoom::connect(&redis.url(), "tc:", RULES, 610_000, lease, timeout)
+            .await
+            .expect("the private Redis answers")
+    }
+
+    /// `b` sweeps every 200 ms for `span`; every visit it ended.
+    async fn reap_for(b: &RedisWaitingRoom, span: Duration) -> Vec<UserId> {
+        let mut ended = Vec::new();
+        let start = std::time::Instant::now();
+        while start.elapsed() < span {
+            if let Ok(reaped) = b.reap(now_millis()).await {
+                ended.extend(reaped.into_iter().map(|e| e.user));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        ended
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_redis_stall_longer_than_the_lease_does_not_let_a_peer_reap_a_live_instance() {
+        let redis = OwnRedis::start();
+        let (a, b) = (instance(&redis, "a").await, instance(&redis, "b").await);
+        let entered = a
+            .enter(S, UserId(1), Holder("x".into()), now_millis())
+            .await;
+        assert_eq!(entered.expect("enter"), Admission::Pass);
+        assert!(b.reap(now_millis()).await.expect("reap").is_empty());
+
+        // Three leases long: Redis' clock runs on, and both leases lapse inside it.
+        redis.pause();
+        tokio::time::sleep(Duration::from_millis(3 * TTL_MS as u64)).await;
+        redis.resume();
+
+        // b looks first, before a has had a chance to renew.
+        let first = b.reap(now_millis()).await.expect("reap after the stall");
+        assert!(first.is_empty(), "b reaped a live peer: {first:?}");
+        a.reap(now_millis())
+            .await
+            .expect("a renews after the stall");
+        let later = reap_for(&b, Duration::from_millis(2 * TTL_MS as u64)).await;
+        assert!(later.is_empty(), "b reaped a live peer: {later:?}");
+        assert_eq!(
+            a.place(S, UserId(1)).await.expect("place"),
+            Some(Place::Page)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_silent_instance_is_fenced_and_reaped_and_learns_it_lost_its_lease() {
+        let redis = OwnRedis::start();
+        let (a, b) = (instance(&redis, "a").await, instance(&redis, "b").await);
+        let entered = a
+            .enter(S, UserId(1), Holder("x".into()), now_millis())
+            .await;
+        assert_eq!(entered.expect("enter"), Admission::Pass);
+
+        // a stops renewing; b reaps it only after its lease was missing a whole lease.
+        let started = std::time::Instant::now();
+        let mut ended = Vec::new();
+        while ended.is_empty() && started.elapsed() < Duration::from_secs(5) {
+            ended = b.reap(now_millis()).await.expect("reap");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            ended.iter().map(|e| e.user).collect::<Vec<_>>(),
+            [UserId(1)]
+        );
+        assert!(
+            started.elapsed() >= Duration::from_millis(2 * TTL_MS as u64 - 200),
+            "reaped {:?} after a's last renewal: the lease must be missing a whole lease first",
+            started.elapsed()
+        );
+
+        // a comes back: the fence refuses its old lease, and it learns so.
+        match a.reap(now_millis()).await {
+            Err(StorageError::LeaseLost(old)) => assert_eq!(old, "a"),
+            other => panic!("a renewed a fenced lease: {other:?}"),
+        }
+        // Under its new id a holds places that its renewals keep alive.
+        a.enter(S, UserId(2), Holder("y".into()), now_millis())
+            .await
+            .expect("enter");
+        for _ in 0..15 {
+            a.reap(now_millis()).await.expect("a renews its new lease");
+            let reaped = b.reap(now_millis()).await.expect("reap");
+            assert!(reaped.is_empty(), "b reaped a's new id: {reaped:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(
+            a.place(S, UserId(2)).await.expect("place"),
+            Some(Place::Page)
+        );
+    }
 }

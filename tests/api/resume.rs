@@ -144,13 +144,21 @@ async fn resume_story(home: &str, back: &str) {
     assert_eq!(b["state"], "queued", "B must not take A's kept place: {b}");
 
     // A comes back (maybe through the other instance): same place, same deadline, seat held.
-    let (qa2, a2) = resume(back, &ta, &a_resume, "A/queue again").await;
+    let via_back = Proxy::to(back).await;
+    let (qa2, a2) = resume(&via_back.base, &ta, &a_resume, "A/queue again").await;
     assert_eq!(a2["state"], "admitted", "{a2}");
     assert_eq!(
         a2["windowEndsAt"], a["windowEndsAt"],
         "the deadline never moves on resume"
     );
-    let mut ea2 = connected(back, "/event-2", &ta, "websocket", "A/event again").await;
+    let mut ea2 = connected(
+        &via_back.base,
+        "/event-2",
+        &ta,
+        "websocket",
+        "A/event again",
+    )
+    .await;
     assert_eq!(ea2.next("window").await["endsAt"], a["windowEndsAt"]);
     let view = ea2.call("watch", json!({ "areaId": AREA })).await;
     let held = view["seats"]
@@ -169,24 +177,26 @@ async fn resume_story(home: &str, back: &str) {
         "the resumed buyer orders the seat locked before the drop: {order}"
     );
 
-    // C resumes too, after the grace would have ended for a place nobody claimed.
-    let (qc2, c2) = resume(back, &tc, &c["resume"], "C/queue again").await;
+    // C resumes too.
+    let (_qc2, c2) = resume(&via_back.base, &tc, &c["resume"], "C/queue again").await;
     assert_eq!(
         (c2["state"].as_str(), c2["ahead"].as_i64()),
         (Some("queued"), Some(1)),
         "{c2}"
     );
 
-    // A's second drop is for good: after the grace the place goes to B, who hears it.
-    let _ = ea2.client.disconnect().await;
-    let _ = qa2.client.disconnect().await;
-    drop(qa);
-    drop(ea);
+    // Both drop again. C comes straight back; A never does: after the grace A's place goes to
+    // B, who hears it, and A's token resumes nothing any more.
+    via_back.cut();
+    let via_c = Proxy::to(back).await;
+    let (qc3, c3) = resume(&via_c.base, &tc, &c2["resume"], "C/queue third").await;
+    assert_eq!(c3["state"], "queued", "{c3}");
     let mut qb = qb;
     let admitted = tokio::time::timeout(Duration::from_secs(GRACE_S + 5), qb.next("admitted"))
         .await
         .expect("B is admitted once A's grace ends");
     assert_eq!(admitted["sessionId"], SESSION);
+    drop((qa, ea, qa2, ea2));
     let late = open_with(
         back,
         "/queue",
@@ -202,20 +212,19 @@ async fn resume_story(home: &str, back: &str) {
         "a resume token stops working when its place ends: {gone}"
     );
 
-    // C is cut off while B's departure admits C: C comes back admitted.
-    let qc3_token = c2["resume"].clone();
-    let _ = qc2.client.disconnect().await;
+    // C drops while B's departure admits C: C comes back admitted.
+    via_c.cut();
     assert_eq!(qb.call("leave", join()).await["ok"], true);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (qc3, c3) = resume(back, &tc, &qc3_token, "C/queue third").await;
-    let c3 = if c3["state"] == "admitted" {
-        c3
+    let (qc4, c4) = resume(back, &tc, &c3["resume"], "C/queue fourth").await;
+    let c4 = if c4["state"] == "admitted" {
+        c4
     } else {
-        status_becomes(&qc3, Duration::from_secs(3), |s| s["state"] == "admitted").await
+        status_becomes(&qc4, Duration::from_secs(3), |s| s["state"] == "admitted").await
     };
     assert_eq!(
-        c3["state"], "admitted",
-        "an admission while offline is there on resume: {c3}"
+        c4["state"], "admitted",
+        "an admission while offline is there on resume: {c4}"
     );
     assert!(
         open_with(
@@ -229,7 +238,18 @@ async fn resume_story(home: &str, back: &str) {
         .is_ok(),
         "C reaches the buying page it was admitted to while offline"
     );
-    drop(via);
+    drop((qc3, via, via_c));
+
+    // A goodbye is not a drop: a client that disconnects on purpose frees its place at once.
+    let _ = qc4.client.disconnect().await;
+    let td = sign_up(back, "D").await;
+    let qd = connected(back, "/queue", &td, "websocket", "D/queue").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let d = qd.call("join", join()).await;
+    assert_eq!(
+        d["state"], "admitted",
+        "C's goodbye freed the page at once: {d}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,3 +296,38 @@ async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places(
     assert_eq!(passed, 3, "{name}");
     assert_eq!(positions, (1..=297).collect::<Vec<_>>(), "{name}");
 }
+
+/// A departure and an expiry that promote from the queue re-create the page key; it must
+/// expire like every other key of the room, as must the indexes and the ticket counter.
+#[tokio::test]
+async fn every_redis_key_of_a_room_expires_after_promotions() {
+    let redis = TestRedis::new();
+    let rules = Rules { limit: 1, ..RULES };
+    let room =
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, rules, LIFETIME, lease(), TIMEOUT)
+            .await
+            .expect("the test Redis answers");
+    for user in 1..=3 {
+        room.enter(S, UserId(user), h(user), 1_000 + user)
+            .await
+            .expect("enter");
+    }
+    let left = room
+        .leave(S, UserId(1), Some(h(1)), 2_000)
+        .await
+        .expect("leave");
+    assert_eq!(left.and_then(|d| d.promoted), Some(UserId(2)));
+    assert_eq!(
+        redis.keys_without_ttl().await,
+        Vec::<String>::new(),
+        "after a departure"
+    );
+
+    let ended = room.expire(2_000 + LIFETIME + 1).await.expect("expire");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(
+        redis.keys_without_ttl().await,
+        Vec::<String>::new(),
+        "after an expiry"
+    );
+}

@@ -47,8 +47,8 @@ async def round_trip(http, base, transport, n):
     async def any_event(event, data=None):
         await answers.put((event, data))
 
-    # A different seat each round (81 per area, areas 1-3), so a seat freed by the previous
-    # buyer's departure is never what this one asks for.
+    # A different seat each round (81 per area, areas 1-3; a run on another transport starts
+    # further on), so no round asks for a seat an earlier buyer held.
     area, cell = 1 + (n // 81) % 3, n % 81
     seat = {"sessionId": SESSION, "areaId": area, "row": cell // 9 + 1, "column": cell % 9 + 1,
             "rowIndex": cell // 9, "columnIndex": cell % 9}
@@ -73,7 +73,7 @@ async def round_trip(http, base, transport, n):
 async def run(args):
     checks = 0
     async with aiohttp.ClientSession() as http:
-        for n in range(args.rounds):
+        for n in range(args.first, args.first + args.rounds):
             wrong = await round_trip(http, args.url, args.transport, n)
             if wrong:
                 print(f"FAILED over {args.transport}: {wrong}", file=sys.stderr)
@@ -88,4 +88,5 @@ if __name__ == "__main__":
     parser.add_argument("--url", required=True)
     parser.add_argument("--transport", default="polling", choices=["polling", "websocket"])
     parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--first", type=int, default=0, help="the first round's seat number")
     sys.exit(asyncio.run(run(parser.parse_args())))

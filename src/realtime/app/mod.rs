@@ -176,15 +176,15 @@ pub(crate) async fn admitted<A: Adapter>(
     }
 }
 
-/// The server ended a visit: the queue hears `removed`, the buying page `expired`, and the
-/// buying page's connections close.
-pub(crate) async fn window_expired<A: Adapter>(
+/// The server ended a visit (`reason`: `window_expired`, `instance_lost`): the queue hears
+/// `removed`, the buying page `expired`, and the buying page's connections close.
+pub(crate) async fn visit_ended<A: Adapter>(
     io: &SocketIo<A>,
     session: SessionId,
     user: UserId,
-    _now: Millis,
+    reason: &str,
 ) {
-    let body = json!({"sessionId": session, "reason": "window_expired"});
+    let body = json!({"sessionId": session, "reason": reason});
     if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
         && let Err(e) = queue.emit("removed", &body).await
     {

@@ -10,7 +10,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
-use crate::realtime::{Conn, new_holder, rooms};
+use crate::realtime::{Conn, give_back_if_gone, new_holder, rooms};
 use crate::service::estimate::Estimate;
 use crate::service::fair::{self, Joined};
 use crate::service::{ServiceError, resume, visit};
@@ -156,6 +156,16 @@ async fn on_join<A: Adapter>(
             tracing::error!(error = %e, "leaving the previous line failed");
         }
     }
+    // The socket went away while the join was handled: a goodbye gives the place back at
+    // once; a dropped connection keeps it for the resume grace, like any other drop.
+    if entered.is_ok() && conn.is_gone() {
+        if conn.has_said_goodbye() {
+            give_back_if_gone(&state, &conn, session).await;
+        } else {
+            resume::defer_departure(&state, session, user, conn.holder());
+        }
+        return;
+    }
     let (stand, seconds) = match entered {
         Ok(Joined::Early) => (Stand::Early, 0),
         Ok(Joined::Placed(Admission::Pass)) => (Stand::In(Place::Page), 0),
@@ -238,7 +248,23 @@ async fn on_disconnect(
     if reason == DisconnectReason::ClosingServer {
         return;
     }
-    if let Some(session) = conn.entered() {
+    // A client that disconnects on purpose is done with its place; a dropped connection
+    // keeps it for the resume grace. Either way the connection is marked gone first, so a join
+    // still being handled acts on its own place the same way.
+    if reason == DisconnectReason::ClientNSDisconnect {
+        if let Some(session) = conn.said_goodbye() {
+            let left = visit::leave(
+                &state,
+                session,
+                conn.user(),
+                Some(conn.holder()),
+                now_millis(),
+            );
+            if let Err(e) = left.await {
+                tracing::error!(error = %e, %session, "leaving the line on disconnect failed");
+            }
+        }
+    } else if let Some(session) = conn.gone() {
         tracing::debug!(%session, ?reason, "queue connection dropped: place kept for the resume grace");
         resume::defer_departure(&state, session, conn.user(), conn.holder());
     }

@@ -115,7 +115,7 @@ async fn on_disconnect(
     if reason == DisconnectReason::ClosingServer {
         return;
     }
-    if let Some(session) = conn.entered() {
+    if let Some(session) = conn.gone() {
         let now = now_millis();
         if let Err(e) = visit::leave(&state, session, conn.user(), Some(conn.holder()), now).await {
             tracing::error!(error = %e, %session, "leaving the waiting room failed");

@@ -12,7 +12,7 @@ use crate::error::SYSTEM_ERROR;
 use crate::js::id_of;
 use crate::metrics;
 use crate::realtime::order::Turn;
-use crate::realtime::{Conn, rooms};
+use crate::realtime::{Conn, give_back_if_gone, rooms};
 use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
@@ -62,7 +62,12 @@ pub(super) async fn on_check_limit<A: Adapter>(
     }
     // Join before entering, so a promotion that happens right after cannot miss this socket.
     s.join(rooms::entrant(session, user));
-    let body = match visit::enter(&state, session, user, conn.holder(), now).await {
+    let entered = visit::enter(&state, session, user, conn.holder(), now).await;
+    // The socket may have left while this arrival was handled: then the place goes back.
+    if entered.is_ok() && give_back_if_gone(&state, &conn, session).await {
+        return;
+    }
+    let body = match entered {
         Ok(Admission::Pass) => {
             json!({"pass": true, "waitPeople": 0, "seconds": state.rules().pass_seconds(now)})
         }

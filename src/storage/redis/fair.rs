@@ -52,7 +52,7 @@ impl RedisWaitingRoom {
         let k = FairKeys::new(&self.prefix, session);
         let _: () = self
             .client
-            .hset(&k.early, (user.to_string(), self.lease.holder(&holder)))
+            .hset(&k.early, (user.to_string(), self.holder(&holder)))
             .await
             .map_err(unavailable)?;
         let _: () = self
@@ -60,6 +60,14 @@ impl RedisWaitingRoom {
             .sadd(&k.index, session.0)
             .await
             .map_err(unavailable)?;
+        // Like every waiting-room key, these expire a while after their last use.
+        for key in [&k.early, &k.index] {
+            let _: () = self
+                .client
+                .pexpire(key, super::keys::IDLE_TTL_MS, None)
+                .await
+                .map_err(unavailable)?;
+        }
         Ok(())
     }
 
@@ -82,7 +90,7 @@ impl RedisWaitingRoom {
         holder: Option<Holder>,
     ) -> StorageResult<bool> {
         let k = FairKeys::new(&self.prefix, session);
-        let holder = holder.map(|h| self.lease.holder(&h)).unwrap_or_default();
+        let holder = holder.map(|h| self.holder(&h)).unwrap_or_default();
         let reply = self
             .run(
                 &self.scripts.leave_early,
@@ -132,7 +140,7 @@ impl RedisWaitingRoom {
             .client
             .set(
                 &k.lock,
-                self.lease.instance.as_str(),
+                self.instance(),
                 Some(Expiration::PX(DRAW_LOCK_MS)),
                 Some(SetOptions::NX),
                 false,

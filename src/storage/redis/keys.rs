@@ -1,6 +1,12 @@
 //! Every Redis key name of the waiting room, made in this one place.
 
 use crate::domain::ids::{AreaId, SessionId, UserId};
+use crate::domain::time::Millis;
+
+/// How long a waiting-room key outlives its last use (a day: longer than any queue or purchase
+/// window). Every write refreshes it, so nothing this deployment leaves behind (a stopped
+/// instance's indexes, an ended sale's counter) stays in Redis for good.
+pub(super) const IDLE_TTL_MS: Millis = 24 * 3600 * 1000;
 
 /// The keys of one session's room; they share the hash tag `{<session>}` (one cluster slot).
 pub(super) struct RoomKeys {
@@ -47,9 +53,15 @@ impl Keys<'_> {
         format!("{}instances", self.0)
     }
 
-    /// STRING with a TTL: an instance's lease.
+    /// STRING with a TTL: an instance's lease (hash tag `{<instance>}`, shared with its fence).
     pub(super) fn lease(&self, instance: &str) -> String {
-        format!("{}instance:{instance}", self.0)
+        format!("{}instance:{{{instance}}}", self.0)
+    }
+
+    /// STRING with a TTL: set when a peer declared the instance dead; its lease is then never
+    /// renewed again.
+    pub(super) fn fence(&self, instance: &str) -> String {
+        format!("{}instance:{{{instance}}}:fenced", self.0)
     }
 
     /// SET of `session:user` places an instance has held.

@@ -31,6 +31,8 @@ struct Scripts {
     expire: Script,
     place: Script,
     leave_early: Script,
+    renew: Script,
+    fence: Script,
 }
 
 impl Scripts {
@@ -41,19 +43,22 @@ impl Scripts {
             expire: Script::from_lua(include_str!("lua/expire.lua")),
             place: Script::from_lua(include_str!("lua/place.lua")),
             leave_early: Script::from_lua(include_str!("lua/leave_early.lua")),
+            renew: Script::from_lua(include_str!("lua/renew.lua")),
+            fence: Script::from_lua(include_str!("lua/fence.lua")),
         }
     }
 
     /// Makes the scripts resident on every node, so the first call of a sale is a plain EVALSHA.
     async fn load(&self, client: &Client) -> Result<(), Error> {
-        let all = [
+        for script in [
             &self.enter,
             &self.leave,
             &self.expire,
             &self.place,
             &self.leave_early,
-        ];
-        for script in all {
+            &self.renew,
+            &self.fence,
+        ] {
             script.load(client).await?;
         }
         Ok(())
@@ -63,8 +68,9 @@ impl Scripts {
 /// Waiting rooms shared by every instance through Redis.
 ///
 /// Crash safety: each instance renews a lease key; the places it holds are indexed under its id
-/// and their holder tokens start with it. When a lease lapses (the instance died), any survivor
-/// ends those visits, freeing their places for the next in line (see `lease.rs`).
+/// and their holder tokens start with it. When a lease stays missing for a whole lease lifetime
+/// (the instance died), a survivor fences it and ends those visits, freeing their places for
+/// the next in line (see `lease.rs`).
 pub struct RedisWaitingRoom {
     client: Client,
     prefix: String,
@@ -72,6 +78,11 @@ pub struct RedisWaitingRoom {
     lifetime_ms: Millis,
     scripts: Scripts,
     lease: Lease,
+    /// The id this instance holds places under now: the lease's, or a new one after a peer
+    /// fenced it (see `lease.rs`).
+    instance: std::sync::RwLock<String>,
+    /// What this instance has seen of its peers' leases.
+    watch: std::sync::Mutex<crate::domain::lease::PeerWatch>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -126,7 +137,9 @@ impl RedisWaitingRoom {
             rules,
             lifetime_ms,
             scripts,
+            instance: std::sync::RwLock::new(lease.instance.clone()),
             lease,
+            watch: Default::default(),
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
@@ -152,10 +165,14 @@ impl RedisWaitingRoom {
             holder.clone(),
             now.to_string(),
             self.rules.limit.to_string(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let reply = self.run(&self.scripts.enter, keys, args).await?;
-        let owner = holder.split('/').next().unwrap_or(&self.lease.instance);
-        self.index_place_for(session, user, owner).await?;
+        let owner = match holder.split_once('/') {
+            Some((owner, _)) => owner.to_owned(),
+            None => self.instance(),
+        };
+        self.index_place_for(session, user, &owner).await?;
         match reply.kind().as_str() {
             "page" => Ok(Admission::Pass),
             "queue" => {
@@ -227,6 +244,7 @@ impl RedisWaitingRoom {
             now.to_string(),
             self.rules.limit.to_string(),
             mode.into(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let mut reply = self
             .run(&self.scripts.leave, vec![k.page, k.queue, k.holder], args)
@@ -307,6 +325,7 @@ impl RedisWaitingRoom {
             now.to_string(),
             self.lifetime_ms.to_string(),
             self.rules.limit.to_string(),
+            keys::IDLE_TTL_MS.to_string(),
         ];
         let reply = self.run(&self.scripts.expire, keys, args).await?;
         if int(reply.at(0)) < 0 {
@@ -350,6 +369,12 @@ impl RedisWaitingRoom {
                 .sadd(&sessions, session.0)
                 .await
                 .map_err(unavailable)?;
+            // The removal may have emptied (deleted) the set, and SADD made it anew.
+            let _: bool = self
+                .client
+                .pexpire(&sessions, keys::IDLE_TTL_MS, None)
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
@@ -364,7 +389,7 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Holder,
         now: Millis,
     ) -> StorageResult<Admission> {
-        self.enter_stored(session, user, self.lease.holder(&holder), now)
+        self.enter_stored(session, user, self.holder(&holder), now)
             .await
     }
 
@@ -418,7 +443,7 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Option<Holder>,
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
-        let holder = holder.map(|h| self.lease.holder(&h)).unwrap_or_default();
+        let holder = holder.map(|h| self.holder(&h)).unwrap_or_default();
         self.leave_as(session, user, holder, false, now).await
     }
 

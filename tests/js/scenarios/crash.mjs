@@ -8,7 +8,8 @@
 // (select, POST /seat/lock, POST /order) and holds 1-2 (selected). B is queued
 // through instance 2 and W watches room 2-1 on instance 2. Instance 1 is
 // killed with SIGKILL, so nothing runs A's disconnect. Once its lease lapses
-// (2 s, plus a sweep of at most 1 s) a survivor ends A's visit: within ~8 s
+// (2 s) and stays missing for another lease (2 s, so a Redis stall cannot pass
+// for a death), plus a sweep of at most 1 s, a survivor ends A's visit: within ~8 s
 // B gets `ready to go` and W gets `unselect seat` for 1-2. The sold seat and
 // the order survive, exactly once: 1-1 stays 3, A's profile still has the one
 // order. B can then select 1-2 through instance 2.
@@ -18,7 +19,7 @@ import {
   join, joinRoom, lockSeats, newUser, onInstance, placeOrder, profile, seatId, seatStatuses, selectOkWithin, validate,
 } from "../lib.mjs";
 
-/** "Within ~8 s" of the kill: lease TTL 2 s + sweep <= 1 s, with room for two busy cores. */
+/** "Within ~8 s" of the kill: lease TTL 2 s, missing for 2 s more, sweep <= 1 s, with room for two busy cores. */
 const FREED_WITHIN_MS = 8000;
 
 /** Needs two instances (`--url2`); run-all.mjs, which starts one server, can skip scenarios that say so. */

@@ -4,7 +4,8 @@
 -- KEYS[1] page    ZSET  user -> entry time (ms)
 -- KEYS[2] queue   ZSET  user -> ticket; FIFO
 -- KEYS[3] holder  HASH  user -> connection token
--- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit
+-- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit, ARGV[4] idle lifetime (ms)
+-- of the room's keys (promotions may re-create the page key, which must expire too)
 --
 -- Returns {e, x1..xe, p, y1..yp, n, t1..tn, m1..mk}: e expired users (oldest first), p promoted
 -- users (in queue order), the page's entry times after the change, and the remaining queue.
@@ -35,6 +36,7 @@ if free > 0 then
     promoted[#promoted + 1] = popped[i]
   end
 end
+if #promoted > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 out[#out + 1] = #promoted
 for _, user in ipairs(promoted) do out[#out + 1] = user end
 

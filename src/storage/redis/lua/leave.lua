@@ -5,7 +5,8 @@
 -- KEYS[3] holder  HASH  user -> connection token
 -- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
 -- ARGV[4] page limit, ARGV[5] 'prefix' to match any holder starting with ARGV[2] (the visits
--- of one crashed instance), anything else for an exact match
+-- of one crashed instance), anything else for an exact match, ARGV[6] idle lifetime (ms) of
+-- the room's keys (a promotion may re-create the page key, which must expire too)
 --
 -- Returns {'none'} when nothing was removed (not inside, or held by another connection): then
 -- nobody is promoted, unlike the original. Otherwise
@@ -47,4 +48,5 @@ redis.call('HDEL', KEYS[3], user)
 local head = redis.call('ZPOPMIN', KEYS[2])
 if not head[1] then return answer('page', '', 0) end
 redis.call('ZADD', KEYS[1], now, head[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return answer('page', head[1], 0)

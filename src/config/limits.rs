@@ -33,6 +33,15 @@ pub struct Limits {
     /// bcrypt hashes computed at once (each holds a CPU for its whole cost). Unset: one per CPU.
     #[arg(long, env = "TICKETCLUB_BCRYPT_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
     pub bcrypt_concurrency: Option<u32>,
+
+    /// Socket.IO events per second one socket may send, on every namespace; the excess is
+    /// answered with an error, and a socket that keeps flooding is disconnected. 0: off.
+    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_RATE", default_value_t = 20)]
+    pub socket_event_rate: u32,
+
+    /// Events one socket may send at once before [`Limits::socket_event_rate`] applies.
+    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_BURST", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub socket_event_burst: u32,
 }
 
 impl Limits {
@@ -45,6 +54,8 @@ impl Limits {
             signin_per_address: 100_000,
             trusted_proxies: Vec::new(),
             bcrypt_concurrency: None,
+            socket_event_rate: 20,
+            socket_event_burst: 60,
         }
     }
 

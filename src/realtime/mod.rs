@@ -6,6 +6,7 @@
 
 pub mod announcer;
 pub mod app;
+pub mod budget;
 pub mod delivery;
 pub mod legacy;
 pub mod order;
@@ -308,6 +309,7 @@ async fn authenticate<A: Adapter>(
     let conn = Conn::new(user, new_holder());
     s.extensions.insert(conn.clone());
     s.extensions.insert(Turnstile::default());
+    budget::install(&s, &state.settings.limits, budget::Protocol::Legacy);
     legacy::register(&s, &conn);
     Ok(())
 }

@@ -8,7 +8,6 @@
 //! at shutdown) lets the next one go.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +16,8 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
+
+use super::budget::{EventBudget, Verdict};
 
 /// One socket's queue of events: tickets handed out, and the ticket being served.
 #[derive(Clone)]
@@ -111,14 +112,37 @@ impl Drop for Turn {
     }
 }
 
-impl<A: Adapter> FromMessageParts<A> for Turn {
-    type Error = Infallible;
+/// An event refused by its socket's [`EventBudget`]: its handler is not run.
+#[derive(Debug, thiserror::Error)]
+#[error("event refused: the socket is over its event budget")]
+pub struct OverBudget;
 
+impl<A: Adapter> FromMessageParts<A> for Turn {
+    type Error = OverBudget;
+
+    /// Admits the event through the socket's budget first: a refused event is answered here and
+    /// draws no ticket, so its handler's task is never spawned.
     fn from_message_parts(
         s: &Arc<Socket<A>>,
-        _: &mut Value,
-        _: &Option<i64>,
-    ) -> Result<Self, Infallible> {
+        raw: &mut Value,
+        ack: &Option<i64>,
+    ) -> Result<Self, OverBudget> {
+        if let Some(budget) = s.extensions.get::<EventBudget>() {
+            match budget.admit() {
+                Verdict::Admitted => {}
+                Verdict::Refused => {
+                    budget.refuse(s, raw, *ack);
+                    return Err(OverBudget);
+                }
+                Verdict::Cut => {
+                    tracing::warn!(sid = %s.id, "socket disconnected for flooding events");
+                    if let Err(e) = s.clone().disconnect() {
+                        tracing::debug!(error = %e, "disconnecting a flooding socket failed");
+                    }
+                    return Err(OverBudget);
+                }
+            }
+        }
         Ok(s.extensions
             .get::<Turnstile>()
             .map_or_else(Turn::free, |gate| gate.draw()))

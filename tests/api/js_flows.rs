@@ -217,3 +217,10 @@ async fn long_polling_alone_carries_the_whole_seat_flow() {
     scenario("seat-room", Engines::Embedded, "polling", None, defaults).await;
     scenario("page-leave", Engines::Shared, "polling", None, defaults).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_socket_is_refused_and_cut_while_others_keep_buying() {
+    // Issue 15, item 6. Websocket only: the flood's batches would exceed a polling POST's cap.
+    scenario("flood", Engines::Embedded, "websocket", None, defaults).await;
+    scenario("flood", Engines::Shared, "websocket", None, defaults).await;
+}

@@ -1,0 +1,209 @@
+//! How many events one socket may send: a token bucket per socket, on every namespace.
+//!
+//! One signed-in socket flooding big events starved every other buyer (issue 15, item 6), so
+//! each event is admitted by its socket's bucket (`governor`, GCRA) before anything else is
+//! done for it: a refused event is answered at once, in the sender's own protocol, and no task
+//! is spawned and nothing is parsed beyond its name. Refusals are counted by a second bucket;
+//! when that one runs dry too (a flood far above the rate, not a burst of clicks), the socket is
+//! disconnected, so a flood costs the flooder and nobody else.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+use socketioxide_core::Value as RawValue;
+
+use super::order::Turn;
+use crate::config::Limits;
+use crate::error::TOO_FAST;
+
+/// Refusals a socket may collect, in units of its per-second rate, before it is cut.
+const REFUSALS_BEFORE_CUT: u32 = 5;
+
+/// How a refused event is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// The original's reply events (`{error}` under the event the old client listens to).
+    Legacy,
+    /// The app protocol's ack, `{ok: false, error: {code: "rate_limited", …}}`.
+    App,
+}
+
+/// What the budget says about one more event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the budget: handle it.
+    Admitted,
+    /// Over the budget: answer it with an error, do nothing else.
+    Refused,
+    /// Over the budget for too long: disconnect the socket.
+    Cut,
+}
+
+/// One socket's event budget, kept in its extensions.
+#[derive(Clone)]
+pub struct EventBudget(Arc<Inner>);
+
+struct Inner {
+    events: DefaultDirectRateLimiter,
+    refusals: DefaultDirectRateLimiter,
+    protocol: Protocol,
+}
+
+impl EventBudget {
+    /// The budget of [`Limits`], or `None` when the rate is 0 (off).
+    pub fn from_limits(limits: &Limits, protocol: Protocol) -> Option<Self> {
+        let rate = NonZeroU32::new(limits.socket_event_rate)?;
+        let burst = NonZeroU32::new(limits.socket_event_burst).unwrap_or(rate);
+        let refusal_burst = rate.saturating_mul(NonZeroU32::new(REFUSALS_BEFORE_CUT)?);
+        Some(Self(Arc::new(Inner {
+            events: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            refusals: RateLimiter::direct(Quota::per_second(rate).allow_burst(refusal_burst)),
+            protocol,
+        })))
+    }
+
+    /// Counts one more event.
+    pub fn admit(&self) -> Verdict {
+        if self.0.events.check().is_ok() {
+            Verdict::Admitted
+        } else if self.0.refusals.check().is_ok() {
+            Verdict::Refused
+        } else {
+            Verdict::Cut
+        }
+    }
+
+    /// Answers a refused event: the app protocol through its ack, the original protocol under
+    /// the reply event its client shows errors for (events without one get nothing, as the
+    /// original answered them nothing). Only refused events are parsed here, and at most a
+    /// few of them a second before the socket is cut.
+    pub fn refuse<A: Adapter>(&self, s: &Arc<Socket<A>>, raw: &mut RawValue, ack: Option<i64>) {
+        let sent = match self.0.protocol {
+            Protocol::App if ack.is_some() => {
+                let body =
+                    json!({"ok": false, "error": {"code": "rate_limited", "message": TOO_FAST}});
+                AckSender::from_message_parts(s, raw, &ack)
+                    .map_or(Ok(()), |ack| ack.send(&body).map_err(|e| e.to_string()))
+            }
+            Protocol::App => Ok(()),
+            Protocol::Legacy => {
+                let (event, payload) = event_of(raw);
+                match legacy_reply(&event, &payload) {
+                    Some((reply, body)) => s.emit(reply, &body).map_err(|e| e.to_string()),
+                    None => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "refusal not sent (socket gone)");
+        }
+    }
+}
+
+/// Gives a new socket its event budget (unless the limit is off); events of names the
+/// namespace does not know are counted too, so junk names are no way around it.
+pub fn install<A: Adapter>(s: &SocketRef<A>, limits: &Limits, protocol: Protocol) {
+    let Some(budget) = EventBudget::from_limits(limits, protocol) else {
+        return;
+    };
+    s.extensions.insert(budget);
+    s.on_fallback(on_unknown_event);
+}
+
+/// An event no handler knows: its turn is drawn (and the budget charged), nothing else.
+async fn on_unknown_event(_turn: Turn) {}
+
+/// The name and first argument of a raw Socket.IO event (`["name", payload, …]`).
+fn event_of(raw: &RawValue) -> (String, Value) {
+    let RawValue::Str(text, _) = raw else {
+        return (String::new(), Value::Null);
+    };
+    let Ok(Value::Array(mut items)) = serde_json::from_str::<Value>(text) else {
+        return (String::new(), Value::Null);
+    };
+    let payload = if items.len() > 1 {
+        items.swap_remove(1)
+    } else {
+        Value::Null
+    };
+    let event = items
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (event, payload)
+}
+
+/// The reply event under which the old client reads an error for `event`, and its body; the
+/// seat it clicked is named back, so the client can release the seat button.
+fn legacy_reply(event: &str, payload: &Value) -> Option<(&'static str, Value)> {
+    let reply = match event {
+        "check limit" => "check limit",
+        "select seat" => "self select seat",
+        "unselect seat" => "unselect seat",
+        "unlock seat" => "unlock seat",
+        _ => return None,
+    };
+    let mut body = json!({"error": TOO_FAST});
+    if reply == "self select seat" {
+        for index in ["rowIndex", "columnIndex"] {
+            if let Some(i) = payload.get(index).and_then(Value::as_i64) {
+                body[index] = json!(i);
+            }
+        }
+    }
+    Some((reply, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(rate: u32, burst: u32) -> Limits {
+        Limits {
+            socket_event_rate: rate,
+            socket_event_burst: burst,
+            ..Limits::for_tests()
+        }
+    }
+
+    #[test]
+    fn a_burst_is_admitted_then_refused_then_a_flood_is_cut() {
+        let budget = EventBudget::from_limits(&limits(5, 10), Protocol::Legacy).expect("on");
+        let verdicts: Vec<Verdict> = (0..200).map(|_| budget.admit()).collect();
+        assert!(verdicts[..10].iter().all(|v| *v == Verdict::Admitted));
+        assert_eq!(verdicts[10], Verdict::Refused);
+        // Five seconds' worth of refusals, then the cut.
+        assert!(verdicts[10..35].iter().all(|v| *v == Verdict::Refused));
+        assert_eq!(verdicts[35], Verdict::Cut);
+    }
+
+    #[test]
+    fn a_rate_of_zero_turns_the_budget_off() {
+        assert!(EventBudget::from_limits(&limits(0, 10), Protocol::App).is_none());
+    }
+
+    #[test]
+    fn a_refused_select_names_the_seat_back_and_relays_get_no_reply() {
+        let raw = RawValue::Str(
+            r#"["select seat",{"sessionId":2,"rowIndex":3,"columnIndex":4}]"#.into(),
+            None,
+        );
+        let (event, payload) = event_of(&raw);
+        let (reply, body) = legacy_reply(&event, &payload).expect("a reply");
+        assert_eq!(reply, "self select seat");
+        assert_eq!(
+            body,
+            json!({"error": TOO_FAST, "rowIndex": 3, "columnIndex": 4})
+        );
+        let relay = RawValue::Str(r#"["lock seat",[]]"#.into(), None);
+        let (event, payload) = event_of(&relay);
+        assert!(legacy_reply(&event, &payload).is_none());
+    }
+}

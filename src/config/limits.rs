@@ -36,11 +36,11 @@ pub struct Limits {
 
     /// Socket.IO events per second one socket may send, on every namespace; the excess is
     /// answered with an error, and a socket that keeps flooding is disconnected. 0: off.
-    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_RATE", default_value_t = 20)]
+    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_RATE", default_value_t = 50)]
     pub socket_event_rate: u32,
 
     /// Events one socket may send at once before [`Limits::socket_event_rate`] applies.
-    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_BURST", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub socket_event_burst: u32,
 }
 
@@ -54,8 +54,8 @@ impl Limits {
             signin_per_address: 100_000,
             trusted_proxies: Vec::new(),
             bcrypt_concurrency: None,
-            socket_event_rate: 20,
-            socket_event_burst: 60,
+            socket_event_rate: 50,
+            socket_event_burst: 100,
         }
     }
 

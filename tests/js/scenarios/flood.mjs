@@ -1,4 +1,4 @@
-// Scenario `flood`. Server: queue limit 3, socket event budget at its default (20/s, burst 60).
+// Scenario `flood`. Server: queue limit 3, socket event budget at its default (50/s, burst 100).
 // Run with `--transports websocket` (the flood's batches would exceed a polling POST's cap).
 //
 // Covers issue 15, item 6: one signed-in socket sends `unselect seat` with a 3,000-seat array
@@ -48,7 +48,7 @@ export async function run(ctx) {
       await selectOk(victim, 9, column);
       latencies.push(Date.now() - t0);
       victim.socket.emit("unselect seat", { sessionId: SESSION_ID, areaId: 1, tickets: [{ row: 9, column, rowIndex: 8, columnIndex: column - 1 }] });
-      await sleep(150); // a person's pace, well inside the budget
+      await sleep(100); // a person's pace, well inside the budget
     }
   } finally {
     clearInterval(flood);

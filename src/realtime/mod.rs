@@ -134,12 +134,21 @@ pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // buffer keeps its default of 128 packets: a seat rush broadcasts hundreds of seat changes
     // to every watcher within milliseconds, and a full buffer drops packets (a 32-packet
     // buffer lost `self select seat` replies in seat-rush).
+    // The same cap holds for a websocket message and each of its frames: tungstenite's
+    // defaults (64 MB messages, 16 MB frames) let one socket make the server read and parse
+    // megabytes per event (issue 15, item 7). A frame over the cap is refused from its header,
+    // before its payload is read, and the connection is closed.
     SocketIo::builder()
         .with_state(state)
         .with_state(news)
-        .max_payload(100_000)
+        .max_payload(MAX_PAYLOAD as u64)
+        .ws_max_message_size(MAX_PAYLOAD)
+        .ws_max_frame_size(MAX_PAYLOAD)
         .ws_read_buffer_size(1024)
 }
+
+/// The largest Engine.IO payload read: a polling request's body, a websocket message or frame.
+pub const MAX_PAYLOAD: usize = 100_000;
 
 /// Rebuilds the handshake request out of owned copies of its URI and headers. Socket.IO keeps
 /// the request parts for the connection's whole life, and hyper's zero-copy header values

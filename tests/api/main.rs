@@ -14,6 +14,7 @@ mod ops;
 mod own_redis;
 mod redis_faults;
 mod slow_clients;
+mod socket_abuse;
 mod startup;
 mod storage_contract;
 mod waiting_room_contract;

@@ -1,0 +1,143 @@
+//! Abusive Socket.IO clients (issue 15): oversized websocket messages, binary attachments,
+//! too many sockets per account or address, and an account's older tab left behind.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::spawn_app;
+
+/// Opens a raw websocket to Engine.IO and reads its open packet.
+async fn raw_websocket(address: std::net::SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(address).await.expect("connects");
+    tcp.write_all(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .expect("handshake sent");
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.expect("handshake answer");
+        response.push(byte[0]);
+    }
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 101"));
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.expect("open packet head");
+    let mut open = vec![0u8; (head[1] & 0x7f) as usize];
+    tcp.read_exact(&mut open).await.expect("open packet");
+    assert!(open.starts_with(b"0{"), "Engine.IO open packet");
+    tcp
+}
+
+/// A masked client text frame (zero mask key) of a short payload.
+fn small_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = if payload.len() < 126 {
+        vec![0x81, 0x80 | payload.len() as u8]
+    } else {
+        let mut f = vec![0x81, 0x80 | 126];
+        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        f
+    };
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The payload of the next server text frame (servers do not mask).
+async fn next_text(tcp: &mut TcpStream) -> String {
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.expect("frame head");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0u8; 2];
+            tcp.read_exact(&mut ext).await.expect("frame length");
+            u16::from_be_bytes(ext) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.expect("frame payload");
+    String::from_utf8_lossy(&payload).into_owned()
+}
+
+/// Socket.IO CONNECT to the default namespace with `token`; waits for the server's CONNECT.
+async fn connect_default(tcp: &mut TcpStream, token: &str) {
+    let connect = format!("40{{\"token\":\"Bearer {token}\"}}");
+    tcp.write_all(&small_text_frame(connect.as_bytes()))
+        .await
+        .expect("connect sent");
+    loop {
+        let text = next_text(tcp).await;
+        if text.starts_with("40") {
+            return;
+        }
+        assert!(!text.starts_with("44"), "connect refused: {text}");
+    }
+}
+
+/// The head of a masked client text frame of `len` bytes, with a zero mask key (so the
+/// payload goes as it is).
+fn text_frame_head(len: u64) -> Vec<u8> {
+    let mut head = vec![0x81, 0x80 | 127];
+    head.extend_from_slice(&len.to_be_bytes());
+    head.extend_from_slice(&[0, 0, 0, 0]);
+    head
+}
+
+/// True once the server has closed the connection (EOF, reset, or a close frame) within
+/// `bound`; reads and drops anything else.
+async fn closed_within(tcp: &mut TcpStream, bound: Duration) -> bool {
+    let mut buf = vec![0u8; 64 * 1024];
+    tokio::time::timeout(bound, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) if buf[..n].first() == Some(&0x88) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifteen_megabyte_websocket_message_is_refused_and_the_server_still_answers() {
+    let app = spawn_app().await;
+    let (token, _) = app.sign_up("Big").await;
+    let mut tcp = raw_websocket(app.address).await;
+    connect_default(&mut tcp, &token).await;
+    // An Engine.IO message packet carrying a Socket.IO event with a 15 MB string.
+    let len: u64 = 15 * 1024 * 1024;
+    let prefix = b"42[\"check limit\",\"";
+    let mut sent = tcp.write_all(&text_frame_head(len)).await.is_ok();
+    if sent {
+        sent = tcp.write_all(prefix).await.is_ok();
+    }
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut left = len as usize - prefix.len() - 2;
+    while sent && left > 0 {
+        let n = left.min(chunk.len());
+        sent = tcp.write_all(&chunk[..n]).await.is_ok();
+        left -= n;
+    }
+    if sent {
+        let _ = tcp.write_all(b"\"]").await;
+    }
+    assert!(
+        closed_within(&mut tcp, Duration::from_secs(5)).await,
+        "the server must close a websocket whose message is over the 100 KB cap"
+    );
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    // A message under the cap is still read: CONNECT to a namespace that does not exist is
+    // answered with an error packet.
+    let mut tcp = raw_websocket(app.address).await;
+    tokio::time::timeout(Duration::from_secs(5), connect_default(&mut tcp, &token))
+        .await
+        .expect("a small message is still answered");
+}

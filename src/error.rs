@@ -22,6 +22,9 @@ pub const TOO_MANY_ATTEMPTS: &str = "嘗試次數過多，請稍後再試！";
 /// Told to a socket that sends events faster than its budget allows.
 pub const TOO_FAST: &str = "操作過於頻繁，請稍後再試！";
 
+/// Told to a socket that sends an event with binary attachments (the protocols are JSON only).
+pub const BINARY_REFUSED: &str = "Binary data is not accepted.";
+
 /// An HTTP error answer.
 #[derive(Debug)]
 pub struct ApiError {

@@ -6,8 +6,8 @@
 
 pub mod announcer;
 pub mod app;
-pub mod budget;
 pub mod delivery;
+pub mod intake;
 pub mod legacy;
 pub mod order;
 pub mod resubscribe;
@@ -145,7 +145,17 @@ pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
         .ws_max_message_size(MAX_PAYLOAD)
         .ws_max_frame_size(MAX_PAYLOAD)
         .ws_read_buffer_size(1024)
+        .with_parser(
+            // Binary attachments are refused by `intake` with a clear error; these bounds only
+            // keep what a socket may make the server buffer before that within the same cap.
+            socketioxide::ParserConfig::common()
+                .max_incoming_binary_buf_size(MAX_PAYLOAD)
+                .max_incoming_binaries(MOST_ATTACHMENTS),
+        )
 }
+
+/// Binary attachments one event may announce; more closes the connection.
+const MOST_ATTACHMENTS: usize = 16;
 
 /// The largest Engine.IO payload read: a polling request's body, a websocket message or frame.
 pub const MAX_PAYLOAD: usize = 100_000;
@@ -318,7 +328,7 @@ async fn authenticate<A: Adapter>(
     let conn = Conn::new(user, new_holder());
     s.extensions.insert(conn.clone());
     s.extensions.insert(Turnstile::default());
-    budget::install(&s, &state.settings.limits, budget::Protocol::Legacy);
+    intake::install(&s, &state.settings.limits, intake::Protocol::Legacy);
     legacy::register(&s, &conn);
     Ok(())
 }

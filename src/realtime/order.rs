@@ -17,7 +17,7 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
 
-use super::budget::{EventBudget, Verdict};
+use super::intake::{self, Refusal};
 
 /// One socket's queue of events: tickets handed out, and the ticket being served.
 #[derive(Clone)]
@@ -112,37 +112,17 @@ impl Drop for Turn {
     }
 }
 
-/// An event refused by its socket's [`EventBudget`]: its handler is not run.
-#[derive(Debug, thiserror::Error)]
-#[error("event refused: the socket is over its event budget")]
-pub struct OverBudget;
-
 impl<A: Adapter> FromMessageParts<A> for Turn {
-    type Error = OverBudget;
+    type Error = Refusal;
 
-    /// Admits the event through the socket's budget first: a refused event is answered here and
-    /// draws no ticket, so its handler's task is never spawned.
+    /// Lets the event in through [`intake::admit`] first: a refused event is answered there
+    /// and draws no ticket, so its handler's task is never spawned.
     fn from_message_parts(
         s: &Arc<Socket<A>>,
         raw: &mut Value,
         ack: &Option<i64>,
-    ) -> Result<Self, OverBudget> {
-        if let Some(budget) = s.extensions.get::<EventBudget>() {
-            match budget.admit() {
-                Verdict::Admitted => {}
-                Verdict::Refused => {
-                    budget.refuse(s, raw, *ack);
-                    return Err(OverBudget);
-                }
-                Verdict::Cut => {
-                    tracing::warn!(sid = %s.id, "socket disconnected for flooding events");
-                    if let Err(e) = s.clone().disconnect() {
-                        tracing::debug!(error = %e, "disconnecting a flooding socket failed");
-                    }
-                    return Err(OverBudget);
-                }
-            }
-        }
+    ) -> Result<Self, Refusal> {
+        intake::admit(s, raw, *ack)?;
         Ok(s.extensions
             .get::<Turnstile>()
             .map_or_else(Turn::free, |gate| gate.draw()))

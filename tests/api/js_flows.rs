@@ -224,3 +224,11 @@ async fn a_flooding_socket_is_refused_and_cut_while_others_keep_buying() {
     scenario("flood", Engines::Embedded, "websocket", None, defaults).await;
     scenario("flood", Engines::Shared, "websocket", None, defaults).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_a_binary_attachment_is_refused_with_a_clear_error() {
+    // Issue 15, item 12.
+    for transports in ["default", "websocket"] {
+        scenario("binary", Engines::Embedded, transports, None, defaults).await;
+    }
+}

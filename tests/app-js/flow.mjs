@@ -161,6 +161,10 @@ async function main() {
   check(code(await call(ec, "select", { areaId: AREA, row: 99, column: 1 })) === "unknown_seat", "an unknown seat is named", null);
   check(code(await call(ec, "watch", { areaId: 4242 })) === "unknown_area", "an unknown area is named", null);
   check(code(await call(ec, "select", { areaId: AREA, row: "1", column: 1 })) === "bad_request", "a string row is a bad_request", null);
+  const binary = await call(ec, "select", { areaId: AREA, row: 2, column: 2, blob: Buffer.from([1, 2]) });
+  check(code(binary) === "bad_request" && /binary/i.test(binary.error?.message), "a binary attachment is a bad_request naming it", binary);
+  const five = Array.from({ length: 5 }, (_, i) => ({ row: 2, column: 1 + i }));
+  check(code(await call(ec, "lock", { areaId: AREA, seats: five })) === "bad_request", "more seats than the ticket limit is a bad_request", null);
 
   check((await call(ea, "leave", {})).ok, "A leaves the page", null);
   const adm = await next(qb, "admitted");

@@ -44,10 +44,10 @@ pub async fn on_connecting<A: Adapter>(
     conn.set_entered(session);
     s.extensions.insert(conn);
     s.extensions.insert(Turnstile::default());
-    crate::realtime::budget::install(
+    crate::realtime::intake::install(
         &s,
         &state.settings.limits,
-        crate::realtime::budget::Protocol::App,
+        crate::realtime::intake::Protocol::App,
     );
     s.join(rooms::user(user));
     s.on("watch", on_watch::<A>);

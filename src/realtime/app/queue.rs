@@ -23,10 +23,10 @@ pub async fn on_connecting<A: Adapter>(
     let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
     s.extensions.insert(Conn::new(user, new_holder()));
     s.extensions.insert(Turnstile::default());
-    crate::realtime::budget::install(
+    crate::realtime::intake::install(
         &s,
         &state.settings.limits,
-        crate::realtime::budget::Protocol::App,
+        crate::realtime::intake::Protocol::App,
     );
     s.join(rooms::user(user));
     s.on("join", on_join::<A>);

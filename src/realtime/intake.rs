@@ -1,11 +1,14 @@
-//! How many events one socket may send: a token bucket per socket, on every namespace.
+//! The door every incoming event passes, on every namespace, before anything is done for it:
+//! its socket's event budget, then its shape (no binary attachments).
 //!
 //! One signed-in socket flooding big events starved every other buyer (issue 15, item 6), so
-//! each event is admitted by its socket's bucket (`governor`, GCRA) before anything else is
-//! done for it: a refused event is answered at once, in the sender's own protocol, and no task
-//! is spawned and nothing is parsed beyond its name. Refusals are counted by a second bucket;
-//! when that one runs dry too (a flood far above the rate, not a burst of clicks), the socket is
-//! disconnected, so a flood costs the flooder and nobody else.
+//! each event is admitted by its socket's token bucket (`governor`, GCRA). Refusals are counted
+//! by a second bucket; when that one runs dry too (a flood far above the rate, not a burst of
+//! clicks), the socket is disconnected, so a flood costs the flooder and nobody else.
+//! The protocols are JSON only; a binary attachment used to vanish in parsing and leave a
+//! payload the handler refused for a missing field (item 12), so it is refused here by name.
+//! A refused event is answered at once in the sender's own protocol; its handler's task is
+//! never spawned.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -20,18 +23,99 @@ use socketioxide_core::Value as RawValue;
 
 use super::order::Turn;
 use crate::config::Limits;
-use crate::error::TOO_FAST;
+use crate::error::{BINARY_REFUSED, TOO_FAST};
 
 /// Refusals a socket may collect, in units of its per-second rate, before it is cut.
 const REFUSALS_BEFORE_CUT: u32 = 5;
 
-/// How a refused event is answered.
+/// How a refused event is answered; kept in the socket's extensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Protocol {
     /// The original's reply events (`{error}` under the event the old client listens to).
     Legacy,
-    /// The app protocol's ack, `{ok: false, error: {code: "rate_limited", …}}`.
+    /// The app protocol's ack, `{ok: false, error: {code, message}}`.
     App,
+}
+
+/// Why an event is refused at the door.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Over the socket's event budget.
+    #[error("event refused: the socket is over its event budget")]
+    TooFast,
+    /// The event carries binary attachments.
+    #[error("event refused: binary attachments are not accepted")]
+    Binary,
+}
+
+impl Refusal {
+    /// The app protocol's code and the message people read, in either protocol.
+    fn code_and_message(self) -> (&'static str, &'static str) {
+        match self {
+            Refusal::TooFast => ("rate_limited", TOO_FAST),
+            Refusal::Binary => ("bad_request", BINARY_REFUSED),
+        }
+    }
+}
+
+/// Lets an event in, or answers its refusal (and disconnects a socket that keeps flooding).
+/// Called by the [`Turn`] extractor, first in every handler, in arrival order.
+pub fn admit<A: Adapter>(
+    s: &Arc<Socket<A>>,
+    raw: &mut RawValue,
+    ack: Option<i64>,
+) -> Result<(), Refusal> {
+    if let Some(budget) = s.extensions.get::<EventBudget>() {
+        match budget.admit() {
+            Verdict::Admitted => {}
+            Verdict::Refused => return Err(refuse(s, raw, ack, Refusal::TooFast)),
+            Verdict::Cut => {
+                tracing::warn!(sid = %s.id, "socket disconnected for flooding events");
+                if let Err(e) = s.clone().disconnect() {
+                    tracing::debug!(error = %e, "disconnecting a flooding socket failed");
+                }
+                return Err(Refusal::TooFast);
+            }
+        }
+    }
+    if matches!(raw, RawValue::Str(_, Some(binaries)) if !binaries.is_empty())
+        || matches!(raw, RawValue::Bytes(_))
+    {
+        return Err(refuse(s, raw, ack, Refusal::Binary));
+    }
+    Ok(())
+}
+
+/// Answers a refused event: the app protocol through its ack, the original protocol under the
+/// reply event its client shows errors for (events without one get nothing, as the original
+/// answered them nothing). Only refused events are parsed here, and a flood of them is cut.
+fn refuse<A: Adapter>(
+    s: &Arc<Socket<A>>,
+    raw: &mut RawValue,
+    ack: Option<i64>,
+    why: Refusal,
+) -> Refusal {
+    let protocol = s.extensions.get::<Protocol>().unwrap_or(Protocol::Legacy);
+    let (code, message) = why.code_and_message();
+    let sent = match protocol {
+        Protocol::App if ack.is_some() => {
+            let body = json!({"ok": false, "error": {"code": code, "message": message}});
+            AckSender::from_message_parts(s, raw, &ack)
+                .map_or(Ok(()), |ack| ack.send(&body).map_err(|e| e.to_string()))
+        }
+        Protocol::App => Ok(()),
+        Protocol::Legacy => {
+            let (event, payload) = event_of(raw);
+            match legacy_reply(&event, &payload, message) {
+                Some((reply, body)) => s.emit(reply, &body).map_err(|e| e.to_string()),
+                None => Ok(()),
+            }
+        }
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "refusal not sent (socket gone)");
+    }
+    why
 }
 
 /// What the budget says about one more event.
@@ -52,19 +136,17 @@ pub struct EventBudget(Arc<Inner>);
 struct Inner {
     events: DefaultDirectRateLimiter,
     refusals: DefaultDirectRateLimiter,
-    protocol: Protocol,
 }
 
 impl EventBudget {
     /// The budget of [`Limits`], or `None` when the rate is 0 (off).
-    pub fn from_limits(limits: &Limits, protocol: Protocol) -> Option<Self> {
+    pub fn from_limits(limits: &Limits) -> Option<Self> {
         let rate = NonZeroU32::new(limits.socket_event_rate)?;
         let burst = NonZeroU32::new(limits.socket_event_burst).unwrap_or(rate);
         let refusal_burst = rate.saturating_mul(NonZeroU32::new(REFUSALS_BEFORE_CUT)?);
         Some(Self(Arc::new(Inner {
             events: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             refusals: RateLimiter::direct(Quota::per_second(rate).allow_burst(refusal_burst)),
-            protocol,
         })))
     }
 
@@ -78,42 +160,16 @@ impl EventBudget {
             Verdict::Cut
         }
     }
-
-    /// Answers a refused event: the app protocol through its ack, the original protocol under
-    /// the reply event its client shows errors for (events without one get nothing, as the
-    /// original answered them nothing). Only refused events are parsed here, and at most a
-    /// few of them a second before the socket is cut.
-    pub fn refuse<A: Adapter>(&self, s: &Arc<Socket<A>>, raw: &mut RawValue, ack: Option<i64>) {
-        let sent = match self.0.protocol {
-            Protocol::App if ack.is_some() => {
-                let body =
-                    json!({"ok": false, "error": {"code": "rate_limited", "message": TOO_FAST}});
-                AckSender::from_message_parts(s, raw, &ack)
-                    .map_or(Ok(()), |ack| ack.send(&body).map_err(|e| e.to_string()))
-            }
-            Protocol::App => Ok(()),
-            Protocol::Legacy => {
-                let (event, payload) = event_of(raw);
-                match legacy_reply(&event, &payload) {
-                    Some((reply, body)) => s.emit(reply, &body).map_err(|e| e.to_string()),
-                    None => Ok(()),
-                }
-            }
-        };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "refusal not sent (socket gone)");
-        }
-    }
 }
 
-/// Gives a new socket its event budget (unless the limit is off); events of names the
-/// namespace does not know are counted too, so junk names are no way around it.
+/// Sets up the door of a new socket: its protocol, its event budget (unless the limit is off),
+/// and a handler for event names the namespace does not know, so they pay the budget too.
 pub fn install<A: Adapter>(s: &SocketRef<A>, limits: &Limits, protocol: Protocol) {
-    let Some(budget) = EventBudget::from_limits(limits, protocol) else {
-        return;
-    };
-    s.extensions.insert(budget);
-    s.on_fallback(on_unknown_event);
+    s.extensions.insert(protocol);
+    if let Some(budget) = EventBudget::from_limits(limits) {
+        s.extensions.insert(budget);
+        s.on_fallback(on_unknown_event);
+    }
 }
 
 /// An event no handler knows: its turn is drawn (and the budget charged), nothing else.
@@ -142,7 +198,7 @@ fn event_of(raw: &RawValue) -> (String, Value) {
 
 /// The reply event under which the old client reads an error for `event`, and its body; the
 /// seat it clicked is named back, so the client can release the seat button.
-fn legacy_reply(event: &str, payload: &Value) -> Option<(&'static str, Value)> {
+fn legacy_reply(event: &str, payload: &Value, message: &str) -> Option<(&'static str, Value)> {
     let reply = match event {
         "check limit" => "check limit",
         "select seat" => "self select seat",
@@ -150,7 +206,7 @@ fn legacy_reply(event: &str, payload: &Value) -> Option<(&'static str, Value)> {
         "unlock seat" => "unlock seat",
         _ => return None,
     };
-    let mut body = json!({"error": TOO_FAST});
+    let mut body = json!({"error": message});
     if reply == "self select seat" {
         for index in ["rowIndex", "columnIndex"] {
             if let Some(i) = payload.get(index).and_then(Value::as_i64) {
@@ -175,7 +231,7 @@ mod tests {
 
     #[test]
     fn a_burst_is_admitted_then_refused_then_a_flood_is_cut() {
-        let budget = EventBudget::from_limits(&limits(5, 10), Protocol::Legacy).expect("on");
+        let budget = EventBudget::from_limits(&limits(5, 10)).expect("on");
         let verdicts: Vec<Verdict> = (0..200).map(|_| budget.admit()).collect();
         assert!(verdicts[..10].iter().all(|v| *v == Verdict::Admitted));
         assert_eq!(verdicts[10], Verdict::Refused);
@@ -186,7 +242,7 @@ mod tests {
 
     #[test]
     fn a_rate_of_zero_turns_the_budget_off() {
-        assert!(EventBudget::from_limits(&limits(0, 10), Protocol::App).is_none());
+        assert!(EventBudget::from_limits(&limits(0, 10)).is_none());
     }
 
     #[test]
@@ -196,7 +252,7 @@ mod tests {
             None,
         );
         let (event, payload) = event_of(&raw);
-        let (reply, body) = legacy_reply(&event, &payload).expect("a reply");
+        let (reply, body) = legacy_reply(&event, &payload, TOO_FAST).expect("a reply");
         assert_eq!(reply, "self select seat");
         assert_eq!(
             body,
@@ -204,6 +260,6 @@ mod tests {
         );
         let relay = RawValue::Str(r#"["lock seat",[]]"#.into(), None);
         let (event, payload) = event_of(&relay);
-        assert!(legacy_reply(&event, &payload).is_none());
+        assert!(legacy_reply(&event, &payload, TOO_FAST).is_none());
     }
 }

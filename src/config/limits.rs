@@ -27,7 +27,7 @@ pub struct Limits {
     /// Proxies (addresses or CIDR blocks, comma separated) whose `X-Forwarded-For` names the
     /// client. Unset: the peer address is the client, and the header is ignored (anyone could
     /// write it).
-    #[arg(long, env = "TICKETCLUB_TRUSTED_PROXIES", value_delimiter = ',')]
+    #[arg(long, env = "TICKETCLUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = proxy)]
     pub trusted_proxies: Vec<IpNet>,
 
     /// bcrypt hashes computed at once (each holds a CPU for its whole cost). Unset: one per CPU.
@@ -42,6 +42,14 @@ pub struct Limits {
     /// Events one socket may send at once before [`Limits::socket_event_rate`] applies.
     #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub socket_event_burst: u32,
+}
+
+/// A trusted proxy: a CIDR block, or a bare address (a block of one).
+fn proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an IP address nor a CIDR block"))
 }
 
 impl Limits {
@@ -70,5 +78,24 @@ impl Limits {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(2, usize::from),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::proxy;
+
+    #[test]
+    fn a_trusted_proxy_is_an_address_or_a_block() {
+        assert_eq!(
+            proxy("127.0.0.1").map(|n| n.to_string()),
+            Ok("127.0.0.1/32".into())
+        );
+        assert_eq!(
+            proxy("10.0.0.0/8").map(|n| n.to_string()),
+            Ok("10.0.0.0/8".into())
+        );
+        assert_eq!(proxy(" ::1").map(|n| n.to_string()), Ok("::1/128".into()));
+        assert!(proxy("proxy.local").is_err());
     }
 }

@@ -156,7 +156,9 @@ impl Application {
             }
         });
         let header_timeout = Duration::from_secs(state.settings.header_timeout);
-        let served = crate::server::serve(listener, router, header_timeout, signal);
+        let connection_limit = state.settings.limits.connection_limit();
+        let limits = (header_timeout, connection_limit);
+        let served = crate::server::serve(listener, router, limits, signal);
         tokio::select! {
             () = served => {}
             () = async { stop.cancelled().await; tokio::time::sleep(grace * 2).await } => {

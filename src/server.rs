@@ -8,6 +8,8 @@
 //! upgraded connection (Socket.IO's websocket) leaves hyper once its handshake has been read,
 //! so the timeout does not reach it: Engine.IO's heartbeat looks after those.
 
+pub mod capacity;
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -25,14 +27,18 @@ use tower::Layer;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// open connection finish its current request, and returns once all of them have closed.
+/// Connections past `connection_limit` are served only the reserved routes ([`capacity`]).
 pub async fn serve<L>(
     mut listener: L,
     router: Router,
-    header_timeout: Duration,
+    (header_timeout, connection_limit): (Duration, Option<usize>),
     shutdown: impl Future<Output = ()>,
 ) where
     L: Listener<Addr = SocketAddr>,
+    L::Io: Unpin,
 {
+    let router = router.layer(axum::middleware::from_fn(capacity::gate));
+    let open_connections = capacity::OpenConnections::default();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
@@ -49,7 +55,12 @@ pub async fn serve<L>(
         // A handle to the shared router: serving the `Router` itself would deep-clone its
         // route table for every connection (about 5 KB here). The peer address goes with
         // every request, for per-address limits (`ConnectInfo`, as `axum::serve` provides).
+        let (io, capacity) = open_connections.count(io, connection_limit);
+        if capacity == capacity::Capacity::Reserve {
+            tracing::debug!(%peer, "connection limit reached: serving health and admin routes only");
+        }
         let service = Extension(ConnectInfo(peer)).layer(router.clone());
+        let service = Extension(capacity).layer(service);
         let service = TowerToHyperService::new(service);
         let connection = http.serve_connection(TokioIo::new(io), service);
         tokio::spawn(serve_connection(

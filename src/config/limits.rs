@@ -42,6 +42,38 @@ pub struct Limits {
     /// Events one socket may send at once before [`Limits::socket_event_rate`] applies.
     #[arg(long, env = "TICKETCLUB_SOCKET_EVENT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub socket_event_burst: u32,
+
+    /// Socket.IO connections one account may hold at once on this instance, all namespaces
+    /// together; one more is refused at connect. 0: no limit.
+    #[arg(long, env = "TICKETCLUB_SOCKETS_PER_ACCOUNT", default_value_t = 20)]
+    pub sockets_per_account: u32,
+
+    /// Socket.IO connections one client address may hold at once on this instance (behind a
+    /// balancer, see `TICKETCLUB_TRUSTED_PROXIES`); generous, as many buyers can share a NAT
+    /// address. 0: no limit.
+    #[arg(long, env = "TICKETCLUB_SOCKETS_PER_ADDRESS", default_value_t = 500)]
+    pub sockets_per_address: u32,
+
+    /// Open connections (TCP) served fully; past it a connection gets only the health, metrics
+    /// and admin routes (others: 503, then closed), so the server stays observable. Unset: the
+    /// process's open-file limit minus `TICKETCLUB_FD_RESERVE`.
+    #[arg(long, env = "TICKETCLUB_MAX_CONNECTIONS")]
+    pub max_connections: Option<u32>,
+
+    /// File descriptors kept free of client connections (database and Redis pools, logs, and
+    /// health checks at the limit) when the connection limit comes from the open-file limit.
+    #[arg(long, env = "TICKETCLUB_FD_RESERVE", default_value_t = 256)]
+    pub fd_reserve: u32,
+}
+
+/// The soft open-file limit in `/proc/self/limits` (`Max open files  <soft>  <hard>  files`).
+fn open_file_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A trusted proxy: a CIDR block, or a bare address (a block of one).
@@ -64,12 +96,27 @@ impl Limits {
             bcrypt_concurrency: None,
             socket_event_rate: 50,
             socket_event_burst: 100,
+            sockets_per_account: 20,
+            sockets_per_address: 500,
+            max_connections: None,
+            fd_reserve: 256,
         }
     }
 
     /// The body timeout as a duration.
     pub fn body_timeout(&self) -> Duration {
         Duration::from_secs(self.body_timeout)
+    }
+
+    /// Connections served fully: the setting, else the open-file limit less the reserve (no
+    /// limit where the open-file limit is unknown or unlimited).
+    pub fn connection_limit(&self) -> Option<usize> {
+        if let Some(max) = self.max_connections {
+            return Some(max as usize);
+        }
+        let files = std::fs::read_to_string("/proc/self/limits").ok()?;
+        let soft = open_file_limit(&files)?;
+        Some(soft.saturating_sub(self.fd_reserve as usize).max(1))
     }
 
     /// How many bcrypt hashes may run at once.
@@ -83,7 +130,18 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
-    use super::proxy;
+    use super::{open_file_limit, proxy};
+
+    #[test]
+    fn the_open_file_limit_is_the_soft_one() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max open files            1024                 524288               files\n";
+        assert_eq!(open_file_limit(limits), Some(1024));
+        assert_eq!(
+            open_file_limit("Max open files  unlimited  unlimited  files"),
+            None
+        );
+    }
 
     #[test]
     fn a_trusted_proxy_is_an_address_or_a_block() {

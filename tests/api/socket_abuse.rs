@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 /// Opens a raw websocket to Engine.IO and reads its open packet.
 async fn raw_websocket(address: std::net::SocketAddr) -> TcpStream {
@@ -140,4 +140,49 @@ async fn a_fifteen_megabyte_websocket_message_is_refused_and_the_server_still_an
     tokio::time::timeout(Duration::from_secs(5), connect_default(&mut tcp, &token))
         .await
         .expect("a small message is still answered");
+}
+
+/// A client that opens a new connection for every request (nothing pooled counts).
+fn unpooled() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_connection_limit_health_still_answers_and_other_routes_get_503() {
+    let app = spawn_app_with(|s| s.limits.max_connections = Some(3)).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(raw_websocket(app.address).await);
+    }
+    let client = unpooled();
+    let get = |path: &str| client.get(format!("{}{path}", app.base)).send();
+    assert_eq!(
+        get("/healthz").await.expect("healthz").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/metrics").await.expect("metrics").status(),
+        StatusCode::OK
+    );
+    let refused = get("/event").await.expect("an answer");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let handshake = get("/socket.io/?EIO=4&transport=polling")
+        .await
+        .expect("an answer");
+    assert_eq!(handshake.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // A websocket closing gives its place back.
+    held.pop();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = get("/event").await.expect("an answer").status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "served again below the limit");
 }

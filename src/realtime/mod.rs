@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod intake;
 pub mod legacy;
 pub mod order;
+pub mod quota;
 pub mod resubscribe;
 pub mod rooms;
 pub mod seat_news;
@@ -120,10 +121,17 @@ impl Conn {
     }
 }
 
-/// Why a connection was refused; the client sees only the original's message.
+/// Why a connection to the default namespace was refused; the CONNECT_ERROR message (the
+/// original frontend shows its own words for any of them).
 #[derive(Debug, thiserror::Error)]
-#[error("登入錯誤！")]
-pub struct AuthRefused;
+pub enum AuthRefused {
+    /// No valid token, or an unknown account: the original's message.
+    #[error("登入錯誤！")]
+    Unauthorized,
+    /// The account or the address holds as many connections as it may.
+    #[error("連線數過多，請稍後再試！")]
+    TooManyConnections,
+}
 
 /// The Socket.IO builder with the server's limits and state.
 pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
@@ -138,9 +146,11 @@ pub fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // defaults (64 MB messages, 16 MB frames) let one socket make the server read and parse
     // megabytes per event (issue 15, item 7). A frame over the cap is refused from its header,
     // before its payload is read, and the connection is closed.
+    let quota = quota::SocketQuota::from_limits(&state.settings.limits);
     SocketIo::builder()
         .with_state(state)
         .with_state(news)
+        .with_state(quota)
         .max_payload(MAX_PAYLOAD as u64)
         .ws_max_message_size(MAX_PAYLOAD)
         .ws_max_frame_size(MAX_PAYLOAD)
@@ -307,6 +317,7 @@ async fn authenticate<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<quota::SocketQuota>,
 ) -> Result<(), AuthRefused> {
     let token = auth
         .ok()
@@ -314,17 +325,21 @@ async fn authenticate<A: Adapter>(
         .unwrap_or_default();
     let token = token.replace("Bearer ", "");
     if token.is_empty() || token == "null" {
-        return Err(AuthRefused);
+        return Err(AuthRefused::Unauthorized);
     }
-    let user = state.auth.verify(&token).ok_or(AuthRefused)?;
+    let user = state.auth.verify(&token).ok_or(AuthRefused::Unauthorized)?;
     match state.store.accounts.user_exists(user).await {
         Ok(true) => {}
-        Ok(false) => return Err(AuthRefused),
+        Ok(false) => return Err(AuthRefused::Unauthorized),
         Err(e) => {
             tracing::error!(error = %e, "account lookup failed during connect");
-            return Err(AuthRefused);
+            return Err(AuthRefused::Unauthorized);
         }
     }
+    quota::claim(&s, &sockets, user).map_err(|e| {
+        tracing::info!(%user, refused = %e, "socket refused");
+        AuthRefused::TooManyConnections
+    })?;
     let conn = Conn::new(user, new_holder());
     s.extensions.insert(conn.clone());
     s.extensions.insert(Turnstile::default());

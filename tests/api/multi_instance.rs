@@ -76,6 +76,7 @@ pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
         // Scenarios sign hundreds of buyers in from one address.
         .env("TICKETCLUB_SIGNIN_PER_ACCOUNT", "100000")
         .env("TICKETCLUB_SIGNIN_PER_ADDRESS", "1000000")
+        .env("TICKETCLUB_SOCKETS_PER_ADDRESS", "0")
         .env("TICKETCLUB_SHUTDOWN_GRACE", "5")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

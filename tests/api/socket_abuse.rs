@@ -11,14 +11,20 @@ use crate::helpers::{spawn_app, spawn_app_with};
 
 /// Opens a raw websocket to Engine.IO and reads its open packet.
 async fn raw_websocket(address: std::net::SocketAddr) -> TcpStream {
+    raw_websocket_with(address, "").await
+}
+
+/// [`raw_websocket`] with extra handshake header lines (each ending in `\r\n`).
+async fn raw_websocket_with(address: std::net::SocketAddr, extra: &str) -> TcpStream {
     let mut tcp = TcpStream::connect(address).await.expect("connects");
-    tcp.write_all(
-        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
-          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-    )
-    .await
-    .expect("handshake sent");
+    let handshake = format!(
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extra}\r\n"
+    );
+    tcp.write_all(handshake.as_bytes())
+        .await
+        .expect("handshake sent");
     let mut response = Vec::new();
     while !response.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
@@ -67,16 +73,22 @@ async fn next_text(tcp: &mut TcpStream) -> String {
 
 /// Socket.IO CONNECT to the default namespace with `token`; waits for the server's CONNECT.
 async fn connect_default(tcp: &mut TcpStream, token: &str) {
-    let connect = format!("40{{\"token\":\"Bearer {token}\"}}");
+    let answer = connect_answer(tcp, "", token).await;
+    assert!(answer.starts_with("40"), "connect refused: {answer}");
+}
+
+/// Socket.IO CONNECT to `namespace` (`""` or `/queue,`) with `token`; the server's CONNECT
+/// (`40…`) or CONNECT_ERROR (`44…`) packet.
+async fn connect_answer(tcp: &mut TcpStream, namespace: &str, token: &str) -> String {
+    let connect = format!("40{namespace}{{\"token\":\"Bearer {token}\"}}");
     tcp.write_all(&small_text_frame(connect.as_bytes()))
         .await
         .expect("connect sent");
     loop {
         let text = next_text(tcp).await;
-        if text.starts_with("40") {
-            return;
+        if text.starts_with("40") || text.starts_with("44") {
+            return text;
         }
-        assert!(!text.starts_with("44"), "connect refused: {text}");
     }
 }
 
@@ -185,4 +197,71 @@ async fn at_the_connection_limit_health_still_answers_and_other_routes_get_503()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(status, StatusCode::OK, "served again below the limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_holds_at_most_its_socket_quota_and_gets_places_back_on_close() {
+    let app = spawn_app_with(|s| s.limits.sockets_per_account = 2).await;
+    let (token, _) = app.sign_up("Tabs").await;
+    let mut first = raw_websocket(app.address).await;
+    connect_default(&mut first, &token).await;
+    let mut second = raw_websocket(app.address).await;
+    assert!(
+        connect_answer(&mut second, "/queue,", &token)
+            .await
+            .starts_with("40/queue,")
+    );
+    let mut third = raw_websocket(app.address).await;
+    let refused = connect_answer(&mut third, "", &token).await;
+    assert!(
+        refused.starts_with("44") && refused.contains("連線數過多"),
+        "{refused}"
+    );
+    let mut app_third = raw_websocket(app.address).await;
+    let refused = connect_answer(&mut app_third, "/queue,", &token).await;
+    assert!(refused.contains("too_many_connections"), "{refused}");
+    // Another account is not limited by this one.
+    let (other, _) = app.sign_up("Other").await;
+    connect_default(&mut raw_websocket(app.address).await, &other).await;
+
+    drop(first);
+    let mut answer = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut again = raw_websocket(app.address).await;
+        answer = connect_answer(&mut again, "", &token).await;
+        if answer.starts_with("40") {
+            break;
+        }
+    }
+    assert!(
+        answer.starts_with("40"),
+        "a closed socket gives its place back: {answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_holds_at_most_its_socket_quota_as_seen_through_a_trusted_proxy() {
+    let app = spawn_app_with(|s| {
+        s.limits.sockets_per_address = 2;
+        s.limits.trusted_proxies = vec!["127.0.0.1/32".parse().expect("net")];
+    })
+    .await;
+    let mut held = Vec::new();
+    for name in ["A1", "A2"] {
+        let (token, _) = app.sign_up(name).await;
+        let mut tcp = raw_websocket_with(app.address, "X-Forwarded-For: 203.0.113.7\r\n").await;
+        connect_default(&mut tcp, &token).await;
+        held.push(tcp);
+    }
+    let (token, _) = app.sign_up("A3").await;
+    let mut same = raw_websocket_with(app.address, "X-Forwarded-For: 203.0.113.7\r\n").await;
+    let refused = connect_answer(&mut same, "", &token).await;
+    assert!(
+        refused.starts_with("44"),
+        "a third socket from one address: {refused}"
+    );
+    // Another client behind the same proxy is counted on its own.
+    let mut other = raw_websocket_with(app.address, "X-Forwarded-For: 198.51.100.2\r\n").await;
+    connect_default(&mut other, &token).await;
 }

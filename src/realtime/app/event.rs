@@ -26,8 +26,11 @@ pub async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<crate::realtime::quota::SocketQuota>,
 ) -> Result<(), Refused> {
     let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
+    crate::realtime::quota::claim(&s, &sockets, user)
+        .map_err(|_| Refused("too_many_connections"))?;
     let session = session_of(s.ns()).ok_or(Refused("unknown_session"))?;
     match visit::require_page(&state, session, user).await {
         Ok(()) => {}

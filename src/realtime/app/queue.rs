@@ -19,8 +19,11 @@ pub async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<crate::realtime::quota::SocketQuota>,
 ) -> Result<(), Refused> {
     let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
+    crate::realtime::quota::claim(&s, &sockets, user)
+        .map_err(|_| Refused("too_many_connections"))?;
     s.extensions.insert(Conn::new(user, new_holder()));
     s.extensions.insert(Turnstile::default());
     crate::realtime::intake::install(

@@ -232,3 +232,10 @@ async fn an_event_with_a_binary_attachment_is_refused_with_a_clear_error() {
         scenario("binary", Engines::Embedded, transports, None, defaults).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_tab_keeps_the_place_when_the_newer_tab_of_the_account_closes() {
+    // Issue 15, item 5.
+    scenario("two-tabs", Engines::Embedded, "websocket", None, defaults).await;
+    scenario("two-tabs", Engines::Shared, "default", None, defaults).await;
+}

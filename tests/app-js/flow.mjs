@@ -181,6 +181,13 @@ async function main() {
   check((await call(qb, "leave", { sessionId: SESSION })).ok, "B leaves from the queue namespace", null);
   check((await next(qd, "admitted")).sessionId === SESSION, "D is admitted next", null);
   check((await call(qa, "status", { sessionId: SESSION })).state === "none", "A is no longer in line", null);
+
+  // The per-socket event budget (default 50/s, burst 100): 115 requests at once from one socket
+  // (fewer than the 128 packets a socket's outgoing queue holds, so no answer is dropped).
+  const settled = await Promise.allSettled(Array.from({ length: 115 }, () => call(qa, "status", { sessionId: SESSION })));
+  const burst = settled.map((r) => (r.status === "fulfilled" ? r.value : {}));
+  const limited = burst.filter((ack) => code(ack) === "rate_limited");
+  check(limited.length > 0 && burst.some((ack) => ack.ok), "a burst past the event budget gets rate_limited acks", limited.length);
   console.log(`PASSED ${checks} checks`);
 }
 

@@ -12,6 +12,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
@@ -76,6 +77,7 @@ pub fn admit<A: Adapter>(
                 }
                 return Err(Refusal::TooFast);
             }
+            Verdict::Gone => return Err(Refusal::TooFast),
         }
     }
     if matches!(raw, RawValue::Str(_, Some(binaries)) if !binaries.is_empty())
@@ -127,6 +129,8 @@ pub enum Verdict {
     Refused,
     /// Over the budget for too long: disconnect the socket.
     Cut,
+    /// The socket was cut already: drop the event unanswered.
+    Gone,
 }
 
 /// One socket's event budget, kept in its extensions.
@@ -136,6 +140,8 @@ pub struct EventBudget(Arc<Inner>);
 struct Inner {
     events: DefaultDirectRateLimiter,
     refusals: DefaultDirectRateLimiter,
+    /// Set once the socket is cut: events still in flight from it are dropped unanswered.
+    cut: AtomicBool,
 }
 
 impl EventBudget {
@@ -147,15 +153,20 @@ impl EventBudget {
         Some(Self(Arc::new(Inner {
             events: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
             refusals: RateLimiter::direct(Quota::per_second(rate).allow_burst(refusal_burst)),
+            cut: AtomicBool::new(false),
         })))
     }
 
     /// Counts one more event.
     pub fn admit(&self) -> Verdict {
-        if self.0.events.check().is_ok() {
+        if self.0.cut.load(Ordering::Relaxed) {
+            Verdict::Gone
+        } else if self.0.events.check().is_ok() {
             Verdict::Admitted
         } else if self.0.refusals.check().is_ok() {
             Verdict::Refused
+        } else if self.0.cut.swap(true, Ordering::Relaxed) {
+            Verdict::Gone
         } else {
             Verdict::Cut
         }
@@ -238,6 +249,8 @@ mod tests {
         // Five seconds' worth of refusals, then the cut.
         assert!(verdicts[10..35].iter().all(|v| *v == Verdict::Refused));
         assert_eq!(verdicts[35], Verdict::Cut);
+        // Cut once; what is still in flight is dropped.
+        assert!(verdicts[36..].iter().all(|v| *v == Verdict::Gone));
     }
 
     #[test]

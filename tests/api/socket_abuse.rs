@@ -146,6 +146,16 @@ async fn a_fifteen_megabyte_websocket_message_is_refused_and_the_server_still_an
         "the server must close a websocket whose message is over the 100 KB cap"
     );
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+    // Refused from the frame's header: nothing of the 15 MB needs to be read (or held).
+    let mut tcp = raw_websocket(app.address).await;
+    connect_default(&mut tcp, &token).await;
+    tcp.write_all(&text_frame_head(len))
+        .await
+        .expect("head sent");
+    assert!(
+        closed_within(&mut tcp, Duration::from_secs(2)).await,
+        "an oversized frame is refused from its header, before its payload"
+    );
     // A message under the cap is still read: CONNECT to a namespace that does not exist is
     // answered with an error packet.
     let mut tcp = raw_websocket(app.address).await;
@@ -264,4 +274,19 @@ async fn an_address_holds_at_most_its_socket_quota_as_seen_through_a_trusted_pro
     // Another client behind the same proxy is counted on its own.
     let mut other = raw_websocket_with(app.address, "X-Forwarded-For: 198.51.100.2\r\n").await;
     connect_default(&mut other, &token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_x_forwarded_for_does_not_escape_the_address_quota() {
+    // No trusted proxy: the header is the client's own words, and the peer address counts.
+    let app = spawn_app_with(|s| s.limits.sockets_per_address = 2).await;
+    let mut held = Vec::new();
+    for (i, name) in ["F1", "F2", "F3"].into_iter().enumerate() {
+        let (token, _) = app.sign_up(name).await;
+        let forged = format!("X-Forwarded-For: 203.0.113.{i}\r\n");
+        let mut tcp = raw_websocket_with(app.address, &forged).await;
+        let answer = connect_answer(&mut tcp, "", &token).await;
+        assert_eq!(answer.starts_with("40"), i < 2, "socket {i}: {answer}");
+        held.push(tcp);
+    }
 }

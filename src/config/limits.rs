@@ -76,6 +76,12 @@ fn open_file_limit(limits: &str) -> Option<usize> {
         .ok()
 }
 
+/// Connections served within `files` descriptors, keeping `reserve` free; a reserve of more
+/// than half the files (a small `ulimit -n`) is cut to half, so clients are still served.
+fn served_within(files: usize, reserve: usize) -> usize {
+    files.saturating_sub(reserve.min(files / 2)).max(1)
+}
+
 /// A trusted proxy: a CIDR block, or a bare address (a block of one).
 fn proxy(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
@@ -117,7 +123,7 @@ impl Limits {
         }
         let files = std::fs::read_to_string("/proc/self/limits").ok()?;
         let soft = open_file_limit(&files)?;
-        Some(soft.saturating_sub(self.fd_reserve as usize).max(1))
+        Some(served_within(soft, self.fd_reserve as usize))
     }
 
     /// How many bcrypt hashes may run at once.
@@ -131,7 +137,14 @@ impl Limits {
 
 #[cfg(test)]
 mod tests {
-    use super::{open_file_limit, proxy};
+    use super::{open_file_limit, proxy, served_within};
+
+    #[test]
+    fn the_reserve_comes_off_the_open_file_limit_but_never_more_than_half() {
+        assert_eq!(served_within(65_536, 256), 65_280);
+        assert_eq!(served_within(256, 256), 128);
+        assert_eq!(served_within(1, 256), 1);
+    }
 
     #[test]
     fn the_open_file_limit_is_the_soft_one() {

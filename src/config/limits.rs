@@ -7,6 +7,16 @@ use std::time::Duration;
 use clap::Args;
 use ipnet::IpNet;
 
+/// Connections served fully, and connections past those that still get the health, metrics
+/// and admin routes (more than both are closed at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimit {
+    /// Connections served every route.
+    pub served: usize,
+    /// Connections past `served` served the reserved routes only.
+    pub reserve: usize,
+}
+
 /// Abuse limits, flattened into [`super::Settings`].
 #[derive(Clone, Debug, Args)]
 pub struct Limits {
@@ -115,15 +125,24 @@ impl Limits {
         Duration::from_secs(self.body_timeout)
     }
 
-    /// Connections served fully: the setting, else the open-file limit less the reserve (no
-    /// limit where the open-file limit is unknown or unlimited).
-    pub fn connection_limit(&self) -> Option<usize> {
-        if let Some(max) = self.max_connections {
-            return Some(max as usize);
-        }
-        let files = std::fs::read_to_string("/proc/self/limits").ok()?;
-        let soft = open_file_limit(&files)?;
-        Some(served_within(soft, self.fd_reserve as usize))
+    /// How many connections are served fully, and how many more are let in for the reserved
+    /// routes only: the setting, else the open-file limit less the reserve; half the reserve's
+    /// descriptors may hold such connections, the other half stays for pools and files. `None`
+    /// where the open-file limit is unknown or unlimited and nothing is set.
+    pub fn connection_limit(&self) -> Option<ConnectionLimit> {
+        let (served, reserve) = match self.max_connections {
+            Some(max) => (max as usize, self.fd_reserve as usize),
+            None => {
+                let files = std::fs::read_to_string("/proc/self/limits").ok()?;
+                let soft = open_file_limit(&files)?;
+                let served = served_within(soft, self.fd_reserve as usize);
+                (served, soft - served)
+            }
+        };
+        Some(ConnectionLimit {
+            served,
+            reserve: (reserve / 2).max(1),
+        })
     }
 
     /// How many bcrypt hashes may run at once.

@@ -5,8 +5,10 @@
 //! is counted for as long as its TCP stream lives (a websocket leaves hyper after its
 //! upgrade, but its stream still carries the count). Past the limit a connection is still
 //! accepted, but it is served only the health, metrics and admin routes; anything else gets
-//! 503 and the connection is closed, so the descriptors kept in reserve stay free for the
-//! operator and the balancer's health checks.
+//! 503, every answer closes it, and it has a short time to send its request. Past the reserve
+//! too, a connection is closed as soon as it is accepted. So the descriptors kept in reserve
+//! stay free for the operator and the balancer's health checks, however many connections a
+//! client opens.
 
 use std::io;
 use std::pin::Pin;
@@ -22,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::config::limits::ConnectionLimit;
 use crate::error::SYSTEM_ERROR;
 
 /// Routes a connection past the limit is still served.
@@ -32,11 +35,12 @@ const RESERVED_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics", "/admin/"];
 pub struct OpenConnections(Arc<AtomicUsize>);
 
 impl OpenConnections {
-    /// Counts a new stream for as long as it lives; says whether it is past `limit`.
-    pub fn count<I>(&self, io: I, limit: Option<usize>) -> (Counted<I>, Capacity) {
+    /// Counts a new stream for as long as it lives; says where it stands against `limit`.
+    pub fn count<I>(&self, io: I, limit: Option<ConnectionLimit>) -> (Counted<I>, Capacity) {
         let open = self.0.fetch_add(1, Ordering::AcqRel) + 1;
         let capacity = match limit {
-            Some(limit) if open > limit => Capacity::Reserve,
+            Some(limit) if open > limit.served + limit.reserve => Capacity::Over,
+            Some(limit) if open > limit.served => Capacity::Reserve,
             _ => Capacity::Full,
         };
         let counted = Counted {
@@ -57,8 +61,10 @@ impl OpenConnections {
 pub enum Capacity {
     /// Within the limit.
     Full,
-    /// Past the limit: health, metrics and admin only.
+    /// Past the limit: health, metrics and admin only, then closed.
     Reserve,
+    /// Past the reserve too: closed at once.
+    Over,
 }
 
 /// Middleware: a connection past the limit gets 503 (and is closed) on everything but the
@@ -141,16 +147,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stream_counts_while_it_lives_and_the_one_past_the_limit_is_reserve() {
+    fn a_stream_counts_while_it_lives_and_those_past_the_limit_are_reserve_then_over() {
         let open = OpenConnections::default();
-        let (a, first) = open.count((), Some(1));
-        let (b, second) = open.count((), Some(1));
-        assert_eq!((first, second), (Capacity::Full, Capacity::Reserve));
-        assert_eq!(open.now(), 2);
-        drop(a);
-        drop(b);
+        let limit = Some(ConnectionLimit {
+            served: 1,
+            reserve: 1,
+        });
+        let (a, first) = open.count((), limit);
+        let (b, second) = open.count((), limit);
+        let (c, third) = open.count((), limit);
+        assert_eq!(
+            (first, second, third),
+            (Capacity::Full, Capacity::Reserve, Capacity::Over)
+        );
+        assert_eq!(open.now(), 3);
+        drop((a, b, c));
         assert_eq!(open.now(), 0);
-        let (_c, third) = open.count((), Some(1));
-        assert_eq!(third, Capacity::Full);
+        let (_d, fourth) = open.count((), limit);
+        assert_eq!(fourth, Capacity::Full);
     }
 }

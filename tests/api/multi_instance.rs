@@ -62,7 +62,21 @@ async fn spawn_instance(db: &TestDb, redis: &TestRedis, env: &[(&str, &str)]) ->
 /// Starts the real binary as its own process on a free port (test secret, fast bcrypt, JSON
 /// logs) with `env` added, and waits until it listens.
 pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ticketclub"));
+    spawn_process_under(&[], env).await
+}
+
+/// [`spawn_process`] run under `wrapper` (a command and its arguments that end by running
+/// the binary named last, e.g. `prlimit --nofile=N:N`); empty: the binary itself.
+pub async fn spawn_process_under(wrapper: &[&str], env: &[(&str, &str)]) -> Instance {
+    let binary = env!("CARGO_BIN_EXE_ticketclub");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
+    };
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TICKETCLUB_ADDR", "127.0.0.1:0")

@@ -290,3 +290,44 @@ async fn a_forged_x_forwarded_for_does_not_escape_the_address_quota() {
         held.push(tcp);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_at_its_open_file_limit_still_answers_health_checks() {
+    // A real process under `ulimit -n 300` with 100 descriptors in reserve: 200 connections are
+    // served, 50 more get the health routes only (and 2 s to ask), the rest are closed at once.
+    // A client holding 400 connections open must not take the last descriptor.
+    let server = crate::multi_instance::spawn_process_under(
+        &["prlimit", "--nofile=300:300"],
+        &[("TICKETCLUB_FD_RESERVE", "100")],
+    )
+    .await;
+    let address: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let mut held = Vec::new();
+    for _ in 0..400 {
+        if let Ok(tcp) = TcpStream::connect(address).await {
+            held.push(tcp);
+        }
+    }
+    // The silent reserve connections are closed after their 2 s to send a request.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let client = unpooled();
+    let healthz = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(format!("{}/healthz", server.base)).send(),
+    )
+    .await
+    .expect("/healthz answers within 5 s at the limit")
+    .expect("/healthz answers");
+    assert_eq!(healthz.status(), StatusCode::OK);
+    let events = client
+        .get(format!("{}/event", server.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(events.status(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(held);
+}

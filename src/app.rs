@@ -32,6 +32,7 @@ use crate::auth::Auth;
 use crate::config::Settings;
 use crate::domain::time::{Millis, now_millis};
 use crate::http;
+use crate::realtime::quota::PeerAddress;
 use crate::realtime::{Background, Realtime};
 use crate::state::AppState;
 use crate::storage::Store;
@@ -81,9 +82,14 @@ impl Application {
             .map(|url| (url, state.settings.redis_prefix.as_str()));
         let (socket_route, io) = Realtime::build(state.clone(), redis, &background).await?;
         let body_timeout = state.settings.limits.body_timeout();
+        let trusted = state.settings.limits.trusted_proxies.clone();
         let socket_route = socket_route
             .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
                 crate::realtime::detach_request,
+            ))
+            // The connection quotas per address need the client's address on the handshake.
+            .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
+                move |request| with_peer_address(request, &trusted),
             ))
             // Polling clients POST their packets: the same deadline on those bodies.
             .layer::<_, std::convert::Infallible>(tower::util::MapRequestLayer::new(
@@ -160,7 +166,9 @@ impl Application {
             }
         });
         let header_timeout = Duration::from_secs(state.settings.header_timeout);
-        let served = crate::server::serve(listener, router, header_timeout, signal);
+        let connection_limit = state.settings.limits.connection_limit();
+        let limits = (header_timeout, connection_limit);
+        let served = crate::server::serve(listener, router, limits, signal);
         tokio::select! {
             () = served => {}
             () = async { stop.cancelled().await; tokio::time::sleep(grace * 2).await } => {
@@ -202,4 +210,21 @@ fn socket_cors(origins: &[String]) -> CorsLayer {
         .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
         .collect();
     base.allow_origin(AllowOrigin::list(list))
+}
+
+/// Names the client of a Socket.IO request for the realtime adapter ([`PeerAddress`]), as the
+/// HTTP edge reads it (the peer, or `X-Forwarded-For` behind a trusted proxy).
+fn with_peer_address(
+    mut request: axum::extract::Request,
+    trusted: &[ipnet::IpNet],
+) -> axum::extract::Request {
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(peer) = peer {
+        let client = http::client_ip::client_ip(peer, request.headers(), trusted);
+        request.extensions_mut().insert(PeerAddress(client));
+    }
+    request
 }

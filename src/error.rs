@@ -19,6 +19,12 @@ pub(crate) const NOT_ON_PAGE: &str = "請先排隊進入購票頁面！";
 /// Told to a caller over an attempt limit (sign-in, sign-up).
 pub(crate) const TOO_MANY_ATTEMPTS: &str = "嘗試次數過多，請稍後再試！";
 
+/// Told to a socket that sends events faster than its budget allows.
+pub(crate) const TOO_FAST: &str = "操作過於頻繁，請稍後再試！";
+
+/// Told to a socket that sends an event with binary attachments (the protocols are JSON only).
+pub(crate) const BINARY_REFUSED: &str = "Binary data is not accepted.";
+
 /// An HTTP error answer.
 #[derive(Debug)]
 pub(crate) struct ApiError {

@@ -8,6 +8,11 @@
 //! upgraded connection (Socket.IO's websocket) leaves hyper once its handshake has been read,
 //! so the timeout does not reach it: Engine.IO's heartbeat looks after those.
 
+pub(crate) mod capacity;
+
+/// How long a reserve connection (past the connection limit) may take to send its request.
+const RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -23,19 +28,29 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tower::Layer;
 
+use crate::config::limits::ConnectionLimit;
+
 /// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets every
 /// open connection finish its current request, and returns once all of them have closed.
+/// Connections past `connection_limit` are served only the reserved routes, and those past its
+/// reserve are closed at once ([`capacity`]).
 pub(crate) async fn serve<L>(
     mut listener: L,
     router: Router,
-    header_timeout: Duration,
+    (header_timeout, connection_limit): (Duration, Option<ConnectionLimit>),
     shutdown: impl Future<Output = ()>,
 ) where
     L: Listener<Addr = SocketAddr>,
+    L::Io: Unpin,
 {
+    let router = router.layer(axum::middleware::from_fn(capacity::gate));
+    let open_connections = capacity::OpenConnections::default();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
+    // A reserve connection is for a health check or an operator: it sends its request at once.
+    let mut reserve_http = http.clone();
+    reserve_http.header_read_timeout(header_timeout.min(RESERVE_HEADER_TIMEOUT));
     // Each connection holds a receiver of `finish` (shutdown has begun) and of `open`, whose
     // sender learns when the last receiver is gone.
     let (finish_tx, finish) = watch::channel(false);
@@ -46,10 +61,20 @@ pub(crate) async fn serve<L>(
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
+        let (io, capacity) = open_connections.count(io, connection_limit);
+        let http = match capacity {
+            capacity::Capacity::Full => &http,
+            capacity::Capacity::Reserve => &reserve_http,
+            capacity::Capacity::Over => {
+                tracing::debug!(%peer, "past the connection reserve: closed at once");
+                continue;
+            }
+        };
         // A handle to the shared router: serving the `Router` itself would deep-clone its
         // route table for every connection (about 5 KB here). The peer address goes with
         // every request, for per-address limits (`ConnectInfo`, as `axum::serve` provides).
         let service = Extension(ConnectInfo(peer)).layer(router.clone());
+        let service = Extension(capacity).layer(service);
         let service = TowerToHyperService::new(service);
         let connection = http.serve_connection(TokioIo::new(io), service);
         tokio::spawn(serve_connection(

@@ -7,8 +7,10 @@
 pub(crate) mod announcer;
 pub(crate) mod app;
 pub(crate) mod delivery;
+pub(crate) mod intake;
 pub(crate) mod legacy;
 pub(crate) mod order;
+pub(crate) mod quota;
 pub(crate) mod resubscribe;
 pub(crate) mod rooms;
 pub(crate) mod seat_news;
@@ -179,10 +181,17 @@ pub(crate) async fn give_back_if_gone(state: &AppState, conn: &Conn, session: Se
     true
 }
 
-/// Why a connection was refused; the client sees only the original's message.
+/// Why a connection to the default namespace was refused; the CONNECT_ERROR message (the
+/// original frontend shows its own words for any of them).
 #[derive(Debug, thiserror::Error)]
-#[error("登入錯誤！")]
-pub(crate) struct AuthRefused;
+pub(crate) enum AuthRefused {
+    /// No valid token, or an unknown account: the original's message.
+    #[error("登入錯誤！")]
+    Unauthorized,
+    /// The account or the address holds as many connections as it may.
+    #[error("連線數過多，請稍後再試！")]
+    TooManyConnections,
+}
 
 /// The Socket.IO builder with the server's limits and state.
 pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
@@ -193,12 +202,33 @@ pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // buffer keeps its default of 128 packets: a seat rush broadcasts hundreds of seat changes
     // to every watcher within milliseconds, and a full buffer drops packets (a 32-packet
     // buffer lost `self select seat` replies in seat-rush).
+    // The same cap holds for a websocket message and each of its frames: tungstenite's
+    // defaults (64 MB messages, 16 MB frames) let one socket make the server read and parse
+    // megabytes per event (issue 15, item 7). A frame over the cap is refused from its header,
+    // before its payload is read, and the connection is closed.
+    let quota = quota::SocketQuota::from_limits(&state.settings.limits);
     SocketIo::builder()
         .with_state(state)
         .with_state(news)
-        .max_payload(100_000)
+        .with_state(quota)
+        .max_payload(MAX_PAYLOAD as u64)
+        .ws_max_message_size(MAX_PAYLOAD)
+        .ws_max_frame_size(MAX_PAYLOAD)
         .ws_read_buffer_size(1024)
+        .with_parser(
+            // Binary attachments are refused by `intake` with a clear error; these bounds only
+            // keep what a socket may make the server buffer before that within the same cap.
+            socketioxide::ParserConfig::common()
+                .max_incoming_binary_buf_size(MAX_PAYLOAD)
+                .max_incoming_binaries(MOST_ATTACHMENTS),
+        )
 }
+
+/// Binary attachments one event may announce; more closes the connection.
+const MOST_ATTACHMENTS: usize = 16;
+
+/// The largest Engine.IO payload read: a polling request's body, a websocket message or frame.
+pub(crate) const MAX_PAYLOAD: usize = 100_000;
 
 /// Rebuilds the handshake request out of owned copies of its URI and headers. Socket.IO keeps
 /// the request parts for the connection's whole life, and hyper's zero-copy header values
@@ -391,6 +421,7 @@ async fn authenticate<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<quota::SocketQuota>,
 ) -> Result<(), AuthRefused> {
     let token = auth
         .ok()
@@ -398,20 +429,25 @@ async fn authenticate<A: Adapter>(
         .unwrap_or_default();
     let token = token.replace("Bearer ", "");
     if token.is_empty() || token == "null" {
-        return Err(AuthRefused);
+        return Err(AuthRefused::Unauthorized);
     }
-    let user = state.auth.verify(&token).ok_or(AuthRefused)?;
+    let user = state.auth.verify(&token).ok_or(AuthRefused::Unauthorized)?;
     match state.store.accounts.user_exists(user).await {
         Ok(true) => {}
-        Ok(false) => return Err(AuthRefused),
+        Ok(false) => return Err(AuthRefused::Unauthorized),
         Err(e) => {
             tracing::error!(error = %e, "account lookup failed during connect");
-            return Err(AuthRefused);
+            return Err(AuthRefused::Unauthorized);
         }
     }
+    quota::claim(&s, &sockets, user).map_err(|e| {
+        tracing::info!(%user, refused = %e, "socket refused");
+        AuthRefused::TooManyConnections
+    })?;
     let conn = Conn::new(user, new_holder());
     s.extensions.insert(conn.clone());
     s.extensions.insert(Turnstile::default());
+    intake::install(&s, &state.settings.limits, intake::Protocol::Legacy);
     legacy::register(&s, &conn);
     Ok(())
 }

@@ -8,7 +8,6 @@
 //! at shutdown) lets the next one go.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +16,8 @@ use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
+
+use super::intake::{self, Refusal};
 
 /// One socket's queue of events: tickets handed out, and the ticket being served.
 #[derive(Clone)]
@@ -113,13 +114,16 @@ impl Drop for Turn {
 }
 
 impl<A: Adapter> FromMessageParts<A> for Turn {
-    type Error = Infallible;
+    type Error = Refusal;
 
+    /// Lets the event in through [`intake::admit`] first: a refused event is answered there
+    /// and draws no ticket, so its handler's task is never spawned.
     fn from_message_parts(
         s: &Arc<Socket<A>>,
-        _: &mut Value,
-        _: &Option<i64>,
-    ) -> Result<Self, Infallible> {
+        raw: &mut Value,
+        ack: &Option<i64>,
+    ) -> Result<Self, Refusal> {
+        intake::admit(s, raw, *ack)?;
         Ok(s.extensions
             .get::<Turnstile>()
             .map_or_else(Turn::free, |gate| gate.draw()))

@@ -97,6 +97,29 @@ pub(crate) async fn resume(
     Ok(sessions)
 }
 
+/// A closing connection's place passes to another open connection of the same account (an
+/// older tab still on the waiting or buying page), which holds it from now on, instead of the
+/// place ending with nobody told. Returns whether the account had a place to pass on.
+pub(crate) async fn hand_over(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    heir: Holder,
+    now: Millis,
+) -> ServiceResult<bool> {
+    if place(state, session, user).await?.is_none() {
+        return Ok(false);
+    }
+    // Arriving again keeps the place and makes the arriving connection its holder.
+    state
+        .store
+        .waiting_room
+        .enter(session, user, heir, now)
+        .await?;
+    tracing::info!(%session, %user, "a place passed to another open tab of the account");
+    Ok(true)
+}
+
 /// Where the account stands in the session's waiting room.
 pub(crate) async fn place(
     state: &AppState,

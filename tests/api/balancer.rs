@@ -31,13 +31,18 @@ fn host_port(base: &str) -> &str {
 
 /// Starts HAProxy (installed by scripts/services.sh) and waits until it routes to a ready instance.
 pub async fn start_balancer(cluster: &Cluster) -> Balancer {
+    start_balancer_over(&cluster.instances[0].base, &cluster.instances[1].base).await
+}
+
+/// HAProxy with the shipped config over the instances at `a` and `b` (may be the same one).
+async fn start_balancer_over(a: &str, b: &str) -> Balancer {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/haproxy/ticketclub.cfg");
     let bind = format!("127.0.0.1:{}", free_port());
     let child = Command::new("haproxy")
         .args(["-f", &config.display().to_string(), "-db"])
         .env("TC_LB_BIND", &bind)
-        .env("TC_A", host_port(&cluster.instances[0].base))
-        .env("TC_B", host_port(&cluster.instances[1].base))
+        .env("TC_A", host_port(a))
+        .env("TC_B", host_port(b))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -113,4 +118,52 @@ async fn an_instance_restarted_behind_the_balancer_loses_no_queue_place() {
         ("TC_INSTANCE1_PID", cluster.instances[0].pid().to_string()),
     ];
     run_node_scenario("lb-restart", &lb.base, None, "default", None, &env).await;
+}
+
+/// Wrong sign-ins from `source` through the balancer; the last status.
+async fn failed_sign_ins(base: &str, source: &str, attempts: u32) -> reqwest::StatusCode {
+    let client = reqwest::Client::builder()
+        .local_address(source.parse::<std::net::IpAddr>().ok())
+        .build()
+        .expect("a client");
+    let mut status = reqwest::StatusCode::OK;
+    for i in 0..attempts {
+        status = client
+            .post(format!("{base}/user/signin"))
+            .json(
+                &serde_json::json!({"email": format!("nobody{i}@test.com"), "password": "wrong1"}),
+            )
+            .send()
+            .await
+            .expect("an answer through the balancer")
+            .status();
+    }
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_balancer_per_address_limits_see_each_client_not_the_balancer() {
+    // The shipped config must forward the client's address (`option forwardfor`), and the
+    // server trusts it from the balancer: one address over its sign-in limit does not lock out
+    // another. Both backends are the same instance, so one limiter sees every attempt.
+    let cluster = start_cluster(
+        1,
+        &[
+            ("TICKETCLUB_TRUSTED_PROXIES", "127.0.0.1"),
+            ("TICKETCLUB_SIGNIN_PER_ADDRESS", "3"),
+        ],
+    )
+    .await;
+    let only = &cluster.instances[0].base;
+    let lb = start_balancer_over(only, only).await;
+    assert_eq!(
+        failed_sign_ins(&lb.base, "127.0.0.2", 4).await,
+        reqwest::StatusCode::TOO_MANY_REQUESTS,
+        "the fourth attempt from one address is over its limit"
+    );
+    assert_eq!(
+        failed_sign_ins(&lb.base, "127.0.0.3", 1).await,
+        reqwest::StatusCode::FORBIDDEN,
+        "another address is not limited by the first one's attempts"
+    );
 }

@@ -224,3 +224,25 @@ async fn long_polling_alone_carries_the_whole_seat_flow() {
     scenario("seat-room", Engines::Embedded, "polling", None, defaults).await;
     scenario("page-leave", Engines::Shared, "polling", None, defaults).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_socket_is_refused_and_cut_while_others_keep_buying() {
+    // Issue 15, item 6. Websocket only: the flood's batches would exceed a polling POST's cap.
+    scenario("flood", Engines::Embedded, "websocket", None, defaults).await;
+    scenario("flood", Engines::Shared, "websocket", None, defaults).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_with_a_binary_attachment_is_refused_with_a_clear_error() {
+    // Issue 15, item 12.
+    for transports in ["default", "websocket"] {
+        scenario("binary", Engines::Embedded, transports, None, defaults).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_tab_keeps_the_place_when_the_newer_tab_of_the_account_closes() {
+    // Issue 15, item 5.
+    scenario("two-tabs", Engines::Embedded, "websocket", None, defaults).await;
+    scenario("two-tabs", Engines::Shared, "default", None, defaults).await;
+}

@@ -25,6 +25,7 @@ mod readme;
 mod redis_faults;
 mod resume;
 mod slow_clients;
+mod socket_abuse;
 mod startup;
 mod storage_contract;
 mod waiting_room_contract;

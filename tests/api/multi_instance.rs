@@ -69,7 +69,21 @@ async fn spawn_instance(db: &TestDb, redis: &TestRedis, env: &[(&str, &str)]) ->
 /// Starts the real binary as its own process on a free port (test secret, fast bcrypt, JSON
 /// logs) with `env` added, and waits until it listens.
 pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ticketclub"));
+    spawn_process_under(&[], env).await
+}
+
+/// [`spawn_process`] run under `wrapper` (a command and its arguments that end by running
+/// the binary named last, e.g. `prlimit --nofile=N:N`); empty: the binary itself.
+pub async fn spawn_process_under(wrapper: &[&str], env: &[(&str, &str)]) -> Instance {
+    let binary = env!("CARGO_BIN_EXE_ticketclub");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(binary);
+            cmd
+        }
+        None => Command::new(binary),
+    };
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("TICKETCLUB_ADDR", "127.0.0.1:0")
@@ -83,6 +97,7 @@ pub async fn spawn_process(env: &[(&str, &str)]) -> Instance {
         // Scenarios sign hundreds of buyers in from one address.
         .env("TICKETCLUB_SIGNIN_PER_ACCOUNT", "100000")
         .env("TICKETCLUB_SIGNIN_PER_ADDRESS", "1000000")
+        .env("TICKETCLUB_SOCKETS_PER_ADDRESS", "0")
         .env("TICKETCLUB_SHUTDOWN_GRACE", "5")
         // Tests run two at a time against one MariaDB (151 connections by default): a small
         // pool per instance keeps a pair of multi-instance tests well under that.

@@ -161,6 +161,10 @@ async function main() {
   check(code(await call(ec, "select", { areaId: AREA, row: 99, column: 1 })) === "unknown_seat", "an unknown seat is named", null);
   check(code(await call(ec, "watch", { areaId: 4242 })) === "unknown_area", "an unknown area is named", null);
   check(code(await call(ec, "select", { areaId: AREA, row: "1", column: 1 })) === "bad_request", "a string row is a bad_request", null);
+  const binary = await call(ec, "select", { areaId: AREA, row: 2, column: 2, blob: Buffer.from([1, 2]) });
+  check(code(binary) === "bad_request" && /binary/i.test(binary.error?.message), "a binary attachment is a bad_request naming it", binary);
+  const five = Array.from({ length: 5 }, (_, i) => ({ row: 2, column: 1 + i }));
+  check(code(await call(ec, "lock", { areaId: AREA, seats: five })) === "bad_request", "more seats than the ticket limit is a bad_request", null);
 
   check((await call(ea, "leave", {})).ok, "A leaves the page", null);
   const adm = await next(qb, "admitted");
@@ -177,6 +181,13 @@ async function main() {
   check((await call(qb, "leave", { sessionId: SESSION })).ok, "B leaves from the queue namespace", null);
   check((await next(qd, "admitted")).sessionId === SESSION, "D is admitted next", null);
   check((await call(qa, "status", { sessionId: SESSION })).state === "none", "A is no longer in line", null);
+
+  // The per-socket event budget (default 50/s, burst 100): 115 requests at once from one socket
+  // (fewer than the 128 packets a socket's outgoing queue holds, so no answer is dropped).
+  const settled = await Promise.allSettled(Array.from({ length: 115 }, () => call(qa, "status", { sessionId: SESSION })));
+  const burst = settled.map((r) => (r.status === "fulfilled" ? r.value : {}));
+  const limited = burst.filter((ack) => code(ack) === "rate_limited");
+  check(limited.length > 0 && burst.some((ack) => ack.ok), "a burst past the event budget gets rate_limited acks", limited.length);
   console.log(`PASSED ${checks} checks`);
 }
 

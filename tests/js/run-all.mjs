@@ -102,6 +102,7 @@ async function serverEnvFor(name, port, cli) {
     // Scenarios sign hundreds of buyers in from one address.
     TICKETCLUB_SIGNIN_PER_ACCOUNT: "100000",
     TICKETCLUB_SIGNIN_PER_ADDRESS: "1000000",
+    TICKETCLUB_SOCKETS_PER_ADDRESS: "0",
     TICKETCLUB_JWT_SECRET: JWT_SECRET,
     TICKETCLUB_QUEUE_LIMIT: "3",
     ...(mod.serverEnv?.({ clients: cli.clients === undefined ? undefined : Number(cli.clients) }) ?? {}),

@@ -118,6 +118,8 @@ impl Server {
             // Every virtual buyer signs in from this one address.
             .env("TICKETCLUB_SIGNIN_PER_ACCOUNT", "100000")
             .env("TICKETCLUB_SIGNIN_PER_ADDRESS", "1000000")
+            // ...and opens every socket from it.
+            .env("TICKETCLUB_SOCKETS_PER_ADDRESS", "0")
             .env("TICKETCLUB_SHUTDOWN_GRACE", "2")
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL");

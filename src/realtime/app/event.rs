@@ -15,9 +15,6 @@ use crate::service::seats::{self, Position};
 use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
-/// Most seats one `lock`, `unlock` or `order` may name before it is refused unread.
-const MOST_SEATS: usize = 64;
-
 /// The session of a namespace path `/event-{id}`.
 fn session_of(ns: &str) -> Option<SessionId> {
     let id: i64 = ns.strip_prefix("/event-")?.parse().ok()?;
@@ -29,8 +26,11 @@ pub(crate) async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<crate::realtime::quota::SocketQuota>,
 ) -> Result<(), Refused> {
     let user = authenticate(&s, auth.as_ref().ok(), &state).await?;
+    crate::realtime::quota::claim(&s, &sockets, user)
+        .map_err(|_| Refused("too_many_connections"))?;
     let session = session_of(s.ns()).ok_or(Refused("unknown_session"))?;
     match visit::require_page(&state, session, user).await {
         Ok(()) => {}
@@ -47,6 +47,11 @@ pub(crate) async fn on_connecting<A: Adapter>(
     conn.set_entered(session);
     s.extensions.insert(conn);
     s.extensions.insert(Turnstile::default());
+    crate::realtime::intake::install(
+        &s,
+        &state.settings.limits,
+        crate::realtime::intake::Protocol::App,
+    );
     s.join(rooms::user(user));
     s.on("watch", on_watch::<A>);
     s.on("select", on_select::<A>);
@@ -86,15 +91,17 @@ fn position(v: &Value) -> Option<Position> {
     Some((id_field(v, "row")?, id_field(v, "column")?))
 }
 
-/// The `seats` list of a payload, without repeats, or a `bad_request` message.
-fn positions(data: &Value) -> Result<Vec<Position>, &'static str> {
+/// The `seats` list of a payload, without repeats, or a `bad_request` message. A list longer
+/// than `most` (the ticket limit: nobody can hold more) is refused unread, so a long list costs
+/// the sender nothing but the refusal.
+fn positions(data: &Value, most: usize) -> Result<Vec<Position>, &'static str> {
     let list = data
         .get("seats")
         .and_then(Value::as_array)
         .filter(|l| !l.is_empty())
         .ok_or("seats must be a non-empty array of {row, column}")?;
-    if list.len() > MOST_SEATS {
-        return Err("too many seats");
+    if list.len() > most {
+        return Err("more seats than the ticket limit allows");
     }
     let mut at = Vec::with_capacity(list.len());
     for item in list {
@@ -210,10 +217,12 @@ async fn located(
 
 /// The target and positions of a `lock`, `unlock` or `order`, or a `bad_request` message.
 fn seat_request(
+    state: &AppState,
     conn: &Conn,
     data: &Value,
 ) -> Result<((SessionId, AreaId), Vec<Position>), &'static str> {
-    Ok((target(conn, data)?, positions(data)?))
+    let most = state.ticket_limit().0 as usize;
+    Ok((target(conn, data)?, positions(data, most)?))
 }
 
 async fn on_lock<A: Adapter>(
@@ -225,7 +234,7 @@ async fn on_lock<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let (target, at) = match seat_request(&conn, &data) {
+    let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
@@ -252,7 +261,7 @@ async fn on_unlock<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let (target, at) = match seat_request(&conn, &data) {
+    let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
@@ -272,7 +281,7 @@ async fn on_order<A: Adapter>(
 ) {
     turn.wait().await;
     let data = data.unwrap_or(Value::Null);
-    let (target, at) = match seat_request(&conn, &data) {
+    let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,
         Err(message) => return bad_request(ack, message),
     };
@@ -317,14 +326,15 @@ mod tests {
     #[test]
     fn seat_lists_must_be_short_arrays_of_positions() {
         assert_eq!(
-            positions(&json!({"seats": [{"row": 1, "column": 2}, {"row": 1, "column": 2}]})),
+            positions(
+                &json!({"seats": [{"row": 1, "column": 2}, {"row": 1, "column": 2}]}),
+                4
+            ),
             Ok(vec![(1, 2)])
         );
-        assert!(positions(&json!({"seats": []})).is_err());
-        assert!(positions(&json!({"seats": [{"row": "1", "column": 2}]})).is_err());
-        let huge: Vec<Value> = (0..1000)
-            .map(|i| json!({"row": 1, "column": i + 1}))
-            .collect();
-        assert!(positions(&json!({ "seats": huge })).is_err());
+        assert!(positions(&json!({"seats": []}), 4).is_err());
+        assert!(positions(&json!({"seats": [{"row": "1", "column": 2}]}), 4).is_err());
+        let five: Vec<Value> = (0..5).map(|i| json!({"row": 1, "column": i + 1})).collect();
+        assert!(positions(&json!({ "seats": five }), 4).is_err());
     }
 }

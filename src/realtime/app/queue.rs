@@ -21,9 +21,12 @@ pub(crate) async fn on_connecting<A: Adapter>(
     s: SocketRef<A>,
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
+    State(sockets): State<crate::realtime::quota::SocketQuota>,
 ) -> Result<(), Refused> {
     let auth = auth.ok();
     let user = authenticate(&s, auth.as_ref(), &state).await?;
+    crate::realtime::quota::claim(&s, &sockets, user)
+        .map_err(|_| Refused("too_many_connections"))?;
     let conn = Conn::new(user, new_holder());
     // A resume token takes a place kept after a dropped connection onto this one, before any
     // event can arrive; a token that resumes nothing is ignored (the client can `join`).
@@ -46,6 +49,11 @@ pub(crate) async fn on_connecting<A: Adapter>(
     }
     s.extensions.insert(conn);
     s.extensions.insert(Turnstile::default());
+    crate::realtime::intake::install(
+        &s,
+        &state.settings.limits,
+        crate::realtime::intake::Protocol::App,
+    );
     s.join(rooms::user(user));
     s.on("join", on_join::<A>);
     s.on("status", on_status::<A>);

@@ -16,6 +16,7 @@ use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
 use super::{Conn, rooms};
+use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
 use crate::error::SYSTEM_ERROR;
 use crate::metrics;
@@ -34,7 +35,7 @@ pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
     s.on("lock seat", seats::on_lock_seat::<A>);
     s.on("unlock seat", seats::on_unlock_seat::<A>);
     s.on("sold seat", seats::on_sold_seat::<A>);
-    s.on_disconnect(on_disconnect);
+    s.on_disconnect(on_disconnect::<A>);
 }
 
 /// The namespace's connect handler: events are registered already (see [`register`]).
@@ -105,8 +106,12 @@ pub(crate) fn logged(e: impl std::fmt::Display) -> String {
 /// The only exit in the original protocol: free the place and the seats, admit the next.
 /// Not when this instance is shutting down: the client reconnects through another instance
 /// and resumes its place there (see [`resume`]); the lease reaps it if it never comes back.
+/// Nor while another tab of the account on this instance still waits on the same session:
+/// the place passes to it (the old frontend's waiting page has no message that could tell it
+/// its place is gone, so it would wait for ever).
 #[tracing::instrument(name = "socket", skip_all, fields(event = "disconnect", user = %conn.user()))]
-async fn on_disconnect(
+async fn on_disconnect<A: Adapter>(
+    s: SocketRef<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
     reason: DisconnectReason,
@@ -115,10 +120,27 @@ async fn on_disconnect(
     if reason == DisconnectReason::ClosingServer {
         return;
     }
-    if let Some(session) = conn.gone() {
-        let now = now_millis();
-        if let Err(e) = visit::leave(&state, session, conn.user(), Some(conn.holder()), now).await {
-            tracing::error!(error = %e, %session, "leaving the waiting room failed");
+    let Some(session) = conn.gone() else {
+        return;
+    };
+    let (user, now) = (conn.user(), now_millis());
+    if let Some(heir) = other_tab(&s, &conn, session) {
+        match visit::hand_over(&state, session, user, heir.holder(), now).await {
+            Ok(_) => return,
+            Err(e) => tracing::error!(error = %e, %session, "handing a place over failed"),
         }
     }
+    if let Err(e) = visit::leave(&state, session, user, Some(conn.holder()), now).await {
+        tracing::error!(error = %e, %session, "leaving the waiting room failed");
+    }
+}
+
+/// Another open connection of this instance on which the same account entered `session`.
+fn other_tab<A: Adapter>(s: &SocketRef<A>, conn: &Conn, session: SessionId) -> Option<Conn> {
+    s.within(rooms::entrant(session, conn.user()))
+        .sockets()
+        .into_iter()
+        .filter(|other| other.id != s.id && other.connected())
+        .filter_map(|other| other.extensions.get::<Conn>())
+        .find(|other| other.entered() == Some(session))
 }

@@ -141,6 +141,9 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     let _timer = metrics::EventTimer::start("unselect seat");
     let _answering = news.answering();
     let data = payload(data);
+    if let Err(message) = within_limit(&state, field(&data, "tickets")) {
+        return reply(&s, "unselect seat", &json!({"error": message})).await;
+    }
     let target = match seat_target(&state, &data).await {
         Ok(t) => t,
         Err(message) => return reply(&s, "unselect seat", &json!({"error": message})).await,
@@ -165,8 +168,18 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     reply(&s, "unselect seat", &json!({"error": message})).await;
 }
 
-/// Most seat objects one relay may carry (the ticket limit is a handful).
-const MOST_RELAYED: usize = 100;
+/// Refuses a seat list longer than the ticket limit (nobody can hold more seats), before any
+/// lookup: a list of thousands would otherwise cost a query per seat (issue 15, item 6). In the
+/// words `POST /seat/lock` uses for the same case.
+fn within_limit(state: &AppState, seats: &Value) -> Result<(), String> {
+    let limit = state.ticket_limit().0;
+    match seats.as_array() {
+        Some(list) if list.len() > limit as usize => {
+            Err(format!("You can only buy {limit} tickets per session."))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// `lock seat` and `sold seat` are relays: the database changed through HTTP already. Only a
 /// visitor on the buying page of the watched session may relay, only to that seat room, and
@@ -185,7 +198,7 @@ async fn relay<A: Adapter>(
     let Value::Array(items) = data else {
         return;
     };
-    if items.len() > MOST_RELAYED {
+    if items.len() > state.ticket_limit().0 as usize {
         return;
     }
     let at: Vec<Position> = items
@@ -270,6 +283,7 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
     let Some(tickets) = data.get("tickets") else {
         return Err("No tickets received.".into());
     };
+    within_limit(state, tickets)?;
     let raw_session = field(data, "sessionId");
     if !truthy(raw_session) {
         return Err("Please provide session ID.".into());

@@ -156,7 +156,8 @@ async fn python_socketio_buys_through_the_app_namespaces_across_two_instances() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_to_back_legacy_events_are_answered_in_the_order_sent_on_both_transports() {
     let server = spawn_process(&[]).await;
-    for transport in ["polling", "websocket"] {
+    // Each transport buys its own seats (rounds 0-99, then 100-199).
+    for (transport, first) in [("polling", "0"), ("websocket", "100")] {
         let mut cmd = tokio::process::Command::new(python());
         cmd.arg(app_py_dir().join("in_order.py")).args([
             "--url",
@@ -165,6 +166,8 @@ async fn back_to_back_legacy_events_are_answered_in_the_order_sent_on_both_trans
             transport,
             "--rounds",
             "100",
+            "--first",
+            first,
         ]);
         run_client(cmd, &format!("100 in-order rounds over {transport}"), 100).await;
     }

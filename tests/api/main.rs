@@ -18,6 +18,7 @@ mod helpers;
 mod http_contract;
 mod js_flows;
 mod multi_instance;
+mod one_place;
 mod ops;
 mod own_redis;
 mod polling_client;

@@ -79,7 +79,11 @@ pub async fn open_with(
             async {}.boxed()
         })
         .on(rust_socketio::Event::Error, move |payload, _| {
-            let _ = on_error.send(Heard::Refused(first(payload).to_string()));
+            let text = match first(payload) {
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            let _ = on_error.send(Heard::Refused(text));
             async {}.boxed()
         })
         .connect()
@@ -265,7 +269,9 @@ async fn rust_flow(url1: &str, url2: &str, transport: &str) -> u32 {
     let early = open(u2, &event_ns, &tb, transport, "B/event-early").await;
     let why = early.err().unwrap_or_default();
     check(
-        why.contains("not_admitted"),
+        why.split_once(": ")
+            .and_then(|(_, data)| serde_json::from_str::<Value>(data).ok())
+            .is_some_and(|d| d["code"] == "not_admitted" && d["data"]["code"] == "not_admitted"),
         "the buying page refuses B before admission",
         &json!(why),
     );

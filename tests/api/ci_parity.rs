@@ -33,7 +33,8 @@ fn local_ci_lints_the_workspace_checks_the_vendored_crate_and_runs_every_test() 
     let ci = repo_file(".ci/run");
     for step in [
         "cargo clippy --workspace --all-targets",
-        "cargo tree --locked -i engineioxide",
+        "cargo tree --locked -i \"$crate\"",
+        "for crate in engineioxide socketioxide-parser-common",
         "loadgen smoke",
         "scripts/test",
     ] {

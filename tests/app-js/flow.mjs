@@ -130,7 +130,8 @@ async function main() {
 
   const refused = open(url2, `/event-${SESSION}`, tb, "B/event-early");
   const r = await connected(refused);
-  check(!r.ok && /not_admitted/.test(r.err.message), "the buying page refuses B before admission", r.err?.message);
+  check(!r.ok && r.err.message === "not_admitted" && r.err.data?.code === "not_admitted" && r.err.data?.message,
+    "the buying page refuses B before admission, with the code", { message: r.err?.message, data: r.err?.data });
 
   const ea = await connect(url1, `/event-${SESSION}`, ta, "A/event");
   const win = await next(ea, "window");

@@ -146,8 +146,9 @@ class Flow:
         check(code(await call(qd, "join", None)) == "bad_request", "no payload is a bad_request")
 
         _, err = await self.open(self.url2, f"/event-{SESSION}", tb, "B/event-early")
-        check(err is not None and "not_admitted" in repr(err),
-              "the buying page refuses B before admission", err)
+        check(isinstance(err, dict) and err.get("code") == "not_admitted"
+              and (err.get("data") or {}).get("code") == "not_admitted",
+              "the buying page refuses B before admission, with the code", err)
 
         ea = await self.connect(self.url1, f"/event-{SESSION}", ta, "A/event")
         win = await nxt(ea, "window")

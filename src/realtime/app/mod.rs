@@ -19,10 +19,40 @@ use crate::domain::time::Millis;
 use crate::service::ServiceError;
 use crate::state::AppState;
 
-/// A refused app connection: the CONNECT_ERROR message is the error code.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+/// A refused app connection, named by its protocol code.
+///
+/// Its text is the CONNECT_ERROR data (the vendored parser sends a JSON object as it is, see
+/// vendor/socketioxide-parser-common/PATCHES.md): `{"code", "message"}` as protocol-v2 says,
+/// with `message` the code too (what clients matched on before, and what socket.io-client puts
+/// in `err.message`), and `data: {code, message}` with the text for people (socket.io-client's
+/// `err.data`).
+#[derive(Debug)]
 pub(crate) struct Refused(pub &'static str);
+
+impl Refused {
+    /// Words for people, per code.
+    fn text(&self) -> &'static str {
+        match self.0 {
+            "unauthorized" => "the token is missing, malformed, forged or expired",
+            "unknown_session" => "no such session",
+            "not_admitted" => "this needs a place on the session's buying page; join /queue first",
+            "too_many_connections" => "this account or address holds as many connections as it may",
+            _ => "a server fault; try again",
+        }
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let data = json!({
+            "code": self.0, "message": self.0,
+            "data": {"code": self.0, "message": self.text()},
+        });
+        write!(f, "{data}")
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// The wire name of a seat state.
 pub(crate) fn status_name(status: SeatStatus) -> &'static str {

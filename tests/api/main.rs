@@ -20,6 +20,7 @@ mod js_flows;
 mod multi_instance;
 mod ops;
 mod own_redis;
+mod pictures;
 mod polling_client;
 mod readme;
 mod redis_faults;

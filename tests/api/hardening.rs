@@ -461,3 +461,123 @@ async fn a_locked_database_costs_a_request_the_generic_error_not_a_hang() {
         "after the lock"
     );
 }
+
+/// Issue 15 item 10's proof: 64 concurrent wrong passwords made a real sign-in take 2–3 s. A
+/// real process at the original's bcrypt cost (10), behind a trusted proxy so each attempt comes
+/// from its own address and eight attempts fall on each of eight accounts: under both sign-in
+/// limits (10 per account, 60 per address), so every one costs a real hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_wrong_passwords_at_cost_10_slows_neither_other_routes_nor_a_real_sign_in() {
+    use std::time::{Duration, Instant};
+    const FLOOD: usize = 64;
+    const TARGETS: usize = 8;
+    let server = LoggedProcess::start(&[
+        ("TICKETCLUB_BCRYPT_COST", "10"),
+        ("TICKETCLUB_TRUSTED_PROXIES", "127.0.0.1"),
+        ("TICKETCLUB_SIGNIN_PER_ACCOUNT", "10"),
+        ("TICKETCLUB_SIGNIN_PER_ADDRESS", "60"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let sign_up = |email: String, from: String| {
+        let request = client
+            .post(format!("{}/user/signup", server.base))
+            .header("X-Forwarded-For", from)
+            .json(&serde_json::json!({"name": "flood", "email": email, "password": "right-pw"}));
+        async move {
+            let status = request.send().await.expect("sign-up sent").status();
+            assert_eq!(status, StatusCode::OK, "sign-up of {email}");
+        }
+    };
+    let targets: Vec<String> = (0..TARGETS)
+        .map(|n| format!("{}@test.com", crate::helpers::unique(&format!("target{n}"))))
+        .collect();
+    for (n, email) in targets.iter().enumerate() {
+        sign_up(email.clone(), format!("198.51.100.{n}")).await;
+    }
+    let real = format!("{}@test.com", crate::helpers::unique("real"));
+    sign_up(real.clone(), "192.0.2.1".into()).await;
+
+    let sign_in = |email: String, password: &'static str, from: String| {
+        let request = client
+            .post(format!("{}/user/signin", server.base))
+            .header("X-Forwarded-For", from)
+            .json(&serde_json::json!({"email": email, "password": password}));
+        async move {
+            let started = Instant::now();
+            let status = request.send().await.expect("sign-in sent").status();
+            (status, started.elapsed(), Instant::now())
+        }
+    };
+    let get_events = || {
+        let request = client.get(format!("{}/event", server.base));
+        async move {
+            let started = Instant::now();
+            let status = request.send().await.expect("GET /event sent").status();
+            (status, started.elapsed())
+        }
+    };
+
+    // The quiet cost of one sign-in on this machine (the slowest of three, for noise).
+    let mut quiet = Duration::ZERO;
+    for n in 0..3 {
+        let (status, took, _) =
+            sign_in(real.clone(), "right-pw", format!("192.0.2.{}", 10 + n)).await;
+        assert_eq!(status, StatusCode::OK);
+        quiet = quiet.max(took);
+    }
+
+    let flood: Vec<_> = (0..FLOOD)
+        .map(|n| {
+            let wrong = sign_in(
+                targets[n % TARGETS].clone(),
+                "wrong-pw",
+                format!("10.0.{}.{}", n / 250, n % 250 + 1),
+            );
+            tokio::spawn(wrong)
+        })
+        .collect();
+    // Let the flood reach the server and fill the hash queue before the others ask.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let asked = Instant::now();
+    let ((events, events_took), (signed_in, sign_in_took, _)) = tokio::join!(
+        get_events(),
+        sign_in(real.clone(), "right-pw", "192.0.2.99".into())
+    );
+    let (mut hashed, mut drained) = (0, Duration::ZERO);
+    for attempt in flood {
+        let (status, _, done) = attempt.await.expect("the attempt task ends");
+        drained = drained.max(done.saturating_duration_since(asked));
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS,
+            "a wrong password got {status}"
+        );
+        hashed += usize::from(status == StatusCode::FORBIDDEN);
+    }
+    eprintln!(
+        "quiet sign-in {quiet:?}; under the flood: GET /event {events_took:?}, \
+         sign-in {sign_in_took:?}; {hashed} of {FLOOD} wrong attempts hashed, the last \
+         {drained:?} after the real sign-in asked"
+    );
+    server.finish().await;
+
+    assert_eq!(hashed, FLOOD, "every wrong attempt was under both limits");
+    assert_eq!(events, StatusCode::OK);
+    // bcrypt runs on the blocking pool, so the async workers stay free for other routes.
+    assert!(
+        events_took < Duration::from_millis(1500),
+        "GET /event took {events_took:?} under the flood"
+    );
+    // The real sign-in waits its turn for a hash, in arrival order: up to ~62 wrong attempts
+    // came first, so it cannot beat the queue's drain (several seconds at cost 10 on 2 CPUs;
+    // the issue measured 2-3 s for 64 on its machine). The bound is that queue, timed in this
+    // run so a loaded machine does not make it flaky: it answers by the time the wrong attempts
+    // ahead of it are done, plus its own hash (twice a quiet sign-in) and half a second. A
+    // sign-in starved by later attempts, or held after the queue drained, goes over it.
+    assert_eq!(signed_in, StatusCode::OK);
+    let bound = drained + quiet * 2 + Duration::from_millis(500);
+    assert!(
+        sign_in_took < bound,
+        "the real sign-in took {sign_in_took:?} under the flood (bound {bound:?}, quiet {quiet:?})"
+    );
+}

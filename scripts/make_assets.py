@@ -1,7 +1,8 @@
 """Generate TicketClub's placeholder images under ``assets/``.
 
 The seed data refers to a picture for every event (a list card ``N.png`` and
-a detail banner ``N-1.png``) and to a seat map of the venue (``1-seat.png``).
+a detail picture ``N-1.png``, both portrait 308x520 as the original's) and to a
+seat map of the venue (``1-seat.png``, 524x720 on a dark background).
 The original app's pictures are not ours to copy, so this script draws simple
 placeholders of our own: flat colour bands, translucent-looking shapes and the
 performer's name in a built-in 5x7 bitmap font.
@@ -55,6 +56,9 @@ FONT = {ch: [int(src[i:i + 2], 16) for i in range(0, 14, 2)]
         for ch, src in FONT_SRC.items()}
 
 WHITE, INK = (255, 255, 255), (30, 30, 40)
+
+# The original's event picture shape (list card and detail page alike).
+EVENT_W, EVENT_H = 308, 520
 
 
 class Canvas:
@@ -213,29 +217,36 @@ def event_image(event_id, w, h):
     return cv
 
 
+# The original's seat map: a portrait picture on a dark background, shown beside the seat grid.
+SEAT_W, SEAT_H = 524, 720
+SEAT_BG = (22, 22, 30)
+
+
 def seat_map():
     """Draw the venue: stage at the top, 3 floors x 3 areas, price legend."""
-    cv = Canvas(800, 600)
-    cv.rect(0, 0, 800, 600, cv.colour((246, 244, 238)))
+    cv = Canvas(SEAT_W, SEAT_H)
+    cv.rect(0, 0, SEAT_W, SEAT_H, cv.colour(SEAT_BG))
     ink, white = cv.colour(INK), cv.colour(WHITE)
-    cv.rect(150, 24, 650, 84, ink)
-    draw_centred(cv, "STAGE", 400, 54, 5, white)
-    block_w, block_h, gap, left = 200, 100, 30, 70
+    stage = cv.colour((200, 200, 214))
+    cv.rect(92, 32, SEAT_W - 92, 96, stage)
+    draw_centred(cv, "STAGE", SEAT_W // 2, 64, 5, ink)
+    block_w, block_h, gap_x, gap_y, top = 144, 130, 14, 26, 130
+    left = (SEAT_W - 3 * block_w - 2 * gap_x) // 2
     for floor in (1, 2, 3):
         fill = cv.colour(TIERS[floor][1])
-        y = 120 + (floor - 1) * (block_h + gap)
+        y = top + (floor - 1) * (block_h + gap_y)
         for i in range(3):
-            x = left + i * (block_w + gap)
+            x = left + i * (block_w + gap_x)
             cv.rect(x, y, x + block_w, y + block_h, fill)
             area = (floor - 1) * 3 + i + 1
             draw_centred(cv, f"{floor}F-{area}", x + block_w // 2,
                          y + block_h // 2, 5, ink)
-    # Legend: one swatch + price per tier, centred under the blocks.
+    # Legend: one swatch + price per tier, light text on the dark ground.
     for n, floor in enumerate((1, 2, 3)):
         price, rgb = TIERS[floor]
-        x = 130 + n * 200
-        cv.rect(x, 532, x + 36, 568, cv.colour(rgb))
-        draw_text(cv, price, x + 50, 536, 4, ink)
+        x = left + n * (block_w + gap_x) + 8
+        cv.rect(x, 630, x + 32, 662, cv.colour(rgb))
+        draw_text(cv, price, x + 42, 632, 4, white)
     return cv
 
 
@@ -244,8 +255,10 @@ def main():
     ASSETS.mkdir(exist_ok=True)
     images = {}
     for event_id in range(1, len(EVENTS) + 1):
-        images[f"{event_id}.png"] = event_image(event_id, 600, 400)
-        images[f"{event_id}-1.png"] = event_image(event_id, 1200, 500)
+        # Portrait, as the original's: its frontend lays the list and the detail
+        # page out for 308x520 pictures.
+        images[f"{event_id}.png"] = event_image(event_id, EVENT_W, EVENT_H)
+        images[f"{event_id}-1.png"] = event_image(event_id, EVENT_W, EVENT_H)
     images["1-seat.png"] = seat_map()
     for filename, cv in images.items():
         data = cv.png()

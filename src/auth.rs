@@ -1,11 +1,13 @@
 //! Access tokens (HS256 JWTs shaped like the original's `{id, iat, exp}`) and password hashes.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use crate::domain::ids::{SessionId, UserId};
 
@@ -38,7 +40,7 @@ pub struct Auth {
     bcrypt_cost: u32,
     /// Hashes allowed to run at once. Without a bound, a flood of sign-ins filled the blocking
     /// pool with bcrypt threads that took every CPU from the async workers.
-    bcrypt_permits: Arc<Semaphore>,
+    bcrypt_permits: Arc<FairPermits>,
 }
 
 /// Why the auth settings were refused at startup.
@@ -81,13 +83,13 @@ impl Auth {
             ttl,
             expires_text: expires.to_string(),
             bcrypt_cost,
-            bcrypt_permits: Arc::new(Semaphore::new(default_bcrypt_permits())),
+            bcrypt_permits: FairPermits::new(default_bcrypt_permits()),
         })
     }
 
     /// Allows `permits` bcrypt hashes at once (at least 1); the rest wait their turn.
     pub fn with_bcrypt_concurrency(mut self, permits: usize) -> Self {
-        self.bcrypt_permits = Arc::new(Semaphore::new(permits.max(1)));
+        self.bcrypt_permits = FairPermits::new(permits.max(1));
         self
     }
 
@@ -137,36 +139,159 @@ impl Auth {
     }
 
     /// Hashes a password on the blocking pool (bcrypt is slow by design), within the bound on
-    /// concurrent hashes.
+    /// concurrent hashes; for work no client asked for (the seed accounts).
     pub async fn hash_password(&self, password: String) -> Result<String, PasswordError> {
-        let cost = self.bcrypt_cost;
-        self.run_bcrypt(move || bcrypt::hash(password, cost)).await
+        self.hash_password_for(IpAddr::V4(Ipv4Addr::UNSPECIFIED), password)
+            .await
     }
 
-    /// Checks a password against a stored hash; a malformed hash is a mismatch.
-    pub async fn password_matches(&self, password: String, hash: String) -> bool {
-        self.run_bcrypt(move || bcrypt::verify(password, &hash))
+    /// Hashes a password for `client`, taking turns with other clients for a permit.
+    pub async fn hash_password_for(
+        &self,
+        client: IpAddr,
+        password: String,
+    ) -> Result<String, PasswordError> {
+        let cost = self.bcrypt_cost;
+        self.run_bcrypt(client, move || bcrypt::hash(password, cost))
+            .await
+    }
+
+    /// Checks `client`'s password against a stored hash; a malformed hash is a mismatch.
+    pub async fn password_matches(&self, client: IpAddr, password: String, hash: String) -> bool {
+        self.run_bcrypt(client, move || bcrypt::verify(password, &hash))
             .await
             .unwrap_or(false)
     }
 
-    /// Runs `f` on the blocking pool once a permit is free. The permit goes with the work, so
-    /// a caller that gives up (a client that hung up) does not free it before the hash ends.
+    /// Runs `f` on the blocking pool once a permit is free for `client`. The permit goes with
+    /// the work, so a caller that gives up (a client that hung up) does not free it before the
+    /// hash ends.
     async fn run_bcrypt<T: Send + 'static>(
         &self,
+        client: IpAddr,
         f: impl FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let permit = self
-            .bcrypt_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PasswordError::Closed)?;
+        let permit = self.bcrypt_permits.acquire(client).await?;
         Ok(tokio::task::spawn_blocking(move || {
             let _permit = permit;
             f()
         })
         .await??)
+    }
+}
+
+/// Hash permits shared out by client address, round robin. A plain FIFO queue let one address's
+/// flood of wrong passwords (64 at once) put every other user's sign-in behind all of it, seconds
+/// at bcrypt cost 10; here another address waits for at most the hashes already running.
+struct FairPermits {
+    gate: Mutex<Gate>,
+}
+
+struct Gate {
+    free: usize,
+    /// The waiters of each address with any, oldest first.
+    waiting: HashMap<IpAddr, VecDeque<oneshot::Sender<HashPermit>>>,
+    /// Addresses with waiters, in the order they get their next turn.
+    turns: VecDeque<IpAddr>,
+}
+
+impl Gate {
+    /// The oldest waiter of the address whose turn it is (that address goes to the back of the
+    /// line); with nobody waiting, the permit becomes free.
+    fn next_waiter_or_free(&mut self) -> Option<oneshot::Sender<HashPermit>> {
+        while let Some(client) = self.turns.pop_front() {
+            let Some(queue) = self.waiting.get_mut(&client) else {
+                continue;
+            };
+            let next = queue.pop_front();
+            if queue.is_empty() {
+                self.waiting.remove(&client);
+            } else {
+                self.turns.push_back(client);
+            }
+            if next.is_some() {
+                return next;
+            }
+        }
+        self.free += 1;
+        None
+    }
+}
+
+/// One running hash's permit; dropping it hands the permit to the next address in turn.
+struct HashPermit {
+    /// `None` once the permit was handed on or given back, so a drop does nothing more.
+    permits: Option<Arc<FairPermits>>,
+}
+
+impl FairPermits {
+    fn new(permits: usize) -> Arc<Self> {
+        Arc::new(Self {
+            gate: Mutex::new(Gate {
+                free: permits,
+                waiting: HashMap::new(),
+                turns: VecDeque::new(),
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gate> {
+        // The gate's state is consistent between statements; a panic elsewhere cannot break it.
+        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits for a permit for `client`, taking turns with the other waiting addresses.
+    async fn acquire(self: &Arc<Self>, client: IpAddr) -> Result<HashPermit, PasswordError> {
+        let turn = {
+            let mut gate = self.lock();
+            if gate.free > 0 {
+                gate.free -= 1;
+                return Ok(HashPermit {
+                    permits: Some(self.clone()),
+                });
+            }
+            let (tx, rx) = oneshot::channel();
+            let gate = &mut *gate;
+            let queue = gate.waiting.entry(client).or_default();
+            if queue.is_empty() {
+                gate.turns.push_back(client);
+            }
+            queue.push_back(tx);
+            rx
+        };
+        turn.await.map_err(|_| PasswordError::Closed)
+    }
+
+    /// A permit came back: the next address in turn gets it (its oldest waiter still there),
+    /// or it is free again. The hand-over happens outside the lock, so a permit dropped on the
+    /// way (its caller gave up) can come back through here without a deadlock.
+    fn release(self: &Arc<Self>) {
+        loop {
+            let Some(next) = self.lock().next_waiter_or_free() else {
+                return;
+            };
+            let permit = HashPermit {
+                permits: Some(self.clone()),
+            };
+            match next.send(permit) {
+                Ok(()) => return,
+                // That caller gave up: disarm this permit and offer it to the next one.
+                Err(mut unsent) => unsent.permits = None,
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn available(&self) -> usize {
+        self.lock().free
+    }
+}
+
+impl Drop for HashPermit {
+    fn drop(&mut self) {
+        if let Some(permits) = self.permits.take() {
+            permits.release();
+        }
     }
 }
 
@@ -287,24 +412,67 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(
-            auth.bcrypt_permits.available_permits(),
+            auth.bcrypt_permits.available(),
             0,
             "the hash holds the one permit"
         );
         // The caller gives up; the hash still runs and keeps its permit until it ends.
         first.abort();
-        assert_eq!(auth.bcrypt_permits.available_permits(), 0);
+        assert_eq!(auth.bcrypt_permits.available(), 0);
         let second = auth.hash_password("two".into()).await;
         assert!(second.is_ok());
-        assert_eq!(auth.bcrypt_permits.available_permits(), 1);
+        assert_eq!(auth.bcrypt_permits.available(), 1);
+    }
+
+    #[tokio::test]
+    async fn permits_take_turns_by_address_and_pass_over_callers_that_gave_up() {
+        let permits = FairPermits::new(1);
+        let (a, b) = (
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        let held = permits.acquire(a).await.expect("a free permit");
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut waiters = Vec::new();
+        // Three from A queue first, then one from B, then one from A that gives up.
+        for (name, client) in [("a1", a), ("a2", a), ("a3", a), ("b1", b), ("a4", a)] {
+            let (permits, order) = (permits.clone(), order.clone());
+            waiters.push(tokio::spawn(async move {
+                let permit = permits.acquire(client).await.expect("a permit");
+                order.lock().expect("lock").push(name);
+                tokio::task::yield_now().await;
+                drop(permit);
+            }));
+            tokio::task::yield_now().await;
+        }
+        waiters.pop().expect("a4").abort();
+        tokio::task::yield_now().await;
+        drop(held);
+        for waiter in waiters {
+            waiter.await.expect("the waiter ends");
+        }
+        assert_eq!(*order.lock().expect("lock"), ["a1", "b1", "a2", "a3"]);
+        assert_eq!(
+            permits.available(),
+            1,
+            "the permit came back past the one that gave up"
+        );
     }
 
     #[tokio::test]
     async fn passwords_verify_against_their_hash_only() {
         let auth = Auth::new(Some("k"), "7d", 4).expect("valid");
         let hash = auth.hash_password("demodemo".into()).await.expect("hashes");
-        assert!(auth.password_matches("demodemo".into(), hash.clone()).await);
-        assert!(!auth.password_matches("wrong".into(), hash).await);
-        assert!(!auth.password_matches("x".into(), "not-a-hash".into()).await);
+        let home = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        assert!(
+            auth.password_matches(home, "demodemo".into(), hash.clone())
+                .await
+        );
+        assert!(!auth.password_matches(home, "wrong".into(), hash).await);
+        assert!(
+            !auth
+                .password_matches(home, "x".into(), "not-a-hash".into())
+                .await
+        );
     }
 }

@@ -26,7 +26,7 @@ async function areaList(sessionId, onPick) {
     delete byPrice.seatPicture;
     const prices = Object.keys(byPrice).sort((a, b) => Number(a) - Number(b));
     box.replaceChildren(
-      picture ? h("img", { class: "venue-plan", src: picture, alt: "Venue plan with the areas", width: 600, height: 300 }) : null,
+      picture ? h("img", { class: "venue-plan", src: picture, alt: "Venue plan with the areas", width: 524, height: 720 }) : null,
       ...prices.map((price, i) => h("section", { class: "price-group" },
         h("h3", {}, h("span", { class: "swatch", style: `background:${GROUP_COLOURS[i % 3]}` }), `NT$${price}`),
         h("ul", { class: "area-list" }, byPrice[price].map((area) => h("li", {},

@@ -33,7 +33,7 @@ export async function eventList(main) {
     events.length === 0 ? h("p", {}, "No events yet.") : null,
     h("ul", { class: "cards" }, events.map((ev) =>
       h("li", {}, h("a", { class: "card", href: `#/event/${ev.id}` },
-        h("img", { src: ev.picture, alt: "", loading: "lazy", width: 400, height: 225 }),
+        h("img", { src: ev.picture, alt: "", loading: "lazy", width: 308, height: 520 }),
         h("span", { class: "card-title" }, ev.singer))))));
 }
 
@@ -64,7 +64,7 @@ export async function eventDetail(main, id) {
   render(main,
     h("p", {}, h("a", { href: "#/" }, "← All events")),
     h("article", { class: "event" },
-      h("img", { class: "event-picture", src: event.detailPicture, alt: "", width: 800, height: 400 }),
+      h("img", { class: "event-picture", src: event.detailPicture, alt: "", width: 308, height: 520 }),
       h("h1", {}, event.title),
       h("p", { class: "muted" }, event.singer),
       h("p", {}, withBreaks(event.description)),

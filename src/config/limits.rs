@@ -40,7 +40,8 @@ pub struct Limits {
     #[arg(long, env = "TICKETCLUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = proxy)]
     pub trusted_proxies: Vec<IpNet>,
 
-    /// bcrypt hashes computed at once (each holds a CPU for its whole cost). Unset: one per CPU.
+    /// bcrypt hashes computed at once (each holds a CPU for its whole cost); waiting clients take
+    /// turns by address. Unset: one per CPU.
     #[arg(long, env = "TICKETCLUB_BCRYPT_CONCURRENCY", value_parser = clap::value_parser!(u32).range(1..))]
     pub bcrypt_concurrency: Option<u32>,
 

@@ -51,7 +51,7 @@ async fn sign_up(
     limit(&state.sign_up_attempts, email, client)?;
     let hash = state
         .auth
-        .hash_password(password.to_string())
+        .hash_password_for(client, password.to_string())
         .await
         .map_err(|e| ApiError::internal("hashing a password failed", e))?;
     let created = state
@@ -81,7 +81,7 @@ async fn sign_in(
     let user = user.ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "此Email尚未註冊"))?;
     let matches = state
         .auth
-        .password_matches(password.to_string(), user.password_hash.clone())
+        .password_matches(client, password.to_string(), user.password_hash.clone())
         .await;
     if !matches {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "帳號或密碼錯誤"));

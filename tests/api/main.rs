@@ -21,6 +21,7 @@ mod multi_instance;
 mod one_place;
 mod ops;
 mod own_redis;
+mod pictures;
 mod polling_client;
 mod readme;
 mod redis_faults;

@@ -15,6 +15,21 @@ use crate::service::seats::{self, Position};
 use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
+/// The wire name of a stored seat status id. An id the schema does not know (a hand-edited or
+/// corrupt row) shows as `sold`: a seat that cannot be bought must never look free.
+fn stored_status_name(id: i64) -> &'static str {
+    match crate::domain::seats::SeatStatus::from_id(id) {
+        Some(status) => status_name(status),
+        None => {
+            tracing::warn!(
+                status_id = id,
+                "a seat has an unknown status id; shown as sold"
+            );
+            "sold"
+        }
+    }
+}
+
 /// The session of a namespace path `/event-{id}`.
 fn session_of(ns: &str) -> Option<SessionId> {
     let id: i64 = ns.strip_prefix("/event-")?.parse().ok()?;
@@ -147,8 +162,7 @@ async fn on_watch<A: Adapter>(
             let seats: Vec<Value> = map
                 .iter()
                 .map(|m| {
-                    let status = crate::domain::seats::SeatStatus::from_id(m.cell.status)
-                        .map_or("empty", status_name);
+                    let status = stored_status_name(m.cell.status);
                     json!({"row": m.cell.row, "column": m.cell.column, "status": status, "mine": m.mine})
                 })
                 .collect();
@@ -314,6 +328,14 @@ async fn on_leave<A: Adapter>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_stored_status_never_shows_a_seat_as_free() {
+        assert_eq!(stored_status_name(1), "empty");
+        assert_eq!(stored_status_name(3), "sold");
+        assert_eq!(stored_status_name(4), "sold");
+        assert_eq!(stored_status_name(99), "sold");
+    }
 
     #[test]
     fn the_session_comes_from_the_namespace_path() {

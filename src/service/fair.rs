@@ -73,8 +73,20 @@ pub(crate) async fn join(
             return Err(ServiceError::SaleNotOpen);
         }
         let room = &state.store.waiting_room;
-        room.enter_early(session, user, holder).await?;
-        return Ok(Joined::Early);
+        room.enter_early(session, user, holder.clone()).await?;
+        // This instance's clock may be behind the one that already drew: an entry made after
+        // the draw would wait for ever, so it becomes an ordinary arrival instead.
+        if room.drawn(session, user).await?.is_none() {
+            return Ok(Joined::Early);
+        }
+        room.leave_early(session, user, Some(holder.clone()))
+            .await?;
+        let admission = state
+            .store
+            .waiting_room
+            .enter(session, user, holder, now)
+            .await?;
+        return Ok(Joined::Placed(admission));
     }
     let admission = visit::enter(state, session, user, holder, now).await?;
     Ok(Joined::Placed(admission))

@@ -190,3 +190,35 @@ async fn early_joiners_are_placed_by_the_published_draw_across_two_instances() {
     })
     .await;
 }
+
+/// An early join that reaches an instance after the draw ran (its clock behind, or the on-sale
+/// time moved) must not wait for a draw that will never come: it becomes an ordinary arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_early_join_after_the_draw_ran_is_an_ordinary_arrival() {
+    let app = spawn_app_with(|s| s.queue_limit = 1).await;
+    let base = app.base.as_str();
+    let db = app.db();
+    let (ta, _) = account(base, "first").await;
+    let (tb, _) = account(base, "straggler").await;
+    db.execute(SET_ON_SALE, [opens_in(3)])
+        .expect("on-sale time moves");
+    let qa = connected(base, "/queue", &ta, "websocket", "first").await;
+    let a = qa.call("join", json!({ "sessionId": SESSION })).await;
+    assert_eq!(a["state"], "waiting_for_sale", "{a}");
+    // The draw runs at the on-sale time and places A.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let a = qa.call("status", json!({ "sessionId": SESSION })).await;
+    assert_eq!(a["state"], "admitted", "{a}");
+    // The on-sale time now reads as the future again (as on an instance whose clock is behind);
+    // the catalog cache holds a session for 10 s.
+    db.execute(SET_ON_SALE, [opens_in(120)])
+        .expect("on-sale time moves");
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let qb = connected(base, "/queue", &tb, "websocket", "straggler").await;
+    let b = qb.call("join", json!({ "sessionId": SESSION })).await;
+    assert_eq!(
+        (b["state"].as_str(), b["ahead"].as_i64()),
+        (Some("queued"), Some(0)),
+        "a straggler behind the draw queues as usual: {b}"
+    );
+}

@@ -4,6 +4,7 @@
 pub mod deploy;
 pub mod disconnect_storm;
 pub mod fanout;
+pub mod fanout_app;
 pub mod idle;
 pub mod join_storm;
 pub mod scaling;

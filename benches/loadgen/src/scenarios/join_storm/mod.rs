@@ -416,7 +416,9 @@ async fn storm(
                 match app_request(&mut client, QUEUE_NS, "join", &body, limit).await {
                     Ok(ack) => {
                         join.pass = ack["state"] == "admitted";
-                        join.wait_people = ack["ahead"].as_i64().unwrap_or(-1);
+                        // `ahead` counts the people in front; the legacy `waitPeople` is
+                        // the 1-based place, which the fairness check reads.
+                        join.wait_people = ack["ahead"].as_i64().map_or(-1, |a| a + 1);
                     }
                     Err(e) => join.error = Some(e),
                 }

@@ -80,7 +80,8 @@ pub fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(1024 * 1024))
 }
 
-/// One Socket.IO connection on the default namespace.
+/// One Socket.IO connection (one WebSocket) on the default namespace or on the app protocol's
+/// namespaces.
 pub struct SioClient {
     ws: WebSocketStream<TcpStream>,
     /// The last ack id used by [`Self::request`].

@@ -19,7 +19,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
 
-use scenarios::{Ctx, disconnect_storm, fanout, idle, join_storm, scaling, seat_rush, smoke};
+use scenarios::{
+    Ctx, disconnect_storm, fanout, fanout_app, idle, join_storm, scaling, seat_rush, smoke,
+};
 use server::Target;
 
 /// Load scenarios for TicketClub (Socket.IO v5 over WebSocket, loopback only).
@@ -65,6 +67,8 @@ enum Scenario {
     SeatRush(seat_rush::Opts),
     /// Many queued clients; admissions at a steady rate; position freshness.
     Fanout(fanout::Opts),
+    /// Queued app clients on `/queue`; admissions at a steady rate; `position` lag and rate.
+    FanoutApp(fanout_app::Opts),
     /// Server memory per idle connection at several connection counts.
     Idle(idle::Opts),
     /// The join storm on one instance vs several pinned instances sharing MySQL + Redis.
@@ -137,6 +141,7 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         Scenario::DisconnectStorm(o) => disconnect_storm::run(&ctx, o).await,
         Scenario::SeatRush(o) => seat_rush::run(&ctx, o).await,
         Scenario::Fanout(o) => fanout::run(&ctx, o).await,
+        Scenario::FanoutApp(o) => fanout_app::run(&ctx, o).await,
         Scenario::Idle(o) => idle::run(&ctx, o).await,
         Scenario::Scaling(o) => scaling::run(&ctx, o).await,
         Scenario::Smoke => smoke::run(&ctx).await,

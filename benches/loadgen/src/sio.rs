@@ -4,7 +4,11 @@
 //! It speaks what the original frontend speaks on the default namespace: the Engine.IO open
 //! packet (`0{…}`), heartbeats (`2` answered with `3`), connect with auth
 //! (`40{"token":"Bearer …"}` → `40{…}` or the connect error `44{…}`), events (`42[…]`) and
-//! disconnect (`41`). No polling, no binary packets, no acknowledgements (the protocol uses none).
+//! disconnect (`41`). No polling, no binary packets.
+//!
+//! For the app protocol (`protocol-v2.md`) it also connects other namespaces on the same
+//! WebSocket (`40/queue,{…}`, as socket.io-client's Manager multiplexes them) and sends events
+//! with an ack id (`42/queue,7["join",{…}]`), reading up to the matching ack (`43/queue,7[{…}]`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -76,47 +80,160 @@ pub fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(1024 * 1024))
 }
 
-/// One Socket.IO connection on the default namespace.
+/// One Socket.IO connection (one WebSocket) on the default namespace or on the app protocol's
+/// namespaces.
 pub struct SioClient {
     ws: WebSocketStream<TcpStream>,
+    /// The last ack id used by [`Self::request`].
+    next_ack: u64,
+    /// The namespaces connected, each told goodbye on [`Self::close`].
+    namespaces: Vec<String>,
 }
 
 impl SioClient {
-    /// Opens the WebSocket, reads the open packet and connects the default namespace with
+    /// Opens the WebSocket, reads the open packet and connects the namespace `ns` (`/`, the
+    /// default one, for the original frontend's protocol) with
     /// `auth: {token: "Bearer <token>"}`, as the original frontend does.
-    pub async fn connect(addr: SocketAddr, token: &str, limit: Duration) -> Result<Self, SioError> {
-        tokio::time::timeout(limit, Self::connect_inner(addr, token))
+    pub async fn connect_to(
+        addr: SocketAddr,
+        ns: &str,
+        token: &str,
+        limit: Duration,
+    ) -> Result<Self, SioError> {
+        tokio::time::timeout(limit, Self::connect_inner(addr, ns, token))
             .await
             .map_err(|_| SioError::Timeout)?
     }
 
-    async fn connect_inner(addr: SocketAddr, token: &str) -> Result<Self, SioError> {
+    async fn connect_inner(addr: SocketAddr, ns: &str, token: &str) -> Result<Self, SioError> {
         let stream = TcpStream::connect(addr).await.map_err(transport)?;
         stream.set_nodelay(true).map_err(transport)?;
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
         let (ws, _) = client_async_with_config(url, stream, Some(ws_config()))
             .await
             .map_err(transport)?;
-        let mut client = Self { ws };
+        let mut client = Self {
+            ws,
+            next_ack: 0,
+            namespaces: Vec::new(),
+        };
         let open = client.next_text().await?;
         if !open.starts_with('0') {
             return Err(SioError::Protocol(format!(
                 "expected an open packet, got {open:?}"
             )));
         }
+        client.join_namespace(ns, token).await?;
+        Ok(client)
+    }
+
+    /// Connects the namespace `ns` on this WebSocket with the token as auth; waits for its
+    /// CONNECT (events of other namespaces arriving meanwhile are skipped).
+    pub async fn join_namespace(&mut self, ns: &str, token: &str) -> Result<(), SioError> {
         let auth = json!({"token": format!("Bearer {token}")});
-        client.send_text(format!("40{auth}")).await?;
+        self.send_text(format!("40{}{auth}", ns_prefix(ns))).await?;
         loop {
-            let text = client.next_text().await?;
+            let text = self.next_text().await?;
             match text.as_bytes() {
-                [b'2', ..] if text.len() == 1 => client.send_text("3".into()).await?,
-                [b'4', b'0', ..] => return Ok(client),
-                [b'4', b'4', ..] => {
-                    let body: Value = serde_json::from_str(&text[2..]).unwrap_or(Value::Null);
-                    let message = body["message"].as_str().unwrap_or_default().to_string();
+                [b'2'] => self.send_text("3".into()).await?,
+                [b'4', kind @ (b'0' | b'4'), ..] => {
+                    let (packet_ns, _, data) = split_packet(&text[2..]);
+                    if packet_ns != ns {
+                        continue;
+                    }
+                    if *kind == b'0' {
+                        self.namespaces.push(ns.to_string());
+                        return Ok(());
+                    }
+                    let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                    let message = match body["code"].as_str() {
+                        Some(code) => format!("{code}: {}", body["message"].as_str().unwrap_or("")),
+                        None => body["message"].as_str().unwrap_or_default().to_string(),
+                    };
                     return Err(SioError::Refused(message));
                 }
+                [b'4', b'2' | b'3', ..] | [b'3', ..] | [b'6'] => continue,
                 _ => return Err(SioError::Protocol(format!("before connect: {text:?}"))),
+            }
+        }
+    }
+
+    /// Emits `event` on `ns` with an ack id and waits for the ack (its first argument),
+    /// answering heartbeats; every event `noted` that arrives on the way (on any namespace) is
+    /// handed to `on_noted` with its arrival time. Run it under a timeout.
+    pub async fn request(
+        &mut self,
+        ns: &str,
+        event: &str,
+        payload: &Value,
+        noted: &str,
+        on_noted: &mut (dyn FnMut(Instant, &str) + Send),
+    ) -> Result<Value, SioError> {
+        self.next_ack += 1;
+        let id = self.next_ack;
+        let packet = json!([event, payload]);
+        self.send_text(format!("42{}{id}{packet}", ns_prefix(ns)))
+            .await?;
+        loop {
+            let text = self.next_text().await?;
+            match text.as_bytes() {
+                [b'2'] => self.send_text("3".into()).await?,
+                [b'4', b'3', ..] => {
+                    let (packet_ns, ack, data) = split_packet(&text[2..]);
+                    if packet_ns == ns && ack == Some(id) {
+                        let mut args: Vec<Value> = serde_json::from_str(data)
+                            .map_err(|e| SioError::Protocol(format!("ack {data:?}: {e}")))?;
+                        return Ok(if args.is_empty() {
+                            Value::Null
+                        } else {
+                            args.swap_remove(0)
+                        });
+                    }
+                }
+                [b'4', b'2', ..] => {
+                    let (_, _, data) = split_packet(&text[2..]);
+                    if is_event_named(data, noted) {
+                        on_noted(Instant::now(), data);
+                    }
+                }
+                [b'4', b'1', ..] => {
+                    if split_packet(&text[2..]).0 == ns {
+                        return Err(SioError::Closed);
+                    }
+                }
+                [b'1', ..] => return Err(SioError::Closed),
+                [b'3', ..] | [b'6'] | [b'4', b'0' | b'4', ..] => {}
+                _ => return Err(SioError::Protocol(format!("unexpected packet {text:?}"))),
+            }
+        }
+    }
+
+    /// Reads until the connection fails (run it under a timeout), handing every event `noted`
+    /// (on any namespace) to `on_noted` with its arrival time; returns why it stopped.
+    pub async fn note_app_events(
+        &mut self,
+        noted: &str,
+        on_noted: &mut (dyn FnMut(Instant, &str) + Send),
+    ) -> SioError {
+        loop {
+            let text = match self.next_text().await {
+                Ok(t) => t,
+                Err(e) => return e,
+            };
+            match text.as_bytes() {
+                [b'2'] => {
+                    if let Err(e) = self.send_text("3".into()).await {
+                        return e;
+                    }
+                }
+                [b'4', b'2', ..] => {
+                    let (_, _, data) = split_packet(&text[2..]);
+                    if is_event_named(data, noted) {
+                        on_noted(Instant::now(), data);
+                    }
+                }
+                [b'1', ..] => return SioError::Closed,
+                _ => {}
             }
         }
     }
@@ -176,6 +293,7 @@ impl SioClient {
         loop {
             let text = self.next_text().await?;
             if let Some(body) = text.strip_prefix("42") {
+                let body = split_packet(body).2;
                 if let Some((name, seen)) = noted.as_mut()
                     && is_event_named(body, name)
                 {
@@ -195,17 +313,21 @@ impl SioClient {
     async fn handle(&mut self, text: &str) -> Result<Option<Event>, SioError> {
         match text.as_bytes() {
             [b'2'] => self.send_text("3".into()).await.map(|_| None),
-            [b'4', b'2', ..] => parse_event(&text[2..]).map(Some),
+            [b'4', b'2', ..] => parse_event(split_packet(&text[2..]).2).map(Some),
             [b'4', b'1', ..] | [b'1', ..] => Err(SioError::Closed),
-            [b'6'] | [b'3', ..] => Ok(None),
+            // Acks nobody waits for (an app client idling between requests).
+            [b'6'] | [b'3', ..] | [b'4', b'3', ..] => Ok(None),
             _ => Err(SioError::Protocol(format!("unexpected packet {text:?}"))),
         }
     }
 
-    /// Leaves like `socket.disconnect()`: a Socket.IO disconnect packet, then the WebSocket
-    /// close frame. Does not wait for the server's answer.
+    /// Leaves like `socket.disconnect()`: a Socket.IO disconnect packet for each namespace (a
+    /// goodbye: the app protocol then frees the place at once), then the WebSocket close frame.
+    /// Does not wait for the server's answer.
     pub async fn close(mut self) {
-        let _ = self.send_text("41".into()).await;
+        for ns in std::mem::take(&mut self.namespaces) {
+            let _ = self.send_text(format!("41{}", ns_prefix(&ns))).await;
+        }
         let _ = self.ws.close(None).await;
     }
 
@@ -223,6 +345,28 @@ impl SioClient {
             }
         }
     }
+}
+
+/// The `nsp,` prefix of a packet to the namespace `ns` (none for the default namespace).
+fn ns_prefix(ns: &str) -> String {
+    match ns {
+        "/" | "" => String::new(),
+        ns => format!("{ns},"),
+    }
+}
+
+/// Splits the part of a Socket.IO packet after its type into its namespace (`/` when none is
+/// given), its ack id and its JSON data.
+fn split_packet(body: &str) -> (&str, Option<u64>, &str) {
+    let (ns, rest) = match body.strip_prefix('/') {
+        Some(_) => match body.find(',') {
+            Some(comma) => (&body[..comma], &body[comma + 1..]),
+            None => (body, ""),
+        },
+        None => ("/", body),
+    };
+    let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    (ns, rest[..digits].parse().ok(), &rest[digits..])
 }
 
 /// Whether the part after `42` is an event called `name`, read from its first bytes only.
@@ -277,6 +421,26 @@ mod tests {
         ));
         assert!(!is_event_named(r#"["check limits"]"#, "check limit"));
         assert!(!is_event_named("garbage", "check limit"));
+    }
+
+    #[test]
+    fn packets_are_split_into_namespace_ack_id_and_data() {
+        assert_eq!(split_packet(r#"["x"]"#), ("/", None, r#"["x"]"#));
+        assert_eq!(split_packet(r#"12["x"]"#), ("/", Some(12), r#"["x"]"#));
+        assert_eq!(
+            split_packet(r#"/queue,7[{"ok":true}]"#),
+            ("/queue", Some(7), r#"[{"ok":true}]"#)
+        );
+        assert_eq!(
+            split_packet(r#"/event-3,["seats",{}]"#),
+            ("/event-3", None, r#"["seats",{}]"#)
+        );
+        assert_eq!(split_packet("/queue,"), ("/queue", None, ""));
+        assert_eq!(ns_prefix("/"), "");
+        assert_eq!(ns_prefix("/queue"), "/queue,");
+        let e = parse_event(split_packet(r#"/queue,["position",{"ahead":3}]"#).2).expect("event");
+        assert_eq!(e.name, "position");
+        assert_eq!(e.arg()["ahead"], 3);
     }
 
     #[test]

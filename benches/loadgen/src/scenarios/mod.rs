@@ -4,6 +4,7 @@
 pub mod deploy;
 pub mod disconnect_storm;
 pub mod fanout;
+pub mod fanout_app;
 pub mod idle;
 pub mod join_storm;
 pub mod scaling;
@@ -116,6 +117,17 @@ pub async fn connect_all(
     accounts: &[Account],
     label: &str,
 ) -> Result<Connected> {
+    connect_all_to(ctx, addrs, accounts, "/", label).await
+}
+
+/// [`connect_all`] to the namespace `ns` (the app protocol's `/queue`, or `/` for the legacy one).
+pub async fn connect_all_to(
+    ctx: &Ctx,
+    addrs: &[std::net::SocketAddr],
+    accounts: &[Account],
+    ns: &str,
+    label: &str,
+) -> Result<Connected> {
     ctx.fits(accounts.len())?;
     if addrs.is_empty() {
         return Err(err("no server address"));
@@ -131,11 +143,11 @@ pub async fn connect_all(
             addrs[i % addrs.len()],
             progress.clone(),
         );
-        let limit = ctx.reply_timeout;
+        let (limit, ns) = (ctx.reply_timeout, ns.to_string());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
             let t = Instant::now();
-            let client = SioClient::connect(addr, &token, limit).await;
+            let client = SioClient::connect_to(addr, &ns, &token, limit).await;
             progress.inc();
             (i, client, ms(t.elapsed()))
         });
@@ -180,6 +192,56 @@ pub async fn check_limit(
 ) -> Result<Event, SioError> {
     client.emit("check limit", &json!(session)).await?;
     wait_for(client, "check limit", limit).await
+}
+
+/// Which protocol a scenario's clients speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The original frontend's, on the default namespace (contract.md).
+    Legacy,
+    /// The app protocol's `/queue` and `/event-{id}` namespaces with acks (protocol-v2.md).
+    App,
+}
+
+/// The app protocol's `/queue` namespace.
+pub const QUEUE_NS: &str = "/queue";
+
+/// The app protocol's buying-page namespace of `session`.
+pub fn event_ns(session: i64) -> String {
+    format!("/event-{session}")
+}
+
+/// Sends `event` on the app namespace `ns` and waits (at most `limit`) for its ack, which must
+/// be `{ok: true, …}`; an `{ok: false, error: {code}}` ack is an error naming the code.
+pub async fn app_request(
+    client: &mut SioClient,
+    ns: &str,
+    event: &str,
+    payload: &Value,
+    limit: Duration,
+) -> Result<Value, String> {
+    let ack = tokio::time::timeout(
+        limit,
+        client.request(ns, event, payload, "", &mut |_, _| {}),
+    )
+    .await
+    .map_err(|_| format!("{event}: {}", SioError::Timeout))?
+    .map_err(|e| format!("{event}: {e}"))?;
+    app_ok(event, ack)
+}
+
+/// The ack of an app event when it says `ok`, else its error code as the error.
+pub fn app_ok(event: &str, ack: Value) -> Result<Value, String> {
+    match ack["ok"].as_bool() {
+        Some(true) => Ok(ack),
+        _ => Err(format!(
+            "{event}: {}",
+            ack["error"]["code"]
+                .as_str()
+                .map_or_else(|| ack.to_string(), str::to_string)
+        )),
+    }
 }
 
 /// Closes every client at once.

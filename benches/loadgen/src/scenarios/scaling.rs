@@ -46,6 +46,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         session: 1,
         queue_limit: opts.queue_limit,
         no_validate: false,
+        protocol: super::Protocol::Legacy,
     };
     let n = opts.split_cpus.len();
     let deployments = [

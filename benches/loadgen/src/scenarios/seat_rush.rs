@@ -12,13 +12,17 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::{Ctx, check_limit, close_all, connect_all, machine, ms};
+use super::{
+    Ctx, Protocol, QUEUE_NS, app_ok, app_request, check_limit, close_all, connect_all_to, event_ns,
+    machine, ms,
+};
 use crate::error::{Result, err};
 use crate::http::{Account, Api};
 use crate::probe::{self, Figures, HEADING, epoch_ms};
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::server::{Sampler, Server};
+use crate::sio::SioClient;
 use crate::stats::{self, Summary};
 use crate::svg::{self, Axes, Series};
 
@@ -54,6 +58,20 @@ pub struct Opts {
     /// Seed of the random seat choice.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// `legacy`: `check limit`, `join room`, `select seat` on the default namespace; `app`:
+    /// `join` on `/queue`, then `/event-{id}` on the same WebSocket, `watch`, `select` (acks),
+    /// with the `seats` pushes as the room news.
+    #[arg(long, value_enum, default_value = "legacy")]
+    pub protocol: Protocol,
+}
+
+impl Opts {
+    fn report_name(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Legacy => "seat-rush",
+            Protocol::App => "seat-rush-app",
+        }
+    }
 }
 
 /// A seat: (area, row, column).
@@ -98,8 +116,10 @@ struct RushResult {
 
 /// Runs the scenario and writes its report; `Ok(true)` when every check passed.
 pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
-    eprintln!("== seat-rush: {} clients", opts.clients);
-    let (server, api) = ctx.server(opts.clients.max(1) as u32, "seat-rush").await?;
+    eprintln!("== {}: {} clients", opts.report_name(), opts.clients);
+    let (server, api) = ctx
+        .server(opts.clients.max(1) as u32, opts.report_name())
+        .await?;
     let info = machine(&server);
     let accounts = ctx.accounts(&api, "seat", opts.clients).await?;
     let one: Vec<Seat> = vec![(1, 5, 5); opts.clients];
@@ -125,6 +145,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         seats: &one,
         probe_session,
         probe_accounts: probe_first,
+        protocol: opts.protocol,
     };
     let first = rush(ctx, &server, &api, &accounts, first).await?;
     let second = Plan {
@@ -133,15 +154,28 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         seats: &random,
         probe_session,
         probe_accounts: probe_second,
+        protocol: opts.protocol,
     };
     let second = rush(ctx, &server, &api, &accounts, second).await?;
     server.stop().await;
 
-    let mut report = Report::new(&ctx.out, "seat-rush", "Seat rush");
-    report.md(format!(
-        "{} clients, all on the buying page and in their area's seat room, emit `select seat` at the same instant.\n",
-        opts.clients
-    ));
+    let mut report = match opts.protocol {
+        Protocol::Legacy => Report::new(&ctx.out, "seat-rush", "Seat rush"),
+        Protocol::App => Report::new(&ctx.out, "seat-rush-app", "Seat rush (app protocol)"),
+    };
+    report.md(match opts.protocol {
+        Protocol::Legacy => format!(
+            "{} clients, all on the buying page and in their area's seat room, emit `select seat` at the same instant.\n",
+            opts.clients
+        ),
+        Protocol::App => format!(
+            "{} clients, each admitted through `join` on `/queue` and connected to `/event-{{id}}` \
+             on the same WebSocket with its area watched (`watch`), emit `select` at the same \
+             instant and wait for its ack. Room news = `seats` pushes (every watcher, the \
+             winner included, hears each grant).\n",
+            opts.clients
+        ),
+    });
     report.md("| figure | one seat | random seats |\n|---|---:|---:|");
     let row = |k: &str, f: &dyn Fn(&RushResult) -> String| {
         format!("| {k} | {} | {} |", f(&first), f(&second))
@@ -275,9 +309,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         ),
     );
     report.write(json!({
-        "scenario": "seat-rush",
+        "scenario": opts.report_name(),
         "machine": info,
-        "options": {"clients": opts.clients, "seed": opts.seed, "js_probes": ctx.js_probes.is_some()},
+        "options": {"clients": opts.clients, "seed": opts.seed, "js_probes": ctx.js_probes.is_some(),
+                    "protocol": opts.protocol},
         "runs": [first, second],
     }))
 }
@@ -291,6 +326,8 @@ struct Plan<'a> {
     /// The JS probe's session (no rusher uses it) and accounts (none without `--js-probes`).
     probe_session: i64,
     probe_accounts: &'a [Account],
+    /// What the rushers speak.
+    protocol: Protocol,
 }
 
 /// One rush: connect, enter, watch the area, then everyone selects `seats[i]` at once.
@@ -305,10 +342,15 @@ async fn rush(
         kind,
         session,
         seats,
+        protocol,
         ..
     } = plan;
     eprintln!("-- {kind} (session {session})");
-    let clients = connect_all(ctx, &[server.addr], accounts, "connect")
+    let ns = match protocol {
+        Protocol::Legacy => "/",
+        Protocol::App => QUEUE_NS,
+    };
+    let clients = connect_all_to(ctx, &[server.addr], accounts, ns, "connect")
         .await?
         .take();
     let progress = Progress::start("enter + watch", clients.len());
@@ -323,7 +365,18 @@ async fn rush(
             ctx.reply_timeout,
             progress.clone(),
         );
+        let token = accounts[i].token.clone();
         tasks.spawn(async move {
+            if protocol == Protocol::App {
+                let admitted = app_enter(&mut c, &token, session, seat.0, limit).await.is_ok();
+                progress.inc();
+                let _ = ready.send(admitted).await;
+                if !admitted || go.wait_for(|g| *g).await.is_err() {
+                    return (c, seat, admitted, None, Vec::new());
+                }
+                let (sent, latency, answer, news) = app_select(&mut c, session, seat, limit).await;
+                return (c, seat, admitted, Some((sent, latency, answer)), news);
+            }
             let admitted = matches!(check_limit(&mut c, session, limit).await, Ok(e) if e.arg()["pass"] == true);
             let _ = c.emit("join room", &json!({"sessionId": session, "areaId": seat.0})).await;
             progress.inc();
@@ -429,7 +482,8 @@ async fn rush(
             Err(e) => r.error_examples.push(e.to_string()),
         }
     }
-    tally_news(&mut r, &grants, &watchers, t0);
+    // An app watcher hears its own grant too; the legacy winner hears only the others'.
+    tally_news(&mut r, &grants, &watchers, t0, protocol == Protocol::App);
     perf.stop().await;
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
@@ -483,6 +537,76 @@ async fn rush(
     Ok(r)
 }
 
+/// The app protocol's way onto the buying page: `join` on `/queue` (must answer `admitted`),
+/// `/event-{session}` on the same WebSocket, `watch` of the area.
+async fn app_enter(
+    c: &mut SioClient,
+    token: &str,
+    session: i64,
+    area: i64,
+    limit: Duration,
+) -> std::result::Result<(), String> {
+    let joined = app_request(c, QUEUE_NS, "join", &json!({"sessionId": session}), limit).await?;
+    if joined["state"] != "admitted" {
+        return Err(format!("join: {}", joined["state"]));
+    }
+    let ns = event_ns(session);
+    tokio::time::timeout(limit, c.join_namespace(&ns, token))
+        .await
+        .map_err(|_| "connect: timed out".to_string())?
+        .map_err(|e| format!("connect {ns}: {e}"))?;
+    app_request(c, &ns, "watch", &json!({"areaId": area}), limit).await?;
+    Ok(())
+}
+
+/// One app `select` at the rush: when it was sent, its ack latency, the ack in the legacy
+/// reply's shape (`{}` granted, `{error: TAKEN}` taken, `{error: code}` otherwise) and the
+/// arrival of each granted seat in the `seats` pushes, heard until [`NEWS_WINDOW`] after it.
+async fn app_select(
+    c: &mut SioClient,
+    session: i64,
+    seat: Seat,
+    limit: Duration,
+) -> (
+    Instant,
+    f64,
+    std::result::Result<serde_json::Value, crate::sio::SioError>,
+    Vec<Instant>,
+) {
+    let ns = event_ns(session);
+    let body = json!({"areaId": seat.0, "row": seat.1, "column": seat.2});
+    let mut news = Vec::new();
+    let mut note = |at: Instant, data: &str| {
+        let selected = selected_changes(data);
+        news.extend(std::iter::repeat_n(at, selected));
+    };
+    let sent = Instant::now();
+    let answer = match tokio::time::timeout(
+        limit,
+        c.request(&ns, "select", &body, "seats", &mut note),
+    )
+    .await
+    {
+        Ok(Ok(ack)) => Ok(match app_ok("select", ack) {
+            Ok(_) => json!({}),
+            Err(e) if e.ends_with("seat_taken") => json!({"error": TAKEN}),
+            Err(e) => json!({"error": e}),
+        }),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(crate::sio::SioError::Timeout),
+    };
+    let latency = ms(sent.elapsed());
+    let _ = tokio::time::timeout(NEWS_WINDOW, c.note_app_events("seats", &mut note)).await;
+    (sent, latency, answer, news)
+}
+
+/// How many seats a `seats` push (`["seats", {changes: [{status}]}]`) shows as newly selected.
+/// Counted without parsing the JSON, as the legacy rush counts its news: every watcher reads
+/// dozens of pushes during the rush, and the generator's CPU is the server's too.
+fn selected_changes(data: &str) -> usize {
+    data.matches(r#""status":"selected""#).count()
+}
+
 /// Checks that every watcher heard of every grant in its area (others' grants: the winner is
 /// not told of its own), and when each watcher's map was complete.
 fn tally_news(
@@ -490,6 +614,7 @@ fn tally_news(
     grants: &HashMap<Seat, usize>,
     watchers: &[(i64, bool, Vec<Instant>)],
     t0: Instant,
+    own_heard: bool,
 ) {
     let mut per_area: HashMap<i64, usize> = HashMap::new();
     for (seat, n) in grants {
@@ -501,7 +626,7 @@ fn tally_news(
             .get(area)
             .copied()
             .unwrap_or(0)
-            .saturating_sub(usize::from(*won));
+            .saturating_sub(usize::from(*won && !own_heard));
         r.news_expected += expected;
         r.news_received += news.len();
         r.news_missing += expected.saturating_sub(news.len());
@@ -542,5 +667,17 @@ impl XorShift {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selected_seats_are_counted_in_a_seats_push() {
+        let push = r#"["seats",{"areaId":1,"version":7,"changes":[{"row":1,"column":2,"status":"selected"},{"row":1,"column":3,"status":"empty"},{"row":2,"column":2,"status":"selected"}]}]"#;
+        assert_eq!(selected_changes(push), 2);
+        assert_eq!(selected_changes(r#"["seats",{"changes":[]}]"#), 0);
     }
 }

@@ -27,6 +27,7 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         session: 1,
         queue_limit: 20,
         no_validate: false,
+        protocol: super::Protocol::Legacy,
     };
     outcomes.push(("join-storm", join_storm::run(ctx, &join).await));
     let storm = disconnect_storm::Opts {
@@ -42,6 +43,7 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         one_seat_session: 1,
         random_session: 2,
         seed: 7,
+        protocol: super::Protocol::Legacy,
     };
     outcomes.push(("seat-rush", seat_rush::run(ctx, &rush).await));
     let fan = fanout::Opts {

@@ -10,7 +10,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::deploy::{Deploy, Deployment};
-use super::{Ctx, check_limit, close_all, connect_all, machine, ms};
+use super::{
+    Ctx, Protocol, QUEUE_NS, app_request, check_limit, close_all, connect_all_to, machine, ms,
+};
 use crate::error::{Result, err};
 use crate::http::Api;
 use crate::probe::{self, Figures, epoch_ms};
@@ -85,6 +87,25 @@ pub struct Opts {
     /// Skip `POST /session/validation` (socket round trip only).
     #[arg(long)]
     pub no_validate: bool,
+    /// `legacy`: `POST /session/validation` then `check limit` on the default namespace, as the
+    /// original frontend; `app`: `join` on `/queue` until its ack (no validation step).
+    #[arg(long, value_enum, default_value = "legacy")]
+    pub protocol: Protocol,
+}
+
+impl Opts {
+    /// The report's name: the app protocol's runs get their own files.
+    pub fn report_name(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Legacy => "join-storm",
+            Protocol::App => "join-storm-app",
+        }
+    }
+
+    /// Whether each join starts with `POST /session/validation`.
+    fn validates(&self) -> bool {
+        self.protocol == Protocol::Legacy && !self.no_validate
+    }
 }
 
 /// What one client saw.
@@ -143,11 +164,15 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         Mode::Paced => &[Mode::Paced],
         Mode::Storm => &[Mode::Storm],
     };
-    let mut report = Report::new(&ctx.out, "join-storm", "Join storm");
+    let title = match opts.protocol {
+        Protocol::Legacy => "Join storm",
+        Protocol::App => "Join storm (app protocol, `/queue`)",
+    };
+    let mut report = Report::new(&ctx.out, opts.report_name(), title);
     let (results, machine_info) =
         measure_modes(ctx, opts, modes, &Deploy::Embedded, "", &mut report).await?;
     report.write(serde_json::json!({
-        "scenario": "join-storm",
+        "scenario": opts.report_name(),
         "machine": machine_info,
         "options": options(ctx, opts),
         "runs": results,
@@ -157,7 +182,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
 /// The options of a run, for the JSON.
 pub fn options(ctx: &Ctx, opts: &Opts) -> serde_json::Value {
     serde_json::json!({"clients": opts.clients, "rate": opts.rate, "storm_rate": opts.storm_rate, "session": opts.session,
-                       "queue_limit": opts.queue_limit, "validate": !opts.no_validate,
+                       "queue_limit": opts.queue_limit, "validate": opts.validates(), "protocol": opts.protocol,
                        "connect_concurrency": ctx.connect_concurrency, "http_concurrency": ctx.http_concurrency,
                        "js_probes": ctx.js_probes.is_some()})
 }
@@ -191,7 +216,7 @@ async fn run_mode(
     prefix: &str,
 ) -> Result<(RunResult, serde_json::Value)> {
     let label = format!("{prefix}{}", mode.label(opts));
-    let name = format!("join-storm-{label}");
+    let name = format!("{}-{label}", opts.report_name());
     eprintln!(
         "== {name}: {} clients, queue limit {}",
         opts.clients, opts.queue_limit
@@ -213,7 +238,11 @@ async fn run_mode(
         }
         None => Vec::new(),
     };
-    let connected = connect_all(ctx, &deployment.addrs(), &accounts, "connect").await?;
+    let ns = match opts.protocol {
+        Protocol::Legacy => "/",
+        Protocol::App => QUEUE_NS,
+    };
+    let connected = connect_all_to(ctx, &deployment.addrs(), &accounts, ns, "connect").await?;
     let (connect_wall_s, connect_ms) = (connected.wall_s, Summary::of(&connected.latencies));
     let connect_failures = connected.failures.clone();
     let clients = connected.take();
@@ -360,7 +389,8 @@ async fn storm(
             progress.clone(),
             stop_rx.clone(),
         );
-        let (session, validate, limit) = (opts.session, !opts.no_validate, ctx.reply_timeout);
+        let (session, validate, limit) = (opts.session, opts.validates(), ctx.reply_timeout);
+        let protocol = opts.protocol;
         tasks.spawn(async move {
             // Answer heartbeats while waiting: a silent client is dropped after 45 s.
             if let Err(e) = idle_until(&mut client, start).await {
@@ -381,7 +411,18 @@ async fn storm(
             }
             let validated = Instant::now();
             join.validation_ms = ms(validated - began);
-            if join.error.is_none() {
+            if join.error.is_none() && protocol == Protocol::App {
+                let body = serde_json::json!({"sessionId": session});
+                match app_request(&mut client, QUEUE_NS, "join", &body, limit).await {
+                    Ok(ack) => {
+                        join.pass = ack["state"] == "admitted";
+                        // `ahead` counts the people in front; the legacy `waitPeople` is
+                        // the 1-based place, which the fairness check reads.
+                        join.wait_people = ack["ahead"].as_i64().map_or(-1, |a| a + 1);
+                    }
+                    Err(e) => join.error = Some(e),
+                }
+            } else if join.error.is_none() {
                 match check_limit(&mut client, session, limit).await {
                     Ok(reply) if reply.arg().get("error").is_none() => {
                         join.pass = reply.arg()["pass"] == true;

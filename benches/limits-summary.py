@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Medians of the A/B runs of benches/limits-ab.sh (sides `on`, `off`) or benches/app-ab.sh
+(sides `app`, `legacy`, `legacy-novalidate`, `rush`): one column per side, median (range, n).
+Usage: limits-summary.py DIR   (DIR holds SIDE-N/ folders)"""
+import json, statistics, sys
+from pathlib import Path
+
+root = Path(sys.argv[1])
+rows, sides = {}, []
+def add(side, key, value):
+    rows.setdefault(key, {}).setdefault(side, []).append(value)
+
+def first(*paths):
+    return next((p for p in paths if p.exists()), None)
+
+for d in sorted(root.iterdir()):
+    if not d.is_dir() or '-' not in d.name or not d.name.rsplit('-', 1)[1].isdigit():
+        continue
+    side = d.name.rsplit('-', 1)[0]
+    if side not in sides:
+        sides.append(side)
+    for base, mode in ((d, 'burst'), (d / 'storm', 'storm 10k/s')):
+        path = first(base / 'join-storm.json', base / 'join-storm-app.json')
+        if path:
+            j = json.loads(path.read_text())
+            r = j['runs'][0]
+            add(side, f'join {mode}: joins/s', r['joins_per_s'])
+            add(side, f'join {mode}: p99 ms', r['join_ms']['p99'])
+            add(side, f'join {mode}: server CPU ms / 1000 joins', 1e6 * r['server_cpu_s'] / max(r['answered'], 1))
+            add(side, f'join {mode}: failures', r['failures'])
+            add(side, f'join {mode}: load at start', float(j['machine']['loadavg_at_start'].split()[0]))
+    p = first(d / 'seat-rush.json', d / 'seat-rush-app.json')
+    if p:
+        j = json.loads(p.read_text())
+        for r in j['runs']:
+            k = r['kind']
+            add(side, f'seat rush {k}: select p99 ms', r['select_ms']['p99'])
+            add(side, f'seat rush {k}: select p50 ms', r['select_ms']['p50'])
+            add(side, f'seat rush {k}: server CPU ms', 1000 * r['server_cpu_s'])
+            add(side, f'seat rush {k}: seats granted twice', r['seats_granted_twice'])
+            add(side, f'seat rush {k}: answered of admitted', r['answered'] / max(r['admitted'], 1))
+            add(side, f'seat rush {k}: room news heard of expected', r['news_received'] / max(r['news_expected'], 1))
+        add(side, 'seat rush: load at start', float(j['machine']['loadavg_at_start'].split()[0]))
+
+def fmt(v):
+    return f'{statistics.median(v):.1f} ({min(v):.1f}–{max(v):.1f}, n={len(v)})' if v else '–'
+
+print('| figure | ' + ' | '.join(sides) + (' | on vs off |' if sides == ['off', 'on'] else ' |'))
+print('|---|' + '---:|' * (len(sides) + (1 if sides == ['off', 'on'] else 0)))
+for key, by in rows.items():
+    cells = [fmt(by.get(s, [])) for s in sides]
+    if sides == ['off', 'on']:
+        on, off = by.get('on', []), by.get('off', [])
+        change = ''
+        if on and off and statistics.median(off):
+            change = f'{100 * (statistics.median(on) / statistics.median(off) - 1):+.1f} %'
+        cells.append(change)
+    print(f"| {key} | " + ' | '.join(cells) + ' |')

@@ -16,14 +16,14 @@ for n in $(seq 1 "$RUNS"); do
     d="$OUT/$side-$n"; mkdir -p "$d"
     echo "== run $n $side: $(cat /proc/loadavg)"
     # shellcheck disable=SC2086
-    $L join-storm --server-bin $S $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
     # shellcheck disable=SC2086
-    $L join-storm --server-bin $S $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
+    $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
   done
   d="$OUT/rush-$n"; mkdir -p "$d"
   echo "== run $n seat rush app: $(cat /proc/loadavg)"
-  $L seat-rush --server-bin $S --protocol app --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "app seat rush failed ($?)"
+  $L seat-rush --server-bin "$S" --protocol app --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "app seat rush failed ($?)"
 done
 d="$OUT/fanout"; mkdir -p "$d"
 echo "== fanout-app: $(cat /proc/loadavg)"
-$L fanout-app --server-bin $S --queued "$QUEUED" --out "$d" 2>"$d/fanout-app.log" || echo "fanout-app failed ($?)"
+$L fanout-app --server-bin "$S" --queued "$QUEUED" --out "$d" 2>"$d/fanout-app.log" || echo "fanout-app failed ($?)"

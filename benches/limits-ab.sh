@@ -15,10 +15,10 @@ for n in $(seq 1 "$RUNS"); do
     d="$OUT/$side-$n"; mkdir -p "$d"
     echo "== run $n $side: $(cat /proc/loadavg)"
     # shellcheck disable=SC2086
-    $L join-storm --server-bin $S $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
     # shellcheck disable=SC2086
-    $L join-storm --server-bin $S $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
+    $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
     # shellcheck disable=SC2086
-    $L seat-rush --server-bin $S $extra --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush failed ($?)"
+    $L seat-rush --server-bin "$S" $extra --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush failed ($?)"
   done
 done

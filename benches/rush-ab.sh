@@ -8,6 +8,6 @@ for n in $(seq 1 "$RUNS"); do
   for side in app legacy; do
     d="$OUT/rush-$side-$n"; mkdir -p "$d"
     echo "== run $n $side: $(cat /proc/loadavg)"
-    $L seat-rush --server-bin $S --protocol "$side" --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush $side failed ($?)"
+    $L seat-rush --server-bin "$S" --protocol "$side" --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush $side failed ($?)"
   done
 done

@@ -14,6 +14,7 @@ use super::announcer::Announcer;
 use super::app::positions::Positions;
 use super::rooms;
 use super::seat_news::SeatNews;
+use crate::domain::ids::{SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::Admission;
@@ -74,24 +75,17 @@ impl<A: Adapter> Notifier for Delivery<A> {
                 });
                 if let Some(user) = promoted {
                     let (io, state) = (self.io.clone(), self.state.clone());
-                    self.seat_news.run(async move {
-                        // The stored admission time, so this matches every later `window` push.
-                        let ends = match super::app::window_ends_at(&state, session, user).await {
-                            Some(ends) => ends,
-                            None => now_millis() + state.settings.window().as_millis() as Millis,
-                        };
-                        super::app::admitted(&io, session, user, ends).await;
-                    });
+                    self.seat_news
+                        .run(async move { tell_admitted(&io, &state, session, user).await });
                 }
             }
             News::Drawn { session, placed } => {
                 let (io, state) = (self.io.clone(), self.state.clone());
                 let positions = self.positions.clone();
                 self.seat_news.run(async move {
-                    let ends = now_millis() + state.settings.window().as_millis() as Millis;
                     for (user, admission) in placed {
                         match admission {
-                            Admission::Pass => super::app::admitted(&io, session, user, ends).await,
+                            Admission::Pass => tell_admitted(&io, &state, session, user).await,
                             Admission::Queued {
                                 wait_people,
                                 seconds,
@@ -120,6 +114,21 @@ impl<A: Adapter> Notifier for Delivery<A> {
             }
         }
     }
+}
+
+/// Tells an app visitor they reached the page, with the deadline from the stored admission
+/// time, so `admitted` matches every later `window` push.
+async fn tell_admitted<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) {
+    let ends = match super::app::window_ends_at(state, session, user).await {
+        Some(ends) => ends,
+        None => now_millis() + state.settings.window().as_millis() as Millis,
+    };
+    super::app::admitted(io, session, user, ends).await;
 }
 
 /// The original's seat events for a change the legacy protocol did not tell itself.

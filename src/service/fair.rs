@@ -161,16 +161,14 @@ pub(crate) async fn is_early(
     Ok(state.store.waiting_room.is_early(session, user).await?)
 }
 
-/// The published draw of `session` (running it first if it is due), and `user`'s position.
-pub(crate) async fn record(
+/// `user`'s 1-based place in `session`'s draw, once the draw has run (`None` otherwise).
+pub(crate) async fn draw_position(
     state: &AppState,
     session: SessionId,
     user: UserId,
-    now: Millis,
-) -> ServiceResult<Option<(DrawRecord, Option<usize>)>> {
-    let info = super::seats::known_session(state, session).await?;
-    ensure_drawn(state, session, info.on_sale.map(|t| t.millis()), now).await?;
-    Ok(state.store.waiting_room.drawn(session, user).await?)
+) -> ServiceResult<Option<usize>> {
+    let drawn = state.store.waiting_room.drawn(session, user).await?;
+    Ok(drawn.and_then(|(_, position)| position))
 }
 
 /// The published draw of `session` (running it first if it is due); `None` before its
@@ -181,12 +179,14 @@ pub(crate) async fn published(
     now: Millis,
 ) -> ServiceResult<Option<DrawRecord>> {
     let info = super::seats::known_session(state, session).await?;
-    if info.on_sale.is_none_or(|t| t.millis() > now) {
+    let opens = info.on_sale.map(|t| t.millis());
+    if opens.is_none_or(|t| t > now) {
         return Ok(None);
     }
-    Ok(record(state, session, UserId(0), now)
-        .await?
-        .map(|(r, _)| r))
+    ensure_drawn(state, session, opens, now).await?;
+    // Any account will do: only the record is wanted, not a position.
+    let drawn = state.store.waiting_room.drawn(session, UserId(0)).await?;
+    Ok(drawn.map(|(record, _)| record))
 }
 
 /// A fresh, unpredictable seed (published after the draw).

@@ -81,12 +81,6 @@ enum Stand {
     In(Place),
 }
 
-impl From<Option<Place>> for Stand {
-    fn from(place: Option<Place>) -> Self {
-        place.map_or(Stand::Out, Stand::In)
-    }
-}
-
 /// Where an account stands, as the `join` and `status` acks say it.
 async fn standing(
     state: &AppState,
@@ -121,7 +115,7 @@ async fn standing(
     // sessions that have an on-sale time behind them).
     if opens_at.is_some_and(|t| t <= now)
         && stand != Stand::Out
-        && let Some((_, Some(position))) = fair::record(state, session, user, now).await?
+        && let Some(position) = fair::draw_position(state, session, user).await?
         && let Some(fields) = body.as_object_mut()
     {
         fields.insert("drawPosition".into(), json!(position));

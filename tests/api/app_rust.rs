@@ -161,6 +161,11 @@ impl Peer {
 
 /// A new account's access token.
 pub async fn sign_up(base: &str, label: &str) -> String {
+    account(base, label).await.0
+}
+
+/// A new account: its access token and id.
+pub async fn account(base: &str, label: &str) -> (String, i64) {
     let email = format!("app-rs-{label}-{}@example.com", crate::helpers::unique("u"));
     let body: Value = reqwest::Client::new()
         .post(format!("{base}/user/signup"))
@@ -171,10 +176,12 @@ pub async fn sign_up(base: &str, label: &str) -> String {
         .json()
         .await
         .expect("signup body");
-    body["data"]["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("signup {label}: {body}"))
-        .to_owned()
+    let token = body["data"]["access_token"].as_str();
+    let id = body["data"]["user"]["id"].as_i64();
+    match (token, id) {
+        (Some(token), Some(id)) => (token.to_owned(), id),
+        _ => panic!("signup {label}: {body}"),
+    }
 }
 
 /// The client's transport for a name (its type is neither `Copy` nor `Debug`).

@@ -13,33 +13,13 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app_rust::{Peer, connected};
+use crate::app_rust::{Peer, account, connected};
 use crate::helpers::spawn_app_with;
 use crate::multi_instance::start_cluster;
 
 const SESSION: i64 = 2;
 const EARLY: usize = 200;
 const LIMIT: usize = 10;
-
-/// A new account: its token and id.
-async fn account(base: &str, label: &str) -> (String, i64) {
-    let email = format!("fair-{label}-{}@example.com", crate::helpers::unique("u"));
-    let body: Value = reqwest::Client::new()
-        .post(format!("{base}/user/signup"))
-        .json(&json!({ "name": label, "email": email, "password": "secret123" }))
-        .send()
-        .await
-        .expect("signup answers")
-        .json()
-        .await
-        .expect("signup body");
-    let token = body["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    let id = body["data"]["user"]["id"].as_i64().expect("id");
-    (token, id)
-}
 
 /// The on-sale time `seconds` from now, as the database stores it (UTC, whole seconds).
 fn opens_in(seconds: i64) -> String {

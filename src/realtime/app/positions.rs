@@ -107,6 +107,15 @@ impl Positions {
         latest.unsent = true;
     }
 
+    /// Records that `user`'s push left at `at`. A flush of thousands of pushes takes a while:
+    /// counting the second from when each one was handed to its socket, not from when the
+    /// flush began, keeps the last of a batch from hearing its next push early.
+    fn sent(&self, session: SessionId, user: UserId, at: Instant) {
+        if let Some(latest) = self.map().get_mut(&(session, user)) {
+            latest.sent_at = Some(at);
+        }
+    }
+
     /// Takes the pushes due at `now`, marking them sent.
     pub(crate) fn due(&self, now: Instant) -> Vec<Due> {
         self.take(now, false)
@@ -151,6 +160,7 @@ impl Positions {
             }
             for due in self.due(Instant::now()) {
                 send(&io, &self.estimator, due).await;
+                self.sent(due.session, due.user, Instant::now());
             }
         }
         self.send_pending(&io).await;
@@ -231,6 +241,26 @@ mod tests {
         let pending = positions.pending(soon);
         assert_eq!(pending.len(), 1);
         assert!(positions.pending(soon).is_empty(), "sent once");
+    }
+
+    #[test]
+    fn the_second_counts_from_when_a_push_left_not_from_when_its_flush_began() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        positions.departure(s, UserId(1), &moved(Place::Queue(0), &[7]));
+        assert_eq!(positions.due(t0).len(), 1);
+        // The flush reached this person's socket 300 ms after it began.
+        positions.sent(s, UserId(7), t0 + Duration::from_millis(300));
+        positions.departure(s, UserId(2), &moved(Place::Queue(0), &[7]));
+        assert!(
+            positions.due(t0 + EVERY).is_empty(),
+            "a second after the flush began is 700 ms after the push left"
+        );
+        assert_eq!(
+            positions.due(t0 + EVERY + Duration::from_millis(300)).len(),
+            1
+        );
     }
 
     #[test]

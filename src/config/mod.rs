@@ -59,6 +59,18 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_RESUME_GRACE", default_value_t = 60)]
     pub resume_grace: u64,
 
+    /// Milliseconds between the server's heartbeats on each connection (Engine.IO
+    /// `pingInterval`; the clients take it from the handshake). With `ping_timeout_ms` it bounds
+    /// how long a connection that went silent (a polling client whose network dropped) counts
+    /// as connected, and so when a dropped visitor's resume grace starts.
+    #[arg(long, env = "TICKETCLUB_PING_INTERVAL_MS", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub ping_interval_ms: u64,
+
+    /// Milliseconds the server waits for a heartbeat's answer before it closes the connection
+    /// (Engine.IO `pingTimeout`).
+    #[arg(long, env = "TICKETCLUB_PING_TIMEOUT_MS", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub ping_timeout_ms: u64,
+
     /// Milliseconds any one Redis command, or database call once it has a connection, may take
     /// before the caller gets an error (a stalled engine must cost a request an error, never a
     /// hang).
@@ -167,6 +179,8 @@ impl Settings {
             handover_grace: 30,
             resume_grace: 60,
             prequeue_lead: 900,
+            ping_interval_ms: 25_000,
+            ping_timeout_ms: 20_000,
             storage_timeout_ms: 2000,
             db_pool_max: 10,
             db_acquire_timeout: 5,

@@ -16,6 +16,7 @@ pub(crate) mod rooms;
 pub(crate) mod seat_news;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
@@ -207,7 +208,11 @@ pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
     // megabytes per event (issue 15, item 7). A frame over the cap is refused from its header,
     // before its payload is read, and the connection is closed.
     let quota = quota::SocketQuota::from_limits(&state.settings.limits);
+    let ping_interval = Duration::from_millis(state.settings.ping_interval_ms);
+    let ping_timeout = Duration::from_millis(state.settings.ping_timeout_ms);
     SocketIo::builder()
+        .ping_interval(ping_interval)
+        .ping_timeout(ping_timeout)
         .with_state(state)
         .with_state(news)
         .with_state(quota)

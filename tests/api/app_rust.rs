@@ -142,7 +142,12 @@ impl Peer {
 
     /// The next push named `event` (earlier ones are taken first).
     pub async fn next(&mut self, event: &str) -> Value {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.next_within(event, WAIT).await
+    }
+
+    /// [`Peer::next`], waiting at most `within`.
+    pub async fn next_within(&mut self, event: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             if let Some(i) = self.kept.iter().position(|(e, _)| e == event) {
                 return self.kept.remove(i).1;
@@ -151,7 +156,7 @@ impl Peer {
                 Ok(Some(Heard::Push(e, v))) => self.kept.push((e, v)),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => panic!(
-                    "{}: no {event} within {WAIT:?} (kept {:?})",
+                    "{}: no {event} within {within:?} (kept {:?})",
                     self.label, self.kept
                 ),
             }

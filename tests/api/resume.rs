@@ -3,7 +3,10 @@
 //! cut off while queued, while admitted with a locked seat, and while being admitted gets the
 //! place, the seat and the deadline back by reconnecting with the resume token (through the
 //! same or the other instance); a visitor who does not come back within the grace loses the
-//! place and the next person is admitted.
+//! place and the next person is admitted. Each story runs over websocket and over polling: a
+//! polling client's drop is only noticed when its heartbeats stop, so the server runs with
+//! short heartbeats, and a polling visitor usually comes back while the server still counts
+//! its old connection as open.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,10 +22,15 @@ const SESSION: i64 = 2;
 const AREA: i64 = 1;
 /// The grace these tests run with: long enough to reconnect, short enough to wait out.
 const GRACE_S: u64 = 3;
-const ENV: [(&str, &str); 2] = [
+/// Heartbeats of a second, answered within a second: a silent drop is noticed within 2 s.
+const ENV: [(&str, &str); 4] = [
     ("TICKETCLUB_QUEUE_LIMIT", "1"),
     ("TICKETCLUB_RESUME_GRACE", "3"),
+    ("TICKETCLUB_PING_INTERVAL_MS", "1000"),
+    ("TICKETCLUB_PING_TIMEOUT_MS", "1000"),
 ];
+/// The longest a dropped connection still counts as open on the server.
+const NOTICED_S: u64 = 2;
 
 /// A TCP forwarder in front of a server whose live connections can be cut at once, as a
 /// dropped network would.
@@ -60,8 +68,10 @@ impl Proxy {
         }
     }
 
-    /// Drops every connection through the proxy (both ends see the socket close).
+    /// Drops every connection through the proxy (both ends see the socket close) and takes no
+    /// new ones: a polling client's next request fails as on a dead network.
     fn cut(&self) {
+        self.accept.abort();
         for link in self
             .links
             .lock()
@@ -76,7 +86,6 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.cut();
-        self.accept.abort();
     }
 }
 
@@ -85,9 +94,15 @@ fn join() -> Value {
 }
 
 /// Reconnects `/queue` with the resume token and returns the socket and its `status` ack.
-async fn resume(base: &str, token: &str, resume: &Value, label: &str) -> (Peer, Value) {
+async fn resume(
+    base: &str,
+    token: &str,
+    resume: &Value,
+    transport: &str,
+    label: &str,
+) -> (Peer, Value) {
     let auth = json!({ "token": token, "resume": resume });
-    let queue = open_with(base, "/queue", auth, "websocket", label)
+    let queue = open_with(base, "/queue", auth, transport, label)
         .await
         .unwrap_or_else(|e| panic!("{label}: {e}"));
     let status = queue.call("status", join()).await;
@@ -107,13 +122,13 @@ async fn status_becomes(q: &Peer, within: Duration, check: impl Fn(&Value) -> bo
 }
 
 /// The whole story on two bases (`home` where visitors first connect, `back` where they
-/// reconnect: the same server, or the other instance).
-async fn resume_story(home: &str, back: &str) {
+/// reconnect: the same server, or the other instance), over `transport`.
+async fn resume_story(home: &str, back: &str, transport: &str) {
     let via = Proxy::to(home).await;
     let (ta, tb, tc) = tokio::join!(sign_up(home, "A"), sign_up(home, "B"), sign_up(home, "C"));
 
     // A is admitted and locks a seat, through the proxy.
-    let qa = connected(&via.base, "/queue", &ta, "websocket", "A/queue").await;
+    let qa = connected(&via.base, "/queue", &ta, transport, "A/queue").await;
     let a = qa.call("join", join()).await;
     assert_eq!(a["state"], "admitted", "{a}");
     let a_resume = a["resume"].clone();
@@ -121,15 +136,15 @@ async fn resume_story(home: &str, back: &str) {
         a_resume.is_string(),
         "the join ack carries a resume token: {a}"
     );
-    let ea = connected(&via.base, "/event-2", &ta, "websocket", "A/event").await;
+    let ea = connected(&via.base, "/event-2", &ta, transport, "A/event").await;
     let seat = json!({ "areaId": AREA, "row": 2, "column": 2 });
     assert_eq!(ea.call("select", seat.clone()).await["ok"], true);
     let seats = json!({ "areaId": AREA, "seats": [{ "row": 2, "column": 2 }] });
     assert_eq!(ea.call("lock", seats.clone()).await["ok"], true);
     // B waits behind, directly; C waits behind B, through the proxy.
-    let qb = connected(home, "/queue", &tb, "websocket", "B/queue").await;
+    let qb = connected(home, "/queue", &tb, transport, "B/queue").await;
     assert_eq!(qb.call("join", join()).await["state"], "queued");
-    let qc = connected(&via.base, "/queue", &tc, "websocket", "C/queue").await;
+    let qc = connected(&via.base, "/queue", &tc, transport, "C/queue").await;
     let c = qc.call("join", join()).await;
     assert_eq!(
         (c["state"].as_str(), c["ahead"].as_i64()),
@@ -145,20 +160,13 @@ async fn resume_story(home: &str, back: &str) {
 
     // A comes back (maybe through the other instance): same place, same deadline, seat held.
     let via_back = Proxy::to(back).await;
-    let (qa2, a2) = resume(&via_back.base, &ta, &a_resume, "A/queue again").await;
+    let (qa2, a2) = resume(&via_back.base, &ta, &a_resume, transport, "A/queue again").await;
     assert_eq!(a2["state"], "admitted", "{a2}");
     assert_eq!(
         a2["windowEndsAt"], a["windowEndsAt"],
         "the deadline never moves on resume"
     );
-    let mut ea2 = connected(
-        &via_back.base,
-        "/event-2",
-        &ta,
-        "websocket",
-        "A/event again",
-    )
-    .await;
+    let mut ea2 = connected(&via_back.base, "/event-2", &ta, transport, "A/event again").await;
     assert_eq!(ea2.next("window").await["endsAt"], a["windowEndsAt"]);
     let view = ea2.call("watch", json!({ "areaId": AREA })).await;
     let held = view["seats"]
@@ -178,7 +186,14 @@ async fn resume_story(home: &str, back: &str) {
     );
 
     // C resumes too.
-    let (_qc2, c2) = resume(&via_back.base, &tc, &c["resume"], "C/queue again").await;
+    let (_qc2, c2) = resume(
+        &via_back.base,
+        &tc,
+        &c["resume"],
+        transport,
+        "C/queue again",
+    )
+    .await;
     assert_eq!(
         (c2["state"].as_str(), c2["ahead"].as_i64()),
         (Some("queued"), Some(1)),
@@ -189,19 +204,19 @@ async fn resume_story(home: &str, back: &str) {
     // B, who hears it, and A's token resumes nothing any more.
     via_back.cut();
     let via_c = Proxy::to(back).await;
-    let (qc3, c3) = resume(&via_c.base, &tc, &c2["resume"], "C/queue third").await;
+    let (qc3, c3) = resume(&via_c.base, &tc, &c2["resume"], transport, "C/queue third").await;
     assert_eq!(c3["state"], "queued", "{c3}");
     let mut qb = qb;
-    let admitted = tokio::time::timeout(Duration::from_secs(GRACE_S + 5), qb.next("admitted"))
-        .await
-        .expect("B is admitted once A's grace ends");
+    let admitted = qb
+        .next_within("admitted", Duration::from_secs(NOTICED_S + GRACE_S + 5))
+        .await;
     assert_eq!(admitted["sessionId"], SESSION);
     drop((qa, ea, qa2, ea2));
     let late = open_with(
         back,
         "/queue",
         json!({ "token": ta, "resume": a_resume }),
-        "websocket",
+        transport,
         "A late",
     )
     .await
@@ -216,11 +231,14 @@ async fn resume_story(home: &str, back: &str) {
     via_c.cut();
     assert_eq!(qb.call("leave", join()).await["ok"], true);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (qc4, c4) = resume(back, &tc, &c3["resume"], "C/queue fourth").await;
+    let (qc4, c4) = resume(back, &tc, &c3["resume"], transport, "C/queue fourth").await;
     let c4 = if c4["state"] == "admitted" {
         c4
     } else {
-        status_becomes(&qc4, Duration::from_secs(3), |s| s["state"] == "admitted").await
+        status_becomes(&qc4, Duration::from_secs(NOTICED_S + 3), |s| {
+            s["state"] == "admitted"
+        })
+        .await
     };
     assert_eq!(
         c4["state"], "admitted",
@@ -231,7 +249,7 @@ async fn resume_story(home: &str, back: &str) {
             back,
             "/event-2",
             json!({ "token": tc }),
-            "websocket",
+            transport,
             "C/event"
         )
         .await
@@ -243,7 +261,7 @@ async fn resume_story(home: &str, back: &str) {
     // A goodbye is not a drop: a client that disconnects on purpose frees its place at once.
     let _ = qc4.client.disconnect().await;
     let td = sign_up(back, "D").await;
-    let qd = connected(back, "/queue", &td, "websocket", "D/queue").await;
+    let qd = connected(back, "/queue", &td, transport, "D/queue").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let d = qd.call("join", join()).await;
     assert_eq!(
@@ -255,11 +273,33 @@ async fn resume_story(home: &str, back: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_app_visitor_resumes_place_seat_and_deadline_on_the_embedded_engines() {
     let server = spawn_process(&ENV).await;
-    resume_story(&server.base, &server.base).await;
+    resume_story(&server.base, &server.base, "websocket").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_app_visitor_resumes_through_the_other_instance() {
     let cluster = start_cluster(2, &ENV).await;
-    resume_story(&cluster.instances[0].base, &cluster.instances[1].base).await;
+    resume_story(
+        &cluster.instances[0].base,
+        &cluster.instances[1].base,
+        "websocket",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_polling_visitor_resumes_on_the_embedded_engines() {
+    let server = spawn_process(&ENV).await;
+    resume_story(&server.base, &server.base, "polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_polling_visitor_resumes_through_the_other_instance() {
+    let cluster = start_cluster(2, &ENV).await;
+    resume_story(
+        &cluster.instances[0].base,
+        &cluster.instances[1].base,
+        "polling",
+    )
+    .await;
 }

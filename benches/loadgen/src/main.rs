@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 
 use scenarios::{
-    Ctx, disconnect_storm, fanout, fanout_app, idle, join_storm, scaling, seat_rush, smoke,
+    Ctx, disconnect_storm, estimate, fanout, fanout_app, idle, join_storm, scaling, seat_rush,
+    smoke,
 };
 use server::Target;
 
@@ -69,6 +70,8 @@ enum Scenario {
     Fanout(fanout::Opts),
     /// Queued app clients on `/queue`; admissions at a steady rate; `position` lag and rate.
     FanoutApp(fanout_app::Opts),
+    /// Queued app clients; departures at changing paces; estimated vs true wait.
+    Estimate(estimate::Opts),
     /// Server memory per idle connection at several connection counts.
     Idle(idle::Opts),
     /// The join storm on one instance vs several pinned instances sharing MySQL + Redis.
@@ -142,6 +145,7 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         Scenario::SeatRush(o) => seat_rush::run(&ctx, o).await,
         Scenario::Fanout(o) => fanout::run(&ctx, o).await,
         Scenario::FanoutApp(o) => fanout_app::run(&ctx, o).await,
+        Scenario::Estimate(o) => estimate::run(&ctx, o).await,
         Scenario::Idle(o) => idle::run(&ctx, o).await,
         Scenario::Scaling(o) => scaling::run(&ctx, o).await,
         Scenario::Smoke => smoke::run(&ctx).await,

@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod disconnect_storm;
+pub mod estimate;
 pub mod fanout;
 pub mod fanout_app;
 pub mod idle;

@@ -2,7 +2,7 @@
 //! (every join answered, exact queue positions and notices, no seat granted twice, an empty
 //! room after a storm), never a time. Ends with a `N passed, N failed` line.
 
-use super::{Ctx, disconnect_storm, fanout, idle, join_storm, seat_rush};
+use super::{Ctx, disconnect_storm, estimate, fanout, idle, join_storm, seat_rush};
 use crate::error::{Result, err};
 
 /// Server KB per idle connection the smoke accepts. Release builds measure about 11 KB at 5,000
@@ -55,6 +55,13 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         settle: 10,
     };
     outcomes.push(("fanout", fanout::run(ctx, &fan).await));
+    let estimate = estimate::Opts {
+        queued: 40,
+        queue_limit: 5,
+        rates: vec![20.0, 10.0],
+        session: 1,
+    };
+    outcomes.push(("estimate", estimate::run(ctx, &estimate).await));
     let idle = idle::Opts {
         steps: vec![100, 300],
         settle: 1,

@@ -10,6 +10,7 @@ use super::{
 use crate::domain::ids::{AreaId, SessionId};
 use crate::domain::time::now_millis;
 use crate::realtime::order::{Turn, Turnstile};
+use crate::realtime::seat_news::SeatNews;
 use crate::realtime::{Conn, new_holder, rooms};
 use crate::service::seats::{self, Position};
 use crate::service::{ServiceError, visit};
@@ -178,14 +179,18 @@ async fn on_watch<A: Adapter>(
     }
 }
 
+/// Seat events hold [`SeatNews::answering`] while they are answered: in a rush the room news
+/// then gives way to the answers, as on the legacy protocol.
 async fn on_select<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     State(state): State<AppState>,
+    State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
+    let _answering = news.answering();
     let data = data.unwrap_or(Value::Null);
     let (target, at) = match seat_at(&conn, &data) {
         Ok(t) => t,
@@ -200,9 +205,11 @@ async fn on_unselect<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     State(state): State<AppState>,
+    State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
+    let _answering = news.answering();
     let data = data.unwrap_or(Value::Null);
     let (target, at) = match seat_at(&conn, &data) {
         Ok(t) => t,
@@ -244,9 +251,11 @@ async fn on_lock<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     State(state): State<AppState>,
+    State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
+    let _answering = news.answering();
     let data = data.unwrap_or(Value::Null);
     let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,
@@ -271,9 +280,11 @@ async fn on_unlock<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     State(state): State<AppState>,
+    State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
+    let _answering = news.answering();
     let data = data.unwrap_or(Value::Null);
     let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,
@@ -291,9 +302,11 @@ async fn on_order<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: AckSender<A>,
     State(state): State<AppState>,
+    State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
+    let _answering = news.answering();
     let data = data.unwrap_or(Value::Null);
     let (target, at) = match seat_request(&state, &conn, &data) {
         Ok(r) => r,

@@ -24,6 +24,7 @@ use crate::state::AppState;
 /// Routes of this resource.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin", get(dashboard))
         .route("/admin/warmup/{session}", post(warm_up_session))
         .route("/admin/sessions/{session}", get(get_session))
         .route("/admin/sessions/{session}/limit", put(set_limit))
@@ -112,6 +113,15 @@ fn count_field(body: &Value, name: &str, expected: &str) -> ApiResult<u64> {
         .ok_or_else(|| {
             ApiError::bad_request(format!("{name} must be a positive integer: {expected}."))
         })
+}
+
+/// The operator dashboard (a static page; it signs in with the token itself). Absent, like
+/// every admin route, without a configured token.
+async fn dashboard(State(state): State<AppState>) -> ApiResult<axum::response::Response> {
+    if state.settings.admin_token.is_none() {
+        return Err(ApiError::not_found());
+    }
+    Ok(super::demo::admin_page())
 }
 
 async fn warm_up_session(

@@ -17,7 +17,7 @@ use crate::domain::waiting_room::Place;
 use crate::error::{ApiError, ApiResult};
 use crate::js::id_of;
 use crate::service::ServiceError;
-use crate::service::admin::{self, Operator, SessionReport};
+use crate::service::admin::{self, Change, Operator, SessionReport};
 use crate::service::warmup::{self, WarmupReport};
 use crate::state::AppState;
 
@@ -28,6 +28,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/warmup/{session}", post(warm_up_session))
         .route("/admin/sessions/{session}", get(get_session))
         .route("/admin/sessions/{session}/limit", put(set_limit))
+        .route("/admin/sessions/{session}/settings", put(set_terms))
         .route("/admin/sessions/{session}/pause", post(pause))
         .route("/admin/sessions/{session}/resume", post(resume))
         .route("/admin/sessions/{session}/extend", post(extend))
@@ -167,6 +168,45 @@ async fn set_limit(
     let limit = count_field(&object(&body, expected)?, "limit", expected)?;
     let limit = u32::try_from(limit).map_err(|_| ApiError::bad_request("limit is too large."))?;
     admin::set_limit(&state, &who, session, limit)
+        .await
+        .map_err(refused)?;
+    after_change(&state, session).await
+}
+
+/// An optional setting of `body`: absent keeps it, `null` returns it to the default, a positive
+/// integer sets it.
+fn change(body: &Value, name: &str) -> ApiResult<Change<u64>> {
+    match body.get(name) {
+        None => Ok(Change::Keep),
+        Some(Value::Null) => Ok(Change::Default),
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n > 0)
+            .map(Change::To)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{name} must be a positive integer or null."))
+            }),
+    }
+}
+
+async fn set_terms(
+    Admin(who): Admin,
+    State(state): State<AppState>,
+    Path(session): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<SessionReport>> {
+    let session = session_of(session)?;
+    let body = object(
+        &body,
+        "{\"windowSeconds\": <n or null>, \"ticketLimit\": <n or null>}",
+    )?;
+    let window = change(&body, "windowSeconds")?;
+    let tickets = match change(&body, "ticketLimit")? {
+        Change::To(n) => Change::To(u32::try_from(n).unwrap_or(u32::MAX)),
+        Change::Keep => Change::Keep,
+        Change::Default => Change::Default,
+    };
+    admin::set_terms(&state, &who, session, window, tickets)
         .await
         .map_err(refused)?;
     after_change(&state, session).await

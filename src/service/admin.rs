@@ -253,6 +253,76 @@ pub(crate) async fn set_limit(
     Ok(after)
 }
 
+/// The most tickets per account an operator may allow.
+const MOST_TICKETS: u32 = 100;
+
+/// A change of one setting: keep it, return it to the environment's default, or set it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change<T> {
+    /// Leave as it is.
+    Keep,
+    /// Back to the environment's value.
+    Default,
+    /// This value.
+    To(T),
+}
+
+impl<T: Copy> Change<T> {
+    fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            Change::Keep => current,
+            Change::Default => None,
+            Change::To(value) => Some(value),
+        }
+    }
+}
+
+/// Changes the session's purchase window and ticket limit. A new window applies to everyone
+/// on the page too (a deadline is the admission time plus the window), so each hears it.
+pub(crate) async fn set_terms(
+    state: &AppState,
+    who: &Operator,
+    session: SessionId,
+    window_seconds: Change<u64>,
+    ticket_limit: Change<u32>,
+) -> ServiceResult<SessionSettings> {
+    if let Change::To(s) = window_seconds
+        && !(1..=MOST_EXTENSION_S).contains(&s)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "windowSeconds must be between 1 and {MOST_EXTENSION_S}"
+        )));
+    }
+    if let Change::To(n) = ticket_limit
+        && !(1..=MOST_TICKETS).contains(&n)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "ticketLimit must be between 1 and {MOST_TICKETS}"
+        )));
+    }
+    let before = settings_of(state, session).await?;
+    let mut after = SessionSettings {
+        window_seconds: window_seconds.apply(before.window_seconds),
+        ticket_limit: ticket_limit.apply(before.ticket_limit),
+        ..before
+    };
+    if after.window_seconds != before.window_seconds {
+        after.window_version = before.window_version.wrapping_add(1);
+    }
+    save(state, session, after, now_millis()).await?;
+    audit(
+        state,
+        who,
+        "settings",
+        session,
+        None,
+        (as_json(&before), as_json(&after)),
+    )
+    .await?;
+    tell_moved_windows(state);
+    Ok(after)
+}
+
 /// Stops (`paused`) or restarts admissions. Queued people keep their places and hear the
 /// pause in their estimate; a restart admits as far as the page allows at once.
 pub(crate) async fn set_paused(

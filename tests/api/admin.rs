@@ -722,3 +722,80 @@ async fn settings_outlive_a_restart_and_reach_the_other_instance_within_a_second
     assert_eq!(report["limit"], 1, "{report}");
     assert_eq!(report["settings"]["limit"], 1, "{report}");
 }
+
+/// The window and the ticket limit of one session: a lower ticket limit refuses the next
+/// seat, a new window reaches the app page as a `window` push, and `null` restores the
+/// environment's values.
+async fn terms_story(bases: &[&str]) {
+    let (home, other) = (bases[0], bases[bases.len() - 1]);
+    let (_q, ack, token, _) = app_joins(home, "A").await;
+    assert_eq!(ack["state"], "admitted", "{ack}");
+    let ends = ack["windowEndsAt"].as_i64().expect("deadline");
+    let mut page = connected(
+        home,
+        &format!("/event-{SESSION}"),
+        &token,
+        "websocket",
+        "A/page",
+    )
+    .await;
+    page.next("window").await;
+
+    let path = format!("/admin/sessions/{SESSION}/settings");
+    let body = json!({"ticketLimit": 1, "windowSeconds": 30});
+    let (status, report) = admin(other, Method::PUT, &path, Some(body)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (
+            report["ticketLimit"].as_i64(),
+            report["windowSeconds"].as_i64()
+        ),
+        (Some(1), Some(30))
+    );
+    let moved = page.heard_within("window", Duration::from_secs(2)).await;
+    let moved = moved.expect("the page hears the new deadline");
+    assert_eq!(
+        moved["endsAt"].as_i64(),
+        Some(ends - 600_000 + 30_000),
+        "{moved}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let one = page
+        .call("select", json!({"areaId": 1, "row": 2, "column": 1}))
+        .await;
+    assert_eq!(one["ok"], true, "{one}");
+    let two = page
+        .call("select", json!({"areaId": 1, "row": 2, "column": 2}))
+        .await;
+    assert_eq!(two["error"]["code"], "limit_reached", "{two}");
+
+    for bad in [
+        json!({"ticketLimit": 0}),
+        json!({"windowSeconds": "long"}),
+        json!({"ticketLimit": 1000}),
+    ] {
+        let (status, reply) = admin(home, Method::PUT, &path, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {reply}");
+    }
+    let (status, report) =
+        admin(home, Method::PUT, &path, Some(json!({"ticketLimit": null}))).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (
+            report["ticketLimit"].as_i64(),
+            report["windowSeconds"].as_i64()
+        ),
+        (Some(4), Some(30))
+    );
+    assert_eq!(report["settings"]["ticketLimit"], Value::Null, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_window_and_ticket_limit_are_its_own() {
+    let env = [("TICKETCLUB_QUEUE_LIMIT", "3")];
+    on_both_engine_pairs(
+        &env,
+        |bases| async move { terms_story(&refs(&bases)).await },
+    )
+    .await;
+}

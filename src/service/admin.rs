@@ -181,7 +181,7 @@ async fn audit(
     target: Option<UserId>,
     (before, after): (Value, Value),
 ) -> ServiceResult<()> {
-    tracing::info!(operator = %who.0, action, %session, target = ?target.map(|u| u.0), %before, %after, "operator action");
+    tracing::info!(operator = %who.0, action, %session, target = target.map(|u| u.0), %before, %after, "operator action");
     let entry = AuditEntry {
         at: now_millis(),
         who: who.0.clone(),

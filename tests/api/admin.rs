@@ -17,6 +17,8 @@ const TOKEN: &str = "operator-secret-token-7f3a";
 const LABEL: &str = "night-shift";
 /// Longer than a position push's coalescing second plus the flusher's tick.
 const SETTLE: Duration = Duration::from_millis(1_500);
+/// The longest a push may take to arrive on a loaded test machine (a bound, not a delay).
+const PUSH_WITHIN: Duration = Duration::from_secs(5);
 
 fn admin_env() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -170,7 +172,7 @@ async fn limit_story(bases: &[&str]) {
     );
     for (i, w) in queued.iter_mut().enumerate().take(7) {
         assert!(
-            w.admitted_within(Duration::from_secs(2)).await,
+            w.admitted_within(PUSH_WITHIN).await,
             "place {i} admitted at once"
         );
     }
@@ -217,7 +219,7 @@ async fn limit_story(bases: &[&str]) {
         .await;
     assert_eq!(ack["ok"], true, "{ack}");
     assert!(
-        queued[0].admitted_within(Duration::from_secs(2)).await,
+        queued[0].admitted_within(PUSH_WITHIN).await,
         "under the new size the next is admitted"
     );
     assert_eq!(sizes(&figures(on(0)).await), (2, 12));
@@ -256,7 +258,7 @@ async fn pause_story(bases: &[&str]) {
         (200, Some(true)),
         "{body}"
     );
-    let pushed = c.heard_within("position", Duration::from_secs(2)).await;
+    let pushed = c.heard_within("position", PUSH_WITHIN).await;
     let pushed = pushed.expect("the pause reaches the queued app visitor");
     assert_eq!(
         (
@@ -293,12 +295,8 @@ async fn pause_story(bases: &[&str]) {
         (200, Some(false)),
         "{body}"
     );
-    assert!(
-        c.heard_within("admitted", Duration::from_secs(2))
-            .await
-            .is_some()
-    );
-    assert!(legacy_admitted(&mut d, Duration::from_secs(2)).await);
+    assert!(c.heard_within("admitted", PUSH_WITHIN).await.is_some());
+    assert!(legacy_admitted(&mut d, PUSH_WITHIN).await);
     assert_eq!(sizes(&figures(home).await), (2, 0));
 }
 
@@ -328,7 +326,7 @@ async fn extend_story(bases: &[&str]) {
         (Some(2), Some(1)),
         "{body}"
     );
-    let moved = page.heard_within("window", Duration::from_secs(2)).await;
+    let moved = page.heard_within("window", PUSH_WITHIN).await;
     let moved = moved.expect("the app page hears its new deadline");
     assert_eq!(moved["endsAt"].as_i64(), Some(ends + 5_000), "{moved}");
     // Past the old window and its grace (3 s + 1 s) both are still on the page, hold kept.
@@ -392,14 +390,10 @@ async fn remove_story(bases: &[&str]) {
         (200, Some("page")),
         "{body}"
     );
-    let told = qa.heard_within("removed", Duration::from_secs(2)).await;
+    let told = qa.heard_within("removed", PUSH_WITHIN).await;
     assert_eq!(told.expect("A is told")["reason"], "operator");
     if bases.len() == 1 {
-        assert!(
-            page.heard_within("expired", Duration::from_secs(2))
-                .await
-                .is_some()
-        );
+        assert!(page.heard_within("expired", PUSH_WITHIN).await.is_some());
     } else {
         // A buying-page namespace exists only on instances its visitors are connected to, so
         // `expired` cannot be sent from an instance without one (known gap, see the report);
@@ -410,7 +404,7 @@ async fn remove_story(bases: &[&str]) {
         assert_eq!(refused["error"]["code"], "not_admitted", "{refused}");
     }
     assert!(
-        legacy_admitted(&mut lb, Duration::from_secs(2)).await,
+        legacy_admitted(&mut lb, PUSH_WITHIN).await,
         "the next is admitted"
     );
     let report = figures(home).await;
@@ -424,15 +418,11 @@ async fn remove_story(bases: &[&str]) {
     let (status, _) = admin(other, Method::DELETE, &remove(lb_id, false), None).await;
     assert_eq!(status, 200);
     assert!(
-        lb.heard_within("window expired", Duration::from_secs(2))
+        lb.heard_within("window expired", PUSH_WITHIN)
             .await
             .is_some()
     );
-    assert!(
-        qc.heard_within("admitted", Duration::from_secs(2))
-            .await
-            .is_some()
-    );
+    assert!(qc.heard_within("admitted", PUSH_WITHIN).await.is_some());
 
     // C is removed and blocked: C's join is refused afterwards, through either instance.
     let (status, body) = admin(home, Method::DELETE, &remove(c_id, true), None).await;
@@ -441,7 +431,7 @@ async fn remove_story(bases: &[&str]) {
         (200, Some(true)),
         "{body}"
     );
-    let told = qc.heard_within("removed", Duration::from_secs(2)).await;
+    let told = qc.heard_within("removed", PUSH_WITHIN).await;
     assert_eq!(told.expect("C is told")["reason"], "operator");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let again = qc.call("join", json!({ "sessionId": SESSION })).await;
@@ -463,9 +453,9 @@ async fn close_story(bases: &[&str]) {
     let path = format!("/admin/sessions/{SESSION}/close");
     let (status, body) = admin(other, Method::POST, &path, None).await;
     assert_eq!((status, body["told"].as_i64()), (200, Some(2)), "{body}");
-    let told = qc.heard_within("removed", Duration::from_secs(2)).await;
+    let told = qc.heard_within("removed", PUSH_WITHIN).await;
     assert_eq!(told.expect("C is told")["reason"], "sale_ended");
-    let error = lb.heard_within("check limit", Duration::from_secs(2)).await;
+    let error = lb.heard_within("check limit", PUSH_WITHIN).await;
     assert!(error.expect("B hears an error reply")["error"].is_string());
     // The other instance holds the change within a second.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -752,7 +742,7 @@ async fn terms_story(bases: &[&str]) {
         ),
         (Some(1), Some(30))
     );
-    let moved = page.heard_within("window", Duration::from_secs(2)).await;
+    let moved = page.heard_within("window", PUSH_WITHIN).await;
     let moved = moved.expect("the page hears the new deadline");
     assert_eq!(
         moved["endsAt"].as_i64(),

@@ -130,6 +130,10 @@ impl Application {
         } = self;
         let Background { tasks, stop, drain } = background;
         tasks.spawn(crate::service::sweeper::run(state.clone(), stop.clone()));
+        tasks.spawn(crate::service::admin::keep_settings_current(
+            state.clone(),
+            stop.clone(),
+        ));
         tasks.spawn(crate::service::warmup::run_scheduler(
             state.clone(),
             stop.clone(),

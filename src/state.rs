@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::domain::ids::SessionId;
 use crate::domain::seats::TicketLimit;
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::Rules;
@@ -16,8 +17,8 @@ use crate::service::estimate::Estimator;
 use crate::service::fair::Draws;
 use crate::service::news::Newsroom;
 use crate::service::resume::Graces;
+use crate::storage::Store;
 use crate::storage::model::HoldTerms;
-use crate::storage::{Store, room_rules};
 
 /// What every handler can reach: settings, engines, token keys, the news port.
 #[derive(Clone)]
@@ -71,22 +72,35 @@ impl AppState {
         }
     }
 
-    /// The waiting-room rules in force.
-    pub(crate) fn rules(&self) -> Rules {
-        room_rules(&self.settings)
+    /// The waiting-room rules in force for `session` (the operator's settings over the
+    /// environment's).
+    pub(crate) fn rules(&self, session: SessionId) -> Rules {
+        self.store.controls.rules(session)
     }
 
-    /// Tickets per account per session.
-    pub(crate) fn ticket_limit(&self) -> TicketLimit {
-        TicketLimit(self.settings.ticket_limit)
+    /// Tickets per account in `session`.
+    pub(crate) fn ticket_limit(&self, session: SessionId) -> TicketLimit {
+        TicketLimit(self.store.controls.effective(session).ticket_limit)
     }
 
-    /// Terms of a new seat hold taken at `now`: the ticket limit, and a deadline one visit long
-    /// (the backstop that frees seats even if the visit's end goes unnoticed).
-    pub(crate) fn hold_terms(&self, now: Millis) -> HoldTerms {
+    /// The most tickets an account may take in any session: a bound on a seat list's length
+    /// before its session is looked at.
+    pub(crate) fn most_tickets(&self) -> u32 {
+        self.store.controls.most_tickets()
+    }
+
+    /// The purchase window of `session` (ms).
+    pub(crate) fn window_ms(&self, session: SessionId) -> Millis {
+        self.store.controls.effective(session).window_ms
+    }
+
+    /// Terms of a new seat hold in `session` taken at `now`: the ticket limit, and a deadline
+    /// one visit long (the backstop that frees seats even if the visit's end goes unnoticed).
+    pub(crate) fn hold_terms(&self, session: SessionId, now: Millis) -> HoldTerms {
+        let e = self.store.controls.effective(session);
         HoldTerms {
-            limit: self.ticket_limit(),
-            until: now + self.settings.window_with_grace().as_millis() as Millis,
+            limit: TicketLimit(e.ticket_limit),
+            until: now + e.lifetime_ms,
         }
     }
 

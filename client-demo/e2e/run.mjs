@@ -49,12 +49,12 @@ let passed = 0;
 const pages = {};
 const pageErrors = [];
 
-const SCENARIOS = { flow, expiry };
+const SCENARIOS = { flow, expiry, admin };
 
 async function main() {
   if (!BASE.startsWith("http")) throw usage("--url http://HOST:PORT is required");
   const scenario = SCENARIOS[args.scenario ?? "flow"];
-  if (!scenario) throw usage(`unknown --scenario ${args.scenario} (flow, expiry)`);
+  if (!scenario) throw usage(`unknown --scenario ${args.scenario} (flow, expiry, admin)`);
   mkdirSync(OUT, { recursive: true });
   // launch() runs chromium on a fresh temporary profile (user-data-dir) that is removed on close.
   // CHROMIUM_PATH lets a machine without Debian's chromium use another Chromium build (CI runners).
@@ -96,6 +96,59 @@ async function expiry() {
     if (await a.locator("#timer").isVisible()) throw new Error("the purchase countdown is still shown");
     await shot(a, "expiry-01-window-ended");
     await message.getByRole("button", { name: "OK" }).click();
+  });
+}
+
+/** Scenario `admin` (a server with an operator token, a page of 1, one visitor on the page and
+ *  two queued; --token and --remove-user name the token and the visitor on the page): the
+ *  dashboard signs in, shows the figures, and a limit change, a pause and a removal move them. */
+async function admin() {
+  const o = await open("operator", { width: 1100, height: 900 });
+  const figure = (id) => o.locator(`#${id}`);
+  await step("a wrong token is refused on the dashboard", async () => {
+    await o.goto(`${BASE}/admin`);
+    await o.locator("#token").fill("not-the-token");
+    await o.locator("#session").fill(String(SESSION.session));
+    await o.getByRole("button", { name: "Open" }).click();
+    await expectText(o.locator("#sign-in-error"), "Operator token required.");
+  });
+  await step("the operator signs in and sees the session's figures", async () => {
+    await o.locator("#token").fill(args.token);
+    await o.getByRole("button", { name: "Open" }).click();
+    await expectText(figure("page"), "1");
+    await expectText(figure("limit"), "1");
+    await expectText(figure("queue"), "2");
+    await expectText(figure("state"), "admitting");
+    await shot(o, "admin-01-figures");
+  });
+  await step("raising the page size admits the next person at once", async () => {
+    await o.locator("#limit-input").fill("2");
+    await o.getByRole("button", { name: "Set" }).click();
+    await expectText(figure("limit"), "2");
+    await expectText(figure("page"), "2");
+    await expectText(figure("queue"), "1");
+    await expectText(figure("rate"), "2");
+    await shot(o, "admin-02-limit-raised");
+  });
+  await step("a pause shows on the dashboard", async () => {
+    await o.getByRole("button", { name: "Pause" }).click();
+    await expectText(figure("state"), "paused");
+    await shot(o, "admin-03-paused");
+  });
+  await step("removing a visitor frees a place that the pause keeps empty", async () => {
+    await o.locator("#remove-input").fill(args["remove-user"]);
+    await o.getByRole("button", { name: "Remove" }).click();
+    await expectText(o.locator("#result"), "remove: done");
+    await expectText(figure("page"), "1");
+    await expectText(figure("queue"), "1");
+    await expectText(o.locator("#audit li").first(), /admin: remove session 2 account \d+$/);
+  });
+  await step("the chart has drawn the last seconds", async () => {
+    await until(async () => {
+      const points = (await o.locator("#chart-queue").getAttribute("points")) ?? "";
+      return points.trim().split(" ").length >= 3 || `chart points: ${JSON.stringify(points)}`;
+    });
+    await shot(o, "admin-04-removed");
   });
 }
 

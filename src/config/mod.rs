@@ -140,6 +140,10 @@ pub struct Settings {
     #[arg(long, env = "TICKETCLUB_ADMIN_TOKEN", hide_env_values = true, value_parser = non_empty)]
     pub admin_token: Option<String>,
 
+    /// The operator's name in the audit trail and the logs (the token itself never is).
+    #[arg(long, env = "TICKETCLUB_ADMIN_LABEL", default_value = "admin", value_parser = non_empty)]
+    pub admin_label: String,
+
     /// Log format: `pretty` for people, `json` for log shippers.
     #[arg(long, env = "TICKETCLUB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -196,6 +200,7 @@ impl Settings {
             bcrypt_cost: 4,
             warmup_lead: 600,
             admin_token: None,
+            admin_label: "admin".into(),
             log_format: LogFormat::Pretty,
             shutdown_grace: 2,
             header_timeout: 30,
@@ -265,6 +270,7 @@ impl fmt::Debug for Settings {
                 "admin_token",
                 &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("admin_label", &self.admin_label)
             .field("log_format", &self.log_format)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("header_timeout", &self.header_timeout)

@@ -5,6 +5,7 @@
 //! Nothing here imports axum, socketioxide or a database driver, so every rule can be tested in
 //! isolation and reused by every storage engine.
 
+pub mod controls;
 pub mod draw;
 pub mod email;
 pub mod ids;

@@ -20,6 +20,9 @@ pub struct Rules {
     pub window_ms: Millis,
     /// Seconds added to every estimate (10 in the original).
     pub buffer_s: i64,
+    /// Admissions are paused by the operator: arrivals queue and departures promote nobody,
+    /// until they resume (issue 13). Places are kept.
+    pub paused: bool,
 }
 
 impl Rules {
@@ -35,6 +38,12 @@ impl Rules {
     /// number the client ignores. Kept so recorded sessions replay byte for byte.
     pub fn pass_seconds(&self, now_ms: Millis) -> i64 {
         self.seconds(0, 0, now_ms)
+    }
+
+    /// How many people the page may hold before arrivals queue: the limit, or none while paused.
+    /// The estimates keep using [`Rules::limit`], the page's size when admissions run.
+    pub fn admits(&self) -> usize {
+        if self.paused { 0 } else { self.limit }
     }
 
     fn round_of(&self, queue_index: usize) -> i64 {
@@ -101,6 +110,25 @@ struct Visitor {
 struct Waiter {
     user: UserId,
     holder: Holder,
+    /// When they joined the queue (for the operator's wait figures).
+    joined: Millis,
+}
+
+/// One admission onto the page: when, and how long the person had queued (0 straight in).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// When they reached the page (ms).
+    pub at: Millis,
+    /// How long they queued (ms).
+    pub waited_ms: Millis,
+}
+
+/// What an operator's action did to the queue: who went onto the page, and what everyone
+/// still queued is told. Departure `i` of [`Moves::departures`] admits the `i`-th person.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Moves {
+    /// One page departure per person admitted, each with the queue's notices after it.
+    pub departures: Vec<Departure>,
 }
 
 /// One session's page and queue.
@@ -108,6 +136,8 @@ struct Waiter {
 pub struct Room {
     page: Vec<Visitor>,
     queue: VecDeque<Waiter>,
+    /// Admissions since the owner last took them ([`Room::take_admissions`]).
+    admissions: Vec<Admitted>,
 }
 
 impl Room {
@@ -127,15 +157,23 @@ impl Room {
             self.queue[index].holder = holder;
             return self.queued_at(rules, index, now);
         }
-        if self.page.len() < rules.limit {
+        if self.page.len() < rules.admits() {
             self.page.push(Visitor {
                 user,
                 since: now,
                 holder,
             });
+            self.admissions.push(Admitted {
+                at: now,
+                waited_ms: 0,
+            });
             return Admission::Pass;
         }
-        self.queue.push_back(Waiter { user, holder });
+        self.queue.push_back(Waiter {
+            user,
+            holder,
+            joined: now,
+        });
         self.queued_at(rules, self.queue.len() - 1, now)
     }
 
@@ -198,17 +236,14 @@ impl Room {
         Some(self.promote(rules, now))
     }
 
-    /// Fills the freed page place from the queue and builds the page departure's notices.
+    /// Fills the freed page place from the queue (while admissions run and the page is under
+    /// its limit, which an operator may have lowered) and builds the page departure's notices.
     fn promote(&mut self, rules: &Rules, now: Millis) -> Departure {
-        let promoted = self.queue.pop_front().map(|w| {
-            let user = w.user;
-            self.page.push(Visitor {
-                user,
-                since: now,
-                holder: w.holder,
-            });
-            user
-        });
+        let promoted = if self.page.len() < rules.admits() {
+            self.admit_next(now)
+        } else {
+            None
+        };
         let notices = match promoted {
             Some(_) => self.notices_from(rules, 0, now),
             None => Vec::new(),
@@ -218,6 +253,64 @@ impl Room {
             promoted,
             notices,
         }
+    }
+
+    /// Moves the head of the queue onto the page, recording the admission.
+    fn admit_next(&mut self, now: Millis) -> Option<UserId> {
+        let w = self.queue.pop_front()?;
+        self.page.push(Visitor {
+            user: w.user,
+            since: now,
+            holder: w.holder,
+        });
+        self.admissions.push(Admitted {
+            at: now,
+            waited_ms: (now - w.joined).max(0),
+        });
+        Some(w.user)
+    }
+
+    /// Admits from the queue while the page is under the rules' admissions (after an operator
+    /// raised the limit or resumed admissions): one departure per person admitted, as if a
+    /// page place had been freed for each, in queue order.
+    pub fn fill(&mut self, rules: &Rules, now: Millis) -> Moves {
+        let mut promoted = Vec::new();
+        while self.page.len() < rules.admits() {
+            let Some(user) = self.admit_next(now) else {
+                break;
+            };
+            promoted.push(user);
+        }
+        let departures = (0..promoted.len())
+            .map(|i| Departure {
+                from: Place::Page,
+                promoted: Some(promoted[i]),
+                notices: self.estimates(rules, &promoted[i + 1..], now),
+            })
+            .collect();
+        Moves { departures }
+    }
+
+    /// Moves every page visitor's entry time (and so their deadline) `by_ms` later; returns who
+    /// is on the page with their new entry times.
+    pub fn extend(&mut self, by_ms: Millis) -> Vec<(UserId, Millis)> {
+        self.page
+            .iter_mut()
+            .map(|v| {
+                v.since += by_ms;
+                (v.user, v.since)
+            })
+            .collect()
+    }
+
+    /// Empties the queue (the sale is over); returns who was in it, in queue order.
+    pub fn close_queue(&mut self) -> Vec<UserId> {
+        self.queue.drain(..).map(|w| w.user).collect()
+    }
+
+    /// The admissions since the last call, oldest first.
+    pub fn take_admissions(&mut self) -> Vec<Admitted> {
+        std::mem::take(&mut self.admissions)
     }
 
     fn notices_from(&self, rules: &Rules, start: usize, now: Millis) -> Vec<Notice> {
@@ -251,16 +344,11 @@ impl Room {
         // in that order pairs the same ended visit with the same promotion on both engines.
         due.sort_by_cached_key(|v| (v.since, v.user.to_string()));
         let mut promoted = Vec::new();
-        while self.page.len() < rules.limit {
-            let Some(waiter) = self.queue.pop_front() else {
+        while self.page.len() < rules.admits() {
+            let Some(user) = self.admit_next(now) else {
                 break;
             };
-            self.page.push(Visitor {
-                user: waiter.user,
-                since: now,
-                holder: waiter.holder,
-            });
-            promoted.push(waiter.user);
+            promoted.push(user);
         }
         due.into_iter()
             .enumerate()
@@ -309,6 +397,11 @@ impl Room {
     /// True when nobody is inside (the room can be dropped).
     pub fn is_empty(&self) -> bool {
         self.page.is_empty() && self.queue.is_empty()
+    }
+
+    /// Who is queued, in order.
+    pub fn queued(&self) -> Vec<UserId> {
+        self.queue.iter().map(|w| w.user).collect()
     }
 }
 

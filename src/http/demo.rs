@@ -19,11 +19,16 @@ macro_rules! demo_files {
 
 /// The page itself, served at `/`.
 const INDEX: &[u8] = include_bytes!("../../client-demo/index.html");
+/// The operator dashboard, served at `/admin` (by the admin routes, which hide it without a
+/// configured operator token).
+const ADMIN: &[u8] = include_bytes!("../../client-demo/admin.html");
 
 /// Every other file the page loads, served at `/demo/<name>`. Only these are reachable: the
 /// browser tests, screenshots and anything else in the folder stay private.
 const FILES: &[(&str, &[u8])] = demo_files![
     "style.css",
+    "admin.css",
+    "js/admin.js",
     "js/api.js",
     "js/app.js",
     "js/buying.js",
@@ -44,6 +49,11 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn index() -> Response {
     file_response("index.html", INDEX)
+}
+
+/// The operator dashboard page.
+pub(crate) fn admin_page() -> Response {
+    file_response("admin.html", ADMIN)
 }
 
 async fn demo_file(Path(path): Path<String>) -> Response {
@@ -92,7 +102,7 @@ mod tests {
 
     #[test]
     fn every_listed_file_is_non_empty() {
-        assert!(!INDEX.is_empty());
+        assert!(!INDEX.is_empty() && !ADMIN.is_empty());
         for (name, bytes) in FILES {
             assert!(!bytes.is_empty(), "{name} is empty");
         }

@@ -46,8 +46,8 @@ async fn validate_session(
     if !truthy(raw) {
         return Err(ApiError::bad_request("Please provide session ID."));
     }
-    let limit = state.ticket_limit().0;
     let session = SessionId(id_of(raw).unwrap_or(0));
+    let limit = state.ticket_limit(session).0;
     let sold = match visit::check_visit(&state, session, user, now_millis()).await {
         Ok(sold) => sold,
         Err(ServiceError::UnknownSession) => {
@@ -55,6 +55,9 @@ async fn validate_session(
         }
         Err(ServiceError::SaleEnded) => return Err(ApiError::bad_request("活動已結束！")),
         Err(ServiceError::SaleNotOpen) => return Err(ApiError::bad_request("活動尚未開賣！")),
+        Err(ServiceError::Blocked) => {
+            return Err(ApiError::bad_request("此帳號無法參加此場次！"));
+        }
         Err(ServiceError::AlreadyInside) => {
             return Err(ApiError::bad_request("此帳號已在購票頁面 / 隊伍中！"));
         }
@@ -116,7 +119,7 @@ async fn lock_seats(
     let (raw_session, session) =
         required_session(&state, &body, "Please provide a valid session ID.").await?;
     let area = checked_area(&state, &body, session.id).await?;
-    let limit = state.ticket_limit();
+    let limit = state.ticket_limit(session.id);
     let tickets = seat_list(
         &body,
         "tickets",
@@ -199,7 +202,7 @@ async fn place_order(
 ) -> ApiResult<Json<Value>> {
     let (raw_session, session) =
         required_session(&state, &body, "Please provide valid session ID.").await?;
-    let limit = state.ticket_limit();
+    let limit = state.ticket_limit(session.id);
     let raw_seats = seat_list(&body, "seatIds", limit, "Please provide seat IDs.")?;
     let mut seats: Vec<SeatId> = Vec::new();
     for raw in &raw_seats {

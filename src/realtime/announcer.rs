@@ -32,7 +32,8 @@ const NO_ARGS: [u8; 0] = [];
 /// One departure to announce.
 struct Announcement {
     session: SessionId,
-    departed: UserId,
+    /// Who left (nobody when an operator's change admitted people).
+    departed: Option<UserId>,
     departure: Departure,
 }
 
@@ -65,6 +66,15 @@ impl Announcer {
 
     /// Queues the news of `departed` leaving `session`.
     pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
+        self.announce_as(session, Some(departed), departure);
+    }
+
+    /// Queues the news of an admission nobody's departure made (an operator's change).
+    pub(crate) fn announce_admission(&self, session: SessionId, departure: Departure) {
+        self.announce_as(session, None, departure);
+    }
+
+    fn announce_as(&self, session: SessionId, departed: Option<UserId>, departure: Departure) {
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }
@@ -133,7 +143,10 @@ async fn deliver_batches<A: Adapter>(
 type Key = (SessionId, UserId);
 
 async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
-    let gone: HashSet<Key> = batch.iter().map(|a| (a.session, a.departed)).collect();
+    let gone: HashSet<Key> = batch
+        .iter()
+        .filter_map(|a| a.departed.map(|d| (a.session, d)))
+        .collect();
     let admitted: Vec<Key> = batch
         .iter()
         .filter_map(|a| a.departure.promoted.map(|p| (a.session, p)))
@@ -205,7 +218,7 @@ mod tests {
     fn announcement(departed: i64, d: Departure) -> Announcement {
         Announcement {
             session: SessionId(2),
-            departed: UserId(departed),
+            departed: Some(UserId(departed)),
             departure: d,
         }
     }

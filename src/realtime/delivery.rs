@@ -16,7 +16,7 @@ use super::rooms;
 use super::seat_news::SeatNews;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::seats::SeatStatus;
-use crate::domain::time::{Millis, now_millis};
+use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Admission;
 use crate::service::news::{EndReason, News, Notifier, SeatCause, SeatsChanged};
 use crate::state::AppState;
@@ -108,6 +108,46 @@ impl<A: Adapter> Notifier for Delivery<A> {
                 self.seat_news
                     .run(async move { visit_ended(&io, session, user, reason).await });
             }
+            News::Promoted {
+                session,
+                departures,
+            } => {
+                let (announcer, positions) = (self.announcer.clone(), self.positions.clone());
+                let admitted: Vec<UserId> = departures.iter().filter_map(|d| d.promoted).collect();
+                self.seat_news.then(move || {
+                    for departure in departures {
+                        positions.departure_of(session, None, &departure);
+                        announcer.announce_admission(session, departure);
+                    }
+                });
+                let (io, state) = (self.io.clone(), self.state.clone());
+                self.seat_news.run(async move {
+                    for user in admitted {
+                        tell_admitted(&io, &state, session, user).await;
+                    }
+                });
+            }
+            News::Restated { session, places } => {
+                let positions = self.positions.clone();
+                self.seat_news.then(move || {
+                    for (user, ahead, seconds) in places {
+                        positions.placed(session, user, ahead, seconds);
+                    }
+                });
+            }
+            News::WindowsMoved { session } => {
+                let (io, state) = (self.io.clone(), self.state.clone());
+                self.seat_news
+                    .run(async move { super::app::windows_moved(&io, &state, session).await });
+            }
+            News::SaleClosed { session, users } => {
+                let io = self.io.clone();
+                self.seat_news.run(async move {
+                    for user in users {
+                        sale_closed(&io, session, user).await;
+                    }
+                });
+            }
             News::LeaseLost => {
                 let io = self.io.clone();
                 self.seat_news.then(move || lease_lost(&io));
@@ -126,7 +166,7 @@ async fn tell_admitted<A: Adapter>(
 ) {
     let ends = match super::app::window_ends_at(state, session, user).await {
         Some(ends) => ends,
-        None => now_millis() + state.settings.window().as_millis() as Millis,
+        None => now_millis() + state.window_ms(session),
     };
     super::app::admitted(io, session, user, ends).await;
 }
@@ -244,6 +284,29 @@ fn lease_lost<A: Adapter>(io: &SocketIo<A>) {
     }
 }
 
+/// Sent to a legacy visitor still queued when an operator ended the sale, as the error reply
+/// to their `check limit` (the old client shows it).
+pub(crate) const SALE_CLOSED: &str = "活動已結束！";
+
+/// Tells someone who was queued that the sale is over: the app hears `removed` (reason
+/// `sale_ended`), the legacy page an error reply to its `check limit`.
+async fn sale_closed<A: Adapter>(io: &SocketIo<A>, session: SessionId, user: UserId) {
+    let room = rooms::entrant(session, user);
+    if let Some(legacy) = rooms::to(io, room.clone())
+        && let Err(e) = legacy
+            .emit("check limit", &json!({"error": SALE_CLOSED}))
+            .await
+    {
+        tracing::debug!(error = %e, "telling a legacy visitor the sale ended failed");
+    }
+    let body = json!({"sessionId": session, "reason": "sale_ended"});
+    if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room)
+        && let Err(e) = queue.emit("removed", &body).await
+    {
+        tracing::debug!(error = %e, "sending removed failed");
+    }
+}
+
 /// Tells a visitor the server ended their visit, then closes their connections to it. The
 /// original protocol knows one such message, `window expired`, whatever the reason.
 async fn visit_ended<A: Adapter>(
@@ -268,6 +331,7 @@ async fn visit_ended<A: Adapter>(
     let reason = match reason {
         EndReason::WindowExpired => "window_expired",
         EndReason::InstanceLost => "instance_lost",
+        EndReason::Operator => "operator",
     };
     super::app::visit_ended(io, session, user, reason).await;
 }

@@ -400,7 +400,7 @@ fn deliver_through<A: Adapter>(
 ) -> Queues {
     let announcer = Announcer::default();
     announcer.start(io.clone(), &background.tasks, background.drain.clone());
-    let positions = Positions::new(state.estimator.clone());
+    let positions = Positions::new(state.estimator.clone(), state.store.controls.clone());
     background.tasks.spawn(
         positions
             .clone()

@@ -65,6 +65,7 @@ pub(crate) async fn join(
     if info.time.millis() <= now {
         return Err(ServiceError::SaleEnded);
     }
+    visit::refuse_if_barred(state, session, user)?;
     if let Some(opens) = info.on_sale.map(|t| t.millis())
         && opens > now
     {

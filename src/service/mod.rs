@@ -6,6 +6,7 @@
 //! [`ServiceError`] back to its own words. The rules and their order live here once; wire
 //! strings never do. What others must hear about is published through [`news`].
 
+pub(crate) mod admin;
 pub(crate) mod attempts;
 pub(crate) mod estimate;
 pub(crate) mod fair;
@@ -71,6 +72,15 @@ pub(crate) enum ServiceError {
     /// The seats have no price in this session.
     #[error("no price for these seats in this session")]
     Unpriced,
+    /// An operator blocked the account from this session.
+    #[error("this account may not take part in this session")]
+    Blocked,
+    /// The account has no place in the session's waiting room.
+    #[error("not in this session's waiting room")]
+    NotInside,
+    /// An operator's request is out of bounds (the text says how).
+    #[error("{0}")]
+    Invalid(String),
     /// Storage failed; the detail is for logs only.
     #[error(transparent)]
     Unavailable(#[from] StorageError),

@@ -63,6 +63,8 @@ pub(crate) enum EndReason {
     /// The instance that held the visit lost its lease (it died, or stalled longer than the
     /// lease) and the visit was ended for it.
     InstanceLost,
+    /// An operator took the person off the page or out of the queue.
+    Operator,
 }
 
 /// Something that changed, for the people who must hear of it.
@@ -85,6 +87,36 @@ pub(crate) enum News {
         session: SessionId,
         /// Each entrant and where the draw put them.
         placed: Vec<(UserId, Admission)>,
+    },
+    /// An operator's change admitted people from the queue: departure `i` admits the `i`-th
+    /// (nobody left; the page grew or admissions resumed).
+    Promoted {
+        /// The session.
+        session: SessionId,
+        /// One per person admitted, each with the queue's new estimates.
+        departures: Vec<Departure>,
+    },
+    /// Everyone queued hears where they stand again (admissions paused or resumed).
+    Restated {
+        /// The session.
+        session: SessionId,
+        /// Each queued person, the people ahead of them, and a wait estimate (seconds).
+        places: Vec<(UserId, usize, i64)>,
+    },
+    /// An operator moved the purchase deadline of everyone on the session's page: the page's
+    /// connections to this instance hear their new deadline. Every instance publishes this for
+    /// itself when it sees the change (a buying-page namespace exists only on the instances
+    /// its visitors are connected to, so one instance cannot reach them all).
+    WindowsMoved {
+        /// The session.
+        session: SessionId,
+    },
+    /// An operator ended the sale: everyone who was queued hears it.
+    SaleClosed {
+        /// The session.
+        session: SessionId,
+        /// Who was queued.
+        users: Vec<UserId>,
     },
     /// This instance lost its waiting-room lease: peers ended every visit held through it, so
     /// each local connection that entered a waiting room is told its visit ended.

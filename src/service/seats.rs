@@ -116,7 +116,7 @@ pub(crate) async fn select(
         });
     };
     require_page(state, session, user).await?;
-    let terms = state.hold_terms(now_millis());
+    let terms = state.hold_terms(session, now_millis());
     match state
         .store
         .inventory
@@ -187,7 +187,7 @@ pub(crate) async fn lock(
 ) -> ServiceResult<Vec<TicketLine>> {
     let seats = find(state, area, at).await?;
     require_page(state, session, user).await?;
-    let terms = state.hold_terms(now_millis());
+    let terms = state.hold_terms(session, now_millis());
     match state
         .store
         .inventory
@@ -251,7 +251,7 @@ pub(crate) async fn order(
     legacy_told: bool,
 ) -> ServiceResult<Placed> {
     require_page(state, session, user).await?;
-    let limit = state.ticket_limit();
+    let limit = state.ticket_limit(session);
     let outcome = state
         .store
         .inventory

@@ -33,6 +33,22 @@ pub(crate) async fn open_session(
     Ok(info)
 }
 
+/// Refuses an arrival at a sale an operator ended, or of an account an operator blocked.
+pub(crate) fn refuse_if_barred(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> ServiceResult<()> {
+    let controls = &state.store.controls;
+    if controls.effective(session).closed {
+        return Err(ServiceError::SaleEnded);
+    }
+    if controls.is_blocked(session, user) {
+        return Err(ServiceError::Blocked);
+    }
+    Ok(())
+}
+
 /// An account arrives at a session's waiting room through the connection `holder`: straight
 /// onto the buying page if there is room, else at the back of the queue. Arriving again keeps
 /// the place (the newest connection holds it).
@@ -44,6 +60,7 @@ pub(crate) async fn enter(
     now: Millis,
 ) -> ServiceResult<Admission> {
     let info = open_session(state, session, now).await?;
+    refuse_if_barred(state, session, user)?;
     // Early entrants go first: nobody arriving after the on-sale time gets in before the draw.
     super::fair::ensure_drawn(state, session, info.on_sale.map(|t| t.millis()), now).await?;
     let admission = state
@@ -67,11 +84,12 @@ pub(crate) async fn check_visit(
     now: Millis,
 ) -> ServiceResult<u32> {
     let info = open_session(state, session, now).await?;
+    refuse_if_barred(state, session, user)?;
     if place(state, info.id, user).await?.is_some() {
         return Err(ServiceError::AlreadyInside);
     }
     let sold = state.store.inventory.sold_count(user, info.id).await?;
-    if sold >= state.ticket_limit().0 {
+    if sold >= state.ticket_limit(info.id).0 {
         return Err(ServiceError::LimitReached { more: 0 });
     }
     Ok(sold)
@@ -292,6 +310,25 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
         }
         Err(e) => tracing::error!(error = %e, "freeing stale seat holds failed"),
     }
+}
+
+/// A visit the server ended (an operator took the person off): the holds are freed, the
+/// visitor is told why and disconnected, then the queue hears.
+pub(crate) async fn ended_by_server(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    departure: Departure,
+    reason: EndReason,
+) {
+    metrics::departed(DepartureReason::Left, departure.from);
+    release_holds(state, session, user).await;
+    state.news.publish(News::VisitEnded {
+        session,
+        user,
+        reason,
+    });
+    announce(state, session, user, departure);
 }
 
 /// Counts an admission and publishes a departure's queue news.

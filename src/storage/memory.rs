@@ -3,27 +3,32 @@
 //! Each call is a single critical section, so a transition is atomic like its Redis Lua twin.
 //! The lock is a plain mutex held for microseconds and never across an `.await`.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{Drawn, Expiry, SeatVersions, StorageResult, WaitingRoom};
+use super::controls::RoomControls;
+use super::{Drawn, Expiry, RECENT_ADMISSIONS, SeatVersions, StorageResult, WaitingRoom};
 use crate::domain::draw::{self, DrawRecord};
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Room, Rules};
+use crate::domain::waiting_room::{
+    Admission, Admitted, Departure, Holder, Moves, Place, Room, Rules,
+};
 
 /// Waiting rooms kept in this process's memory.
 pub struct MemoryWaitingRoom {
-    rules: Rules,
-    lifetime_ms: Millis,
+    /// Each session's rules and page lifetime (operator settings over the defaults).
+    controls: Arc<RoomControls>,
     rooms: Mutex<HashMap<SessionId, Room>>,
     /// People who left the front of each session's queue so far (see `WaitingRoom::progress`);
     /// kept apart from the rooms, which are dropped when they empty.
     progress: Mutex<HashMap<SessionId, u64>>,
     /// Fair start: early entrants per session, and the draws that placed them.
     early: Mutex<Early>,
+    /// The latest admissions per session, newest first (kept apart from the rooms too).
+    recent: Mutex<HashMap<SessionId, VecDeque<Admitted>>>,
 }
 
 /// Early entrants waiting for their session's draw, and the draws that ran.
@@ -37,12 +42,32 @@ impl MemoryWaitingRoom {
     /// Empty rooms with these rules; page visits last `lifetime_ms` (window plus grace).
     pub fn new(rules: Rules, lifetime_ms: Millis) -> Self {
         Self {
-            rules,
-            lifetime_ms,
+            controls: Arc::new(RoomControls::from_rules(rules, lifetime_ms)),
             rooms: Mutex::new(HashMap::new()),
             progress: Mutex::new(HashMap::new()),
             early: Mutex::new(Early::default()),
+            recent: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Takes each session's rules from `controls` (the operator's settings) from now on.
+    pub fn with_controls(mut self, controls: Arc<RoomControls>) -> Self {
+        self.controls = controls;
+        self
+    }
+
+    /// Remembers what `room` admitted since the last look.
+    fn keep_admissions(&self, session: SessionId, room: &mut Room) {
+        let admitted = room.take_admissions();
+        if admitted.is_empty() {
+            return;
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let list = recent.entry(session).or_default();
+        for a in admitted {
+            list.push_front(a);
+        }
+        list.truncate(RECENT_ADMISSIONS);
     }
 
     fn early(&self) -> MutexGuard<'_, Early> {
@@ -76,9 +101,12 @@ impl WaitingRoom for MemoryWaitingRoom {
         holder: Holder,
         now: Millis,
     ) -> StorageResult<Admission> {
+        let rules = self.controls.rules(session);
         let mut rooms = self.rooms();
         let room = rooms.entry(session).or_default();
-        Ok(room.enter(&self.rules, user, holder, now))
+        let admission = room.enter(&rules, user, holder, now);
+        self.keep_admissions(session, room);
+        Ok(admission)
     }
 
     async fn leave(
@@ -88,11 +116,13 @@ impl WaitingRoom for MemoryWaitingRoom {
         holder: Option<Holder>,
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
+        let rules = self.controls.rules(session);
         let mut rooms = self.rooms();
         let Some(room) = rooms.get_mut(&session) else {
             return Ok(None);
         };
-        let departure = room.leave(&self.rules, user, holder.as_ref(), now);
+        let departure = room.leave(&rules, user, holder.as_ref(), now);
+        self.keep_admissions(session, room);
         if room.is_empty() {
             rooms.remove(&session);
         }
@@ -192,16 +222,18 @@ impl WaitingRoom for MemoryWaitingRoom {
         let entrants = early.entrants.remove(&session).unwrap_or_default();
         let ids: Vec<UserId> = entrants.keys().copied().collect();
         let (record, order) = draw::draw(&ids, seed, now);
+        let rules = self.controls.rules(session);
         let mut rooms = self.rooms();
         let room = rooms.entry(session).or_default();
         let mut placed = Vec::with_capacity(order.len());
         let mut positions = HashMap::with_capacity(order.len());
         for (i, user) in order.iter().enumerate() {
             if let Some(holder) = entrants.get(user) {
-                placed.push((*user, room.enter(&self.rules, *user, holder.clone(), now)));
+                placed.push((*user, room.enter(&rules, *user, holder.clone(), now)));
                 positions.insert(*user, i + 1);
             }
         }
+        self.keep_admissions(session, room);
         if room.is_empty() {
             rooms.remove(&session);
         }
@@ -250,17 +282,89 @@ impl WaitingRoom for MemoryWaitingRoom {
         Ok(())
     }
 
+    async fn fill(&self, session: SessionId, now: Millis) -> StorageResult<Moves> {
+        let rules = self.controls.rules(session);
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(&session) else {
+            return Ok(Moves::default());
+        };
+        let moves = room.fill(&rules, now);
+        self.keep_admissions(session, room);
+        drop(rooms);
+        self.moved(session, moves.departures.len() as u64);
+        Ok(moves)
+    }
+
+    async fn extend(
+        &self,
+        session: SessionId,
+        by_ms: Millis,
+    ) -> StorageResult<Vec<(UserId, Millis)>> {
+        let mut rooms = self.rooms();
+        Ok(rooms
+            .get_mut(&session)
+            .map(|room| room.extend(by_ms))
+            .unwrap_or_default())
+    }
+
+    async fn close_queue(&self, session: SessionId) -> StorageResult<Vec<UserId>> {
+        let mut rooms = self.rooms();
+        let Some(room) = rooms.get_mut(&session) else {
+            return Ok(Vec::new());
+        };
+        let closed = room.close_queue();
+        if room.is_empty() {
+            rooms.remove(&session);
+        }
+        drop(rooms);
+        self.moved(session, closed.len() as u64);
+        Ok(closed)
+    }
+
+    async fn share_admits(&self, _session: SessionId) -> StorageResult<()> {
+        // One process: the settings in `controls` are the ones every transition reads.
+        Ok(())
+    }
+
+    async fn queued(&self, session: SessionId) -> StorageResult<Vec<UserId>> {
+        Ok(self
+            .rooms()
+            .get(&session)
+            .map(Room::queued)
+            .unwrap_or_default())
+    }
+
+    async fn sizes(&self, session: SessionId) -> StorageResult<(usize, usize)> {
+        Ok(self
+            .rooms()
+            .get(&session)
+            .map_or((0, 0), |room| (room.page_len(), room.queue_len())))
+    }
+
+    async fn recent_admissions(&self, session: SessionId) -> StorageResult<Vec<Admitted>> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(recent
+            .get(&session)
+            .map(|list| list.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
     async fn expire(&self, now: Millis) -> StorageResult<Vec<Expiry>> {
         let mut rooms = self.rooms();
         let mut expired = Vec::new();
         for (session, room) in rooms.iter_mut() {
-            for (user, departure) in room.expire(&self.rules, self.lifetime_ms, now) {
+            let (rules, lifetime) = (
+                self.controls.rules(*session),
+                self.controls.effective(*session).lifetime_ms,
+            );
+            for (user, departure) in room.expire(&rules, lifetime, now) {
                 expired.push(Expiry {
                     session: *session,
                     user,
                     departure,
                 });
             }
+            self.keep_admissions(*session, room);
         }
         rooms.retain(|_, room| !room.is_empty());
         drop(rooms);

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub(crate) mod cache;
+pub mod controls;
 pub mod memory;
 pub mod model;
 pub mod mysql;
@@ -22,11 +23,12 @@ use async_trait::async_trait;
 
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::domain::controls::SessionSettings;
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Departure, Holder, Place, Rules};
+use crate::domain::waiting_room::{Admission, Admitted, Departure, Holder, Moves, Place, Rules};
 use model::*;
 
 /// Demo accounts (name, email, password) of the seed; passwords are hashed when seeded.
@@ -182,6 +184,40 @@ pub trait Inventory: Send + Sync {
         seats: Vec<SeatId>,
         limit: TicketLimit,
     ) -> StorageResult<OrderOutcome>;
+    /// How many of the session's seats are held (selected or locked) and sold.
+    async fn seat_counts(&self, session: SessionId) -> StorageResult<SeatCounts>;
+    /// Moves the deadline of every hold in the session `by_ms` later (the operator gave every
+    /// visitor more time); returns how many holds moved.
+    async fn extend_holds(&self, session: SessionId, by_ms: Millis) -> StorageResult<u64>;
+}
+
+/// What operators set and did (issue 13): per-session settings, blocked accounts, the audit
+/// trail. The database is the record; every instance keeps the settings in memory
+/// ([`controls::RoomControls`]) and reloads them from here.
+#[async_trait]
+pub trait Operations: Send + Sync {
+    /// Every session's stored settings (sessions at the defaults have no row).
+    async fn session_settings(&self) -> StorageResult<Vec<(SessionId, SessionSettings)>>;
+    /// Stores a session's settings (a row at the defaults is removed).
+    async fn save_session_settings(
+        &self,
+        session: SessionId,
+        settings: SessionSettings,
+        now: Millis,
+    ) -> StorageResult<()>;
+    /// Every (session, account) an operator blocked.
+    async fn blocked_accounts(&self) -> StorageResult<Vec<(SessionId, UserId)>>;
+    /// Blocks the account from the session (again: no change).
+    async fn block_account(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: Millis,
+    ) -> StorageResult<()>;
+    /// Appends one admin action to the audit trail; returns its id.
+    async fn record_audit(&self, entry: AuditEntry) -> StorageResult<i64>;
+    /// Up to `limit` audit rows, newest first, with ids below `before` (all when `None`).
+    async fn audit(&self, before: Option<i64>, limit: u32) -> StorageResult<Vec<AuditRecord>>;
 }
 
 /// A page visit the server ended because its window ran out.
@@ -283,7 +319,33 @@ pub trait WaitingRoom: Send + Sync {
     /// Renews this instance's lease and ends the visits held by instances whose lease lapsed.
     /// A single-process engine has nobody else to reap.
     async fn reap(&self, now: Millis) -> StorageResult<Vec<Expiry>>;
+    /// Admits from the queue while the session's page is under its limit and admissions run
+    /// (an operator raised the limit or resumed): one departure per person admitted.
+    async fn fill(&self, session: SessionId, now: Millis) -> StorageResult<Moves>;
+    /// Moves every page visitor's entry time, and so their deadline, `by_ms` later; returns
+    /// who is on the page with their new entry times.
+    async fn extend(
+        &self,
+        session: SessionId,
+        by_ms: Millis,
+    ) -> StorageResult<Vec<(UserId, Millis)>>;
+    /// Empties the session's queue (the sale is over); returns who was in it, in order.
+    async fn close_queue(&self, session: SessionId) -> StorageResult<Vec<UserId>>;
+    /// Makes the session's admission count in this instance's settings (its limit, or none
+    /// while paused) the one every instance's transitions use from now on (Redis: a key the
+    /// scripts read; an instance whose settings copy is a moment behind still admits by it).
+    async fn share_admits(&self, session: SessionId) -> StorageResult<()>;
+    /// Who is queued for the session, in order.
+    async fn queued(&self, session: SessionId) -> StorageResult<Vec<UserId>>;
+    /// The session's page occupancy and queue length.
+    async fn sizes(&self, session: SessionId) -> StorageResult<(usize, usize)>;
+    /// The session's latest admissions onto the page (at most [`RECENT_ADMISSIONS`]), newest
+    /// first, with how long each person had queued.
+    async fn recent_admissions(&self, session: SessionId) -> StorageResult<Vec<Admitted>>;
 }
+
+/// How many admissions per session the engines remember for the operator's figures.
+pub const RECENT_ADMISSIONS: usize = 200;
 
 /// Per-area seat-map versions: how many changes have been published for an area's map, so a
 /// watcher can tell a missed change from none.
@@ -295,9 +357,9 @@ pub trait SeatVersions: Send + Sync {
     async fn bump(&self, session: SessionId, area: AreaId) -> StorageResult<u64>;
 }
 
-/// A relational engine: catalog, accounts and inventory together.
-pub trait Database: Catalog + Accounts + Inventory {}
-impl<T: Catalog + Accounts + Inventory> Database for T {}
+/// A relational engine: catalog, accounts, inventory and operations together.
+pub trait Database: Catalog + Accounts + Inventory + Operations {}
+impl<T: Catalog + Accounts + Inventory + Operations> Database for T {}
 
 /// The engines in use, chosen once at startup.
 #[derive(Clone)]
@@ -312,6 +374,10 @@ pub struct Store {
     pub waiting_room: Arc<dyn WaitingRoom>,
     /// Seat-map versions.
     pub seat_versions: Arc<dyn SeatVersions>,
+    /// Per-session settings, blocks and the audit trail.
+    pub operations: Arc<dyn Operations>,
+    /// The per-session settings in force, shared with the waiting room.
+    pub controls: Arc<controls::RoomControls>,
     /// A line for the startup log naming the engines.
     pub description: String,
     /// Whether opening the database loaded the demo catalog and accounts, so the startup log
@@ -345,9 +411,18 @@ impl Store {
         let db: Arc<dyn Database> = Arc::new(timed::Timed::new(db, settings.db_call_timeout()));
         let rules = room_rules(settings);
         let lifetime = settings.window_with_grace().as_millis() as Millis;
+        let controls = Arc::new(controls::RoomControls::new(defaults(settings)));
+        let loaded = controls.reload(db.as_ref()).await;
+        if let Err(e) = loaded {
+            tracing::warn!(error = %e, "loading the per-session settings failed; defaults until the next look");
+        }
+        // Extensions made before this instance started were told by the instances then up.
+        controls.window_changes();
         let (waiting_room, room_name): (Arc<dyn WaitingRoom>, String) = match &settings.redis_url {
             None => (
-                Arc::new(memory::MemoryWaitingRoom::new(rules, lifetime)),
+                Arc::new(
+                    memory::MemoryWaitingRoom::new(rules, lifetime).with_controls(controls.clone()),
+                ),
                 "in-process memory".into(),
             ),
             Some(url) => {
@@ -365,7 +440,8 @@ impl Store {
                     lease,
                     settings.storage_timeout(),
                 )
-                .await?;
+                .await?
+                .with_controls(controls.clone());
                 let name = format!("Redis ({}, keys {prefix}*)", crate::config::redact_url(url));
                 (Arc::new(room), name)
             }
@@ -385,6 +461,8 @@ impl Store {
             description: format!("database: {db_name}, waiting room: {room_name}"),
             demo_seeded,
             seat_versions,
+            operations: db.clone(),
+            controls,
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
             inventory: db,
@@ -433,12 +511,24 @@ pub async fn open_mysql(
     Ok((db, seeded))
 }
 
+/// The per-session defaults the settings describe.
+pub fn defaults(settings: &Settings) -> crate::domain::controls::Defaults {
+    crate::domain::controls::Defaults {
+        limit: settings.queue_limit,
+        window_ms: settings.window().as_millis() as Millis,
+        grace_ms: (settings.window_with_grace() - settings.window()).as_millis() as Millis,
+        ticket_limit: settings.ticket_limit,
+        buffer_s: 10,
+    }
+}
+
 /// The waiting-room rules the settings describe.
 pub fn room_rules(settings: &Settings) -> Rules {
     Rules {
         limit: settings.queue_limit as usize,
         window_ms: settings.window().as_millis() as Millis,
         buffer_s: 10,
+        paused: false,
     }
 }
 

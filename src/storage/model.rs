@@ -322,3 +322,40 @@ pub enum OrderOutcome {
     /// Only this many more fit the allowance (0: all bought).
     OnlyMore(u32),
 }
+
+/// How many of a session's seats are held and sold (the operator's figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SeatCounts {
+    /// Selected or locked.
+    pub held: u64,
+    /// Sold.
+    pub sold: u64,
+}
+
+/// One admin action for the audit trail. `who` is the operator token's label, never the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When (ms since the epoch).
+    pub at: Millis,
+    /// The operator's label.
+    pub who: String,
+    /// What was done (`limit`, `pause`, `resume`, `extend`, `remove`, `close`, …).
+    pub action: String,
+    /// The session acted on.
+    pub session: Option<SessionId>,
+    /// The account acted on, if any.
+    pub target: Option<String>,
+    /// The state before, as JSON text.
+    pub before: Option<String>,
+    /// The state after, as JSON text.
+    pub after: Option<String>,
+}
+
+/// A stored audit row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Row id (rises with time).
+    pub id: i64,
+    /// The action.
+    pub entry: AuditEntry,
+}

@@ -203,6 +203,48 @@ fn with_statuses(sql: &str) -> String {
     })
 }
 
+/// Every session's stored operator settings.
+pub(crate) const SESSION_SETTINGS: &str = "SELECT session_id, page_limit, window_seconds, \
+     ticket_limit, paused, closed, window_version FROM session_settings";
+/// Drops a session's settings row (back at the defaults).
+pub(crate) const DELETE_SESSION_SETTINGS: &str =
+    "DELETE FROM session_settings WHERE session_id = ?";
+/// Every (session, account) an operator blocked.
+pub(crate) const BLOCKED_ACCOUNTS: &str = "SELECT session_id, user_id FROM session_block";
+/// One admin action (at, who, action, session, target, before, after).
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO admin_audit \
+     (at, who, action, session_id, target, before_json, after_json) VALUES (?, ?, ?, ?, ?, ?, ?)";
+/// Audit rows below an id, newest first (before id, limit).
+pub(crate) const AUDIT_PAGE: &str = "SELECT id, at, who, action, session_id, target, \
+     before_json, after_json FROM admin_audit WHERE id < ? ORDER BY id DESC LIMIT ?";
+/// Held and sold seats of a session, by status (session).
+pub(crate) static SEAT_COUNTS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT status_id, COUNT(*) FROM seat_status WHERE session_id = ? \
+         AND status_id IN ({SELECTED}, {LOCKED}, {SOLD}) GROUP BY status_id",
+    )
+});
+/// Moves every hold deadline of a session later (by ms, session).
+pub(crate) static EXTEND_HOLDS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "UPDATE seat_status SET hold_until = hold_until + ? WHERE session_id = ? \
+         AND hold_until IS NOT NULL AND status_id IN ({SELECTED}, {LOCKED})",
+    )
+});
+
+/// Seat counts from (status id, count) rows.
+pub(crate) fn seat_counts(rows: &[(i64, i64)]) -> super::model::SeatCounts {
+    let mut counts = super::model::SeatCounts::default();
+    for (status, n) in rows {
+        match SeatStatus::from_id(*status) {
+            Some(SeatStatus::Sold) => counts.sold += *n as u64,
+            Some(_) => counts.held += *n as u64,
+            None => {}
+        }
+    }
+    counts
+}
+
 /// Expands the `{in}` marker of `sql` into `n` placeholders.
 pub(crate) fn with_in(sql: &str, n: usize) -> String {
     let marks = vec!["?"; n.max(1)].join(", ");

@@ -11,7 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::model::*;
-use super::{Accounts, Catalog, Database, Inventory, StorageError, StorageResult};
+use super::{Accounts, Catalog, Database, Inventory, Operations, StorageError, StorageResult};
+use crate::domain::controls::SessionSettings;
 use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
 use crate::domain::time::Millis;
@@ -193,6 +194,14 @@ impl Inventory for Timed {
         let call = self.inner.free_stale_holds(now);
         self.bounded("free_stale_holds", call).await
     }
+    async fn seat_counts(&self, session: SessionId) -> StorageResult<SeatCounts> {
+        self.bounded("seat_counts", self.inner.seat_counts(session))
+            .await
+    }
+    async fn extend_holds(&self, session: SessionId, by_ms: Millis) -> StorageResult<u64> {
+        let call = self.inner.extend_holds(session, by_ms);
+        self.bounded("extend_holds", call).await
+    }
     async fn place_order(
         &self,
         user: UserId,
@@ -202,5 +211,42 @@ impl Inventory for Timed {
     ) -> StorageResult<OrderOutcome> {
         let call = self.inner.place_order(user, session, seats, limit);
         self.bounded("place_order", call).await
+    }
+}
+
+#[async_trait]
+impl Operations for Timed {
+    async fn session_settings(&self) -> StorageResult<Vec<(SessionId, SessionSettings)>> {
+        self.bounded("session_settings", self.inner.session_settings())
+            .await
+    }
+    async fn save_session_settings(
+        &self,
+        session: SessionId,
+        settings: SessionSettings,
+        now: Millis,
+    ) -> StorageResult<()> {
+        let call = self.inner.save_session_settings(session, settings, now);
+        self.bounded("save_session_settings", call).await
+    }
+    async fn blocked_accounts(&self) -> StorageResult<Vec<(SessionId, UserId)>> {
+        self.bounded("blocked_accounts", self.inner.blocked_accounts())
+            .await
+    }
+    async fn block_account(
+        &self,
+        session: SessionId,
+        user: UserId,
+        now: Millis,
+    ) -> StorageResult<()> {
+        let call = self.inner.block_account(session, user, now);
+        self.bounded("block_account", call).await
+    }
+    async fn record_audit(&self, entry: AuditEntry) -> StorageResult<i64> {
+        self.bounded("record_audit", self.inner.record_audit(entry))
+            .await
+    }
+    async fn audit(&self, before: Option<i64>, limit: u32) -> StorageResult<Vec<AuditRecord>> {
+        self.bounded("audit", self.inner.audit(before, limit)).await
     }
 }

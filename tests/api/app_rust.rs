@@ -140,6 +140,35 @@ impl Peer {
             .unwrap_or_else(|_| panic!("{}: ack to {event} dropped", self.label))
     }
 
+    /// The next push named `event` heard within `within`, if any (earlier ones first).
+    pub async fn heard_within(&mut self, event: &str, within: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(i) = self.kept.iter().position(|(e, _)| e == event) {
+                return Some(self.kept.remove(i).1);
+            }
+            match tokio::time::timeout_at(deadline, self.heard.recv()).await {
+                Ok(Some(Heard::Push(e, v))) => self.kept.push((e, v)),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// Every push named `event` heard so far, oldest first (taking them).
+    pub fn drain(&mut self, event: &str) -> Vec<Value> {
+        while let Ok(heard) = self.heard.try_recv() {
+            if let Heard::Push(e, v) = heard {
+                self.kept.push((e, v));
+            }
+        }
+        let (taken, kept) = std::mem::take(&mut self.kept)
+            .into_iter()
+            .partition(|(e, _)| e == event);
+        self.kept = kept;
+        taken.into_iter().map(|(_, v)| v).collect()
+    }
+
     /// The next push named `event` (earlier ones are taken first).
     pub async fn next(&mut self, event: &str) -> Value {
         self.next_within(event, WAIT).await

@@ -37,10 +37,19 @@ fn require_browser() {
 async fn browse(scenario: &str, tweak: impl FnOnce(&mut Settings)) {
     require_browser();
     let app = spawn_app_with(tweak).await;
+    run_scenario(scenario, &app.base, &[]).await;
+    app.stop().await;
+}
+
+/// Runs one scenario of `run.mjs` against `base` with `extra` arguments; panics with its
+/// output when it fails.
+async fn run_scenario(scenario: &str, base: &str, extra: &[&str]) {
     let out = repo().join("test-output/browser");
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(e2e_dir().join("run.mjs"))
-        .args(["--scenario", scenario, "--url", &app.base, "--out"])
+        .args(["--scenario", scenario, "--url", base])
+        .args(extra)
+        .arg("--out")
         .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -60,7 +69,6 @@ async fn browse(scenario: &str, tweak: impl FnOnce(&mut Settings)) {
         "browser scenario {scenario} failed (screenshots in {}):\n{text}",
         out.display()
     );
-    app.stop().await;
 }
 
 #[tokio::test]
@@ -123,4 +131,32 @@ async fn the_page_explains_a_window_the_server_ended() {
         s.window_grace = 1;
     })
     .await;
+}
+
+/// The operator dashboard (issue 13) in Chromium: sign in with the token, watch a session, and
+/// drive a limit change, a pause and a removal, seeing the figures move (screenshots
+/// `admin-*.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_dashboard_changes_the_limit_pauses_and_removes_and_shows_it() {
+    require_browser();
+    const TOKEN: &str = "dashboard-operator-token";
+    let app = spawn_app_with(|s| {
+        s.queue_limit = 1;
+        s.admin_token = Some(TOKEN.into());
+    })
+    .await;
+    // Three app visitors: one on the buying page, two queued.
+    let mut people = Vec::new();
+    for n in 0..3 {
+        let (token, id) = crate::app_rust::account(&app.base, &format!("dash{n}")).await;
+        let label = format!("dash{n}");
+        let q = crate::app_rust::connected(&app.base, "/queue", &token, "websocket", &label).await;
+        let ack = q.call("join", json!({ "sessionId": 2 })).await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        people.push((q, id));
+    }
+    let first = people[0].1.to_string();
+    let args = ["--token", TOKEN, "--remove-user", first.as_str()];
+    run_scenario("admin", &app.base, &args).await;
+    app.stop().await;
 }

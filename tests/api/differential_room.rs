@@ -72,6 +72,7 @@ fn rules(limit: usize) -> Rules {
         limit,
         window_ms: WINDOW_MS,
         buffer_s: 10,
+        paused: false,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests: the real application on port 0, one test binary.
 
+mod admin;
 mod api_docs;
 mod app_clients;
 mod app_rust;

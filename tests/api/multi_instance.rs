@@ -17,6 +17,8 @@ use crate::js_flows::run_node_scenario;
 pub struct Instance {
     pub child: Child,
     pub base: String,
+    /// Every line the instance logged (JSON), for tests that check what reaches the logs.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Instance {
@@ -125,10 +127,17 @@ pub async fn spawn_process_under(wrapper: &[&str], env: &[(&str, &str)]) -> Inst
     .flatten()
     .expect("the instance logs its listening address");
     // Keep reading, or the instance would block once the pipe fills.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            kept.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+        }
+    });
     Instance {
         child,
         base: format!("http://{address}"),
+        log,
     }
 }
 

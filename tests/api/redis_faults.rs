@@ -208,6 +208,7 @@ mod lease {
         limit: 3,
         window_ms: 600_000,
         buffer_s: 10,
+        paused: false,
     };
     const S: SessionId = SessionId(2);
     const TTL_MS: i64 = 1_000;

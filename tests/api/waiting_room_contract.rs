@@ -2,9 +2,11 @@
 
 use std::sync::Arc;
 
+use ticketclub::domain::controls::SessionSettings;
 use ticketclub::domain::ids::{SessionId, UserId};
 use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
 use ticketclub::storage::WaitingRoom;
+use ticketclub::storage::controls::RoomControls;
 use ticketclub::storage::memory::MemoryWaitingRoom;
 use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
 
@@ -14,6 +16,7 @@ const RULES: Rules = Rules {
     limit: 3,
     window_ms: 600_000,
     buffer_s: 10,
+    paused: false,
 };
 const LIFETIME: i64 = 610_000;
 const S: SessionId = SessionId(2);
@@ -330,4 +333,200 @@ async fn every_redis_key_of_a_room_expires_after_promotions() {
         Vec::<String>::new(),
         "after an expiry"
     );
+}
+
+/// Both local engines sharing their settings with a handle the test changes (the operator's
+/// controls, issue 13).
+async fn engines_with_controls() -> Vec<(
+    &'static str,
+    Arc<dyn WaitingRoom>,
+    Arc<RoomControls>,
+    Option<TestRedis>,
+)> {
+    let memory_controls = Arc::new(RoomControls::from_rules(RULES, LIFETIME));
+    let memory = MemoryWaitingRoom::new(RULES, LIFETIME).with_controls(memory_controls.clone());
+    let redis = TestRedis::new();
+    let redis_controls = Arc::new(RoomControls::from_rules(RULES, LIFETIME));
+    let shared =
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
+            .await
+            .expect("the test Redis answers (scripts/services.sh starts it)")
+            .with_controls(redis_controls.clone());
+    vec![
+        ("memory", Arc::new(memory), memory_controls, None),
+        ("redis", Arc::new(shared), redis_controls, Some(redis)),
+    ]
+}
+
+fn limit(n: u32, paused: bool) -> SessionSettings {
+    SessionSettings {
+        limit: Some(n),
+        paused,
+        ..SessionSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn operator_settings_change_admissions_alike_on_both_engines() {
+    for (name, room, controls, _guard) in engines_with_controls().await {
+        for u in 1..=23 {
+            room.enter(S, UserId(u), h(u), 1_000).await.expect("enter");
+        }
+        assert_eq!(room.sizes(S).await.expect("sizes"), (3, 20), "{name}");
+
+        // Raising 3 → 10 admits exactly 7, in queue order, telling the rest each time.
+        controls.set(S, limit(10, false));
+        room.share_admits(S).await.expect("share");
+        let moves = room.fill(S, 4_000).await.expect("fill");
+        let admitted: Vec<i64> = moves
+            .departures
+            .iter()
+            .filter_map(|d| d.promoted.map(|u| u.0))
+            .collect();
+        assert_eq!(admitted, (4..=10).collect::<Vec<_>>(), "{name}");
+        assert_eq!(moves.departures[6].notices.len(), 13, "{name}");
+        assert_eq!(room.sizes(S).await.expect("sizes"), (10, 13), "{name}");
+        assert!(
+            room.fill(S, 4_001)
+                .await
+                .expect("fill")
+                .departures
+                .is_empty(),
+            "{name}"
+        );
+
+        // Lowering to 2: eight departures admit nobody, the ninth admits the head.
+        controls.set(S, limit(2, false));
+        room.share_admits(S).await.expect("share");
+        for u in 1..=8 {
+            let d = room
+                .leave(S, UserId(u), None, 5_000)
+                .await
+                .expect("leave")
+                .expect("left");
+            assert_eq!(d.promoted, None, "{name}: leaving {u}");
+        }
+        let d = room
+            .leave(S, UserId(9), None, 5_000)
+            .await
+            .expect("leave")
+            .expect("left");
+        assert_eq!(d.promoted, Some(UserId(11)), "{name}");
+        assert_eq!(room.sizes(S).await.expect("sizes"), (2, 12), "{name}");
+
+        // Paused: an arrival queues although the page has room; departures and expiries admit
+        // nobody; resuming admits at once.
+        controls.set(S, limit(4, true));
+        room.share_admits(S).await.expect("share");
+        assert!(
+            matches!(
+                room.enter(S, UserId(50), h(50), 6_000)
+                    .await
+                    .expect("enter"),
+                Admission::Queued {
+                    wait_people: 13,
+                    ..
+                }
+            ),
+            "{name}"
+        );
+        let d = room
+            .leave(S, UserId(10), None, 6_000)
+            .await
+            .expect("leave")
+            .expect("left");
+        assert_eq!(d.promoted, None, "{name}");
+        let ended = room.expire(6_000 + LIFETIME).await.expect("expire");
+        assert_eq!(ended.len(), 1, "{name}: user 11's window ran out");
+        assert_eq!(ended[0].departure.promoted, None, "{name}");
+        assert_eq!(room.sizes(S).await.expect("sizes"), (0, 13), "{name}");
+        controls.set(S, limit(4, false));
+        room.share_admits(S).await.expect("share");
+        let now = 7_000 + LIFETIME;
+        let admitted = room.fill(S, now).await.expect("fill").departures.len();
+        assert_eq!(admitted, 4, "{name}");
+
+        // Extending moves the page's entry times; closing empties the queue only.
+        let since = room
+            .admitted_at(S, UserId(12))
+            .await
+            .expect("admitted_at")
+            .expect("on the page");
+        let moved = room.extend(S, 60_000).await.expect("extend");
+        assert_eq!(moved.len(), 4, "{name}");
+        assert_eq!(
+            room.admitted_at(S, UserId(12)).await.expect("admitted_at"),
+            Some(since + 60_000),
+            "{name}"
+        );
+        let queued = room.queued(S).await.expect("queued");
+        assert_eq!(queued.len(), 9, "{name}");
+        assert_eq!(room.close_queue(S).await.expect("close"), queued, "{name}");
+        assert_eq!(room.sizes(S).await.expect("sizes"), (4, 0), "{name}");
+        assert_eq!(
+            room.place(S, queued[0]).await.expect("place"),
+            None,
+            "{name}"
+        );
+
+        // The operator's figures: 3 straight in, then 7 + 1 + 4 from the queue, newest first.
+        let recent = room.recent_admissions(S).await.expect("recent");
+        assert_eq!(recent.len(), 15, "{name}");
+        assert_eq!(recent[0].at, now, "{name}");
+        assert_eq!(
+            recent.iter().filter(|a| a.waited_ms == 3_000).count(),
+            7,
+            "{name}"
+        );
+        assert_eq!(
+            recent.iter().filter(|a| a.waited_ms == 0).count(),
+            3,
+            "{name}"
+        );
+    }
+}
+
+/// Two instances on one Redis: an operator's change made through one is what the other's
+/// transitions admit by at once, although its own copy of the settings is still the old one.
+#[tokio::test]
+async fn a_shared_admission_count_binds_an_instance_whose_settings_are_behind() {
+    let redis = TestRedis::new();
+    let connect = |controls: Arc<RoomControls>| {
+        let (url, prefix) = (redis.url.clone(), redis.prefix.clone());
+        async move {
+            RedisWaitingRoom::connect(&url, &prefix, RULES, LIFETIME, lease(), TIMEOUT)
+                .await
+                .expect("the test Redis answers")
+                .with_controls(controls)
+        }
+    };
+    let (ca, cb) = (
+        Arc::new(RoomControls::from_rules(RULES, LIFETIME)),
+        Arc::new(RoomControls::from_rules(RULES, LIFETIME)),
+    );
+    let (a, b) = (connect(ca.clone()).await, connect(cb.clone()).await);
+    for u in 1..=5 {
+        b.enter(S, UserId(u), h(u), 1_000).await.expect("enter");
+    }
+    // Paused through A; B still believes admissions run with a page of 3.
+    ca.set(S, limit(3, true));
+    a.share_admits(S).await.expect("share");
+    let d = b
+        .leave(S, UserId(1), None, 2_000)
+        .await
+        .expect("leave")
+        .expect("left");
+    assert_eq!(d.promoted, None, "B admits nobody while paused");
+    assert!(b.fill(S, 2_001).await.expect("fill").departures.is_empty());
+    assert!(matches!(
+        b.enter(S, UserId(9), h(9), 2_002).await.expect("enter"),
+        Admission::Queued { .. }
+    ));
+    // Resumed through A with a page of 4: B's own fill admits up to 4.
+    ca.set(S, limit(4, false));
+    a.share_admits(S).await.expect("share");
+    let admitted = b.fill(S, 3_000).await.expect("fill").departures.len();
+    assert_eq!(admitted, 2);
+    assert_eq!(b.sizes(S).await.expect("sizes"), (4, 1));
+    drop(cb);
 }

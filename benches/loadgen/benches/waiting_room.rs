@@ -23,6 +23,7 @@ fn rules() -> Rules {
         limit: LIMIT,
         window_ms: 600_000,
         buffer_s: 10,
+        paused: false,
     }
 }
 

@@ -6,6 +6,7 @@ const RULES: Rules = Rules {
     limit: 3,
     window_ms: 600_000,
     buffer_s: 10,
+    paused: false,
 };
 
 fn h(n: i64) -> Holder {
@@ -232,4 +233,111 @@ fn random_arrivals_and_departures_keep_the_room_fair() {
             }
         }
     }
+}
+
+/// A room with `page` people on the page (users 1..) and `queued` behind (users 101..).
+fn room_of(rules: &Rules, page: i64, queued: i64) -> Room {
+    let mut room = Room::new();
+    for u in 1..=page {
+        room.enter(rules, UserId(u), h(u), 1_000);
+    }
+    for u in 101..101 + queued {
+        room.enter(rules, UserId(u), h(u), 2_000);
+    }
+    room
+}
+
+#[test]
+fn raising_the_limit_admits_exactly_the_difference_in_queue_order() {
+    let three = Rules { limit: 3, ..RULES };
+    let mut room = room_of(&three, 3, 20);
+    assert_eq!((room.page_len(), room.queue_len()), (3, 20));
+    let ten = Rules { limit: 10, ..RULES };
+    let moves = room.fill(&ten, 5_000);
+    let admitted: Vec<i64> = moves
+        .departures
+        .iter()
+        .filter_map(|d| d.promoted.map(|u| u.0))
+        .collect();
+    assert_eq!(admitted, (101..108).collect::<Vec<_>>());
+    assert_eq!((room.page_len(), room.queue_len()), (10, 13));
+    // The last departure tells the 13 still queued; the first told all 19 behind it.
+    assert_eq!(moves.departures[0].notices.len(), 19);
+    assert_eq!(moves.departures[6].notices.len(), 13);
+    assert!(
+        room.fill(&ten, 6_000).departures.is_empty(),
+        "full: nobody more"
+    );
+    let waits: Vec<Millis> = room
+        .take_admissions()
+        .iter()
+        .filter(|a| a.at == 5_000)
+        .map(|a| a.waited_ms)
+        .collect();
+    assert_eq!(waits, vec![3_000; 7], "each waited from 2 s to 5 s");
+}
+
+#[test]
+fn after_lowering_the_limit_nobody_is_admitted_until_the_page_is_under_it() {
+    let five = Rules { limit: 5, ..RULES };
+    let mut room = room_of(&five, 5, 3);
+    let two = Rules { limit: 2, ..RULES };
+    for (n, u) in [1, 2, 3].into_iter().enumerate() {
+        let d = room.leave(&two, UserId(u), None, 9_000).expect("left");
+        assert_eq!(d.promoted, None, "page {} of limit 2", 4 - n);
+    }
+    assert_eq!(room.page_len(), 2);
+    let d = room.leave(&two, UserId(4), None, 9_000).expect("left");
+    assert_eq!(
+        d.promoted,
+        Some(UserId(101)),
+        "under the new size: the next goes in"
+    );
+    assert_eq!((room.page_len(), room.queue_len()), (2, 2));
+    assert_eq!(
+        room.enter(&two, UserId(200), h(200), 9_500),
+        Admission::Queued {
+            wait_people: 3,
+            seconds: room.estimate(&two, 2, 9_500)
+        }
+    );
+}
+
+#[test]
+fn a_paused_room_queues_arrivals_and_admits_nobody_through_departures_or_expiries() {
+    let paused = Rules {
+        limit: 2,
+        paused: true,
+        ..RULES
+    };
+    let mut room = Room::new();
+    assert!(matches!(
+        room.enter(&paused, UserId(1), h(1), 0),
+        Admission::Queued { wait_people: 1, .. }
+    ));
+    let running = Rules {
+        paused: false,
+        ..paused
+    };
+    let mut room2 = room_of(&running, 2, 2);
+    let d = room2.leave(&paused, UserId(1), None, 10).expect("left");
+    assert_eq!(d.promoted, None);
+    let ended = room2.expire(&paused, 1_000, 1_000_000);
+    assert_eq!(ended.len(), 1, "user 2's window ran out");
+    assert_eq!(ended[0].1.promoted, None);
+    assert_eq!((room2.page_len(), room2.queue_len()), (0, 2), "places kept");
+    assert_eq!(room2.fill(&paused, 1_000_001).departures.len(), 0);
+    assert_eq!(room2.fill(&running, 1_000_002).departures.len(), 2);
+    assert_eq!(room.queued(), vec![UserId(1)]);
+}
+
+#[test]
+fn extending_moves_every_page_deadline_and_closing_empties_only_the_queue() {
+    let mut room = room_of(&RULES, 3, 2);
+    let moved = room.extend(60_000);
+    assert_eq!(moved.len(), 3);
+    assert!(moved.iter().all(|(_, since)| *since == 61_000));
+    assert_eq!(room.admitted_at(UserId(1)), Some(61_000));
+    assert_eq!(room.close_queue(), vec![UserId(101), UserId(102)]);
+    assert_eq!((room.page_len(), room.queue_len()), (3, 0));
 }

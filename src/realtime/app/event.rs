@@ -242,7 +242,7 @@ fn seat_request(
     conn: &Conn,
     data: &Value,
 ) -> Result<((SessionId, AreaId), Vec<Position>), &'static str> {
-    let most = state.ticket_limit().0 as usize;
+    let most = state.most_tickets() as usize;
     Ok((target(conn, data)?, positions(data, most)?))
 }
 

@@ -78,7 +78,10 @@ pub(crate) fn code_of(e: &ServiceError) -> &'static str {
             "unknown_seat"
         }
         ServiceError::SaleEnded | ServiceError::SaleNotOpen => "sale_not_open",
-        ServiceError::AlreadyInside => "bad_request",
+        ServiceError::AlreadyInside | ServiceError::NotInside | ServiceError::Invalid(_) => {
+            "bad_request"
+        }
+        ServiceError::Blocked => "blocked",
         ServiceError::NotAdmitted => "not_admitted",
         ServiceError::SeatTaken => "seat_taken",
         ServiceError::NotYours(_) | ServiceError::NotLocked(_) => "not_yours",
@@ -187,7 +190,7 @@ pub(crate) async fn window_ends_at(
         .await
         .ok()
         .flatten()?;
-    Some(since + state.settings.window().as_millis() as Millis)
+    Some(since + state.window_ms(session))
 }
 
 /// Tells an app visitor waiting in line that they reached the buying page.
@@ -203,6 +206,29 @@ pub(crate) async fn admitted<A: Adapter>(
     let body = json!({"sessionId": session, "windowEndsAt": ends});
     if let Err(e) = to.emit("admitted", &body).await {
         tracing::debug!(error = %e, "sending admitted failed");
+    }
+}
+
+/// Tells every buying-page connection of `session` to this instance its deadline, which an
+/// operator moved: `window` with the deadline from the stored admission time.
+pub(crate) async fn windows_moved<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    session: SessionId,
+) {
+    let ns = rooms::event_namespace(session);
+    let sockets = io.of(&ns).map(|ns| ns.sockets()).unwrap_or_default();
+    for s in sockets {
+        let Some(user) = s.extensions.get::<super::Conn>().map(|c| c.user()) else {
+            continue;
+        };
+        let Some(ends) = window_ends_at(state, session, user).await else {
+            continue;
+        };
+        let body = json!({"endsAt": ends, "serverNow": crate::domain::time::now_millis()});
+        if let Err(e) = s.emit("window", &body) {
+            tracing::debug!(error = %e, "sending window failed");
+        }
     }
 }
 

@@ -18,6 +18,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::waiting_room::{Departure, Place};
 use crate::realtime::rooms;
 use crate::service::estimate::Estimator;
+use crate::storage::controls::RoomControls;
 
 /// Shortest time between two `position` pushes to one person.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
@@ -40,6 +41,8 @@ pub(crate) struct Positions {
     latest: Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
+    /// Whether a session's admissions are paused (said in the `estimate`).
+    controls: Option<Arc<RoomControls>>,
 }
 
 /// One push to send.
@@ -57,11 +60,18 @@ pub(crate) struct Due {
 
 impl Positions {
     /// Positions whose pushes carry `estimator`'s estimates.
-    pub(crate) fn new(estimator: Estimator) -> Self {
+    pub(crate) fn new(estimator: Estimator, controls: Arc<RoomControls>) -> Self {
         Self {
             latest: Arc::default(),
             estimator,
+            controls: Some(controls),
         }
+    }
+
+    fn paused(&self, session: SessionId) -> bool {
+        self.controls
+            .as_ref()
+            .is_some_and(|c| c.effective(session).paused)
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Latest>> {
@@ -71,8 +81,20 @@ impl Positions {
     /// Records what a departure changed: the departed and the admitted leave the table,
     /// everyone behind gets their new place.
     pub(crate) fn departure(&self, session: SessionId, departed: UserId, departure: &Departure) {
+        self.departure_of(session, Some(departed), departure);
+    }
+
+    /// [`Positions::departure`], also for an admission nobody's departure made (`None`).
+    pub(crate) fn departure_of(
+        &self,
+        session: SessionId,
+        departed: Option<UserId>,
+        departure: &Departure,
+    ) {
         let mut map = self.map();
-        map.remove(&(session, departed));
+        if let Some(departed) = departed {
+            map.remove(&(session, departed));
+        }
         if let Some(promoted) = departure.promoted {
             map.remove(&(session, promoted));
         }
@@ -159,7 +181,8 @@ impl Positions {
                 () = stop.cancelled() => break,
             }
             for due in self.due(Instant::now()) {
-                send(&io, &self.estimator, due).await;
+                let paused = self.paused(due.session);
+                send(&io, &self.estimator, due, paused).await;
                 self.sent(due.session, due.user, Instant::now());
             }
         }
@@ -169,18 +192,19 @@ impl Positions {
     /// Sends every unsent push now, rate limit or not (shutdown: the sockets close next).
     pub(crate) async fn send_pending<A: Adapter>(&self, io: &SocketIo<A>) {
         for due in self.pending(Instant::now()) {
-            send(io, &self.estimator, due).await;
+            let paused = self.paused(due.session);
+            send(io, &self.estimator, due, paused).await;
         }
     }
 }
 
-async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due) {
+async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, paused: bool) {
     let room = rooms::entrant(due.session, due.user);
     let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room) else {
         return;
     };
     let wait = estimator.estimate(due.session, due.ahead, due.seconds);
-    let estimate = super::queue::estimate(wait);
+    let estimate = super::queue::estimate(wait, paused);
     let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
     if let Err(e) = to.emit("position", &body).await {
         tracing::debug!(error = %e, "a position push failed");

@@ -65,9 +65,10 @@ pub(crate) async fn on_connecting<A: Adapter>(
 /// The namespace's connect handler: everything is registered by the middleware.
 pub(crate) async fn on_connect<A: Adapter>(_s: SocketRef<A>) {}
 
-/// The `estimate` object: the expected wait in seconds and its range.
-pub(crate) fn estimate(e: Estimate) -> Value {
-    json!({"seconds": e.seconds, "low": e.low, "high": e.high})
+/// The `estimate` object: the expected wait in seconds and its range, and whether an operator
+/// paused admissions (the wait then lasts at least until they resume).
+pub(crate) fn estimate(e: Estimate, paused: bool) -> Value {
+    json!({"seconds": e.seconds, "low": e.low, "high": e.high, "paused": paused})
 }
 
 /// Where an account stands in one line.
@@ -107,7 +108,7 @@ async fn standing(
     };
     let mut body = json!({
         "sessionId": session, "state": name, "ahead": ahead,
-        "estimate": estimate(wait),
+        "estimate": estimate(wait, state.store.controls.effective(session).paused),
         "opensAt": opens_at, "windowEndsAt": ends,
         "resume": (stand != Stand::Out).then(|| resume::token(state, session, user, now)).flatten(),
     });
@@ -124,8 +125,8 @@ async fn standing(
 }
 
 /// A rough wait for queue index `index`: the original formula with every page place fresh.
-fn rough_seconds(state: &AppState, index: usize, now: Millis) -> i64 {
-    let rules = state.rules();
+fn rough_seconds(state: &AppState, session: SessionId, index: usize, now: Millis) -> i64 {
+    let rules = state.rules(session);
     rules.seconds(now, (index / rules.limit) as i64, now)
 }
 
@@ -210,7 +211,7 @@ async fn on_status<A: Adapter>(
         Err(e) => return fail(ack, &e),
     };
     let seconds = match stand {
-        Stand::In(Place::Queue(index)) => rough_seconds(&state, index, now_millis()),
+        Stand::In(Place::Queue(index)) => rough_seconds(&state, session, index, now_millis()),
         _ => 0,
     };
     reply(ack, standing(&state, session, user, stand, seconds).await);

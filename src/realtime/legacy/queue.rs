@@ -16,12 +16,17 @@ use crate::realtime::{Conn, give_back_if_gone, rooms};
 use crate::service::{ServiceError, visit};
 use crate::state::AppState;
 
+/// A refused arrival of an account an operator blocked from the session (no such case in the
+/// original; worded like its other refusals).
+const BLOCKED: &str = "此帳號無法參加此場次！";
+
 /// The original's words for a refused arrival.
 fn refusal(e: &ServiceError) -> &'static str {
     match e {
         ServiceError::UnknownSession => "Please provide a valid session ID.",
         ServiceError::SaleEnded => "活動已結束！",
         ServiceError::SaleNotOpen => "活動尚未開賣！",
+        ServiceError::Blocked => BLOCKED,
         other => {
             tracing::error!(error = %other, "entering the waiting room failed");
             SYSTEM_ERROR
@@ -69,7 +74,7 @@ pub(super) async fn on_check_limit<A: Adapter>(
     }
     let body = match entered {
         Ok(Admission::Pass) => {
-            json!({"pass": true, "waitPeople": 0, "seconds": state.rules().pass_seconds(now)})
+            json!({"pass": true, "waitPeople": 0, "seconds": state.rules(session).pass_seconds(now)})
         }
         Ok(Admission::Queued {
             wait_people,

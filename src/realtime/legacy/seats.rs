@@ -115,7 +115,7 @@ pub(super) async fn on_select_seat<A: Adapter>(
         Err(ServiceError::NotAdmitted) => NOT_ON_PAGE.to_string(),
         Err(ServiceError::LimitReached { .. }) => format!(
             "一個帳號每個場次限購{}張門票（包含歷史訂單）！",
-            state.ticket_limit().0
+            state.ticket_limit(target.0).0
         ),
         Err(ServiceError::SeatTaken) => "座位已經被搶走了～請重新選位!".to_string(),
         Err(e @ ServiceError::Unavailable(_)) => logged(e),
@@ -172,7 +172,7 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
 /// lookup: a list of thousands would otherwise cost a query per seat (issue 15, item 6). In the
 /// words `POST /seat/lock` uses for the same case.
 fn within_limit(state: &AppState, seats: &Value) -> Result<(), String> {
-    let limit = state.ticket_limit().0;
+    let limit = state.most_tickets();
     match seats.as_array() {
         Some(list) if list.len() > limit as usize => {
             Err(format!("You can only buy {limit} tickets per session."))
@@ -198,7 +198,7 @@ async fn relay<A: Adapter>(
     let Value::Array(items) = data else {
         return;
     };
-    if items.len() > state.ticket_limit().0 as usize {
+    if items.len() > state.ticket_limit(target.0).0 as usize {
         return;
     }
     let at: Vec<Position> = items

@@ -283,6 +283,24 @@ impl Inventory for MysqlStore {
         transition!(self, |tx| rules::free_stale_holds(&mut tx, now))
     }
 
+    async fn seat_counts(&self, session: SessionId) -> StorageResult<SeatCounts> {
+        let rows: Vec<(i64, i64)> = self
+            .conn()
+            .await?
+            .exec(q::SEAT_COUNTS.as_str(), (session.0,))
+            .await
+            .map_err(unavailable)?;
+        Ok(q::seat_counts(&rows))
+    }
+
+    async fn extend_holds(&self, session: SessionId, by_ms: Millis) -> StorageResult<u64> {
+        let mut conn = self.conn().await?;
+        conn.exec_drop(q::EXTEND_HOLDS.as_str(), (by_ms, session.0))
+            .await
+            .map_err(unavailable)?;
+        Ok(conn.affected_rows())
+    }
+
     async fn place_order(
         &self,
         user: UserId,

@@ -5,6 +5,7 @@
 //! the server is retried a few times before it becomes an error.
 
 mod catalog;
+mod controls;
 mod inventory;
 
 use std::time::Duration;
@@ -26,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "hold deadline",
         include_str!("../../../sql/mysql/0002_hold_deadline.sql"),
+    ),
+    (
+        3,
+        "operator controls",
+        include_str!("../../../sql/mysql/0003_operator_controls.sql"),
     ),
 ];
 

@@ -191,7 +191,7 @@ impl RedisWaitingRoom {
             .await
             .map_err(unavailable)?;
         // The record lives as long as a visit could, then goes with the room's other keys.
-        let keep_s = (self.lifetime_ms / 1000).max(3600) * 2;
+        let keep_s = (self.controls.effective(session).lifetime_ms / 1000).max(3600) * 2;
         for key in [&k.record, &k.positions] {
             let _: () = self
                 .client

@@ -18,6 +18,13 @@ pub(super) struct RoomKeys {
     pub holder: String,
     /// STRING: the queue's ticket counter.
     pub seq: String,
+    /// HASH user → when they joined the queue (ms): the operator's wait figures.
+    pub joined: String,
+    /// LIST of `at:waited` (ms) for the latest admissions onto the page, newest first.
+    pub admits: String,
+    /// HASH `admits` → how many the page may hold, as an operator last set it (shared, so a
+    /// change is in force on every instance at once).
+    pub rules: String,
 }
 
 impl RoomKeys {
@@ -29,6 +36,9 @@ impl RoomKeys {
             queue: format!("{tag}:queue"),
             holder: format!("{tag}:holder"),
             seq: format!("{tag}:seq"),
+            joined: format!("{tag}:joined"),
+            admits: format!("{tag}:admits"),
+            rules: format!("{tag}:rules"),
         }
     }
 }
@@ -82,7 +92,9 @@ mod tests {
     #[test]
     fn room_keys_share_one_hash_tag() {
         let k = RoomKeys::new("tc:", SessionId(7));
-        for key in [&k.page, &k.queue, &k.holder, &k.seq] {
+        for key in [
+            &k.page, &k.queue, &k.holder, &k.seq, &k.joined, &k.admits, &k.rules,
+        ] {
             assert!(key.starts_with("tc:{7}:"), "{key}");
         }
     }

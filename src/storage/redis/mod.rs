@@ -15,11 +15,14 @@ use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
-use super::{Drawn, Expiry, StorageError, StorageResult, WaitingRoom};
+use super::controls::RoomControls;
+use super::{Drawn, Expiry, RECENT_ADMISSIONS, StorageError, StorageResult, WaitingRoom};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Departure, Holder, Notice, Place, Rules};
+use crate::domain::waiting_room::{
+    Admission, Admitted, Departure, Holder, Moves, Notice, Place, Rules,
+};
 use keys::RoomKeys;
 pub use lease::Lease;
 use parse::{Reply, int, text};
@@ -33,6 +36,9 @@ struct Scripts {
     leave_early: Script,
     renew: Script,
     fence: Script,
+    fill: Script,
+    extend: Script,
+    close: Script,
 }
 
 impl Scripts {
@@ -45,6 +51,9 @@ impl Scripts {
             leave_early: Script::from_lua(include_str!("lua/leave_early.lua")),
             renew: Script::from_lua(include_str!("lua/renew.lua")),
             fence: Script::from_lua(include_str!("lua/fence.lua")),
+            fill: Script::from_lua(include_str!("lua/fill.lua")),
+            extend: Script::from_lua(include_str!("lua/extend.lua")),
+            close: Script::from_lua(include_str!("lua/close.lua")),
         }
     }
 
@@ -58,6 +67,9 @@ impl Scripts {
             &self.leave_early,
             &self.renew,
             &self.fence,
+            &self.fill,
+            &self.extend,
+            &self.close,
         ] {
             script.load(client).await?;
         }
@@ -74,8 +86,8 @@ impl Scripts {
 pub struct RedisWaitingRoom {
     client: Client,
     prefix: String,
-    rules: Rules,
-    lifetime_ms: Millis,
+    /// Each session's rules and page lifetime (operator settings over the defaults).
+    controls: std::sync::Arc<RoomControls>,
     scripts: Scripts,
     lease: Lease,
     /// The id this instance holds places under now: the lease's, or a new one after a peer
@@ -134,8 +146,7 @@ impl RedisWaitingRoom {
         let room = Self {
             client,
             prefix: prefix.to_string(),
-            rules,
-            lifetime_ms,
+            controls: std::sync::Arc::new(RoomControls::from_rules(rules, lifetime_ms)),
             scripts,
             instance: std::sync::RwLock::new(lease.instance.clone()),
             lease,
@@ -143,6 +154,12 @@ impl RedisWaitingRoom {
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
+    }
+
+    /// Takes each session's rules from `controls` (the operator's settings) from now on.
+    pub fn with_controls(mut self, controls: std::sync::Arc<RoomControls>) -> Self {
+        self.controls = controls;
+        self
     }
 
     fn keys(&self) -> keys::Keys<'_> {
@@ -159,13 +176,18 @@ impl RedisWaitingRoom {
         now: Millis,
     ) -> StorageResult<Admission> {
         let k = RoomKeys::new(&self.prefix, session);
-        let keys = vec![k.page, k.queue, k.holder, k.seq];
+        let rules = self.controls.rules(session);
+        let keys = vec![
+            k.page, k.queue, k.holder, k.seq, k.joined, k.admits, k.rules,
+        ];
         let args = vec![
             user.to_string(),
             holder.clone(),
             now.to_string(),
-            self.rules.limit.to_string(),
+            rules.limit.to_string(),
             keys::IDLE_TTL_MS.to_string(),
+            rules.admits().to_string(),
+            RECENT_ADMISSIONS.to_string(),
         ];
         let reply = self.run(&self.scripts.enter, keys, args).await?;
         let owner = match holder.split_once('/') {
@@ -179,10 +201,10 @@ impl RedisWaitingRoom {
                 let rank = int(reply.at(1)).max(0) as usize;
                 let base = int(reply.at(2));
                 let base = if base < 0 { now } else { base };
-                let round = (rank / self.rules.limit) as i64;
+                let round = (rank / rules.limit) as i64;
                 Ok(Admission::Queued {
                     wait_people: rank + 1,
-                    seconds: self.rules.seconds(base, round, now),
+                    seconds: rules.seconds(base, round, now),
                 })
             }
             other => Err(StorageError::Unavailable(format!(
@@ -206,7 +228,7 @@ impl RedisWaitingRoom {
 
     /// Estimates for queue members `members`, the first of whom stands at index `start`.
     fn notices(
-        &self,
+        rules: &Rules,
         times: &[Millis],
         start: usize,
         members: &[String],
@@ -217,11 +239,11 @@ impl RedisWaitingRoom {
             .enumerate()
             .filter_map(|(i, member)| {
                 let index = start + i;
-                let base = times.get(index % self.rules.limit).copied().unwrap_or(now);
-                let round = (index / self.rules.limit) as i64;
+                let base = times.get(index % rules.limit).copied().unwrap_or(now);
+                let round = (index / rules.limit) as i64;
                 Some(Notice {
                     user: UserId(member.parse().ok()?),
-                    seconds: self.rules.seconds(base, round, now),
+                    seconds: rules.seconds(base, round, now),
                 })
             })
             .collect()
@@ -237,18 +259,20 @@ impl RedisWaitingRoom {
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
         let k = RoomKeys::new(&self.prefix, session);
+        let rules = self.controls.rules(session);
         let mode = if by_prefix { "prefix" } else { "exact" };
         let args = vec![
             user.to_string(),
             holder,
             now.to_string(),
-            self.rules.limit.to_string(),
+            rules.limit.to_string(),
             mode.into(),
             keys::IDLE_TTL_MS.to_string(),
+            rules.admits().to_string(),
+            RECENT_ADMISSIONS.to_string(),
         ];
-        let mut reply = self
-            .run(&self.scripts.leave, vec![k.page, k.queue, k.holder], args)
-            .await?;
+        let keys = vec![k.page, k.queue, k.holder, k.joined, k.admits, k.rules];
+        let mut reply = self.run(&self.scripts.leave, keys, args).await?;
         let kind = reply.kind();
         if kind == "none" {
             return Ok(None);
@@ -260,7 +284,7 @@ impl RedisWaitingRoom {
         let members = reply.rest();
         if kind == "queue" {
             let rank = head.parse().unwrap_or(0);
-            let notices = self.notices(&times, rank, &members, now);
+            let notices = Self::notices(&rules, &times, rank, &members, now);
             return Ok(Some(Departure {
                 from: Place::Queue(rank),
                 promoted: None,
@@ -269,7 +293,7 @@ impl RedisWaitingRoom {
         }
         let promoted = head.parse().ok().map(UserId);
         let notices = match promoted {
-            Some(_) => self.notices(&times, 0, &members, now),
+            Some(_) => Self::notices(&rules, &times, 0, &members, now),
             None => Vec::new(),
         };
         Ok(Some(Departure {
@@ -281,7 +305,7 @@ impl RedisWaitingRoom {
 
     /// Splits one expire.lua answer into one departure per ended visit, each telling the queue
     /// as it stood right after that visit's promotion (the client counts one step per message).
-    fn departures(&self, mut reply: Reply, now: Millis) -> Vec<(UserId, Departure)> {
+    fn departures(rules: &Rules, mut reply: Reply, now: Millis) -> Vec<(UserId, Departure)> {
         let expired = reply.users();
         let promoted = reply.users();
         let times = reply.times();
@@ -305,7 +329,7 @@ impl RedisWaitingRoom {
                     .map(|u| u.to_string())
                     .chain(rest.iter().cloned())
                     .collect();
-                let notices = self.notices(&times, 0, &queue, now);
+                let notices = Self::notices(rules, &times, 0, &queue, now);
                 (
                     user,
                     Departure {
@@ -320,12 +344,23 @@ impl RedisWaitingRoom {
 
     async fn expire_session(&self, session: SessionId, now: Millis) -> StorageResult<Vec<Expiry>> {
         let k = RoomKeys::new(&self.prefix, session);
-        let keys = vec![k.page.clone(), k.queue.clone(), k.holder];
+        let rules = self.controls.rules(session);
+        let lifetime = self.controls.effective(session).lifetime_ms;
+        let keys = vec![
+            k.page.clone(),
+            k.queue.clone(),
+            k.holder,
+            k.joined,
+            k.admits,
+            k.rules,
+        ];
         let args = vec![
             now.to_string(),
-            self.lifetime_ms.to_string(),
-            self.rules.limit.to_string(),
+            lifetime.to_string(),
+            rules.limit.to_string(),
             keys::IDLE_TTL_MS.to_string(),
+            rules.admits().to_string(),
+            RECENT_ADMISSIONS.to_string(),
         ];
         let reply = self.run(&self.scripts.expire, keys, args).await?;
         if int(reply.at(0)) < 0 {
@@ -333,7 +368,7 @@ impl RedisWaitingRoom {
             return Ok(Vec::new());
         }
         let mut ended = Vec::new();
-        for (user, departure) in self.departures(reply, now) {
+        for (user, departure) in Self::departures(&rules, reply, now) {
             self.unindex_place(session, user).await?;
             ended.push(Expiry {
                 session,
@@ -537,6 +572,134 @@ impl WaitingRoom for RedisWaitingRoom {
             sizes.push((sid, page as usize, queue as usize));
         }
         Ok(sizes)
+    }
+
+    async fn fill(&self, session: SessionId, now: Millis) -> StorageResult<Moves> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let rules = self.controls.rules(session);
+        let args = vec![
+            now.to_string(),
+            rules.admits().to_string(),
+            rules.limit.to_string(),
+            keys::IDLE_TTL_MS.to_string(),
+            RECENT_ADMISSIONS.to_string(),
+        ];
+        let keys = vec![k.page, k.queue, k.joined, k.admits, k.rules];
+        let mut reply = self.run(&self.scripts.fill, keys, args).await?;
+        let promoted = reply.users();
+        let times = reply.times();
+        let rest = reply.rest();
+        let departures = (0..promoted.len())
+            .map(|i| {
+                let queue: Vec<String> = promoted[i + 1..]
+                    .iter()
+                    .map(|u| u.to_string())
+                    .chain(rest.iter().cloned())
+                    .collect();
+                Departure {
+                    from: Place::Page,
+                    promoted: Some(promoted[i]),
+                    notices: Self::notices(&rules, &times, 0, &queue, now),
+                }
+            })
+            .collect();
+        Ok(Moves { departures })
+    }
+
+    async fn extend(
+        &self,
+        session: SessionId,
+        by_ms: Millis,
+    ) -> StorageResult<Vec<(UserId, Millis)>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let reply = self
+            .run(&self.scripts.extend, vec![k.page], vec![by_ms.to_string()])
+            .await?;
+        let mut reply = reply;
+        let flat = reply.rest();
+        Ok(flat
+            .chunks(2)
+            .filter_map(|pair| {
+                let user = pair.first()?.parse().ok()?;
+                let since = pair.get(1)?.parse::<f64>().ok()? as Millis;
+                Some((UserId(user), since))
+            })
+            .collect())
+    }
+
+    async fn close_queue(&self, session: SessionId) -> StorageResult<Vec<UserId>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let mut reply = self
+            .run(
+                &self.scripts.close,
+                vec![k.queue, k.holder, k.joined],
+                vec![],
+            )
+            .await?;
+        let users: Vec<UserId> = reply
+            .rest()
+            .iter()
+            .filter_map(|u| u.parse().ok().map(UserId))
+            .collect();
+        for user in &users {
+            self.unindex_place(session, *user).await?;
+        }
+        Ok(users)
+    }
+
+    async fn queued(&self, session: SessionId) -> StorageResult<Vec<UserId>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let members: Vec<String> = self
+            .client
+            .zrange(&k.queue, 0, -1, None, false, None, false)
+            .await
+            .map_err(unavailable)?;
+        Ok(members
+            .iter()
+            .filter_map(|u| u.parse().ok().map(UserId))
+            .collect())
+    }
+
+    async fn sizes(&self, session: SessionId) -> StorageResult<(usize, usize)> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let page: i64 = self.client.zcard(&k.page).await.map_err(unavailable)?;
+        let queue: i64 = self.client.zcard(&k.queue).await.map_err(unavailable)?;
+        Ok((page as usize, queue as usize))
+    }
+
+    async fn recent_admissions(&self, session: SessionId) -> StorageResult<Vec<Admitted>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let items: Vec<String> = self
+            .client
+            .lrange(&k.admits, 0, -1)
+            .await
+            .map_err(unavailable)?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let (at, waited) = item.split_once(':')?;
+                Some(Admitted {
+                    at: at.parse().ok()?,
+                    waited_ms: waited.parse().ok()?,
+                })
+            })
+            .collect())
+    }
+
+    async fn share_admits(&self, session: SessionId) -> StorageResult<()> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let admits = self.controls.rules(session).admits();
+        let _: () = self
+            .client
+            .hset(&k.rules, ("admits", admits as i64))
+            .await
+            .map_err(unavailable)?;
+        let _: bool = self
+            .client
+            .pexpire(&k.rules, keys::IDLE_TTL_MS, None)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn hand_over(&self, now: Millis, grace_ms: Millis) -> StorageResult<()> {

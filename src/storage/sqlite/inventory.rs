@@ -237,6 +237,25 @@ impl Inventory for SqliteStore {
             .await
     }
 
+    async fn seat_counts(&self, session: SessionId) -> StorageResult<SeatCounts> {
+        self.run(move |c| {
+            let rows: Vec<(i64, i64)> = c
+                .prepare_cached(&q::SEAT_COUNTS)?
+                .query_map([session.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(q::seat_counts(&rows))
+        })
+        .await
+    }
+
+    async fn extend_holds(&self, session: SessionId, by_ms: Millis) -> StorageResult<u64> {
+        self.run(move |c| {
+            c.execute(&q::EXTEND_HOLDS, rusqlite::params![by_ms, session.0])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
     async fn place_order(
         &self,
         user: UserId,

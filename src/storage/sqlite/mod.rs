@@ -8,6 +8,7 @@
 //! load the thread drains its queue without sleeping in between.
 
 mod catalog;
+mod controls;
 mod inventory;
 
 use std::panic::AssertUnwindSafe;
@@ -32,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "hold deadline",
         include_str!("../../../sql/sqlite/0002_hold_deadline.sql"),
+    ),
+    (
+        3,
+        "operator controls",
+        include_str!("../../../sql/sqlite/0003_operator_controls.sql"),
     ),
 ];
 

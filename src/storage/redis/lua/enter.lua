@@ -4,8 +4,14 @@
 -- KEYS[2] queue   ZSET  user -> ticket from KEYS[4]; FIFO
 -- KEYS[3] holder  HASH  user -> connection token holding the place
 -- KEYS[4] seq     STRING ticket counter for the queue
--- ARGV[1] user id, ARGV[2] holder token, ARGV[3] now (ms), ARGV[4] page limit,
--- ARGV[5] idle lifetime (ms): every key of the room expires this long after its last arrival
+-- KEYS[5] joined  HASH  user -> when they joined the queue (ms), for the operator's wait figures
+-- KEYS[6] admits  LIST  'at:waited' of the latest admissions onto the page, newest first
+-- KEYS[7] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
+--                     here so a change is in force on every instance at once; absent: ARGV's)
+-- ARGV[1] user id, ARGV[2] holder token, ARGV[3] now (ms), ARGV[4] page limit (the estimates'),
+-- ARGV[5] idle lifetime (ms): every key of the room expires this long after its last arrival,
+-- ARGV[6] people the page may hold before arrivals queue: the limit, or 0 while an operator
+-- paused admissions, ARGV[7] admissions remembered in KEYS[6]
 --
 -- Returns {'page'} when on the buying page (new or already there), or
 -- {'queue', rank, base} when queued: rank is the 0-based queue index and base the entry time of
@@ -13,10 +19,11 @@
 -- Arriving twice keeps the one place and makes the new connection its holder. O(log n).
 
 local user, holder, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local admits = tonumber(redis.call('HGET', KEYS[7], 'admits') or ARGV[6])
 
 -- A room nobody arrives at for a whole idle lifetime is forgotten by Redis itself.
 local function touch()
-  for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+  for i = 1, 6 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
 end
 
 local function base_for(rank)
@@ -38,9 +45,11 @@ if rank then
   return {'queue', rank, base_for(rank)}
 end
 
-if redis.call('ZCARD', KEYS[1]) < limit then
+if redis.call('ZCARD', KEYS[1]) < admits then
   redis.call('ZADD', KEYS[1], now, user)
   redis.call('HSET', KEYS[3], user, holder)
+  redis.call('LPUSH', KEYS[6], now .. ':0')
+  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[7]) - 1)
   touch()
   return {'page'}
 end
@@ -48,6 +57,7 @@ end
 local ticket = redis.call('INCR', KEYS[4])
 redis.call('ZADD', KEYS[2], ticket, user)
 redis.call('HSET', KEYS[3], user, holder)
+redis.call('HSET', KEYS[5], user, now)
 touch()
 rank = redis.call('ZCARD', KEYS[2]) - 1
 return {'queue', rank, base_for(rank)}

@@ -4,8 +4,14 @@
 -- KEYS[1] page    ZSET  user -> entry time (ms)
 -- KEYS[2] queue   ZSET  user -> ticket; FIFO
 -- KEYS[3] holder  HASH  user -> connection token
+-- KEYS[4] joined  HASH  user -> when they joined the queue (ms)
+-- KEYS[5] admits  LIST  'at:waited' of the latest admissions, newest first
+-- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
+--                     here so a change is in force on every instance at once; absent: ARGV's)
 -- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit, ARGV[4] idle lifetime (ms)
--- of the room's keys (promotions may re-create the page key, which must expire too)
+-- of the room's keys (promotions may re-create the page key, which must expire too), ARGV[5]
+-- people the page may hold before nobody more is admitted (the limit, or 0 while an operator
+-- paused admissions), ARGV[6] admissions remembered in KEYS[5]
 --
 -- Returns {e, x1..xe, p, y1..yp, n, t1..tn, m1..mk}: e expired users (oldest first), p promoted
 -- users (in queue order), the page's entry times after the change, and the remaining queue.
@@ -27,16 +33,23 @@ for _, user in ipairs(expired) do
   out[#out + 1] = user
 end
 
-local free = limit - redis.call('ZCARD', KEYS[1])
+local admits = tonumber(redis.call('HGET', KEYS[6], 'admits') or ARGV[5])
+local free = admits - redis.call('ZCARD', KEYS[1])
 local promoted = {}
 if free > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[2], free)
   for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[1], now, popped[i])
     promoted[#promoted + 1] = popped[i]
+    local joined = tonumber(redis.call('HGET', KEYS[4], popped[i])) or now
+    redis.call('HDEL', KEYS[4], popped[i])
+    redis.call('LPUSH', KEYS[5], now .. ':' .. math.max(0, now - joined))
   end
 end
-if #promoted > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
+if #promoted > 0 then
+  redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
+  for _, i in ipairs({1, 4, 5}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+end
 out[#out + 1] = #promoted
 for _, user in ipairs(promoted) do out[#out + 1] = user end
 

@@ -3,10 +3,17 @@
 -- KEYS[1] page    ZSET  user -> entry time (ms)
 -- KEYS[2] queue   ZSET  user -> ticket; FIFO
 -- KEYS[3] holder  HASH  user -> connection token
+-- KEYS[4] joined  HASH  user -> when they joined the queue (ms)
+-- KEYS[5] admits  LIST  'at:waited' of the latest admissions, newest first
+-- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
+--                     here so a change is in force on every instance at once; absent: ARGV's)
 -- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
 -- ARGV[4] page limit, ARGV[5] 'prefix' to match any holder starting with ARGV[2] (the visits
 -- of one crashed instance), anything else for an exact match, ARGV[6] idle lifetime (ms) of
--- the room's keys (a promotion may re-create the page key, which must expire too)
+-- the room's keys (a promotion may re-create the page key, which must expire too), ARGV[7]
+-- people the page may hold before nobody more is admitted (the limit, which an operator may
+-- have lowered below the page's size, or 0 while admissions are paused), ARGV[8] admissions
+-- remembered in KEYS[5]
 --
 -- Returns {'none'} when nothing was removed (not inside, or held by another connection): then
 -- nobody is promoted, unlike the original. Otherwise
@@ -39,14 +46,21 @@ if rank then
   if not holds() then return {'none'} end
   redis.call('ZREM', KEYS[2], user)
   redis.call('HDEL', KEYS[3], user)
+  redis.call('HDEL', KEYS[4], user)
   return answer('queue', rank, rank)
 end
 
 if not redis.call('ZSCORE', KEYS[1], user) or not holds() then return {'none'} end
 redis.call('ZREM', KEYS[1], user)
 redis.call('HDEL', KEYS[3], user)
+local admits = tonumber(redis.call('HGET', KEYS[6], 'admits') or ARGV[7])
+if redis.call('ZCARD', KEYS[1]) >= admits then return answer('page', '', 0) end
 local head = redis.call('ZPOPMIN', KEYS[2])
 if not head[1] then return answer('page', '', 0) end
 redis.call('ZADD', KEYS[1], now, head[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+local joined = tonumber(redis.call('HGET', KEYS[4], head[1])) or now
+redis.call('HDEL', KEYS[4], head[1])
+redis.call('LPUSH', KEYS[5], now .. ':' .. math.max(0, now - joined))
+redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[8]) - 1)
+for _, i in ipairs({1, 4, 5}) do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 return answer('page', head[1], 0)

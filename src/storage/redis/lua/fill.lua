@@ -1,0 +1,40 @@
+-- fill.lua: admits from a session's queue while its page is under the number it may hold (an
+-- operator raised the limit or resumed admissions), in FIFO order.
+--
+-- KEYS[1] page    ZSET  user -> entry time (ms)
+-- KEYS[2] queue   ZSET  user -> ticket; FIFO
+-- KEYS[3] joined  HASH  user -> when they joined the queue (ms)
+-- KEYS[4] admits  LIST  'at:waited' of the latest admissions, newest first
+-- KEYS[5] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
+--                     here so a change is in force on every instance at once; absent: ARGV's)
+-- ARGV[1] now (ms), ARGV[2] people the page may hold (0 while paused), ARGV[3] page limit (the
+-- estimates'), ARGV[4] idle lifetime (ms) of the room's keys, ARGV[5] admissions remembered
+--
+-- Returns {p, y1..yp, n, t1..tn, m1..mk}: p admitted users (in queue order), the page's entry
+-- times after the change (the estimates' references), and the remaining queue.
+-- O(p log n) plus one pass over the queue when someone was admitted.
+
+local now, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
+local admits = tonumber(redis.call('HGET', KEYS[5], 'admits') or ARGV[2])
+
+local free = admits - redis.call('ZCARD', KEYS[1])
+if free <= 0 or redis.call('ZCARD', KEYS[2]) == 0 then return {0, 0} end
+
+local out = {}
+local popped = redis.call('ZPOPMIN', KEYS[2], free)
+out[1] = #popped / 2
+for i = 1, #popped, 2 do
+  redis.call('ZADD', KEYS[1], now, popped[i])
+  local joined = tonumber(redis.call('HGET', KEYS[3], popped[i])) or now
+  redis.call('HDEL', KEYS[3], popped[i])
+  redis.call('LPUSH', KEYS[4], now .. ':' .. math.max(0, now - joined))
+  out[#out + 1] = popped[i]
+end
+redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
+for _, i in ipairs({1, 3, 4}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+
+local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
+out[#out + 1] = #times / 2
+for i = 2, #times, 2 do out[#out + 1] = times[i] end
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do out[#out + 1] = member end
+return out

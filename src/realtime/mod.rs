@@ -363,6 +363,7 @@ impl Realtime {
             app::event::on_connect::<SharedAdapter>
                 .with(app::event::on_connecting::<SharedAdapter>),
         )?;
+        open_pages(&io, &state).await?;
         let realtime = Realtime {
             io: Io::Shared(io),
             queues,
@@ -466,6 +467,32 @@ pub(crate) fn new_holder() -> Holder {
         bytes[..8].copy_from_slice(&nanos.to_le_bytes());
     }
     Holder(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Opens every session's buying-page namespace (`/event-{id}`) on this instance before it
+/// serves. A dynamic namespace exists on an instance only once a client connects to it there,
+/// and news for a namespace an instance lacks has nowhere to go: a legacy click on an instance
+/// where no app visitor had opened the page never reached the app watchers on the others.
+/// Opened up front, each one is also subscribed to the other instances' news for it. A session
+/// added while the server runs is still served (by the dynamic namespace), and opened
+/// everywhere at the next start.
+async fn open_pages(io: &SocketIo<SharedAdapter>, state: &AppState) -> anyhow::Result<()> {
+    let sessions = state
+        .store
+        .catalog
+        .session_ids()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing the sessions for their buying pages: {e}"))?;
+    for session in sessions {
+        io.ns(
+            rooms::event_namespace(session),
+            app::event::on_connect::<SharedAdapter>
+                .with(app::event::on_connecting::<SharedAdapter>),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the buying page of session {session}: {e}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -164,6 +164,10 @@ impl Catalog for CachedCatalog {
         self.inner.ticket_lines(session, seats).await
     }
 
+    async fn session_ids(&self) -> StorageResult<Vec<SessionId>> {
+        self.inner.session_ids().await
+    }
+
     async fn sessions_on_sale_between(&self, from: i64, to: i64) -> StorageResult<Vec<SessionId>> {
         self.inner.sessions_on_sale_between(from, to).await
     }

@@ -84,6 +84,9 @@ pub trait Catalog: Send + Sync {
     }
     /// The area's seats in this session, by row then column.
     async fn seat_map(&self, session: SessionId, area: AreaId) -> StorageResult<Vec<SeatCell>>;
+    /// Every session's id (each instance opens every session's buying-page namespace at
+    /// startup, so its news reaches the page's watchers on the other instances).
+    async fn session_ids(&self) -> StorageResult<Vec<SessionId>>;
     /// Sessions whose event goes on sale after `from` and no later than `to` (ms since the epoch).
     async fn sessions_on_sale_between(
         &self,

@@ -83,6 +83,8 @@ pub(crate) const TICKET_LINES: &str = "SELECT e.title, s.time, v.name, a.name, s
      JOIN price p ON p.area_id = a.id AND p.session_id = s.id \
      WHERE s.id = ? ORDER BY st.id";
 
+/// Every session's id.
+pub(crate) const SESSION_IDS: &str = "SELECT id FROM session ORDER BY id";
 /// Sessions whose event goes on sale in a window (from exclusive, to inclusive; DB time text).
 pub(crate) const SESSIONS_ON_SALE_BETWEEN: &str = "SELECT s.id FROM session s \
      JOIN event e ON e.id = s.event_id WHERE e.on_sale > ? AND e.on_sale <= ? ORDER BY s.id";

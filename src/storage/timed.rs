@@ -82,6 +82,9 @@ impl Catalog for Timed {
         self.bounded("seat_map", self.inner.seat_map(session, area))
             .await
     }
+    async fn session_ids(&self) -> StorageResult<Vec<SessionId>> {
+        self.bounded("session_ids", self.inner.session_ids()).await
+    }
     async fn sessions_on_sale_between(
         &self,
         from: Millis,

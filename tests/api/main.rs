@@ -22,6 +22,7 @@ mod multi_instance;
 mod one_place;
 mod ops;
 mod own_redis;
+mod page_news;
 mod pictures;
 mod polling_client;
 mod readme;

@@ -199,6 +199,14 @@ impl Catalog for MysqlStore {
             .map_err(unavailable)
     }
 
+    async fn session_ids(&self) -> StorageResult<Vec<SessionId>> {
+        self.conn()
+            .await?
+            .exec_map(q::SESSION_IDS, (), |id: i64| SessionId(id))
+            .await
+            .map_err(unavailable)
+    }
+
     async fn sessions_on_sale_between(
         &self,
         from: Millis,

@@ -186,6 +186,15 @@ impl Catalog for SqliteStore {
         .await
     }
 
+    async fn session_ids(&self) -> StorageResult<Vec<SessionId>> {
+        self.run(move |c| {
+            c.prepare_cached(q::SESSION_IDS)?
+                .query_map([], |r| r.get(0).map(SessionId))?
+                .collect()
+        })
+        .await
+    }
+
     async fn sessions_on_sale_between(
         &self,
         from: Millis,

@@ -213,7 +213,7 @@ async fn play_users(
             report
         });
     }
-    let progress = (users > 1).then(|| report::progress(script.name.clone(), users, done));
+    let progress = (users > 1).then(|| report::progress(script.name.clone(), users, done.clone()));
     let mut reports = Vec::with_capacity(users);
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -226,6 +226,7 @@ async fn play_users(
     }
     if let Some(progress) = progress {
         progress.abort();
+        report::progress_line(&script.name, users, done.load(Ordering::Relaxed));
         eprintln!();
     }
     reports.sort_by_key(|r| r.user);

@@ -110,6 +110,8 @@ struct Player<'a> {
     early: Vec<Vec<Received>>,
     /// The last event sent per connection and when, for latencies.
     sent: Vec<Option<(String, Instant)>>,
+    /// The recorded server's base URLs, read as the target's in recorded answers.
+    recorded_bases: [String; 2],
     report: UserReport,
 }
 
@@ -130,6 +132,10 @@ pub(crate) async fn play(
         connections: (0..script.connections).map(|_| None).collect(),
         early: (0..script.connections).map(|_| Vec::new()).collect(),
         sent: vec![None; script.connections],
+        recorded_bases: [
+            format!("http://{}", script.server),
+            format!("https://{}", script.server),
+        ],
         report: UserReport {
             user,
             ..UserReport::default()
@@ -307,9 +313,11 @@ impl Player<'_> {
             self.report.latencies.push((event, millis));
         }
         let received = packet_value(&found.packet);
+        let localised = serde_json::from_str(&self.localise(&expected.data.to_string()))
+            .unwrap_or_else(|_| expected.data.clone());
         let differences = if expected.kind == found.packet.kind {
             compare::compare(
-                &expected.data,
+                &localised,
                 &found.packet.data,
                 self.options.tolerance,
                 &mut self.ids,
@@ -318,6 +326,18 @@ impl Player<'_> {
             vec!["a packet of another type".to_string()]
         };
         self.push(index, step, label, expected_value, received, differences);
+    }
+
+    /// Recorded text with the recorded server's URLs (pictures) pointing at the target.
+    fn localise(&self, text: &str) -> String {
+        let target = self.base().to_string();
+        let mut out = text.to_string();
+        for base in &self.recorded_bases {
+            if out.contains(base.as_str()) {
+                out = out.replace(base.as_str(), &target);
+            }
+        }
+        out
     }
 
     /// Packets the recording does not have, left when a connection closes.
@@ -414,7 +434,7 @@ impl Player<'_> {
         let expected_json = call
             .response
             .as_deref()
-            .and_then(|t| serde_json::from_str::<Value>(t).ok());
+            .and_then(|t| serde_json::from_str::<Value>(&self.localise(t)).ok());
         if let (Some(e), Some(r)) = (&expected_json, &received_json) {
             let found = compare::compare(e, r, self.options.tolerance, &mut self.ids);
             differences.extend(found);

@@ -146,14 +146,18 @@ pub(super) fn progress(
         let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
         loop {
             tick.tick().await;
-            let finished = done.load(Ordering::Relaxed);
-            let width = 30;
-            let filled = finished * width / users.max(1);
-            eprint!(
-                "\r{name}: [{}{}] {finished}/{users} users",
-                "#".repeat(filled),
-                "-".repeat(width - filled)
-            );
+            progress_line(&name, users, done.load(Ordering::Relaxed));
         }
     })
+}
+
+/// Redraws the progress line: a bar and `finished/users users`.
+pub(super) fn progress_line(name: &str, users: usize, finished: usize) {
+    let width = 30;
+    let filled = finished.min(users) * width / users.max(1);
+    eprint!(
+        "\r{name}: [{}{}] {finished}/{users} users",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    );
 }

@@ -20,6 +20,8 @@ pub(crate) struct Script {
     pub connections: usize,
     /// Entries not replayed (other origins: the page's assets, fonts, videos).
     pub skipped: usize,
+    /// The recorded server's origin (`host:port`); its URLs in answers read as the target's.
+    pub server: String,
 }
 
 /// One step of a script.
@@ -175,6 +177,9 @@ fn build(name: &str, har: &Har) -> Result<Script, String> {
     for (i, entry, at) in entries {
         let (origin, path) = split_url(&entry.request.url)
             .ok_or_else(|| format!("entry {i}: {:?} is not an absolute URL", entry.request.url))?;
+        // `startedDateTime` has millisecond precision; the call really started within that
+        // millisecond, after any frame stamped inside it (frames carry microseconds).
+        let at = at + 0.000_999;
         if origin != server || entry.response.status == 0 {
             builder.skipped += 1;
         } else if is_socket_path(path) {
@@ -183,7 +188,7 @@ fn build(name: &str, har: &Har) -> Result<Script, String> {
             builder.http_entry(i, entry, at, path);
         }
     }
-    builder.finish(name)
+    builder.finish(name, server)
 }
 
 #[derive(Default)]
@@ -355,7 +360,7 @@ impl Builder {
         self.push(at, origin, action);
     }
 
-    fn finish(mut self, name: &str) -> Result<Script, String> {
+    fn finish(mut self, name: &str, server: String) -> Result<Script, String> {
         if self.frames == 0 {
             return Err(
                 "no Socket.IO packets: the recorded connections carry no frames \
@@ -378,6 +383,7 @@ impl Builder {
             connections: self.ends.len(),
             steps: self.steps,
             skipped: self.skipped,
+            server,
         })
     }
 }

@@ -25,6 +25,7 @@ mod pictures;
 mod polling_client;
 mod readme;
 mod redis_faults;
+mod replay;
 mod resume;
 mod slow_clients;
 mod socket_abuse;

@@ -1,0 +1,673 @@
+//! `ticketclub replay` end to end: a visit is recorded as HAR (by a recording client here, the
+//! way DevTools captures one: every HTTP call and websocket frame), then the real binary plays
+//! it against fresh servers. A clean replay passes; a server with another queue or ticket limit
+//! is reported step by step with a non-zero exit; 200 virtual users from one recording all
+//! finish without a seat sold twice; bad files get one error line each.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use ticketclub::config::Settings;
+use ticketclub::har::{
+    Content, Direction, Entry, Har, Header, Log, PostData, Request, Response, WebSocketMessage,
+};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::databases::{TestDb, TestRedis};
+use crate::helpers::{TestApp, spawn_app_with, unique};
+
+const SESSION: i64 = 2;
+const AREA: i64 = 1;
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Which storage a server under test runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Engines {
+    /// SQLite and the in-process waiting room.
+    Embedded,
+    /// MySQL/MariaDB and Redis.
+    Shared,
+}
+
+/// A server on the chosen engines, with its storage guards.
+pub struct Server {
+    pub app: TestApp,
+    _db: Option<TestDb>,
+    _redis: Option<TestRedis>,
+}
+
+pub async fn start(engines: Engines, tweak: impl FnOnce(&mut Settings)) -> Server {
+    let (db, redis) = match engines {
+        Engines::Embedded => (None, None),
+        Engines::Shared => (Some(TestDb::create().await), Some(TestRedis::new())),
+    };
+    let (db_url, redis_cfg) = (
+        db.as_ref().map(|d| d.url.clone()),
+        redis.as_ref().map(|r| (r.url.clone(), r.prefix.clone())),
+    );
+    let app = spawn_app_with(|s| {
+        if let Some(url) = db_url {
+            s.database_url = url;
+        }
+        if let Some((url, prefix)) = redis_cfg {
+            s.redis_url = Some(url);
+            s.redis_prefix = prefix;
+        }
+        tweak(s);
+    })
+    .await;
+    Server {
+        app,
+        _db: db,
+        _redis: redis,
+    }
+}
+
+fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn epoch_now() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// A browser stand-in that does a visit and keeps every exchange as a HAR entry.
+pub struct Recorder {
+    base: String,
+    http: reqwest::Client,
+    entries: Vec<Entry>,
+}
+
+/// An open websocket whose frames are being recorded.
+pub struct RecordedSocket {
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    entry: Entry,
+    opened: Instant,
+}
+
+impl Recorder {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// An HTTP call with a JSON body and a token; returns the JSON answer.
+    pub async fn call(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+    ) -> Value {
+        let url = format!("{}{path}", self.base);
+        let started = (now_iso(), Instant::now());
+        let mut request = self.http.request(method.parse().expect("method"), &url);
+        let mut headers = Vec::new();
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+            headers.push(Header::new("Authorization", format!("Bearer {token}")));
+        }
+        let post_data = body.as_ref().map(|b| PostData {
+            mime_type: "application/json".into(),
+            text: b.to_string(),
+        });
+        if let Some(body) = &body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let reply = request.send().await.expect("request sent");
+        let status = reply.status().as_u16();
+        let text = reply.text().await.expect("body read");
+        self.entries.push(Entry {
+            started_date_time: started.0,
+            time: started.1.elapsed().as_secs_f64() * 1000.0,
+            request: Request {
+                method: method.into(),
+                url,
+                headers,
+                post_data,
+                ..Request::default()
+            },
+            response: Response {
+                status,
+                content: Content {
+                    size: text.len() as i64,
+                    mime_type: "application/json".into(),
+                    text: Some(text.clone()),
+                    encoding: None,
+                },
+                ..Response::default()
+            },
+            ..Entry::default()
+        });
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+
+    /// Opens a websocket to the server (Engine.IO v4), recording its handshake.
+    pub async fn open(&mut self) -> RecordedSocket {
+        let url = format!(
+            "{}/socket.io/?EIO=4&transport=websocket",
+            self.base.replace("http://", "ws://")
+        );
+        let entry = Entry {
+            started_date_time: now_iso(),
+            request: Request {
+                method: "GET".into(),
+                url: url.clone(),
+                ..Request::default()
+            },
+            response: Response {
+                status: 101,
+                ..Response::default()
+            },
+            ..Entry::default()
+        };
+        let (stream, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("websocket opens");
+        let mut socket = RecordedSocket {
+            stream,
+            entry,
+            opened: Instant::now(),
+        };
+        socket.until(|t| t.starts_with('0')).await;
+        socket
+    }
+
+    /// Keeps a closed socket's entry.
+    pub async fn close(&mut self, mut socket: RecordedSocket) {
+        let _ = socket.stream.close(None).await;
+        socket.entry.time = socket.opened.elapsed().as_secs_f64() * 1000.0;
+        self.entries.push(socket.entry);
+    }
+
+    /// Writes the recording to a temporary file.
+    pub fn save(&self, label: &str) -> PathBuf {
+        let har = Har {
+            log: Log {
+                version: "1.2".into(),
+                creator: ticketclub::har::Creator {
+                    name: "tests/api/replay.rs".into(),
+                    version: "1".into(),
+                },
+                entries: self.entries.clone(),
+            },
+        };
+        let path = std::env::temp_dir().join(format!("{}.har", unique(label)));
+        std::fs::write(&path, serde_json::to_vec_pretty(&har).expect("json")).expect("written");
+        path
+    }
+}
+
+impl RecordedSocket {
+    fn keep(&mut self, direction: Direction, data: &str) {
+        self.entry.web_socket_messages.push(WebSocketMessage {
+            direction,
+            time: epoch_now(),
+            opcode: 1,
+            data: data.to_string(),
+        });
+    }
+
+    /// Sends an Engine.IO packet.
+    pub async fn send(&mut self, text: &str) {
+        self.keep(Direction::Send, text);
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Reads frames (answering pings) until one satisfies `done`; returns it.
+    pub async fn until(&mut self, done: impl Fn(&str) -> bool) -> String {
+        loop {
+            let next = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame in time")
+                .expect("the socket is open")
+                .expect("a readable frame");
+            let Message::Text(text) = next else { continue };
+            let text = text.to_string();
+            self.keep(Direction::Receive, &text);
+            if text == "2" {
+                self.send("3").await;
+                continue;
+            }
+            if done(&text) {
+                return text;
+            }
+        }
+    }
+}
+
+/// Signs up and buys two seats of session 2 through the original protocol, recorded.
+pub async fn record_legacy_purchase(base: &str) -> PathBuf {
+    record_legacy_purchase_of(base, &[1, 2]).await
+}
+
+/// Signs up and buys the seats in `columns` of row 1 through the original protocol, recorded.
+pub async fn record_legacy_purchase_of(base: &str, columns: &[i64]) -> PathBuf {
+    let mut r = Recorder::new(base);
+    let email = format!("{}@test.com", unique("legacy"));
+    let signed = r
+        .call(
+            "POST",
+            "/user/signup",
+            Some(json!({"name": "buyer", "email": email, "password": "secret1"})),
+            None,
+        )
+        .await;
+    let token = signed["data"]["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let t = Some(token.as_str());
+    r.call(
+        "POST",
+        "/session/validation",
+        Some(json!({"sessionId": SESSION})),
+        t,
+    )
+    .await;
+    let mut ws = r.open().await;
+    ws.send(&format!(
+        "40{}",
+        json!({"token": format!("Bearer {token}")})
+    ))
+    .await;
+    ws.until(|f| f.starts_with("40")).await;
+    ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
+    ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+    r.call("GET", &format!("/area/{SESSION}"), None, t).await;
+    ws.send(&format!(
+        r#"42["join room",{}]"#,
+        json!({"sessionId": SESSION, "areaId": AREA})
+    ))
+    .await;
+    r.call(
+        "POST",
+        "/seat",
+        Some(json!({"sessionId": SESSION, "areaId": AREA})),
+        t,
+    )
+    .await;
+    for &column in columns {
+        let seat = json!({"sessionId": SESSION, "areaId": AREA, "row": 1, "column": column,
+                          "rowIndex": 0, "columnIndex": column - 1});
+        ws.send(&format!(r#"42["select seat",{seat}]"#)).await;
+        ws.until(|f| f.starts_with(r#"42["self select seat""#))
+            .await;
+    }
+    let tickets: Vec<Value> = columns
+        .iter()
+        .map(|c| json!({"row": 1, "column": c}))
+        .collect();
+    let tickets = Value::Array(tickets);
+    let locked = r
+        .call(
+            "POST",
+            "/seat/lock",
+            Some(json!({"sessionId": SESSION, "areaId": AREA, "tickets": tickets})),
+            t,
+        )
+        .await;
+    ws.send(&format!(r#"42["lock seat",{tickets}]"#)).await;
+    let seat_ids: Vec<Value> = locked["tickets"]
+        .as_array()
+        .expect("locked tickets")
+        .iter()
+        .map(|t| t["seatId"].clone())
+        .collect();
+    let ordered = r
+        .call(
+            "POST",
+            "/order",
+            Some(json!({"sessionId": SESSION, "seatIds": seat_ids})),
+            t,
+        )
+        .await;
+    assert_eq!(ordered, json!({"ok": true}), "the recorded visit buys");
+    ws.send(r#"42["sold seat",[{"rowIndex":0,"columnIndex":0,"status_id":3}]]"#)
+        .await;
+    r.close(ws).await;
+    r.call("GET", "/user/profile", None, t).await;
+    r.save("legacy-purchase")
+}
+
+/// Signs up and buys one seat of session 2 through the app protocol (`/queue`, `/event-2`),
+/// both namespaces on one connection, recorded.
+pub async fn record_app_purchase(base: &str) -> PathBuf {
+    let mut r = Recorder::new(base);
+    let email = format!("{}@test.com", unique("app"));
+    let signed = r
+        .call(
+            "POST",
+            "/user/signup",
+            Some(json!({"name": "app buyer", "email": email, "password": "secret1"})),
+            None,
+        )
+        .await;
+    let token = signed["data"]["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let mut ws = r.open().await;
+    ws.send(&format!("40/queue,{}", json!({"token": token})))
+        .await;
+    ws.until(|f| f.starts_with("40/queue")).await;
+    ws.send(&format!(r#"42/queue,1["join",{{"sessionId":{SESSION}}}]"#))
+        .await;
+    let joined = ws.until(|f| f.starts_with("43/queue,1")).await;
+    assert!(joined.contains(r#""state":"admitted""#), "{joined}");
+    let ns = format!("/event-{SESSION}");
+    ws.send(&format!("40{ns},{}", json!({"token": token})))
+        .await;
+    ws.until(|f| f.starts_with(&format!("40{ns}"))).await;
+    ws.until(|f| f.contains(r#""window""#)).await;
+    ws.send(&format!(r#"42{ns},2["watch",{{"areaId":{AREA}}}]"#))
+        .await;
+    ws.until(|f| f.starts_with(&format!("43{ns},2"))).await;
+    let seat = json!({"areaId": AREA, "row": 3, "column": 3});
+    ws.send(&format!(r#"42{ns},3["select",{seat}]"#)).await;
+    ws.until(|f| f.starts_with(&format!("43{ns},3"))).await;
+    let seats = json!({"areaId": AREA, "seats": [{"row": 3, "column": 3}]});
+    ws.send(&format!(r#"42{ns},4["lock",{seats}]"#)).await;
+    ws.until(|f| f.starts_with(&format!("43{ns},4"))).await;
+    ws.send(&format!(r#"42{ns},5["order",{seats}]"#)).await;
+    let ordered = ws.until(|f| f.starts_with(&format!("43{ns},5"))).await;
+    assert!(ordered.contains(r#""ok":true"#), "{ordered}");
+    ws.send(&format!(r#"42{ns},6["leave",{{}}]"#)).await;
+    ws.until(|f| f.starts_with(&format!("43{ns},6"))).await;
+    r.close(ws).await;
+    r.save("app-purchase")
+}
+
+/// What the replay binary did.
+pub struct Replayed {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `ticketclub replay` with `args`.
+pub async fn replay(args: &[&str]) -> Replayed {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_ticketclub"))
+        .arg("replay")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(240), output)
+        .await
+        .expect("the replay ends")
+        .expect("the replay runs");
+    Replayed {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+async fn a_recording_replays_cleanly(engines: Engines, app_protocol: bool) {
+    let recorded_on = start(engines, |_| {}).await;
+    let file = if app_protocol {
+        record_app_purchase(&recorded_on.app.base).await
+    } else {
+        record_legacy_purchase(&recorded_on.app.base).await
+    };
+    let target = start(engines, |_| {}).await;
+    let report = std::env::temp_dir().join(format!("{}.json", unique("replay-report")));
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+        "--report",
+        path_str(&report),
+    ])
+    .await;
+    assert_eq!(
+        run.code, 0,
+        "a clean replay passes:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    let steps = json["files"][0]["users"][0]["steps"]
+        .as_array()
+        .expect("steps")
+        .clone();
+    assert!(steps.len() >= 8, "every answer is compared: {steps:?}");
+    assert!(steps.iter().all(|s| s["verdict"] == "pass"));
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_recording_replays_cleanly_on_the_embedded_engines() {
+    a_recording_replays_cleanly(Engines::Embedded, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_recording_replays_cleanly_on_mysql_and_redis() {
+    a_recording_replays_cleanly(Engines::Shared, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_recording_replays_cleanly_on_the_embedded_engines() {
+    a_recording_replays_cleanly(Engines::Embedded, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_recording_replays_cleanly_on_mysql_and_redis() {
+    a_recording_replays_cleanly(Engines::Shared, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_ticket_limit_is_reported_at_the_second_seat_and_fails_the_run() {
+    let recorded_on = start(Engines::Embedded, |_| {}).await;
+    let file = record_legacy_purchase(&recorded_on.app.base).await;
+    let target = start(Engines::Embedded, |s| s.ticket_limit = 1).await;
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let differing: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("DIFFER"))
+        .collect();
+    // The first seat is taken as recorded; the second is refused at the limit.
+    let first = differing.first().expect("a differing step");
+    assert!(first.contains("self select seat"), "{}", run.stdout);
+    let passed_selects = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("pass") && l.contains("self select seat"))
+        .count();
+    assert_eq!(passed_selects, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("expected:") && run.stdout.contains("received:"));
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smaller_queue_is_reported_at_check_limit_and_fails_the_run() {
+    let recorded_on = start(Engines::Embedded, |_| {}).await;
+    let file = record_legacy_purchase(&recorded_on.app.base).await;
+    let target = start(Engines::Embedded, |s| s.queue_limit = 1).await;
+    // Someone holds the only place on the buying page.
+    let mut occupant = Recorder::new(&target.app.base);
+    let (token, _) = target.app.sign_up("occupant").await;
+    let mut ws = occupant.open().await;
+    ws.send(&format!("40{}", json!({"token": token}))).await;
+    ws.until(|f| f.starts_with("40")).await;
+    ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
+    let passed = ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+    assert!(passed.contains(r#""pass":true"#), "{passed}");
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+        "--wait",
+        "1",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let first = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("DIFFER"))
+        .expect("a differing step");
+    assert!(first.contains("check limit"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("$[1].pass: recorded true, received false"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("$[1].waitPeople: recorded 0, received 1"),
+        "{}",
+        run.stdout
+    );
+    drop(ws);
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_virtual_users_from_one_recording_all_finish_and_no_seat_is_sold_twice() {
+    let recorded_on = start(Engines::Embedded, |_| {}).await;
+    // One seat: every user races for it, one buys it.
+    let file = record_legacy_purchase_of(&recorded_on.app.base, &[1]).await;
+    let target = start(Engines::Embedded, |s| s.queue_limit = 1000).await;
+    let report = std::env::temp_dir().join(format!("{}.json", unique("load-report")));
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+        "--users",
+        "200",
+        "--ramp",
+        "2",
+        "--report",
+        path_str(&report),
+    ])
+    .await;
+    assert_eq!(
+        run.code, 0,
+        "every user finishes:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    assert!(
+        run.stdout.contains("200 user(s), 200 finished"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("latency (ms)") && run.stdout.contains("select seat"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("200/200 users"),
+        "a progress line: {}",
+        run.stderr
+    );
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("json");
+    assert_eq!(json["files"][0]["summary"]["finished"], 200);
+    let db = target.app.db();
+    let sold_twice: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM (SELECT d.seat_id FROM order_detail d JOIN `order` o ON o.id = d.order_id \
+             WHERE o.session_id = ?1 GROUP BY d.seat_id HAVING COUNT(*) > 1)",
+            [SESSION],
+            |row| row.get(0),
+        )
+        .expect("orders read");
+    assert_eq!(sold_twice, 0, "no seat sold twice");
+    let sold: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM order_detail d JOIN `order` o ON o.id = d.order_id WHERE o.session_id = ?1",
+            [SESSION],
+            |row| row.get(0),
+        )
+        .expect("orders read");
+    assert_eq!(sold, 1, "the raced seat is sold once");
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(report);
+}
+
+#[tokio::test]
+async fn bad_files_get_one_clear_error_line_each() {
+    let dir = std::env::temp_dir();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(format!("{}.har", unique(name)));
+        std::fs::write(&path, text).expect("written");
+        path
+    };
+    let entry = |frames: Value| {
+        json!({"log": {"entries": [{"startedDateTime": "2026-01-01T00:00:00Z", "time": 1,
+            "request": {"method": "GET", "url": "ws://h/socket.io/?EIO=4&transport=websocket"},
+            "response": {"status": 101}, "_webSocketMessages": frames}]}})
+        .to_string()
+    };
+    let cases = [
+        (write("not-har", "<html>hi</html>"), "not a HAR file"),
+        (
+            write("truncated", r#"{"log": {"entries": [{"startedDateTime": "#),
+            "truncated JSON",
+        ),
+        (write("json", r#"{"hello": 1}"#), "not a HAR 1.2 file"),
+        (
+            write("http-only", &json!({"log": {"entries": []}}).to_string()),
+            "no Socket.IO traffic",
+        ),
+        (
+            write(
+                "binary",
+                &entry(json!([{"type": "send", "time": 1.0, "opcode": 2, "data": "AQI="}])),
+            ),
+            "binary websocket frame",
+        ),
+        (
+            write(
+                "other",
+                &entry(json!([{"type": "send", "time": 1.0, "opcode": 1, "data": "{\"op\":1}"}])),
+            ),
+            "not an Engine.IO v4",
+        ),
+    ];
+    for (path, says) in &cases {
+        let run = replay(&[path_str(path), "--target", "http://127.0.0.1:9"]).await;
+        assert_eq!(run.code, 2, "{}: {}", path.display(), run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "one line: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"));
+        let _ = std::fs::remove_file(path);
+    }
+}

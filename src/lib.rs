@@ -19,6 +19,7 @@ pub(crate) mod http;
 pub(crate) mod js;
 pub(crate) mod metrics;
 pub(crate) mod realtime;
+pub(crate) mod record;
 pub mod replay;
 pub(crate) mod server;
 pub(crate) mod service;

@@ -194,6 +194,7 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
             .map(|c| json!({"row": c.row, "column": c.column, "status": super::app::status_name(c.status)}))
             .collect();
         let body = json!({"areaId": seats.area, "version": version, "changes": changes});
+        super::tap::pushed(&watchers, "seats", &[&body]);
         if let Err(e) = watchers.emit("seats", &body).await {
             tracing::debug!(error = %e, "a seats push failed");
         }

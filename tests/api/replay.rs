@@ -671,3 +671,152 @@ async fn bad_files_get_one_clear_error_line_each() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// The visit files the server's recorder wrote into `dir`.
+fn recordings_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "har"));
+    files.sort();
+    files
+}
+
+async fn a_server_recording_replays_cleanly(engines: Engines, app_protocol: bool) {
+    let dir = std::env::temp_dir().join(unique("recordings"));
+    let recording_dir = dir.display().to_string();
+    let recorded_on = start(engines, move |s| s.record.dir = Some(recording_dir)).await;
+    let client_file = if app_protocol {
+        record_app_purchase(&recorded_on.app.base).await
+    } else {
+        record_legacy_purchase(&recorded_on.app.base).await
+    };
+    let _ = std::fs::remove_file(client_file);
+    // Stopping drains the recorder: every visit is written.
+    let Server { app, _db, _redis } = recorded_on;
+    app.stop().await;
+    let files = recordings_in(&dir);
+    assert_eq!(files.len(), 1, "one visit, one file: {files:?}");
+    let text = std::fs::read_to_string(&files[0]).expect("recording read");
+    assert!(!text.contains("secret1"), "no password in a recording");
+    assert!(!text.contains("eyJ"), "no token in a recording");
+    assert!(text.contains("[redacted]"));
+    let target = start(engines, |_| {}).await;
+    let run = replay(&[
+        path_str(&files[0]),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+    ])
+    .await;
+    assert_eq!(
+        run.code, 0,
+        "the server's recording replays cleanly:\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let passed = run.stdout.lines().filter(|l| l.contains(" pass ")).count();
+    assert!(
+        passed >= 8,
+        "the sockets' answers are compared too:\n{}",
+        run.stdout
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_recording_of_a_legacy_visit_replays_cleanly_on_the_embedded_engines() {
+    a_server_recording_replays_cleanly(Engines::Embedded, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_recording_of_a_legacy_visit_replays_cleanly_on_mysql_and_redis() {
+    a_server_recording_replays_cleanly(Engines::Shared, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_recording_of_an_app_visit_replays_cleanly_on_the_embedded_engines() {
+    a_server_recording_replays_cleanly(Engines::Embedded, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_recording_of_an_app_visit_replays_cleanly_on_mysql_and_redis() {
+    a_server_recording_replays_cleanly(Engines::Shared, true).await;
+}
+
+async fn wait_for_files(dir: &Path, at_least: usize) -> Vec<PathBuf> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let files = recordings_in(dir);
+        if files.len() >= at_least || Instant::now() > deadline {
+            return files;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_are_whole_har_files_while_the_server_runs_and_rotate_by_size() {
+    let dir = std::env::temp_dir().join(unique("recordings-rotate"));
+    let recording_dir = dir.display().to_string();
+    let server = start(Engines::Embedded, move |s| {
+        s.record.dir = Some(recording_dir);
+        s.record.file_bytes = 3_000;
+    })
+    .await;
+    let client_file = record_legacy_purchase(&server.app.base).await;
+    let _ = std::fs::remove_file(client_file);
+    // Written within the flush second, while the server still runs.
+    let files = wait_for_files(&dir, 2).await;
+    assert!(
+        files.len() >= 2,
+        "a visit over 3,000 bytes rotates into parts: {files:?}"
+    );
+    for file in &files {
+        let har: Har = serde_json::from_slice(&std::fs::read(file).expect("read"))
+            .unwrap_or_else(|e| panic!("{} is whole HAR JSON: {e}", file.display()));
+        assert!(!har.log.entries.is_empty());
+    }
+    let metrics = server.app.get("/metrics").await;
+    let text = metrics.body.as_str().unwrap_or_default().to_string();
+    assert!(text.contains("ticketclub_record_dropped_total"), "{text}");
+    assert!(text.contains("ticketclub_record_files_written_total"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_filter_or_a_zero_sample_records_nothing_and_recording_is_off_by_default() {
+    for (label, tweak) in [
+        ("other-session", (Some(9), 1.0)),
+        ("sample-zero", (None, 0.0)),
+    ] {
+        let dir = std::env::temp_dir().join(unique(label));
+        let recording_dir = dir.display().to_string();
+        let server = start(Engines::Embedded, move |s| {
+            s.record.dir = Some(recording_dir);
+            (s.record.session, s.record.sample) = tweak;
+        })
+        .await;
+        let client_file = record_legacy_purchase(&server.app.base).await;
+        let _ = std::fs::remove_file(client_file);
+        let Server { app, _db, _redis } = server;
+        app.stop().await;
+        assert_eq!(recordings_in(&dir), Vec::<PathBuf>::new(), "{label}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    // The filter on the session bought: recorded.
+    let dir = std::env::temp_dir().join(unique("this-session"));
+    let recording_dir = dir.display().to_string();
+    let server = start(Engines::Embedded, move |s| {
+        s.record.dir = Some(recording_dir);
+        s.record.session = Some(SESSION);
+    })
+    .await;
+    let client_file = record_legacy_purchase(&server.app.base).await;
+    let _ = std::fs::remove_file(client_file);
+    let Server { app, _db, _redis } = server;
+    app.stop().await;
+    assert_eq!(recordings_in(&dir).len(), 1);
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(Settings::for_tests().record.dir.is_none(), "off by default");
+}

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
 use super::{
     Refused, authenticate, bad_request, fail, id_field, ok, reply, status_name, window_ends_at,
@@ -10,6 +10,7 @@ use super::{
 use crate::domain::ids::{AreaId, SessionId};
 use crate::domain::time::now_millis;
 use crate::realtime::order::{Turn, Turnstile};
+use crate::realtime::tap::Ack;
 use crate::realtime::{Conn, new_holder, rooms};
 use crate::service::seats::{self, Position};
 use crate::service::{ServiceError, visit};
@@ -75,6 +76,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
     s.on("unlock", on_unlock::<A>);
     s.on("order", on_order::<A>);
     s.on("leave", on_leave::<A>);
+    crate::realtime::tap::attach(&s, &state, user);
     Ok(())
 }
 
@@ -89,6 +91,9 @@ pub(crate) async fn on_connect<A: Adapter>(
     };
     let ends = window_ends_at(&state, session, conn.user()).await;
     let body = json!({"endsAt": ends, "serverNow": now_millis()});
+    if let Some(tap) = crate::realtime::tap::of(&s) {
+        tap.emitted("window", &[&body]);
+    }
     if let Err(e) = s.emit("window", &body) {
         tracing::debug!(error = %e, "sending window failed");
     }
@@ -136,7 +141,7 @@ async fn on_watch<A: Adapter>(
     mut turn: Turn,
     s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -181,7 +186,7 @@ async fn on_watch<A: Adapter>(
 async fn on_select<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -198,7 +203,7 @@ async fn on_select<A: Adapter>(
 async fn on_unselect<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -242,7 +247,7 @@ fn seat_request(
 async fn on_lock<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -269,7 +274,7 @@ async fn on_lock<A: Adapter>(
 async fn on_unlock<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -289,7 +294,7 @@ async fn on_unlock<A: Adapter>(
 async fn on_order<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -313,7 +318,7 @@ async fn on_order<A: Adapter>(
 
 async fn on_leave<A: Adapter>(
     mut turn: Turn,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {

@@ -255,9 +255,11 @@ async fn visit_ended<A: Adapter>(
 ) {
     let room = rooms::entrant(session, user);
     if let Some(visitor) = rooms::to(io, room.clone())
-        && let Err(e) = visitor
-            .emit(WINDOW_EXPIRED, &json!({"sessionId": session}))
-            .await
+        && let Err(e) = {
+            let body = json!({"sessionId": session});
+            super::tap::pushed(&visitor, WINDOW_EXPIRED, &[&body]);
+            visitor.emit(WINDOW_EXPIRED, &body).await
+        }
     {
         tracing::debug!(error = %e, "sending window expired failed");
     }

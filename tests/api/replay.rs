@@ -820,3 +820,62 @@ async fn a_session_filter_or_a_zero_sample_records_nothing_and_recording_is_off_
     let _ = std::fs::remove_dir_all(dir);
     assert!(Settings::for_tests().record.dir.is_none(), "off by default");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_map_signs_the_replay_in_as_the_listed_account() {
+    let recorded_on = start(Engines::Embedded, |_| {}).await;
+    let file = record_legacy_purchase_of(&recorded_on.app.base, &[5]).await;
+    let target = start(Engines::Embedded, |_| {}).await;
+    let email = format!("{}@test.com", unique("mapped"));
+    let signed = target
+        .app
+        .post(
+            "/user/signup",
+            json!({"name": "mapped", "email": email, "password": "secret1"}),
+            None,
+        )
+        .await;
+    let user = signed.body["data"]["user"]["id"].as_i64().expect("user id");
+    let accounts = std::env::temp_dir().join(format!("{}.json", unique("accounts")));
+    std::fs::write(
+        &accounts,
+        json!([{"email": email, "password": "secret1"}]).to_string(),
+    )
+    .expect("written");
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--speed",
+        "max",
+        "--accounts",
+        path_str(&accounts),
+    ])
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    // The listed account bought the seat (the recorded sign-up became its sign-in).
+    let buyer: i64 = target
+        .app
+        .db()
+        .query_row(
+            "SELECT o.user_id FROM `order` o WHERE o.session_id = ?1",
+            [SESSION],
+            |row| row.get(0),
+        )
+        .expect("one order");
+    assert_eq!(buyer, user);
+    std::fs::write(&accounts, "[{\"email\": 1}]").expect("written");
+    let run = replay(&[
+        path_str(&file),
+        "--target",
+        &target.app.base,
+        "--accounts",
+        path_str(&accounts),
+    ])
+    .await;
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not a JSON list"), "{}", run.stderr);
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(accounts);
+}

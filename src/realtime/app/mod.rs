@@ -218,7 +218,10 @@ pub(crate) async fn visit_ended<A: Adapter>(
 ) {
     let body = json!({"sessionId": session, "reason": reason});
     if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
-        && let Err(e) = queue.emit("removed", &body).await
+        && let Err(e) = {
+            super::tap::pushed(&queue, "removed", &[&body]);
+            queue.emit("removed", &body).await
+        }
     {
         tracing::debug!(error = %e, "sending removed failed");
     }
@@ -226,6 +229,7 @@ pub(crate) async fn visit_ended<A: Adapter>(
     let Some(page) = rooms::to_in(io, &ns, rooms::user(user)) else {
         return;
     };
+    super::tap::pushed(&page, "expired", &[&json!({})]);
     if let Err(e) = page.emit("expired", &json!({})).await {
         tracing::debug!(error = %e, "sending expired failed");
     }

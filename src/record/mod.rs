@@ -90,3 +90,34 @@ impl Recorder {
 pub(crate) fn now_epoch() -> f64 {
     chrono::Utc::now().timestamp_micros() as f64 / 1e6
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dropped(metrics: &metrics_exporter_prometheus::PrometheusHandle) -> f64 {
+        metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("ticketclub_record_dropped_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[tokio::test]
+    async fn a_full_buffer_drops_and_counts_instead_of_waiting() {
+        let metrics = crate::metrics::install();
+        let (items, _writer_is_stuck) = mpsc::channel(1);
+        let recorder = Recorder { items };
+        let before = dropped(&metrics);
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            recorder.record(Item::Close {
+                conn: "c".into(),
+                at: 0.0,
+            });
+        }
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+        assert_eq!(dropped(&metrics) - before, 2.0);
+    }
+}

@@ -84,7 +84,8 @@ async fn a_purchase_recorded_in_chromium_replays_and_a_full_page_is_reported() {
     recorded_on.stop().await;
 
     let target = spawn_app().await;
-    let run = crate::replay::replay(&[&har_arg, "--target", &target.base, "--speed", "max"]).await;
+    let run =
+        crate::har_client::replay(&[&har_arg, "--target", &target.base, "--speed", "max"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for step in [
         "connect /",
@@ -104,13 +105,13 @@ async fn a_purchase_recorded_in_chromium_replays_and_a_full_page_is_reported() {
 
     let full = spawn_app_with(|s| s.queue_limit = 1).await;
     let (token, _) = full.sign_up("occupant").await;
-    let mut occupant = crate::replay::Recorder::new(&full.base);
+    let mut occupant = crate::har_client::Recorder::new(&full.base);
     let mut ws = occupant.open().await;
     ws.send(&format!("40{}", json!({"token": token}))).await;
     ws.until(|f| f.starts_with("40")).await;
     ws.send(r#"42["check limit",2]"#).await;
     ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
-    let run = crate::replay::replay(&[
+    let run = crate::har_client::replay(&[
         &har_arg, "--target", &full.base, "--speed", "max", "--wait", "1",
     ])
     .await;

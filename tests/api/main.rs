@@ -13,6 +13,7 @@ mod differential_room;
 mod differential_seats;
 mod estimates;
 mod fair_start;
+mod har_client;
 mod hardening;
 mod helpers;
 mod http_contract;

@@ -4,7 +4,7 @@
 //! recording no socket carries one, and each hook is one extension lookup.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
@@ -19,8 +19,9 @@ use crate::har::Direction;
 use crate::record::{Item, Recorder, now_epoch};
 use crate::state::AppState;
 
-/// Set once any server of the process records: room pushes look for taps only then.
-static RECORDING: AtomicBool = AtomicBool::new(false);
+/// Recorded sockets alive in the process: room pushes look for taps only while there are some
+/// (walking a seat room's watchers for each push would cost a rush for nothing).
+static TAPPED: AtomicUsize = AtomicUsize::new(0);
 
 /// A recorded socket's link to the recorder.
 #[derive(Clone)]
@@ -36,6 +37,7 @@ struct TapInner {
 impl Drop for TapInner {
     /// The socket is gone (its extensions are dropped with it): its connection closes.
     fn drop(&mut self) {
+        TAPPED.fetch_sub(1, Ordering::Relaxed);
         let conn = std::mem::take(&mut self.conn);
         self.recorder.record(Item::Close {
             conn,
@@ -69,7 +71,6 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
     let Some(recorder) = state.recorder.clone() else {
         return;
     };
-    RECORDING.store(true, Ordering::Relaxed);
     let ns = s.ns().to_string();
     let prefix = if ns == "/" {
         String::new()
@@ -91,6 +92,7 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
         host,
         at: now_epoch(),
     });
+    TAPPED.fetch_add(1, Ordering::Relaxed);
     let tap = Tap(Arc::new(TapInner {
         recorder,
         conn,
@@ -123,7 +125,7 @@ pub(crate) fn received<A: Adapter>(s: &Socket<A>, raw: &RawValue, ack: Option<i6
 
 /// A push to a room: recorded for each recorded socket of this instance in it.
 pub(crate) fn pushed<A: Adapter>(to: &BroadcastOperators<A>, event: &str, args: &[&Value]) {
-    if !RECORDING.load(Ordering::Relaxed) {
+    if TAPPED.load(Ordering::Relaxed) == 0 {
         return;
     }
     for socket in to.clone().sockets() {

@@ -11,7 +11,7 @@
 //! 4. disconnect every socket (its clients reconnect elsewhere and resume);
 //! 5. stop accepting and let in-flight requests finish, within the grace;
 //! 6. drain the news queues of what the closing produced (through Redis it still reaches the
-//!    other instances' sockets) and end them;
+//!    other instances' sockets) and end them; the visit recorder writes what it holds;
 //! 7. wait for every tracked background task, within the grace.
 
 use std::future::Future;
@@ -69,12 +69,20 @@ impl Application {
             .context("opening storage")?;
         tracing::info!(engines = %store.description, "storage ready");
         let image_base = settings.image_base_for(address);
-        let state = AppState::new(settings, store, auth, image_base);
+        let mut state = AppState::new(settings, store, auth, image_base);
         let background = Background {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             drain: CancellationToken::new(),
         };
+        // The recorder's writer drains with the news queues: what the closing sockets said
+        // is still written.
+        state.recorder = crate::record::Recorder::start(
+            &state.settings.record,
+            state.auth.clone(),
+            &background.tasks,
+            background.drain.clone(),
+        )?;
         let redis = state
             .settings
             .redis_url

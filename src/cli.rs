@@ -1,4 +1,5 @@
-//! The command line: a subcommand (`serve`, the default, `migrate`, `seed`) and the [`Settings`].
+//! The command line: a subcommand (`serve`, the default, `migrate`, `seed`, `replay`) and the
+//! [`Settings`].
 //!
 //! Lives in the library, not `main.rs`, so tests can parse command lines the way the binary does.
 
@@ -21,7 +22,7 @@ pub struct Cli {
 }
 
 /// The binary's subcommands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Subcommand)]
+#[derive(Clone, Debug, Subcommand)]
 pub enum Command {
     /// Serve HTTP and Socket.IO (the default).
     Serve,
@@ -29,6 +30,9 @@ pub enum Command {
     Migrate,
     /// Load the demo catalog and accounts into an empty database, then exit.
     Seed,
+    /// Play HAR recordings of visits back against a server and compare every answer
+    /// (docs/har.md); non-zero exit on any difference.
+    Replay(crate::replay::ReplayArgs),
 }
 
 impl Cli {
@@ -58,7 +62,7 @@ impl Cli {
 
     /// The subcommand to run.
     pub fn subcommand(&self) -> Command {
-        self.command.unwrap_or(Command::Serve)
+        self.command.clone().unwrap_or(Command::Serve)
     }
 }
 
@@ -73,27 +77,21 @@ mod tests {
     #[test]
     fn settings_are_accepted_after_the_subcommand() {
         let cli = parse(&["ticketclub", "serve", "--addr", "127.0.0.1:4000"]);
-        assert_eq!(
-            (cli.subcommand(), cli.settings.addr.port()),
-            (Command::Serve, 4000)
-        );
+        assert!(matches!(cli.subcommand(), Command::Serve));
+        assert_eq!(cli.settings.addr.port(), 4000);
         let cli = parse(&["ticketclub", "migrate", "--database-url", "sqlite:x.db"]);
-        assert_eq!(cli.subcommand(), Command::Migrate);
+        assert!(matches!(cli.subcommand(), Command::Migrate));
         assert_eq!(cli.settings.database_url, "sqlite:x.db");
     }
 
     #[test]
     fn settings_before_the_subcommand_and_no_subcommand_still_work() {
         let cli = parse(&["ticketclub", "--queue-limit", "7", "seed"]);
-        assert_eq!(
-            (cli.subcommand(), cli.settings.queue_limit),
-            (Command::Seed, 7)
-        );
+        assert!(matches!(cli.subcommand(), Command::Seed));
+        assert_eq!(cli.settings.queue_limit, 7);
         let cli = parse(&["ticketclub", "--queue-limit", "5"]);
-        assert_eq!(
-            (cli.subcommand(), cli.settings.queue_limit),
-            (Command::Serve, 5)
-        );
+        assert!(matches!(cli.subcommand(), Command::Serve));
+        assert_eq!(cli.settings.queue_limit, 5);
     }
 
     #[test]
@@ -106,6 +104,36 @@ mod tests {
                 assert!(help.contains(flag), "`{sub} --help` lacks {flag}:\n{help}");
             }
         }
+    }
+
+    #[test]
+    fn replay_takes_files_a_target_and_load_options() {
+        let cli = parse(&[
+            "ticketclub",
+            "replay",
+            "a.har",
+            "b.har",
+            "--target",
+            "http://h:1",
+            "--speed",
+            "max",
+            "--users",
+            "200",
+            "--ramp",
+            "5",
+            "--report",
+            "out.json",
+        ]);
+        let Command::Replay(args) = cli.subcommand() else {
+            panic!("not replay");
+        };
+        assert_eq!(args.files.len(), 2);
+        assert_eq!((args.users, args.ramp), (200, 5.0));
+        assert_eq!(args.speed, crate::replay::Speed::Max);
+        assert!(
+            Cli::try_parse_args(["ticketclub", "replay", "a.har"]).is_err(),
+            "--target is required"
+        );
     }
 
     #[test]

@@ -8,6 +8,10 @@ use ticketclub::telemetry;
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse_args();
     telemetry::init(cli.settings.log_format);
+    if let Command::Replay(args) = cli.subcommand() {
+        // A client: its report is the output, and its exit code says whether it matched.
+        std::process::exit(ticketclub::replay::run(args).await);
+    }
     tracing::info!(settings = ?cli.settings, "starting");
     match cli.subcommand() {
         Command::Serve => {
@@ -16,6 +20,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => ticketclub::storage::admin::migrate(&cli.settings).await,
         Command::Seed => ticketclub::storage::admin::seed(&cli.settings).await,
+        Command::Replay(_) => Ok(()),
     }
 }
 

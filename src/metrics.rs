@@ -84,6 +84,8 @@ fn register_every_series() {
         "ticketclub_seat_conflicts_total",
         "ticketclub_db_pool_timeouts_total",
         "ticketclub_attempts_refused_total",
+        "ticketclub_record_dropped_total",
+        "ticketclub_record_files_written_total",
     ] {
         counter!(name).increment(0);
     }
@@ -116,6 +118,16 @@ impl DepartureReason {
             DepartureReason::CrashedInstance => "crashed_instance",
         }
     }
+}
+
+/// A recorded exchange or frame was dropped: the recorder's buffer was full.
+pub(crate) fn record_dropped() {
+    counter!("ticketclub_record_dropped_total").increment(1);
+}
+
+/// A visit's HAR file was written (or rewritten with what came since).
+pub(crate) fn record_file_written() {
+    counter!("ticketclub_record_files_written_total").increment(1);
 }
 
 /// A socket connected (+1) or disconnected (-1).

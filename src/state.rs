@@ -43,6 +43,8 @@ pub(crate) struct AppState {
     pub estimator: Estimator,
     /// Sessions whose fair-start draw this instance has seen run.
     pub draws: Draws,
+    /// Where visits are recorded, when recording is on (`TICKETCLUB_RECORD_DIR`).
+    pub recorder: Option<crate::record::Recorder>,
     image_base: Arc<str>,
 }
 
@@ -68,6 +70,7 @@ impl AppState {
             graces: Graces::default(),
             estimator: Estimator::default(),
             draws: Draws::default(),
+            recorder: None,
             image_base: image_base.into(),
         }
     }

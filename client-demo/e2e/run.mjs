@@ -14,9 +14,12 @@
 // A screenshot of every step goes to --out.
 // Scenario `expiry` (a server with a window of a few seconds): the server ends A's window, and
 // the page says so in plain words and returns to the start.
+// Scenario `record` (with --har FILE): one buyer signs up and buys a seat while Chrome DevTools'
+// network events (CDP) are turned into a HAR 1.2 file with `_webSocketMessages`, the file
+// `ticketclub replay` plays back (tests/api/browser.rs).
 // Exit code 0 when every step passed, 1 with the failing step's message otherwise.
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -49,12 +52,12 @@ let passed = 0;
 const pages = {};
 const pageErrors = [];
 
-const SCENARIOS = { flow, expiry, admin };
+const SCENARIOS = { flow, expiry, admin, record };
 
 async function main() {
   if (!BASE.startsWith("http")) throw usage("--url http://HOST:PORT is required");
   const scenario = SCENARIOS[args.scenario ?? "flow"];
-  if (!scenario) throw usage(`unknown --scenario ${args.scenario} (flow, expiry, admin)`);
+  if (!scenario) throw usage(`unknown --scenario ${args.scenario} (flow, expiry, admin, record)`);
   mkdirSync(OUT, { recursive: true });
   // launch() runs chromium on a fresh temporary profile (user-data-dir) that is removed on close.
   // CHROMIUM_PATH lets a machine without Debian's chromium use another Chromium build (CI runners).
@@ -150,6 +153,120 @@ async function admin() {
     });
     await shot(o, "admin-04-removed");
   });
+}
+
+async function record() {
+  if (!args.har) throw usage("--scenario record needs --har FILE");
+  const a = await open("A", { width: 1100, height: 900 });
+  const har = await captureHar(a);
+  await step("A signs up, enters the buying page, selects, locks and buys a seat (recorded)", async () => {
+    await signUp(a, "rec");
+    await a.goto(`${BASE}/#/event/${SESSION.event}`);
+    await a.locator(".session-row button").first().click();
+    await a.waitForURL(/#\/select$/);
+    await a.locator(`button[data-area="${SESSION.area}"]`).click();
+    await seat(a, SEAT).click();
+    await expectSeat(a, SEAT, 4, "selected by you");
+    await a.getByRole("button", { name: "Lock seats and continue" }).click();
+    await a.waitForURL(/#\/order$/);
+    await a.getByRole("button", { name: "Place order" }).click();
+    await a.waitForURL(/#\/success$/);
+    await expectText(a.locator("h1"), "Your tickets are booked");
+    // The success page closes the connection; let its close reach the recording.
+    await a.waitForTimeout(500);
+  });
+  await step("the network recording is saved as HAR", async () => {
+    const file = await har.save(resolve(args.har));
+    console.log(`HAR: ${file.entries} entries, ${file.frames} websocket frames -> ${args.har}`);
+    if (file.frames === 0 && file.polling === 0) throw new Error("no socket traffic was recorded");
+  });
+}
+
+/** Records a page's network traffic through CDP's Network domain, as DevTools' "Save all as HAR
+ *  with content" does: each request with its body and answer, each websocket with its frames. */
+async function captureHar(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Network.enable");
+  const entries = new Map();
+  const bodies = [];
+  let clock = null; // wall time minus the monotonic timestamp, in seconds
+  const wall = (t) => (clock === null ? Date.now() / 1000 : t + clock);
+  const iso = (t) => new Date(wall(t) * 1000).toISOString();
+  const headers = (h = {}) => Object.entries(h).map(([name, value]) => ({ name, value: String(value) }));
+  cdp.on("Network.requestWillBeSent", (e) => {
+    if (clock === null && e.wallTime) clock = e.wallTime - e.timestamp;
+    entries.set(e.requestId, {
+      start: e.timestamp,
+      entry: {
+        startedDateTime: iso(e.timestamp), time: 0,
+        request: { method: e.request.method, url: e.request.url, httpVersion: "HTTP/1.1",
+          headers: headers(e.request.headers), queryString: [], cookies: [], headersSize: -1, bodySize: -1,
+          ...(e.request.postData !== undefined ? { postData: { mimeType: e.request.headers["Content-Type"] ?? "", text: e.request.postData } } : {}) },
+        response: { status: 0, statusText: "", httpVersion: "HTTP/1.1", headers: [], cookies: [],
+          content: { size: 0, mimeType: "" }, redirectURL: "", headersSize: -1, bodySize: -1 },
+        cache: {}, timings: { send: 0, wait: 0, receive: 0 },
+      },
+    });
+  });
+  cdp.on("Network.responseReceived", (e) => {
+    const item = entries.get(e.requestId);
+    if (!item) return;
+    Object.assign(item.entry.response, { status: e.response.status, statusText: e.response.statusText,
+      headers: headers(e.response.headers) });
+    item.entry.response.content.mimeType = e.response.mimeType;
+  });
+  cdp.on("Network.loadingFinished", (e) => {
+    const item = entries.get(e.requestId);
+    if (!item) return;
+    item.entry.time = (e.timestamp - item.start) * 1000;
+    bodies.push(cdp.send("Network.getResponseBody", { requestId: e.requestId }).then(
+      (b) => Object.assign(item.entry.response.content, { text: b.body, size: b.body.length,
+        ...(b.base64Encoded ? { encoding: "base64" } : {}) }),
+      () => {},
+    ));
+  });
+  cdp.on("Network.webSocketCreated", (e) => {
+    entries.set(e.requestId, {
+      start: null,
+      entry: {
+        startedDateTime: new Date().toISOString(), time: 0,
+        request: { method: "GET", url: e.url, httpVersion: "HTTP/1.1", headers: [], queryString: [], cookies: [], headersSize: -1, bodySize: -1 },
+        response: { status: 101, statusText: "Switching Protocols", httpVersion: "HTTP/1.1", headers: [], cookies: [],
+          content: { size: 0, mimeType: "x-unknown" }, redirectURL: "", headersSize: -1, bodySize: -1 },
+        cache: {}, timings: { send: 0, wait: 0, receive: 0 }, _resourceType: "websocket", _webSocketMessages: [],
+      },
+    });
+  });
+  cdp.on("Network.webSocketWillSendHandshakeRequest", (e) => {
+    const item = entries.get(e.requestId);
+    if (!item) return;
+    item.start = e.timestamp;
+    item.entry.startedDateTime = new Date(e.wallTime * 1000).toISOString();
+    item.entry.request.headers = headers(e.request.headers);
+  });
+  const frame = (type) => (e) => {
+    const item = entries.get(e.requestId);
+    if (!item) return;
+    item.entry._webSocketMessages.push({ type, time: wall(e.timestamp), opcode: e.response.opcode, data: e.response.payloadData });
+  };
+  cdp.on("Network.webSocketFrameSent", frame("send"));
+  cdp.on("Network.webSocketFrameReceived", frame("receive"));
+  cdp.on("Network.webSocketClosed", (e) => {
+    const item = entries.get(e.requestId);
+    if (item && item.start !== null) item.entry.time = (e.timestamp - item.start) * 1000;
+  });
+  return {
+    async save(path) {
+      await Promise.all(bodies);
+      const list = [...entries.values()].map((i) => i.entry)
+        .sort((x, y) => x.startedDateTime.localeCompare(y.startedDateTime));
+      const har = { log: { version: "1.2", creator: { name: "client-demo/e2e (CDP)", version: "1" }, pages: [], entries: list } };
+      writeFileSync(path, JSON.stringify(har, null, 1));
+      const frames = list.reduce((n, e) => n + (e._webSocketMessages?.length ?? 0), 0);
+      const polling = list.filter((e) => /transport=polling/.test(e.request.url)).length;
+      return { entries: list.length, frames, polling };
+    },
+  };
 }
 
 async function flow() {

@@ -14,6 +14,45 @@ pub mod production;
 
 pub use limits::Limits;
 
+/// Recording of visits as HAR files (`src/record/`); off by default.
+#[derive(Clone, Debug, Args)]
+pub struct RecordSettings {
+    /// Folder to write one HAR file per visit to (HTTP calls and socket frames of one signed-in
+    /// person, tokens, passwords and cookies redacted). Unset: nothing is recorded.
+    #[arg(long = "record-dir", env = "TICKETCLUB_RECORD_DIR", value_parser = non_empty)]
+    pub dir: Option<String>,
+
+    /// Share of visits recorded, 0 to 1.
+    #[arg(long = "record-sample", env = "TICKETCLUB_RECORD_SAMPLE", default_value_t = 1.0, value_parser = fraction)]
+    pub sample: f64,
+
+    /// Record only visits to this session id.
+    #[arg(long = "record-session", env = "TICKETCLUB_RECORD_SESSION")]
+    pub session: Option<i64>,
+
+    /// A visit's file is closed and a new part begun past this many bytes.
+    #[arg(long = "record-file-bytes", env = "TICKETCLUB_RECORD_FILE_BYTES", default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(10_000..))]
+    pub file_bytes: u64,
+}
+
+impl Default for RecordSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            sample: 1.0,
+            session: None,
+            file_bytes: 5_000_000,
+        }
+    }
+}
+
+fn fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{text:?}: a number from 0 to 1")),
+    }
+}
+
 /// Everything the server can be told at startup.
 #[derive(Clone, Args)]
 pub struct Settings {
@@ -160,6 +199,10 @@ pub struct Settings {
     /// Abuse limits: body timeout, sign-in rates, trusted proxies, bcrypt concurrency.
     #[command(flatten)]
     pub limits: Limits,
+
+    /// Visit recording (docs/har.md): off unless a folder is given.
+    #[command(flatten)]
+    pub record: RecordSettings,
 }
 
 /// How log lines are written.
@@ -205,6 +248,7 @@ impl Settings {
             shutdown_grace: 2,
             header_timeout: 30,
             limits: Limits::for_tests(),
+            record: RecordSettings::default(),
         }
     }
 
@@ -275,6 +319,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("header_timeout", &self.header_timeout)
             .field("limits", &self.limits)
+            .field("record", &self.record)
             .finish()
     }
 }

@@ -35,7 +35,7 @@ fn api() -> Router<AppState> {
 /// The whole HTTP application: API at `/` and `/api`, assets, health, JSON 404s.
 pub(crate) fn router(state: AppState) -> Router {
     let body_timeout = state.settings.limits.body_timeout();
-    Router::new()
+    let mut routes = Router::new()
         .merge(api())
         .nest("/api", api())
         .merge(assets::router())
@@ -43,7 +43,15 @@ pub(crate) fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(admin::router())
         .fallback(not_found)
-        .layer(middleware::from_fn(record_latency))
+        .layer(middleware::from_fn(record_latency));
+    // Inside the body deadline, so a recorded request body is read under the same bound.
+    if let Some(recorder) = state.recorder.clone() {
+        routes = routes.layer(middleware::from_fn_with_state(
+            recorder,
+            crate::record::http::record_exchange,
+        ));
+    }
+    routes
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(MapRequestLayer::new(move |request| {
             body_timeout::bound(request, body_timeout)

@@ -156,6 +156,7 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
         let Some(entrant) = rooms::to(io, rooms::entrant(*session, *user)) else {
             return;
         };
+        super::tap::pushed(&entrant, "ready to go", &[]);
         if let Err(e) = entrant.emit("ready to go", &NO_ARGS).await {
             tracing::debug!(error = %e, "sending ready to go failed");
         }
@@ -168,6 +169,7 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
                 return;
             };
             // A closed socket fails here during a storm of departures: not worth a log line each.
+            super::tap::pushed(&entrant, "minus waiting people", &[&body]);
             if let Err(e) = entrant.emit("minus waiting people", &body).await {
                 tracing::debug!(error = %e, "sending a queue position failed");
             }

@@ -234,6 +234,7 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
             .map(|c| json!({"row": c.row, "column": c.column, "status": super::app::status_name(c.status)}))
             .collect();
         let body = json!({"areaId": seats.area, "version": version, "changes": changes});
+        super::tap::pushed(&watchers, "seats", &[&body]);
         if let Err(e) = watchers.emit("seats", &body).await {
             tracing::debug!(error = %e, "a seats push failed");
         }
@@ -317,9 +318,11 @@ async fn visit_ended<A: Adapter>(
 ) {
     let room = rooms::entrant(session, user);
     if let Some(visitor) = rooms::to(io, room.clone())
-        && let Err(e) = visitor
-            .emit(WINDOW_EXPIRED, &json!({"sessionId": session}))
-            .await
+        && let Err(e) = {
+            let body = json!({"sessionId": session});
+            super::tap::pushed(&visitor, WINDOW_EXPIRED, &[&body]);
+            visitor.emit(WINDOW_EXPIRED, &body).await
+        }
     {
         tracing::debug!(error = %e, "sending window expired failed");
     }

@@ -66,6 +66,7 @@ pub(crate) fn admit<A: Adapter>(
     raw: &mut RawValue,
     ack: Option<i64>,
 ) -> Result<(), Refusal> {
+    super::tap::received(s, raw, ack);
     if let Some(budget) = s.extensions.get::<EventBudget>() {
         match budget.admit() {
             Verdict::Admitted => {}

@@ -14,6 +14,7 @@ pub(crate) mod quota;
 pub(crate) mod resubscribe;
 pub(crate) mod rooms;
 pub(crate) mod seat_news;
+pub(crate) mod tap;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -454,6 +455,7 @@ async fn authenticate<A: Adapter>(
     s.extensions.insert(conn.clone());
     s.extensions.insert(Turnstile::default());
     intake::install(&s, &state.settings.limits, intake::Protocol::Legacy);
+    tap::attach(&s, &state, user);
     legacy::register(&s, &conn);
     Ok(())
 }

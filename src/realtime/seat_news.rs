@@ -68,6 +68,7 @@ impl SeatNews {
         event: &'static str,
         data: Value,
     ) {
+        super::tap::pushed(&to, event, &[&data]);
         self.queue(Box::pin(async move {
             // A watcher closing mid-rush fails here: not worth more than a debug line.
             if let Err(e) = to.emit(event, &data).await {

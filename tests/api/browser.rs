@@ -71,6 +71,67 @@ async fn run_scenario(scenario: &str, base: &str, extra: &[&str]) {
     );
 }
 
+/// A purchase in Chromium, recorded through CDP network events into a HAR (polling handshake,
+/// websocket upgrade, every HTTP call), replays cleanly against a fresh server; against a
+/// server whose only place on the buying page is taken, `check limit` is the first step that
+/// differs and the replay exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_recorded_in_chromium_replays_and_a_full_page_is_reported() {
+    require_browser();
+    let recorded_on = spawn_app().await;
+    let har = std::env::temp_dir().join(format!("{}.har", crate::helpers::unique("chromium")));
+    let har_arg = har.display().to_string();
+    run_scenario("record", &recorded_on.base, &["--har", &har_arg]).await;
+    recorded_on.stop().await;
+
+    let target = spawn_app().await;
+    let run =
+        crate::har_client::replay(&[&har_arg, "--target", &target.base, "--speed", "max"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for step in [
+        "connect /",
+        "check limit",
+        "self select seat",
+        "POST /order",
+    ] {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|l| l.contains(" pass ") && l.contains(step)),
+            "{step} is compared:\n{}",
+            run.stdout
+        );
+    }
+    target.stop().await;
+
+    let full = spawn_app_with(|s| s.queue_limit = 1).await;
+    let (token, _) = full.sign_up("occupant").await;
+    let mut occupant = crate::har_client::Recorder::new(&full.base);
+    let mut ws = occupant.open().await;
+    ws.send(&format!("40{}", json!({"token": token}))).await;
+    ws.until(|f| f.starts_with("40")).await;
+    ws.send(r#"42["check limit",2]"#).await;
+    ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+    let run = crate::har_client::replay(&[
+        &har_arg, "--target", &full.base, "--speed", "max", "--wait", "1",
+    ])
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let first = run
+        .stdout
+        .lines()
+        .find(|l| l.contains("DIFFER"))
+        .expect("a differing step");
+    assert!(first.contains("check limit"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("$[1].waitPeople: recorded 0, received 1"),
+        "{}",
+        run.stdout
+    );
+    let _ = std::fs::remove_file(har);
+}
+
 #[tokio::test]
 async fn the_demo_is_served_from_the_binary_and_nothing_else_of_its_folder() {
     let app = spawn_app().await;

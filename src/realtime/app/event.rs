@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
 
 use super::{
     Refused, authenticate, bad_request, fail, id_field, ok, reply, status_name, window_ends_at,
@@ -11,6 +11,7 @@ use crate::domain::ids::{AreaId, SessionId};
 use crate::domain::time::now_millis;
 use crate::realtime::order::{Turn, Turnstile};
 use crate::realtime::seat_news::SeatNews;
+use crate::realtime::tap::Ack;
 use crate::realtime::{Conn, new_holder, rooms};
 use crate::service::seats::{self, Position};
 use crate::service::{ServiceError, visit};
@@ -76,6 +77,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
     s.on("unlock", on_unlock::<A>);
     s.on("order", on_order::<A>);
     s.on("leave", on_leave::<A>);
+    crate::realtime::tap::attach(&s, &state, user);
     Ok(())
 }
 
@@ -90,6 +92,9 @@ pub(crate) async fn on_connect<A: Adapter>(
     };
     let ends = window_ends_at(&state, session, conn.user()).await;
     let body = json!({"endsAt": ends, "serverNow": now_millis()});
+    if let Some(tap) = crate::realtime::tap::of(&s) {
+        tap.emitted("window", &[&body]);
+    }
     if let Err(e) = s.emit("window", &body) {
         tracing::debug!(error = %e, "sending window failed");
     }
@@ -137,7 +142,7 @@ async fn on_watch<A: Adapter>(
     mut turn: Turn,
     s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -184,7 +189,7 @@ async fn on_watch<A: Adapter>(
 async fn on_select<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
@@ -203,7 +208,7 @@ async fn on_select<A: Adapter>(
 async fn on_unselect<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
@@ -249,7 +254,7 @@ fn seat_request(
 async fn on_lock<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
@@ -278,7 +283,7 @@ async fn on_lock<A: Adapter>(
 async fn on_unlock<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
@@ -300,7 +305,7 @@ async fn on_unlock<A: Adapter>(
 async fn on_order<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     State(news): State<SeatNews>,
     Extension(conn): Extension<Conn>,
@@ -326,7 +331,7 @@ async fn on_order<A: Adapter>(
 
 async fn on_leave<A: Adapter>(
     mut turn: Turn,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {

@@ -10,12 +10,13 @@ pub(crate) mod queue;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::extract::SocketRef;
 
 use super::rooms;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::Millis;
+use crate::realtime::tap::Ack;
 use crate::service::ServiceError;
 use crate::state::AppState;
 
@@ -94,14 +95,14 @@ pub(crate) fn code_of(e: &ServiceError) -> &'static str {
 }
 
 /// Answers an ack; a client that asked for none gets nothing.
-pub(crate) fn answer<A: Adapter>(ack: AckSender<A>, body: Value) {
+pub(crate) fn answer<A: Adapter>(ack: Ack<A>, body: Value) {
     if let Err(e) = ack.send(&body) {
         tracing::debug!(error = %e, "ack not sent (socket gone)");
     }
 }
 
 /// Answers `{ok: true, …fields}`.
-pub(crate) fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
+pub(crate) fn ok<A: Adapter>(ack: Ack<A>, fields: Value) {
     let mut body = json!({"ok": true});
     if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), fields) {
         body.extend(fields);
@@ -110,7 +111,7 @@ pub(crate) fn ok<A: Adapter>(ack: AckSender<A>, fields: Value) {
 }
 
 /// Answers a use-case error with its code.
-pub(crate) fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
+pub(crate) fn fail<A: Adapter>(ack: Ack<A>, e: &ServiceError) {
     let message = match e {
         ServiceError::Unavailable(_) => "a server fault; try again".to_string(),
         other => other.to_string(),
@@ -119,7 +120,7 @@ pub(crate) fn fail<A: Adapter>(ack: AckSender<A>, e: &ServiceError) {
 }
 
 /// Answers a use-case result: its fields on success, its code on failure.
-pub(crate) fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, ServiceError>) {
+pub(crate) fn reply<A: Adapter>(ack: Ack<A>, result: Result<Value, ServiceError>) {
     match result {
         Ok(fields) => ok(ack, fields),
         Err(e) => fail(ack, &e),
@@ -127,7 +128,7 @@ pub(crate) fn reply<A: Adapter>(ack: AckSender<A>, result: Result<Value, Service
 }
 
 /// Answers `bad_request` naming what was wrong with the payload.
-pub(crate) fn bad_request<A: Adapter>(ack: AckSender<A>, message: &str) {
+pub(crate) fn bad_request<A: Adapter>(ack: Ack<A>, message: &str) {
     answer(ack, error_body("bad_request", message));
 }
 
@@ -204,6 +205,7 @@ pub(crate) async fn admitted<A: Adapter>(
         return;
     };
     let body = json!({"sessionId": session, "windowEndsAt": ends});
+    super::tap::pushed(&to, "admitted", &[&body]);
     if let Err(e) = to.emit("admitted", &body).await {
         tracing::debug!(error = %e, "sending admitted failed");
     }
@@ -242,7 +244,10 @@ pub(crate) async fn visit_ended<A: Adapter>(
 ) {
     let body = json!({"sessionId": session, "reason": reason});
     if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
-        && let Err(e) = queue.emit("removed", &body).await
+        && let Err(e) = {
+            super::tap::pushed(&queue, "removed", &[&body]);
+            queue.emit("removed", &body).await
+        }
     {
         tracing::debug!(error = %e, "sending removed failed");
     }
@@ -250,6 +255,7 @@ pub(crate) async fn visit_ended<A: Adapter>(
     let Some(page) = rooms::to_in(io, &ns, rooms::user(user)) else {
         return;
     };
+    super::tap::pushed(&page, "expired", &[&json!({})]);
     if let Err(e) = page.emit("expired", &json!({})).await {
         tracing::debug!(error = %e, "sending expired failed");
     }

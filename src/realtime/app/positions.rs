@@ -206,6 +206,7 @@ async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, pau
     let wait = estimator.estimate(due.session, due.ahead, due.seconds);
     let estimate = super::queue::estimate(wait, paused);
     let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
+    crate::realtime::tap::pushed(&to, "position", &[&body]);
     if let Err(e) = to.emit("position", &body).await {
         tracing::debug!(error = %e, "a position push failed");
     }

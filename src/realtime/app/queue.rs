@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
 use super::{Refused, authenticate, bad_request, fail, ok, reply, session_field, window_ends_at};
@@ -10,6 +10,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
 use crate::domain::waiting_room::{Admission, Place};
 use crate::realtime::order::{Turn, Turnstile};
+use crate::realtime::tap::Ack;
 use crate::realtime::{Conn, give_back_if_gone, new_holder, rooms};
 use crate::service::estimate::Estimate;
 use crate::service::fair::{self, Joined};
@@ -59,6 +60,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
     s.on("status", on_status::<A>);
     s.on("leave", on_leave::<A>);
     s.on_disconnect(on_disconnect);
+    crate::realtime::tap::attach(&s, &state, user);
     Ok(())
 }
 
@@ -134,7 +136,7 @@ async fn on_join<A: Adapter>(
     mut turn: Turn,
     s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -190,7 +192,7 @@ async fn on_join<A: Adapter>(
 async fn on_status<A: Adapter>(
     mut turn: Turn,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {
@@ -221,7 +223,7 @@ async fn on_leave<A: Adapter>(
     mut turn: Turn,
     s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender<A>,
+    ack: Ack<A>,
     State(state): State<AppState>,
     Extension(conn): Extension<Conn>,
 ) {

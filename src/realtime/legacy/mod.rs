@@ -93,6 +93,9 @@ pub(crate) fn field<'a>(v: &'a Value, name: &str) -> &'a Value {
 
 pub(crate) async fn reply<A: Adapter>(s: &SocketRef<A>, event: &str, body: &Value) {
     until_connected(s).await;
+    if let Some(tap) = super::tap::of(s) {
+        tap.emitted(event, &[body]);
+    }
     if let Err(e) = s.emit(event, body) {
         tracing::debug!(error = %e, event, "reply not sent (socket gone)");
     }

@@ -1,0 +1,420 @@
+//! The recorder's one background task: items become visits, visits become files.
+//!
+//! A visit is one person's (account's) HTTP calls and socket connections, every namespace,
+//! from their first recorded call until none of their sockets is open and nothing came for
+//! [`VISIT_IDLE`]. Its file, `visit-{user}-{start ms}-{part}.har`, is rewritten each second
+//! while new things come (written to a temporary name, then renamed, so readers always find
+//! whole JSON); past the size limit a part is closed and the next one begun.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::http::Exchange;
+use super::{Item, redact};
+use crate::auth::Auth;
+use crate::config::RecordSettings;
+use crate::domain::ids::UserId;
+use crate::har::{
+    Content, Creator, Entry, Har, Header, Log, PostData, Request, Response, WebSocketMessage,
+};
+
+/// A visit without open sockets ends after this long without news.
+const VISIT_IDLE: Duration = Duration::from_secs(10);
+
+/// How often visits with news are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+pub(super) struct Writer {
+    dir: PathBuf,
+    sample: f64,
+    session: Option<i64>,
+    file_bytes: usize,
+    auth: Arc<Auth>,
+    visits: HashMap<UserId, Visit>,
+    /// Open connection → whose visit it belongs to.
+    conns: HashMap<String, UserId>,
+}
+
+struct Visit {
+    user: UserId,
+    start_ms: i64,
+    part: u32,
+    entries: Vec<Entry>,
+    /// Open connection → its entry.
+    open: HashMap<String, usize>,
+    session: Option<i64>,
+    sampled: bool,
+    dirty: bool,
+    last: Instant,
+}
+
+fn iso(at: f64) -> String {
+    chrono::DateTime::from_timestamp_micros((at * 1e6) as i64)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// True for a share `sample` of calls.
+fn sampled(sample: f64) -> bool {
+    if sample >= 1.0 {
+        return true;
+    }
+    let mut bytes = [0u8; 4];
+    if getrandom::fill(&mut bytes).is_err() {
+        return false;
+    }
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) < sample
+}
+
+/// The session a request or packet names: `/area/{id}`, `sessionId`, `check limit`'s bare
+/// number, or the `/event-{id}` namespace.
+fn session_of(path: &str, payload: Option<&Value>) -> Option<i64> {
+    if let Some(id) = path
+        .split('?')
+        .next()
+        .and_then(|p| p.rsplit_once("/area/").or_else(|| p.rsplit_once("/event-")))
+        .and_then(|(_, id)| id.split([',', '/']).next())
+        .and_then(|id| id.parse().ok())
+    {
+        return Some(id);
+    }
+    let payload = payload?;
+    let object = match payload {
+        Value::Array(items) if items.first() == Some(&Value::from("check limit")) => {
+            return items.get(1).and_then(Value::as_i64);
+        }
+        Value::Array(items) => items.get(1)?,
+        other => other,
+    };
+    object.get("sessionId").and_then(Value::as_i64)
+}
+
+impl Writer {
+    pub(super) fn new(settings: &RecordSettings, auth: Arc<Auth>) -> Self {
+        Self {
+            dir: PathBuf::from(settings.dir.clone().unwrap_or_default()),
+            sample: settings.sample,
+            session: settings.session,
+            file_bytes: settings.file_bytes as usize,
+            auth,
+            visits: HashMap::new(),
+            conns: HashMap::new(),
+        }
+    }
+
+    /// Takes items until `drain`, then writes what it holds and ends.
+    pub(super) async fn run(mut self, mut items: mpsc::Receiver<Item>, drain: CancellationToken) {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        loop {
+            tokio::select! {
+                item = items.recv() => match item {
+                    Some(item) => self.take(item),
+                    None => break,
+                },
+                _ = tick.tick() => self.flush(false).await,
+                () = drain.cancelled() => break,
+            }
+        }
+        while let Ok(item) = items.try_recv() {
+            self.take(item);
+        }
+        self.flush(true).await;
+    }
+
+    fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
+        let sample = self.sample;
+        let visit = self.visits.entry(user).or_insert_with(|| Visit {
+            user,
+            start_ms: (at * 1000.0) as i64,
+            part: 0,
+            entries: Vec::new(),
+            open: HashMap::new(),
+            session: None,
+            sampled: sampled(sample),
+            dirty: false,
+            last: Instant::now(),
+        });
+        visit.last = Instant::now();
+        visit
+    }
+
+    fn take(&mut self, item: Item) {
+        match item {
+            Item::Http(exchange) => self.http(*exchange),
+            Item::Open {
+                conn,
+                user,
+                ns,
+                host,
+                at,
+            } => {
+                let visit = self.visit(user, at);
+                visit.session = visit.session.or_else(|| session_of(&ns, None));
+                visit.open.insert(conn.clone(), visit.entries.len());
+                visit.entries.push(socket_entry(&host, at));
+                visit.dirty = true;
+                self.conns.insert(conn, user);
+            }
+            Item::Frame {
+                conn,
+                direction,
+                text,
+                at,
+            } => {
+                let Some(visit) = self.conns.get(&conn).and_then(|u| self.visits.get_mut(u)) else {
+                    return;
+                };
+                let Some(&index) = visit.open.get(&conn) else {
+                    return;
+                };
+                if visit.session.is_none() {
+                    let payload = text
+                        .find(['[', '{'])
+                        .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok());
+                    visit.session = session_of(&text, payload.as_ref());
+                }
+                visit.entries[index]
+                    .web_socket_messages
+                    .push(WebSocketMessage {
+                        direction,
+                        time: at,
+                        opcode: 1,
+                        data: format!("4{}", redact::packet(&text)),
+                    });
+                visit.last = Instant::now();
+                visit.dirty = true;
+            }
+            Item::Close { conn, at } => {
+                let Some(user) = self.conns.remove(&conn) else {
+                    return;
+                };
+                if let Some(visit) = self.visits.get_mut(&user)
+                    && let Some(index) = visit.open.remove(&conn)
+                {
+                    let entry = &mut visit.entries[index];
+                    let started = chrono::DateTime::parse_from_rfc3339(&entry.started_date_time)
+                        .map_or(at, |t| t.timestamp_micros() as f64 / 1e6);
+                    entry.time = ((at - started) * 1000.0).max(0.0);
+                    visit.last = Instant::now();
+                    visit.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// The account an exchange belongs to: its token's, or the one a sign-in answered with.
+    fn person(&self, exchange: &Exchange, answer: Option<&Value>) -> Option<UserId> {
+        if let Some(auth) = &exchange.authorization {
+            let token = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
+            if let Some(user) = self.auth.verify(token) {
+                return Some(user);
+            }
+        }
+        answer?["data"]["user"]["id"].as_i64().map(UserId)
+    }
+
+    fn http(&mut self, exchange: Exchange) {
+        let answer = exchange
+            .response_body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok());
+        let Some(user) = self.person(&exchange, answer.as_ref()) else {
+            return;
+        };
+        let request_text = String::from_utf8_lossy(&exchange.request_body).into_owned();
+        let request_json = serde_json::from_str::<Value>(&request_text).ok();
+        let session = session_of(&exchange.path, request_json.as_ref());
+        let entry = http_entry(&exchange, &request_text);
+        let visit = self.visit(user, exchange.started);
+        visit.session = visit.session.or(session);
+        visit.entries.push(entry);
+        visit.dirty = true;
+    }
+
+    /// Writes visits with news (all of them when `all`), and ends idle ones.
+    async fn flush(&mut self, all: bool) {
+        let idle: Vec<UserId> = self
+            .visits
+            .values()
+            .filter(|v| all || (v.open.is_empty() && v.last.elapsed() >= VISIT_IDLE))
+            .map(|v| v.user)
+            .collect();
+        let users: Vec<UserId> = self.visits.keys().copied().collect();
+        for user in users {
+            let ending = idle.contains(&user);
+            let Some(visit) = self.visits.get_mut(&user) else {
+                continue;
+            };
+            let wanted = visit.sampled
+                && match self.session {
+                    None => true,
+                    Some(only) => visit.session == Some(only),
+                };
+            if wanted && visit.dirty && !visit.entries.is_empty() {
+                write_visit(&self.dir, visit, self.file_bytes).await;
+            }
+            visit.dirty = false;
+            if ending {
+                self.visits.remove(&user);
+            }
+        }
+    }
+}
+
+/// Writes a visit's current part. Past `limit` bytes the part is closed with as many entries
+/// as fit (at least one) and the rest begins the next part; a connection still open continues
+/// there with the frames still to come.
+async fn write_visit(dir: &std::path::Path, visit: &mut Visit, limit: usize) {
+    loop {
+        let bytes = har_bytes(&visit.entries);
+        if bytes.len() <= limit || visit.entries.len() <= 1 {
+            write_part(dir, visit, bytes).await;
+            return;
+        }
+        let fits = (1..visit.entries.len())
+            .rev()
+            .find(|&k| har_bytes(&visit.entries[..k]).len() <= limit)
+            .unwrap_or(1);
+        write_part(dir, visit, har_bytes(&visit.entries[..fits])).await;
+        visit.part += 1;
+        let rest = visit.entries.split_off(fits);
+        let mut entries = Vec::new();
+        let mut open = HashMap::new();
+        for (conn, index) in &visit.open {
+            if *index < fits {
+                let mut shell = visit.entries[*index].clone();
+                shell.web_socket_messages.clear();
+                open.insert(conn.clone(), entries.len());
+                entries.push(shell);
+            }
+        }
+        let shells = entries.len();
+        for (conn, index) in &visit.open {
+            if *index >= fits {
+                open.insert(conn.clone(), index - fits + shells);
+            }
+        }
+        entries.extend(rest);
+        visit.entries = entries;
+        visit.open = open;
+    }
+}
+
+fn har_bytes(entries: &[Entry]) -> Vec<u8> {
+    let har = Har {
+        log: Log {
+            version: "1.2".into(),
+            creator: Creator {
+                name: "ticketclub".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            entries: entries.to_vec(),
+        },
+    };
+    serde_json::to_vec(&har).unwrap_or_default()
+}
+
+/// Writes one part atomically: a temporary file renamed over the last version.
+async fn write_part(dir: &std::path::Path, visit: &Visit, bytes: Vec<u8>) {
+    let name = format!("visit-{}-{}-{}.har", visit.user, visit.start_ms, visit.part);
+    let path = dir.join(&name);
+    let written = tokio::task::spawn_blocking(move || {
+        let temporary = path.with_extension("har.tmp");
+        std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, &path))
+    })
+    .await;
+    match written {
+        Ok(Ok(())) => crate::metrics::record_file_written(),
+        Ok(Err(e)) => tracing::warn!(error = %e, file = name, "writing a recording failed"),
+        Err(e) => tracing::warn!(error = %e, file = name, "the recording write task failed"),
+    }
+}
+
+fn socket_entry(host: &str, at: f64) -> Entry {
+    Entry {
+        started_date_time: iso(at),
+        request: Request {
+            method: "GET".into(),
+            url: format!("ws://{host}/socket.io/?EIO=4&transport=websocket"),
+            http_version: "HTTP/1.1".into(),
+            ..Request::default()
+        },
+        response: Response {
+            status: 101,
+            status_text: "Switching Protocols".into(),
+            http_version: "HTTP/1.1".into(),
+            ..Response::default()
+        },
+        ..Entry::default()
+    }
+}
+
+fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
+    let mut headers = Vec::new();
+    if let Some(auth) = &exchange.authorization {
+        headers.push(Header::new("Authorization", redact::authorization(auth)));
+    }
+    if let Some(kind) = &exchange.content_type {
+        headers.push(Header::new("Content-Type", kind.clone()));
+    }
+    let post_data = (!request_text.is_empty()).then(|| PostData {
+        mime_type: exchange.content_type.clone().unwrap_or_default(),
+        text: redact::body(request_text),
+    });
+    let text = exchange
+        .response_body
+        .as_ref()
+        .map(|b| redact::body(&String::from_utf8_lossy(b)));
+    Entry {
+        started_date_time: iso(exchange.started),
+        time: exchange.millis,
+        request: Request {
+            method: exchange.method.clone(),
+            url: format!("http://{}{}", exchange.host, exchange.path),
+            http_version: "HTTP/1.1".into(),
+            headers,
+            post_data,
+            ..Request::default()
+        },
+        response: Response {
+            status: exchange.status,
+            http_version: "HTTP/1.1".into(),
+            content: Content {
+                size: text.as_ref().map_or(-1, |t| t.len() as i64),
+                mime_type: exchange.response_type.clone().unwrap_or_default(),
+                text,
+                encoding: None,
+            },
+            ..Response::default()
+        },
+        ..Entry::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::session_of;
+    use serde_json::json;
+
+    #[test]
+    fn the_session_is_read_from_paths_bodies_and_packets() {
+        assert_eq!(session_of("/area/3", None), Some(3));
+        assert_eq!(session_of("/event-2", None), Some(2));
+        assert_eq!(session_of("/seat", Some(&json!({"sessionId": 4}))), Some(4));
+        assert_eq!(
+            session_of("2[\"check limit\",5]", Some(&json!(["check limit", 5]))),
+            Some(5)
+        );
+        assert_eq!(
+            session_of("2/queue,1[…]", Some(&json!(["join", {"sessionId": 6}]))),
+            Some(6)
+        );
+        assert_eq!(session_of("/user/profile", None), None);
+    }
+}

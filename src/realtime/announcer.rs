@@ -177,7 +177,7 @@ fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32,
                 order.push(key);
                 (0, 0)
             });
-            *entry = (entry.0 + 1, notice.seconds);
+            *entry = (entry.0 + notice.steps, notice.seconds);
         }
     }
     order.into_iter().map(|k| (k, tally[&k])).collect()
@@ -194,9 +194,12 @@ mod tests {
             promoted: promoted.map(UserId),
             notices: notified
                 .iter()
-                .map(|(u, s)| Notice {
+                .enumerate()
+                .map(|(k, (u, s))| Notice {
                     user: UserId(*u),
                     seconds: *s,
+                    ahead: k,
+                    steps: 1,
                 })
                 .collect(),
         }

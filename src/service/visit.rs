@@ -67,10 +67,16 @@ pub(crate) async fn check_visit(
     now: Millis,
 ) -> ServiceResult<u32> {
     let info = open_session(state, session, now).await?;
-    if place(state, info.id, user).await?.is_some() {
+    // The place (waiting room) and the tickets bought (database) are asked together: two
+    // engines, one wait. The refusals keep the contract's order: already inside first.
+    let (place, sold) = tokio::join!(
+        place(state, info.id, user),
+        state.store.inventory.sold_count(user, info.id)
+    );
+    if place?.is_some() {
         return Err(ServiceError::AlreadyInside);
     }
-    let sold = state.store.inventory.sold_count(user, info.id).await?;
+    let sold = sold?;
     if sold >= state.ticket_limit().0 {
         return Err(ServiceError::LimitReached { more: 0 });
     }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub(crate) mod cache;
+pub(crate) mod counted;
 pub mod memory;
 pub mod model;
 pub mod mysql;
@@ -388,7 +389,7 @@ impl Store {
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
             inventory: db,
-            waiting_room,
+            waiting_room: Arc::new(counted::CountedRoom(waiting_room)),
         })
     }
 }

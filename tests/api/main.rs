@@ -26,6 +26,7 @@ mod polling_client;
 mod readme;
 mod redis_faults;
 mod resume;
+mod round_trips;
 mod slow_clients;
 mod socket_abuse;
 mod startup;

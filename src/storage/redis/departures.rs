@@ -173,6 +173,25 @@ impl RedisWaitingRoom {
         }
     }
 
+    /// Applies the leaves of `leavers` (with a holder: only that connection's place) as one
+    /// batch, as concurrent leaves are; one departure per leaver, in order (`None` where nothing
+    /// was removed). For tests and tools: the server's leaves batch themselves.
+    pub async fn leave_all(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, Option<crate::domain::waiting_room::Holder>)],
+        now: Millis,
+    ) -> StorageResult<Vec<Option<Departure>>> {
+        let stored: Vec<(UserId, String)> = leavers
+            .iter()
+            .map(|(user, holder)| {
+                let holder = holder.as_ref().map(|h| self.holder(h)).unwrap_or_default();
+                (*user, holder)
+            })
+            .collect();
+        self.leave_together(session, &stored, now).await
+    }
+
     /// Runs leave_batch.lua for `leavers` (user, stored holder or empty) and splits its answer
     /// into one departure per leaver, in order (`None` where nothing was removed). The list of
     /// everyone who moved goes with the first departure only, each person once with the number

@@ -7,9 +7,17 @@
 //! messages nobody can receive: those for people who left in the same batch, and position steps
 //! for people the batch admitted. Nothing waits on a timer; an isolated departure goes out at
 //! once, exactly as before.
+//!
+//! Nor are steps sent to someone whose own departure was announced after the news that moved
+//! them (issue 14.2): in a storm of departures the sending falls behind the departures, and by
+//! the time a step would go out its addressee has often left too. Every departure is recorded
+//! the moment it is announced, and the sender looks there before each person's messages. With
+//! several instances each such message is a Redis publish, so the ones nobody can receive were
+//! most of a storm's cost (a minute of sending after 5,000 people left at once).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::json;
 use socketioxide::SocketIo;
@@ -31,9 +39,43 @@ const NO_ARGS: [u8; 0] = [];
 
 /// One departure to announce.
 struct Announcement {
+    /// Its place in the order of announcements.
+    seq: u64,
     session: SessionId,
     departed: UserId,
     departure: Departure,
+}
+
+/// Who left, with the sequence number of their departure's announcement; shared by the
+/// announcing side and the sender. An entry matters only until the sender has passed its
+/// number (later news is newer than the departure), and is dropped then.
+#[derive(Default)]
+struct Departed {
+    next: AtomicU64,
+    at: Mutex<HashMap<Key, u64>>,
+}
+
+impl Departed {
+    fn at(&self) -> std::sync::MutexGuard<'_, HashMap<Key, u64>> {
+        self.at.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records `key`'s departure; its announcement's number.
+    fn record(&self, key: Key) -> u64 {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        self.at().insert(key, seq);
+        seq
+    }
+
+    /// Whether `key` left after the announcement numbered `seq`.
+    fn left_after(&self, key: &Key, seq: u64) -> bool {
+        self.at().get(key).is_some_and(|d| *d > seq)
+    }
+
+    /// Forgets departures announced up to `seq` (everything up to it has been sent).
+    fn sent_up_to(&self, seq: u64) {
+        self.at().retain(|_, d| *d > seq);
+    }
 }
 
 /// What the delivering task is handed.
@@ -46,7 +88,10 @@ enum Item {
 
 /// The sending side, shared through the application state; started with the Socket.IO server.
 #[derive(Clone, Default)]
-pub(crate) struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Item>>>);
+pub(crate) struct Announcer {
+    tx: Arc<OnceLock<mpsc::UnboundedSender<Item>>>,
+    departed: Arc<Departed>,
+}
 
 impl Announcer {
     /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
@@ -58,18 +103,20 @@ impl Announcer {
         drain: CancellationToken,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.0.set(tx).is_ok() {
-            tasks.spawn(deliver_batches(io, rx, drain));
+        if self.tx.set(tx).is_ok() {
+            tasks.spawn(deliver_batches(io, rx, drain, self.departed.clone()));
         }
     }
 
     /// Queues the news of `departed` leaving `session`.
     pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
+        let seq = self.departed.record((session, departed));
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }
-        let sent = self.0.get().map(|tx| {
+        let sent = self.tx.get().map(|tx| {
             tx.send(Item::News(Announcement {
+                seq,
                 session,
                 departed,
                 departure,
@@ -84,7 +131,7 @@ impl Announcer {
     /// when the announcer is not running).
     pub(crate) async fn settled(&self) {
         let (done, delivered) = oneshot::channel();
-        if let Some(tx) = self.0.get()
+        if let Some(tx) = self.tx.get()
             && tx.send(Item::Settled(done)).is_ok()
         {
             let _ = delivered.await;
@@ -96,6 +143,7 @@ async fn deliver_batches<A: Adapter>(
     io: SocketIo<A>,
     mut rx: mpsc::UnboundedReceiver<Item>,
     drain: CancellationToken,
+    departed: Arc<Departed>,
 ) {
     loop {
         let first = tokio::select! {
@@ -123,7 +171,10 @@ async fn deliver_batches<A: Adapter>(
                 next = rx.try_recv().ok();
             }
         }
-        deliver(&io, &batch).await;
+        deliver(&io, &batch, &departed).await;
+        if let Some(last) = batch.last() {
+            departed.sent_up_to(last.seq);
+        }
         if let Some(done) = settled {
             let _ = done.send(());
         }
@@ -132,14 +183,18 @@ async fn deliver_batches<A: Adapter>(
 
 type Key = (SessionId, UserId);
 
-async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
+async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed: &Departed) {
     let gone: HashSet<Key> = batch.iter().map(|a| (a.session, a.departed)).collect();
-    let admitted: Vec<Key> = batch
+    let admitted: Vec<(Key, u64)> = batch
         .iter()
-        .filter_map(|a| a.departure.promoted.map(|p| (a.session, p)))
-        .filter(|key| !gone.contains(key))
+        .filter_map(|a| a.departure.promoted.map(|p| ((a.session, p), a.seq)))
+        .filter(|(key, _)| !gone.contains(key))
         .collect();
-    for (session, user) in &admitted {
+    for ((session, user), seq) in &admitted {
+        if departed.left_after(&(*session, *user), *seq) {
+            // Admitted and gone again before hearing it.
+            continue;
+        }
         let Some(entrant) = rooms::to(io, rooms::entrant(*session, *user)) else {
             return;
         };
@@ -147,8 +202,15 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
             tracing::debug!(error = %e, "sending ready to go failed");
         }
     }
-    let skip: HashSet<Key> = gone.into_iter().chain(admitted).collect();
-    for ((session, user), (steps, seconds)) in steps_forward(batch, &skip) {
+    let skip: HashSet<Key> = gone
+        .into_iter()
+        .chain(admitted.into_iter().map(|(key, _)| key))
+        .collect();
+    for ((session, user), (steps, seconds, seq)) in steps_forward(batch, &skip) {
+        if departed.left_after(&(session, user), seq) {
+            // Left since this news was made: nobody to tell.
+            continue;
+        }
         let body = json!({"seconds": seconds});
         for _ in 0..steps {
             let Some(entrant) = rooms::to(io, rooms::entrant(session, user)) else {
@@ -162,11 +224,11 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
     }
 }
 
-/// For each person still waiting: how many steps the batch moved them, and their newest
-/// estimate; in the order they were first told.
-fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64))> {
+/// For each person still waiting: how many steps the batch moved them, their newest estimate
+/// and the number of the newest announcement that moved them; in the order they were first told.
+fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64, u64))> {
     let mut order: Vec<Key> = Vec::new();
-    let mut tally: HashMap<Key, (u32, i64)> = HashMap::new();
+    let mut tally: HashMap<Key, (u32, i64, u64)> = HashMap::new();
     for a in batch {
         for notice in &a.departure.notices {
             let key = (a.session, notice.user);
@@ -175,9 +237,9 @@ fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32,
             }
             let entry = tally.entry(key).or_insert_with(|| {
                 order.push(key);
-                (0, 0)
+                (0, 0, 0)
             });
-            *entry = (entry.0 + notice.steps, notice.seconds);
+            *entry = (entry.0 + notice.steps, notice.seconds, a.seq);
         }
     }
     order.into_iter().map(|k| (k, tally[&k])).collect()
@@ -207,6 +269,7 @@ mod tests {
 
     fn announcement(departed: i64, d: Departure) -> Announcement {
         Announcement {
+            seq: departed as u64,
             session: SessionId(2),
             departed: UserId(departed),
             departure: d,
@@ -228,9 +291,26 @@ mod tests {
         .collect();
         let steps: Vec<_> = steps_forward(&batch, &skip)
             .into_iter()
-            .map(|((_, u), s)| (u.0, s))
+            .map(|((_, u), (n, seconds, _))| (u.0, (n, seconds)))
             .collect();
         // 5 left in the batch: nothing for 5. 6 and 7 moved up twice.
         assert_eq!(steps, vec![(6, (2, 600)), (7, (2, 601))]);
+    }
+
+    #[test]
+    fn someone_who_left_after_the_news_that_moved_them_is_not_told_but_someone_who_came_back_is() {
+        let departed = Departed::default();
+        let (s, six, seven) = (SessionId(2), UserId(6), UserId(7));
+        let moved_them = departed.record((s, UserId(1)));
+        departed.record((s, six));
+        // 6 left after the news: nothing to send. 7 did not leave.
+        assert!(departed.left_after(&(s, six), moved_them));
+        assert!(!departed.left_after(&(s, seven), moved_them));
+        // 6 came back and was moved again by a later departure: 6 hears that one.
+        let moved_again = departed.record((s, UserId(2)));
+        assert!(!departed.left_after(&(s, six), moved_again));
+        // Once everything up to the later news is sent, nothing is kept.
+        departed.sent_up_to(moved_again);
+        assert!(departed.at().is_empty());
     }
 }

@@ -8,16 +8,17 @@
 //! for people the batch admitted. Nothing waits on a timer; an isolated departure goes out at
 //! once, exactly as before.
 //!
-//! Nor are steps sent to someone whose own departure was announced after the news that moved
-//! them (issue 14.2): in a storm of departures the sending falls behind the departures, and by
-//! the time a step would go out its addressee has often left too. Every departure is recorded
-//! the moment it is announced, and the sender looks there before each person's messages. With
-//! several instances each such message is a Redis publish, so the ones nobody can receive were
-//! most of a storm's cost (a minute of sending after 5,000 people left at once).
+//! Nor are steps sent to someone whose own departure the waiting room applied after the
+//! departure that moved them (issue 14.2): in a storm of departures the sending falls behind
+//! the waiting room, and by the time a step would go out its addressee has often left too. The
+//! service publishes each departure the moment the waiting room applies it (before its seats
+//! are released), and the sender looks there before each person's messages. With several
+//! instances each such message is a Redis publish, so the ones nobody can receive were most of
+//! a storm's cost (over a minute of sending after 5,000 people left at once).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use socketioxide::SocketIo;
@@ -39,42 +40,45 @@ const NO_ARGS: [u8; 0] = [];
 
 /// One departure to announce.
 struct Announcement {
-    /// Its place in the order of announcements.
-    seq: u64,
+    /// When the waiting room applied it: its notices describe the queue at that moment.
+    applied_at: Instant,
     session: SessionId,
     departed: UserId,
     departure: Departure,
 }
 
-/// Who left, with the sequence number of their departure's announcement; shared by the
-/// announcing side and the sender. An entry matters only until the sender has passed its
-/// number (later news is newer than the departure), and is dropped then.
+/// How long a departure is remembered: news older than this that still waits to be sent is
+/// sent whoever left (a wasted message at worst).
+const REMEMBER_LEFT: Duration = Duration::from_secs(60);
+
+/// When each person's place last ended; shared by the publishing side and the sender.
 #[derive(Default)]
-struct Departed {
-    next: AtomicU64,
-    at: Mutex<HashMap<Key, u64>>,
-}
+struct Departed(Mutex<HashMap<Key, Instant>>);
 
 impl Departed {
-    fn at(&self) -> std::sync::MutexGuard<'_, HashMap<Key, u64>> {
-        self.at.lock().unwrap_or_else(|e| e.into_inner())
+    fn at(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Instant>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records `key`'s departure; its announcement's number.
-    fn record(&self, key: Key) -> u64 {
-        let seq = self.next.fetch_add(1, Ordering::Relaxed) + 1;
-        self.at().insert(key, seq);
-        seq
+    /// Records that `key`'s place ended at `at`.
+    fn record(&self, key: Key, at: Instant) {
+        let mut left = self.at();
+        if left.len() >= 100_000 {
+            left.retain(|_, t| t.elapsed() < REMEMBER_LEFT);
+        }
+        let latest = left.entry(key).or_insert(at);
+        *latest = (*latest).max(at);
     }
 
-    /// Whether `key` left after the announcement numbered `seq`.
-    fn left_after(&self, key: &Key, seq: u64) -> bool {
-        self.at().get(key).is_some_and(|d| *d > seq)
+    /// Whether `key` left after news applied at `applied_at` (that news need not reach them:
+    /// they left, or came back and hold a newer place than the news knows).
+    fn left_after(&self, key: &Key, applied_at: Instant) -> bool {
+        self.at().get(key).is_some_and(|t| *t > applied_at)
     }
 
-    /// Forgets departures announced up to `seq` (everything up to it has been sent).
-    fn sent_up_to(&self, seq: u64) {
-        self.at().retain(|_, d| *d > seq);
+    /// Forgets departures older than [`REMEMBER_LEFT`].
+    fn forget_old(&self) {
+        self.at().retain(|_, t| t.elapsed() < REMEMBER_LEFT);
     }
 }
 
@@ -109,14 +113,19 @@ impl Announcer {
     }
 
     /// Queues the news of `departed` leaving `session`.
-    pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
-        let seq = self.departed.record((session, departed));
+    pub(crate) fn announce(
+        &self,
+        session: SessionId,
+        departed: UserId,
+        departure: Departure,
+        applied_at: Instant,
+    ) {
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }
         let sent = self.tx.get().map(|tx| {
             tx.send(Item::News(Announcement {
-                seq,
+                applied_at,
                 session,
                 departed,
                 departure,
@@ -125,6 +134,12 @@ impl Announcer {
         if !matches!(sent, Some(Ok(()))) {
             tracing::warn!(%session, "queue news dropped: the announcer is not running");
         }
+    }
+
+    /// `departed`'s place in `session` ended at `at` (the waiting room applied it): news made
+    /// before that need not reach them. Called at once, not in the news order.
+    pub(crate) fn left(&self, session: SessionId, departed: UserId, at: Instant) {
+        self.departed.record((session, departed), at);
     }
 
     /// Resolves once every announcement queued before this call has been delivered (at once
@@ -172,9 +187,7 @@ async fn deliver_batches<A: Adapter>(
             }
         }
         deliver(&io, &batch, &departed).await;
-        if let Some(last) = batch.last() {
-            departed.sent_up_to(last.seq);
-        }
+        departed.forget_old();
         if let Some(done) = settled {
             let _ = done.send(());
         }
@@ -185,13 +198,13 @@ type Key = (SessionId, UserId);
 
 async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed: &Departed) {
     let gone: HashSet<Key> = batch.iter().map(|a| (a.session, a.departed)).collect();
-    let admitted: Vec<(Key, u64)> = batch
+    let admitted: Vec<(Key, Instant)> = batch
         .iter()
-        .filter_map(|a| a.departure.promoted.map(|p| ((a.session, p), a.seq)))
+        .filter_map(|a| a.departure.promoted.map(|p| ((a.session, p), a.applied_at)))
         .filter(|(key, _)| !gone.contains(key))
         .collect();
-    for ((session, user), seq) in &admitted {
-        if departed.left_after(&(*session, *user), *seq) {
+    for ((session, user), applied_at) in &admitted {
+        if departed.left_after(&(*session, *user), *applied_at) {
             // Admitted and gone again before hearing it.
             continue;
         }
@@ -206,8 +219,8 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed:
         .into_iter()
         .chain(admitted.into_iter().map(|(key, _)| key))
         .collect();
-    for ((session, user), (steps, seconds, seq)) in steps_forward(batch, &skip) {
-        if departed.left_after(&(session, user), seq) {
+    for ((session, user), (steps, seconds, applied_at)) in steps_forward(batch, &skip) {
+        if departed.left_after(&(session, user), applied_at) {
             // Left since this news was made: nobody to tell.
             continue;
         }
@@ -225,10 +238,10 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed:
 }
 
 /// For each person still waiting: how many steps the batch moved them, their newest estimate
-/// and the number of the newest announcement that moved them; in the order they were first told.
-fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64, u64))> {
+/// and when the newest departure that moved them was applied; in the order they were first told.
+fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64, Instant))> {
     let mut order: Vec<Key> = Vec::new();
-    let mut tally: HashMap<Key, (u32, i64, u64)> = HashMap::new();
+    let mut tally: HashMap<Key, (u32, i64, Instant)> = HashMap::new();
     for a in batch {
         for notice in &a.departure.notices {
             let key = (a.session, notice.user);
@@ -237,9 +250,9 @@ fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32,
             }
             let entry = tally.entry(key).or_insert_with(|| {
                 order.push(key);
-                (0, 0, 0)
+                (0, 0, a.applied_at)
             });
-            *entry = (entry.0 + notice.steps, notice.seconds, a.seq);
+            *entry = (entry.0 + notice.steps, notice.seconds, a.applied_at);
         }
     }
     order.into_iter().map(|k| (k, tally[&k])).collect()
@@ -269,7 +282,7 @@ mod tests {
 
     fn announcement(departed: i64, d: Departure) -> Announcement {
         Announcement {
-            seq: departed as u64,
+            applied_at: Instant::now(),
             session: SessionId(2),
             departed: UserId(departed),
             departure: d,
@@ -301,16 +314,14 @@ mod tests {
     fn someone_who_left_after_the_news_that_moved_them_is_not_told_but_someone_who_came_back_is() {
         let departed = Departed::default();
         let (s, six, seven) = (SessionId(2), UserId(6), UserId(7));
-        let moved_them = departed.record((s, UserId(1)));
-        departed.record((s, six));
+        let t0 = Instant::now();
+        let moved_them = t0;
+        departed.record((s, six), t0 + Duration::from_millis(5));
         // 6 left after the news: nothing to send. 7 did not leave.
         assert!(departed.left_after(&(s, six), moved_them));
         assert!(!departed.left_after(&(s, seven), moved_them));
         // 6 came back and was moved again by a later departure: 6 hears that one.
-        let moved_again = departed.record((s, UserId(2)));
+        let moved_again = t0 + Duration::from_millis(9);
         assert!(!departed.left_after(&(s, six), moved_again));
-        // Once everything up to the later news is sent, nothing is kept.
-        departed.sent_up_to(moved_again);
-        assert!(departed.at().is_empty());
     }
 }

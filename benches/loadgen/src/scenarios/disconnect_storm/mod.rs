@@ -128,7 +128,7 @@ async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> 
     ));
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let perf = ctx.profile(&server, "disconnect-storm").await;
+    let perf = ctx.profile(server, "disconnect-storm").await;
     let storm = Instant::now();
     let mut closing = JoinSet::new();
     for c in entered {

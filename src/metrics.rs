@@ -86,6 +86,7 @@ fn register_every_series() {
         "ticketclub_attempts_refused_total",
         "ticketclub_record_dropped_total",
         "ticketclub_record_files_written_total",
+        "ticketclub_admitted_while_leaving_total",
     ] {
         counter!(name).increment(0);
     }
@@ -139,6 +140,18 @@ pub(crate) fn socket_connected(delta: f64) {
 pub(crate) fn admitted(queued: bool) {
     let via = if queued { "queue" } else { "direct" };
     counter!("ticketclub_admissions_total", "via" => via).increment(1);
+}
+
+/// One call to a storage engine (`engine`: `database` or `waiting_room`), by its name.
+pub(crate) fn storage_call(engine: &'static str, call: &'static str) {
+    counter!("ticketclub_storage_calls_total", "engine" => engine, "call" => call).increment(1);
+}
+
+/// Someone was promoted onto a buying page whose own departure had already reached this
+/// instance (it arrived while the batch of leaves that promoted them was on the wire); their
+/// departure follows at once and admits the next person.
+pub(crate) fn admitted_while_leaving() {
+    counter!("ticketclub_admitted_while_leaving_total").increment(1);
 }
 
 /// Someone joined the queue.

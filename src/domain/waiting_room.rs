@@ -79,13 +79,19 @@ pub enum Admission {
     },
 }
 
-/// A new estimate for someone whose position just improved by one.
+/// A new place and estimate for someone whose position improved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Notice {
     /// Who to tell.
     pub user: UserId,
     /// Their new estimate in seconds.
     pub seconds: i64,
+    /// Their new 0-based queue index.
+    pub ahead: usize,
+    /// How many places they moved up (1 for a single departure; a batch of departures applied
+    /// together moves someone by every leaver and admission ahead of them). The original
+    /// protocol sends one `minus waiting people` per place.
+    pub steps: u32,
 }
 
 /// What a departure changed.
@@ -318,6 +324,8 @@ impl Room {
             .map(|j| Notice {
                 user: self.queue[j].user,
                 seconds: self.estimate(rules, j, now),
+                ahead: j,
+                steps: 1,
             })
             .collect()
     }
@@ -380,6 +388,8 @@ impl Room {
             .map(|(j, user)| Notice {
                 user,
                 seconds: self.estimate(rules, j, now),
+                ahead: j,
+                steps: 1,
             })
             .collect()
     }

@@ -7,9 +7,18 @@
 //! messages nobody can receive: those for people who left in the same batch, and position steps
 //! for people the batch admitted. Nothing waits on a timer; an isolated departure goes out at
 //! once, exactly as before.
+//!
+//! Nor are steps sent to someone whose own departure the waiting room applied after the
+//! departure that moved them (issue 14.2): in a storm of departures the sending falls behind
+//! the waiting room, and by the time a step would go out its addressee has often left too. The
+//! service publishes each departure the moment the waiting room applies it (before its seats
+//! are released), and the sender looks there before each person's messages. With several
+//! instances each such message is a Redis publish, so the ones nobody can receive were most of
+//! a storm's cost (over a minute of sending after 5,000 people left at once).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use socketioxide::SocketIo;
@@ -31,10 +40,47 @@ const NO_ARGS: [u8; 0] = [];
 
 /// One departure to announce.
 struct Announcement {
+    /// When the waiting room applied it: its notices describe the queue at that moment.
+    applied_at: Instant,
     session: SessionId,
     /// Who left (nobody when an operator's change admitted people).
     departed: Option<UserId>,
     departure: Departure,
+}
+
+/// How long a departure is remembered: news older than this that still waits to be sent is
+/// sent whoever left (a wasted message at worst).
+const REMEMBER_LEFT: Duration = Duration::from_secs(60);
+
+/// When each person's place last ended; shared by the publishing side and the sender.
+#[derive(Default)]
+struct Departed(Mutex<HashMap<Key, Instant>>);
+
+impl Departed {
+    fn at(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Instant>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that `key`'s place ended at `at`.
+    fn record(&self, key: Key, at: Instant) {
+        let mut left = self.at();
+        if left.len() >= 100_000 {
+            left.retain(|_, t| t.elapsed() < REMEMBER_LEFT);
+        }
+        let latest = left.entry(key).or_insert(at);
+        *latest = (*latest).max(at);
+    }
+
+    /// Whether `key` left after news applied at `applied_at` (that news need not reach them:
+    /// they left, or came back and hold a newer place than the news knows).
+    fn left_after(&self, key: &Key, applied_at: Instant) -> bool {
+        self.at().get(key).is_some_and(|t| *t > applied_at)
+    }
+
+    /// Forgets departures older than [`REMEMBER_LEFT`].
+    fn forget_old(&self) {
+        self.at().retain(|_, t| t.elapsed() < REMEMBER_LEFT);
+    }
 }
 
 /// What the delivering task is handed.
@@ -47,7 +93,10 @@ enum Item {
 
 /// The sending side, shared through the application state; started with the Socket.IO server.
 #[derive(Clone, Default)]
-pub(crate) struct Announcer(Arc<OnceLock<mpsc::UnboundedSender<Item>>>);
+pub(crate) struct Announcer {
+    tx: Arc<OnceLock<mpsc::UnboundedSender<Item>>>,
+    departed: Arc<Departed>,
+}
 
 impl Announcer {
     /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
@@ -59,27 +108,40 @@ impl Announcer {
         drain: CancellationToken,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
-        if self.0.set(tx).is_ok() {
-            tasks.spawn(deliver_batches(io, rx, drain));
+        if self.tx.set(tx).is_ok() {
+            tasks.spawn(deliver_batches(io, rx, drain, self.departed.clone()));
         }
     }
 
     /// Queues the news of `departed` leaving `session`.
-    pub(crate) fn announce(&self, session: SessionId, departed: UserId, departure: Departure) {
-        self.announce_as(session, Some(departed), departure);
+    pub(crate) fn announce(
+        &self,
+        session: SessionId,
+        departed: UserId,
+        departure: Departure,
+        applied_at: Instant,
+    ) {
+        self.announce_as(session, Some(departed), departure, applied_at);
     }
 
     /// Queues the news of an admission nobody's departure made (an operator's change).
     pub(crate) fn announce_admission(&self, session: SessionId, departure: Departure) {
-        self.announce_as(session, None, departure);
+        self.announce_as(session, None, departure, Instant::now());
     }
 
-    fn announce_as(&self, session: SessionId, departed: Option<UserId>, departure: Departure) {
+    fn announce_as(
+        &self,
+        session: SessionId,
+        departed: Option<UserId>,
+        departure: Departure,
+        applied_at: Instant,
+    ) {
         if departure.promoted.is_none() && departure.notices.is_empty() {
             return;
         }
-        let sent = self.0.get().map(|tx| {
+        let sent = self.tx.get().map(|tx| {
             tx.send(Item::News(Announcement {
+                applied_at,
                 session,
                 departed,
                 departure,
@@ -90,11 +152,17 @@ impl Announcer {
         }
     }
 
+    /// `departed`'s place in `session` ended at `at` (the waiting room applied it): news made
+    /// before that need not reach them. Called at once, not in the news order.
+    pub(crate) fn left(&self, session: SessionId, departed: UserId, at: Instant) {
+        self.departed.record((session, departed), at);
+    }
+
     /// Resolves once every announcement queued before this call has been delivered (at once
     /// when the announcer is not running).
     pub(crate) async fn settled(&self) {
         let (done, delivered) = oneshot::channel();
-        if let Some(tx) = self.0.get()
+        if let Some(tx) = self.tx.get()
             && tx.send(Item::Settled(done)).is_ok()
         {
             let _ = delivered.await;
@@ -106,6 +174,7 @@ async fn deliver_batches<A: Adapter>(
     io: SocketIo<A>,
     mut rx: mpsc::UnboundedReceiver<Item>,
     drain: CancellationToken,
+    departed: Arc<Departed>,
 ) {
     loop {
         let first = tokio::select! {
@@ -133,7 +202,8 @@ async fn deliver_batches<A: Adapter>(
                 next = rx.try_recv().ok();
             }
         }
-        deliver(&io, &batch).await;
+        deliver(&io, &batch, &departed).await;
+        departed.forget_old();
         if let Some(done) = settled {
             let _ = done.send(());
         }
@@ -142,17 +212,21 @@ async fn deliver_batches<A: Adapter>(
 
 type Key = (SessionId, UserId);
 
-async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
+async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed: &Departed) {
     let gone: HashSet<Key> = batch
         .iter()
         .filter_map(|a| a.departed.map(|d| (a.session, d)))
         .collect();
-    let admitted: Vec<Key> = batch
+    let admitted: Vec<(Key, Instant)> = batch
         .iter()
-        .filter_map(|a| a.departure.promoted.map(|p| (a.session, p)))
-        .filter(|key| !gone.contains(key))
+        .filter_map(|a| a.departure.promoted.map(|p| ((a.session, p), a.applied_at)))
+        .filter(|(key, _)| !gone.contains(key))
         .collect();
-    for (session, user) in &admitted {
+    for ((session, user), applied_at) in &admitted {
+        if departed.left_after(&(*session, *user), *applied_at) {
+            // Admitted and gone again before hearing it.
+            continue;
+        }
         let Some(entrant) = rooms::to(io, rooms::entrant(*session, *user)) else {
             return;
         };
@@ -161,8 +235,15 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
             tracing::debug!(error = %e, "sending ready to go failed");
         }
     }
-    let skip: HashSet<Key> = gone.into_iter().chain(admitted).collect();
-    for ((session, user), (steps, seconds)) in steps_forward(batch, &skip) {
+    let skip: HashSet<Key> = gone
+        .into_iter()
+        .chain(admitted.into_iter().map(|(key, _)| key))
+        .collect();
+    for ((session, user), (steps, seconds, applied_at)) in steps_forward(batch, &skip) {
+        if departed.left_after(&(session, user), applied_at) {
+            // Left since this news was made: nobody to tell.
+            continue;
+        }
         let body = json!({"seconds": seconds});
         for _ in 0..steps {
             let Some(entrant) = rooms::to(io, rooms::entrant(session, user)) else {
@@ -177,11 +258,11 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement]) {
     }
 }
 
-/// For each person still waiting: how many steps the batch moved them, and their newest
-/// estimate; in the order they were first told.
-fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64))> {
+/// For each person still waiting: how many steps the batch moved them, their newest estimate
+/// and when the newest departure that moved them was applied; in the order they were first told.
+fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32, i64, Instant))> {
     let mut order: Vec<Key> = Vec::new();
-    let mut tally: HashMap<Key, (u32, i64)> = HashMap::new();
+    let mut tally: HashMap<Key, (u32, i64, Instant)> = HashMap::new();
     for a in batch {
         for notice in &a.departure.notices {
             let key = (a.session, notice.user);
@@ -190,9 +271,9 @@ fn steps_forward(batch: &[Announcement], skip: &HashSet<Key>) -> Vec<(Key, (u32,
             }
             let entry = tally.entry(key).or_insert_with(|| {
                 order.push(key);
-                (0, 0)
+                (0, 0, a.applied_at)
             });
-            *entry = (entry.0 + 1, notice.seconds);
+            *entry = (entry.0 + notice.steps, notice.seconds, a.applied_at);
         }
     }
     order.into_iter().map(|k| (k, tally[&k])).collect()
@@ -209,9 +290,12 @@ mod tests {
             promoted: promoted.map(UserId),
             notices: notified
                 .iter()
-                .map(|(u, s)| Notice {
+                .enumerate()
+                .map(|(k, (u, s))| Notice {
                     user: UserId(*u),
                     seconds: *s,
+                    ahead: k,
+                    steps: 1,
                 })
                 .collect(),
         }
@@ -219,6 +303,7 @@ mod tests {
 
     fn announcement(departed: i64, d: Departure) -> Announcement {
         Announcement {
+            applied_at: Instant::now(),
             session: SessionId(2),
             departed: Some(UserId(departed)),
             departure: d,
@@ -240,9 +325,24 @@ mod tests {
         .collect();
         let steps: Vec<_> = steps_forward(&batch, &skip)
             .into_iter()
-            .map(|((_, u), s)| (u.0, s))
+            .map(|((_, u), (n, seconds, _))| (u.0, (n, seconds)))
             .collect();
         // 5 left in the batch: nothing for 5. 6 and 7 moved up twice.
         assert_eq!(steps, vec![(6, (2, 600)), (7, (2, 601))]);
+    }
+
+    #[test]
+    fn someone_who_left_after_the_news_that_moved_them_is_not_told_but_someone_who_came_back_is() {
+        let departed = Departed::default();
+        let (s, six, seven) = (SessionId(2), UserId(6), UserId(7));
+        let t0 = Instant::now();
+        let moved_them = t0;
+        departed.record((s, six), t0 + Duration::from_millis(5));
+        // 6 left after the news: nothing to send. 7 did not leave.
+        assert!(departed.left_after(&(s, six), moved_them));
+        assert!(!departed.left_after(&(s, seven), moved_them));
+        // 6 came back and was moved again by a later departure: 6 hears that one.
+        let moved_again = t0 + Duration::from_millis(9);
+        assert!(!departed.left_after(&(s, six), moved_again));
     }
 }

@@ -61,17 +61,19 @@ impl<A: Adapter> Notifier for Delivery<A> {
                 }
                 app_seats(&self.io, &self.state, &self.seat_news, seats);
             }
+            News::Left { session, user, at } => self.announcer.left(session, user, at),
             News::QueueMoved {
                 session,
                 departed,
                 departure,
+                applied_at,
             } => {
                 let announcer = self.announcer.clone();
                 let positions = self.positions.clone();
                 let promoted = departure.promoted;
                 self.seat_news.then(move || {
                     positions.departure(session, departed, &departure);
-                    announcer.announce(session, departed, departure);
+                    announcer.announce(session, departed, departure, applied_at);
                 });
                 if let Some(user) = promoted {
                     let (io, state) = (self.io.clone(), self.state.clone());

@@ -7,7 +7,7 @@
 //! on-sale time, or any arrival after it (an arrival waits for the draw, so nobody late gets in
 //! between). Each instance remembers which sessions it saw drawn, so later arrivals pay nothing.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,23 +23,31 @@ use crate::storage::StorageError;
 /// How long an arrival waits for another instance's draw before giving up with an error.
 const DRAW_WAIT: Duration = Duration::from_secs(10);
 
-/// Sessions this instance has seen drawn; cheap to clone.
+/// Sessions this instance has seen drawn, with how many entrants each draw placed; cheap to
+/// clone.
 #[derive(Clone, Default)]
-pub(crate) struct Draws(Arc<Mutex<HashSet<SessionId>>>);
+pub(crate) struct Draws(Arc<Mutex<HashMap<SessionId, usize>>>);
 
 impl Draws {
     fn seen(&self, session: SessionId) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(&session)
+        self.entrants(session).is_some()
     }
 
-    fn remember(&self, session: SessionId) {
+    /// How many entrants `session`'s draw placed, if this instance has seen it run. A draw runs
+    /// once, so the count never changes.
+    fn entrants(&self, session: SessionId) -> Option<usize> {
         self.0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(session);
+            .get(&session)
+            .copied()
+    }
+
+    fn remember(&self, session: SessionId, entrants: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session, entrants);
     }
 }
 
@@ -118,7 +126,7 @@ pub(crate) async fn ensure_drawn(
                         placed: drawn.placed,
                     });
                 }
-                state.draws.remember(session);
+                state.draws.remember(session, drawn.record.count);
                 return Ok(());
             }
             None if started.elapsed() < DRAW_WAIT => {
@@ -168,6 +176,11 @@ pub(crate) async fn draw_position(
     session: SessionId,
     user: UserId,
 ) -> ServiceResult<Option<usize>> {
+    // A draw without entrants placed nobody: no need to ask (every join after the on-sale time
+    // of a session without a fair start would otherwise pay a round trip for it).
+    if state.draws.entrants(session) == Some(0) {
+        return Ok(None);
+    }
     let drawn = state.store.waiting_room.drawn(session, user).await?;
     Ok(drawn.and_then(|(_, position)| position))
 }

@@ -3,6 +3,7 @@
 //! says *what* happened; the realtime adapter delivers it in each protocol's own words.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
@@ -80,6 +81,19 @@ pub(crate) enum News {
         departed: UserId,
         /// What the departure changed.
         departure: Departure,
+        /// When the waiting room applied it (its notices describe the queue at that moment).
+        applied_at: Instant,
+    },
+    /// Someone's place ended at `at` (published the moment the waiting room applied the
+    /// departure, before its seats are released and the queue hears): news that moved them
+    /// and was made before `at` need not reach them.
+    Left {
+        /// The session.
+        session: SessionId,
+        /// Who left.
+        user: UserId,
+        /// When the waiting room applied the departure.
+        at: Instant,
     },
     /// A fair-start draw placed the early entrants (in the drawn order).
     Drawn {

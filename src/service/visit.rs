@@ -2,6 +2,8 @@
 //! decides (the purchase window ran out, the instance that held the visit died).
 
 use super::news::{EndReason, News, SeatCause, SeatChange, SeatsChanged};
+use std::time::Instant;
+
 use super::{ServiceError, ServiceResult};
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
@@ -85,10 +87,16 @@ pub(crate) async fn check_visit(
 ) -> ServiceResult<u32> {
     let info = open_session(state, session, now).await?;
     refuse_if_barred(state, session, user)?;
-    if place(state, info.id, user).await?.is_some() {
+    // The place (waiting room) and the tickets bought (database) are asked together: two
+    // engines, one wait. The refusals keep the contract's order: already inside first.
+    let (place, sold) = tokio::join!(
+        place(state, info.id, user),
+        state.store.inventory.sold_count(user, info.id)
+    );
+    if place?.is_some() {
         return Err(ServiceError::AlreadyInside);
     }
-    let sold = state.store.inventory.sold_count(user, info.id).await?;
+    let sold = sold?;
     if sold >= state.ticket_limit(info.id).0 {
         return Err(ServiceError::LimitReached { more: 0 });
     }
@@ -183,6 +191,7 @@ pub(crate) async fn leave(
             .await?;
         return Ok(None);
     };
+    let applied_at = left_now(state, session, user);
     let bought = departure.from == Place::Page
         && state
             .store
@@ -196,14 +205,28 @@ pub(crate) async fn leave(
         DepartureReason::Left
     };
     metrics::departed(reason, departure.from);
-    after_departure(state, session, user, departure.clone()).await;
+    after_departure(state, session, user, departure.clone(), applied_at).await;
     Ok(Some(departure))
 }
 
+/// Publishes that `user`'s place in `session` ended now (the waiting room just applied it);
+/// returns that moment.
+fn left_now(state: &AppState, session: SessionId, user: UserId) -> Instant {
+    let at = Instant::now();
+    state.news.publish(News::Left { session, user, at });
+    at
+}
+
 /// What follows every departure: the holds are freed and shown, then the queue hears.
-async fn after_departure(state: &AppState, session: SessionId, user: UserId, departure: Departure) {
+async fn after_departure(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+    departure: Departure,
+    applied_at: Instant,
+) {
     release_holds(state, session, user).await;
-    announce(state, session, user, departure);
+    announce(state, session, user, departure, applied_at);
 }
 
 /// Frees every seat `user` selected or locked in `session` and publishes the change.
@@ -257,7 +280,11 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
     let rooms = &state.store.waiting_room;
     match rooms.expire(now).await {
         Ok(expired) => {
-            for e in expired {
+            let applied: Vec<Instant> = expired
+                .iter()
+                .map(|e| left_now(state, e.session, e.user))
+                .collect();
+            for (e, applied_at) in expired.into_iter().zip(applied) {
                 tracing::info!(session = %e.session, user = %e.user, "purchase window ended");
                 metrics::departed(DepartureReason::WindowExpired, e.departure.from);
                 release_holds(state, e.session, e.user).await;
@@ -266,14 +293,18 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
                     user: e.user,
                     reason: EndReason::WindowExpired,
                 });
-                announce(state, e.session, e.user, e.departure);
+                announce(state, e.session, e.user, e.departure, applied_at);
             }
         }
         Err(e) => tracing::error!(error = %e, "expiring page visits failed"),
     }
     match rooms.reap(now).await {
         Ok(reaped) => {
-            for e in reaped {
+            let applied: Vec<Instant> = reaped
+                .iter()
+                .map(|e| left_now(state, e.session, e.user))
+                .collect();
+            for (e, applied_at) in reaped.into_iter().zip(applied) {
                 tracing::warn!(session = %e.session, user = %e.user, "ended a visit of a crashed instance");
                 metrics::departed(DepartureReason::CrashedInstance, e.departure.from);
                 release_holds(state, e.session, e.user).await;
@@ -283,7 +314,7 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
                     user: e.user,
                     reason: EndReason::InstanceLost,
                 });
-                announce(state, e.session, e.user, e.departure);
+                announce(state, e.session, e.user, e.departure, applied_at);
             }
         }
         Err(StorageError::LeaseLost(old)) => {
@@ -321,6 +352,8 @@ pub(crate) async fn ended_by_server(
     departure: Departure,
     reason: EndReason,
 ) {
+    // The operator's removal was just applied by the waiting room.
+    let applied_at = left_now(state, session, user);
     metrics::departed(DepartureReason::Left, departure.from);
     release_holds(state, session, user).await;
     state.news.publish(News::VisitEnded {
@@ -328,11 +361,17 @@ pub(crate) async fn ended_by_server(
         user,
         reason,
     });
-    announce(state, session, user, departure);
+    announce(state, session, user, departure, applied_at);
 }
 
 /// Counts an admission and publishes a departure's queue news.
-fn announce(state: &AppState, session: SessionId, departed: UserId, departure: Departure) {
+fn announce(
+    state: &AppState,
+    session: SessionId,
+    departed: UserId,
+    departure: Departure,
+    applied_at: Instant,
+) {
     if let Some(promoted) = departure.promoted {
         tracing::info!(%session, user = %promoted, "admitted from the queue");
         metrics::admitted(true);
@@ -341,5 +380,6 @@ fn announce(state: &AppState, session: SessionId, departed: UserId, departure: D
         session,
         departed,
         departure,
+        applied_at,
     });
 }

@@ -1,8 +1,18 @@
 //! Read-through caches for the lookups every request repeats: the catalog's session, area
 //! membership and seat ids by position (rows that change only when an operator edits the
-//! catalog), and whether a token's account exists (accounts are never deleted; only a "yes" is
-//! cached). A short time-to-live bounds staleness; seat maps, free-seat counts, ticket counts
-//! and everything else are live and always go to the database. Warm-up fills the catalog part.
+//! catalog), and whether a token's account exists. A short time-to-live bounds the catalog's
+//! staleness; seat maps, free-seat counts, ticket counts and everything else are live and always
+//! go to the database. Warm-up fills the catalog part.
+//!
+//! Account existence (issue 14, the join's round trips): a signed token proves its account
+//! existed when it was issued, and the application never deletes an account (there is no route
+//! or command for it, and orders reference their account). So a "yes" is kept for the life of
+//! the process: an account costs one lookup per instance, at its first authenticated request or
+//! connection, not one per join. A "no" is never kept, so a token for an id this database does
+//! not know (another deployment's, or one from before a database reset under the same secret)
+//! is refused every time. The price of the decision: an account an operator deletes by hand
+//! keeps working on an instance that already saw it until that instance restarts (or rotate
+//! `TICKETCLUB_JWT_SECRET`, which ends every token at once).
 //!
 //! Catalog misses load once: when a rush of buyers misses the same key at the same instant
 //! (the first second of a sale, or the moment an entry expires), one of them reads the database
@@ -177,10 +187,14 @@ impl Catalog for CachedCatalog {
     }
 }
 
-/// Accounts with positive existence checks cached (every authenticated request makes one).
+/// Most accounts remembered as existing; past it the memory starts over (about 16 MB at most).
+const KNOWN_ACCOUNTS: usize = 1_000_000;
+
+/// Accounts with positive existence checks kept (every authenticated request makes one; see
+/// the module docs for why a "yes" never expires).
 pub(crate) struct CachedAccounts {
     inner: Arc<dyn Accounts>,
-    known: Table<UserId, ()>,
+    known: Mutex<std::collections::HashSet<UserId>>,
 }
 
 impl CachedAccounts {
@@ -188,8 +202,12 @@ impl CachedAccounts {
     pub(crate) fn new(inner: Arc<dyn Accounts>) -> Self {
         Self {
             inner,
-            known: Table::new(),
+            known: Mutex::default(),
         }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<UserId>> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -209,12 +227,16 @@ impl Accounts for CachedAccounts {
     }
 
     async fn user_exists(&self, id: UserId) -> StorageResult<bool> {
-        if self.known.get(&id).is_some() {
+        if self.known().contains(&id) {
             return Ok(true);
         }
         let exists = self.inner.user_exists(id).await?;
         if exists {
-            self.known.put(id, ());
+            let mut known = self.known();
+            if known.len() >= KNOWN_ACCOUNTS {
+                known.clear();
+            }
+            known.insert(id);
         }
         Ok(exists)
     }

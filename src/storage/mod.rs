@@ -7,6 +7,7 @@
 pub mod admin;
 pub(crate) mod cache;
 pub mod controls;
+pub(crate) mod counted;
 pub mod memory;
 pub mod model;
 pub mod mysql;
@@ -469,7 +470,7 @@ impl Store {
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
             inventory: db,
-            waiting_room,
+            waiting_room: Arc::new(counted::CountedRoom(waiting_room)),
         })
     }
 }

@@ -31,9 +31,10 @@ impl Timed {
 
     async fn bounded<T>(
         &self,
-        what: &str,
+        what: &'static str,
         call: impl Future<Output = StorageResult<T>>,
     ) -> StorageResult<T> {
+        crate::metrics::storage_call("database", what);
         match tokio::time::timeout(self.limit, call).await {
             Ok(result) => result,
             Err(_) => Err(StorageError::Unavailable(format!(

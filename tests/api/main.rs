@@ -30,6 +30,7 @@ mod readme;
 mod redis_faults;
 mod replay;
 mod resume;
+mod round_trips;
 mod slow_clients;
 mod socket_abuse;
 mod startup;

@@ -102,6 +102,7 @@ contract_tests! {
     nobody_is_promoted_for_a_stranger_or_a_stale_connection,
     expired_visits_end_oldest_first_and_the_queue_moves_up,
     three_hundred_simultaneous_arrivals_get_distinct_fair_places,
+    a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_gained,
 }
 
 fn h(n: i64) -> Holder {
@@ -529,4 +530,152 @@ async fn a_shared_admission_count_binds_an_instance_whose_settings_are_behind() 
     assert_eq!(admitted, 2);
     assert_eq!(b.sizes(S).await.expect("sizes"), (4, 1));
     drop(cb);
+}
+
+/// Issue 14.2: half the crowd leaves at the same instant (the page and every other person in
+/// the queue). Whatever the engine does with simultaneous leaves (one at a time, or batched),
+/// everyone still queued afterwards was told exactly as many steps forward as places gained
+/// (the original client counts one `minus waiting people` per place), the page is refilled
+/// from the front of who is left, and the queue keeps its order.
+async fn a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_gained(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    let crowd: Vec<i64> = (1..=120).collect();
+    for &u in &crowd {
+        room.enter(S, UserId(u), h(u), 1000).await.expect("enter");
+    }
+    // 1..=3 are on the page; the queue is 4..=120 (index = user - 4).
+    let leavers: Vec<i64> = crowd
+        .iter()
+        .copied()
+        .filter(|u| *u <= 3 || u % 2 == 1)
+        .collect();
+    let tasks: Vec<_> = leavers
+        .iter()
+        .map(|&u| {
+            let room = room.clone();
+            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
+        })
+        .collect();
+    let mut steps: std::collections::HashMap<i64, u64> = Default::default();
+    let mut promoted = Vec::new();
+    for task in tasks {
+        let departure = task.await.expect("task").expect("leave").expect("inside");
+        promoted.extend(departure.promoted.map(|p| p.0));
+        for n in departure.notices {
+            *steps.entry(n.user.0).or_default() += u64::from(n.steps);
+        }
+    }
+    let stayers: Vec<i64> = crowd
+        .iter()
+        .copied()
+        .filter(|u| !leavers.contains(u))
+        .collect();
+    // The page went to the first three still there at the end, whoever else was promoted
+    // and left again on the way.
+    for &u in &stayers[..3] {
+        assert_eq!(
+            room.place(S, UserId(u)).await.ok(),
+            Some(Some(Place::Page)),
+            "{name}: {u}"
+        );
+        assert!(promoted.contains(&u), "{name}: {u} was promoted");
+    }
+    for (index, &u) in stayers[3..].iter().enumerate() {
+        assert_eq!(
+            room.place(S, UserId(u)).await.ok(),
+            Some(Some(Place::Queue(index))),
+            "{name}: {u}"
+        );
+        let gained = (u - 4) as u64 - index as u64;
+        assert_eq!(
+            steps.get(&u).copied().unwrap_or(0),
+            gained,
+            "{name}: steps told to {u}"
+        );
+    }
+}
+
+/// Issue 14.2 on Redis: leaves applied as one batch remove every leaver before anyone is
+/// promoted, so nobody leaving in the batch is admitted, and the batch tells each person still
+/// queued once, with the places they moved.
+#[tokio::test]
+async fn a_batch_of_departures_admits_none_of_its_leavers_and_tells_each_stayer_once() {
+    let redis = TestRedis::new();
+    let room =
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
+            .await
+            .expect("the test Redis answers");
+    seven_arrivals(&room).await;
+    // Page 1, 2, 3; queue 4, 5, 6, 7. Two page leavers, queue leavers 4 and 6, a stranger, a
+    // stale connection of 7 and page leaver 1 twice.
+    let batch = [
+        (UserId(1), Some(h(1))),
+        (UserId(4), Some(h(4))),
+        (UserId(9), None),
+        (UserId(2), None),
+        (UserId(7), Some(h(70))),
+        (UserId(6), Some(h(6))),
+        (UserId(1), Some(h(1))),
+    ];
+    let left = room.leave_all(S, &batch, 2480).await.expect("leave");
+    let from: Vec<Option<Place>> = left.iter().map(|d| d.as_ref().map(|d| d.from)).collect();
+    assert_eq!(
+        from,
+        vec![
+            Some(Place::Page),
+            Some(Place::Queue(0)),
+            None,
+            Some(Place::Page),
+            None,
+            Some(Place::Queue(2)),
+            None
+        ]
+    );
+    // Two page places freed: 5 and 7 (not the leavers 4 and 6) take them, in queue order.
+    let promoted: Vec<Option<UserId>> = left
+        .iter()
+        .map(|d| d.as_ref().and_then(|d| d.promoted))
+        .collect();
+    assert_eq!(
+        promoted,
+        vec![
+            Some(UserId(5)),
+            None,
+            None,
+            Some(UserId(7)),
+            None,
+            None,
+            None
+        ]
+    );
+    assert_eq!(room.place(S, UserId(5)).await.ok(), Some(Some(Place::Page)));
+    assert_eq!(room.place(S, UserId(7)).await.ok(), Some(Some(Place::Page)));
+    assert_eq!(room.place(S, UserId(4)).await.ok(), Some(None));
+    // Nobody is left queued: nobody to tell.
+    let told: usize = left.iter().flatten().map(|d| d.notices.len()).sum();
+    assert_eq!(told, 0);
+
+    // A second batch on a longer queue: 8..=13 queue behind 5, 7, 3 on the page.
+    for u in 8..=13 {
+        room.enter(S, UserId(u), h(u), 3000).await.expect("enter");
+    }
+    let left = room
+        .leave_all(
+            S,
+            &[(UserId(9), None), (UserId(3), None), (UserId(11), None)],
+            3100,
+        )
+        .await
+        .expect("leave");
+    assert_eq!(left[1].as_ref().and_then(|d| d.promoted), Some(UserId(8)));
+    // Queue before: 8 9 10 11 12 13; after: 10 12 13. 10 gained 2 (9 left, 8 promoted),
+    // 12 and 13 gained 3 (11 too); each is told once, in queue order.
+    let notices: Vec<(i64, usize, u32)> = left
+        .iter()
+        .flatten()
+        .flat_map(|d| d.notices.iter().map(|n| (n.user.0, n.ahead, n.steps)))
+        .collect();
+    assert_eq!(notices, vec![(10, 0, 2), (12, 1, 3), (13, 2, 3)]);
 }

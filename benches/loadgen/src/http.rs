@@ -71,6 +71,31 @@ impl Api {
         Ok((status, body))
     }
 
+    /// The value of a Prometheus series on `GET /metrics` (`name{labels}` exactly as rendered,
+    /// e.g. `ticketclub_admissions_total{via="queue"}`), 0 when absent.
+    pub async fn metric(&self, series: &str) -> Result<f64, String> {
+        let url = format!("{}/metrics", self.base);
+        let page = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET /metrics: {e}"))?
+            .text()
+            .await
+            .map_err(|e| format!("GET /metrics: {e}"))?;
+        Ok(page
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0))
+    }
+
     /// `GET /healthz` answers 200.
     pub async fn healthy(&self) -> bool {
         let url = format!("{}/healthz", self.base);

@@ -15,7 +15,7 @@ use socketioxide::adapter::Adapter;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::ids::{SessionId, UserId};
-use crate::domain::waiting_room::{Departure, Place};
+use crate::domain::waiting_room::Departure;
 use crate::realtime::rooms;
 use crate::service::estimate::Estimator;
 use crate::storage::controls::RoomControls;
@@ -98,18 +98,14 @@ impl Positions {
         if let Some(promoted) = departure.promoted {
             map.remove(&(session, promoted));
         }
-        let start = match departure.from {
-            Place::Queue(index) => index,
-            Place::Page => 0,
-        };
-        for (k, notice) in departure.notices.iter().enumerate() {
+        for notice in &departure.notices {
             let latest = map.entry((session, notice.user)).or_insert(Latest {
                 ahead: usize::MAX,
                 seconds: 0,
                 sent_at: None,
                 unsent: false,
             });
-            latest.ahead = start + k;
+            latest.ahead = notice.ahead;
             latest.seconds = notice.seconds;
             latest.unsent = true;
         }
@@ -215,17 +211,24 @@ async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, pau
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::waiting_room::Notice;
+    use crate::domain::waiting_room::{Notice, Place};
 
     fn moved(from: Place, notified: &[i64]) -> Departure {
+        let start = match from {
+            Place::Queue(index) => index,
+            Place::Page => 0,
+        };
         Departure {
             from,
             promoted: None,
             notices: notified
                 .iter()
-                .map(|u| Notice {
+                .enumerate()
+                .map(|(k, u)| Notice {
                     user: UserId(*u),
                     seconds: 30,
+                    ahead: start + k,
+                    steps: 1,
                 })
                 .collect(),
         }

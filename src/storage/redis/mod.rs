@@ -3,6 +3,7 @@
 //! script touches one Redis Cluster slot. Scripts return the raw facts (ranks, entry times,
 //! affected members); the wait estimates are computed here with the domain's [`Rules`].
 
+mod departures;
 mod fair;
 mod keys;
 mod lease;
@@ -31,6 +32,7 @@ pub use versions::RedisSeatVersions;
 struct Scripts {
     enter: Script,
     leave: Script,
+    leave_batch: Script,
     expire: Script,
     place: Script,
     leave_early: Script,
@@ -46,6 +48,7 @@ impl Scripts {
         Self {
             enter: Script::from_lua(include_str!("lua/enter.lua")),
             leave: Script::from_lua(include_str!("lua/leave.lua")),
+            leave_batch: Script::from_lua(include_str!("lua/leave_batch.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
             place: Script::from_lua(include_str!("lua/place.lua")),
             leave_early: Script::from_lua(include_str!("lua/leave_early.lua")),
@@ -62,6 +65,7 @@ impl Scripts {
         for script in [
             &self.enter,
             &self.leave,
+            &self.leave_batch,
             &self.expire,
             &self.place,
             &self.leave_early,
@@ -95,6 +99,8 @@ pub struct RedisWaitingRoom {
     instance: std::sync::RwLock<String>,
     /// What this instance has seen of its peers' leases.
     watch: std::sync::Mutex<crate::domain::lease::PeerWatch>,
+    /// Leaves waiting to be applied together (see `departures.rs`).
+    departures: departures::Departures,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -151,6 +157,7 @@ impl RedisWaitingRoom {
             instance: std::sync::RwLock::new(lease.instance.clone()),
             lease,
             watch: Default::default(),
+            departures: Default::default(),
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
@@ -189,12 +196,19 @@ impl RedisWaitingRoom {
             rules.admits().to_string(),
             RECENT_ADMISSIONS.to_string(),
         ];
-        let reply = self.run(&self.scripts.enter, keys, args).await?;
         let owner = match holder.split_once('/') {
             Some((owner, _)) => owner.to_owned(),
             None => self.instance(),
         };
-        self.index_place_for(session, user, &owner).await?;
+        // The place and its index entries travel together, one exchange: an index entry without
+        // its place (the script failed) is harmless, as every reader of the index checks the
+        // place and cleans up after it.
+        let (reply, indexed) = tokio::join!(
+            self.run(&self.scripts.enter, keys, args),
+            self.index_place_for(session, user, &owner)
+        );
+        let reply = reply?;
+        indexed?;
         match reply.kind().as_str() {
             "page" => Ok(Admission::Pass),
             "queue" => {
@@ -244,6 +258,8 @@ impl RedisWaitingRoom {
                 Some(Notice {
                     user: UserId(member.parse().ok()?),
                     seconds: rules.seconds(base, round, now),
+                    ahead: index,
+                    steps: 1,
                 })
             })
             .collect()
@@ -479,7 +495,7 @@ impl WaitingRoom for RedisWaitingRoom {
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
         let holder = holder.map(|h| self.holder(&h)).unwrap_or_default();
-        self.leave_as(session, user, holder, false, now).await
+        self.leave_batched(session, user, holder, now).await
     }
 
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {

@@ -28,6 +28,18 @@ pub struct SharedEngines {
     pub redis_url: String,
 }
 
+impl Default for SharedEngines {
+    /// The command line's defaults: MariaDB and Redis on this machine.
+    fn default() -> Self {
+        Self {
+            mysql_host: "127.0.0.1".into(),
+            mysql_port: 3306,
+            mysql_user: "root".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+        }
+    }
+}
+
 /// How to deploy the server for one run.
 #[derive(Clone, Debug)]
 pub enum Deploy {

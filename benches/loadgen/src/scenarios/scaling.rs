@@ -47,6 +47,9 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         queue_limit: opts.queue_limit,
         no_validate: false,
         protocol: super::Protocol::Legacy,
+        production: false,
+        engine_pids: Vec::new(),
+        engines: super::deploy::SharedEngines::default(),
     };
     let n = opts.split_cpus.len();
     let deployments = [

@@ -28,6 +28,9 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         queue_limit: 20,
         no_validate: false,
         protocol: super::Protocol::Legacy,
+        production: false,
+        engine_pids: Vec::new(),
+        engines: super::deploy::SharedEngines::default(),
     };
     outcomes.push(("join-storm", join_storm::run(ctx, &join).await));
     let storm = disconnect_storm::Opts {
@@ -36,6 +39,9 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         session: 1,
         probe_session: 2,
         quiet_ms: 300,
+        after_s: 1,
+        production: false,
+        engines: super::deploy::SharedEngines::default(),
     };
     outcomes.push(("disconnect-storm", disconnect_storm::run(ctx, &storm).await));
     let rush = seat_rush::Opts {

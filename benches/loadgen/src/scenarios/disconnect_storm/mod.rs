@@ -2,7 +2,11 @@
 //! queued, all leave at the same instant. Measures how long the server stays busy (its CPU time
 //! sampled every 5 ms from `/proc`), the CPU-seconds and memory it spends, and how an unrelated
 //! join (a probe on another session) is answered meanwhile. Then checks that the waiting room
-//! is really empty: every account validates again, and a fresh entrant passes straight in.
+//! is really empty: every account validates again, and a fresh entrant passes straight in; and
+//! that nobody whose departure had reached the server was admitted (the server's
+//! `ticketclub_admitted_while_leaving_total`). `--production` runs it on MySQL + Redis (a fresh
+//! database and key prefix) instead of the embedded engines. Memory is read before, at its peak,
+//! right after the drain and `--after-s` seconds later (does the server give it back?).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use super::deploy::{Deploy, Deployment, SharedEngines};
 use super::{Ctx, check_limit, connect_all, machine, ms};
 use crate::error::{Result, err};
 use crate::progress::Progress;
@@ -36,6 +41,16 @@ pub struct Opts {
     /// Milliseconds without server CPU activity that count as idle.
     #[arg(long, default_value_t = 500)]
     pub quiet_ms: u64,
+    /// Seconds after the drain at which memory is read again.
+    #[arg(long, default_value_t = 10)]
+    pub after_s: u64,
+    /// Run on MySQL + Redis (one instance, fresh database and key prefix) instead of the
+    /// embedded engines.
+    #[arg(long)]
+    pub production: bool,
+    /// The shared engines of `--production`.
+    #[command(flatten)]
+    pub engines: SharedEngines,
 }
 
 /// The figures of a storm.
@@ -51,7 +66,11 @@ struct StormResult {
     server_rss_before_kb: u64,
     server_rss_peak_during_kb: u64,
     server_rss_after_kb: u64,
+    server_rss_later_kb: u64,
     server_peak_rss_kb: u64,
+    engines: &'static str,
+    admitted_during_storm: f64,
+    admitted_while_leaving: f64,
     probe_rtt_ms: Summary,
     still_inside_after: usize,
     fresh_entrant_passed: bool,
@@ -68,9 +87,20 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         "== disconnect-storm: {} clients, queue limit {}",
         opts.clients, opts.queue_limit
     );
-    let (server, api) = ctx.server(opts.queue_limit, "disconnect-storm").await?;
-    let info = machine(&server);
-    let accounts = ctx.accounts(&api, "disconnect", opts.clients + 1).await?;
+    let deploy = match opts.production {
+        true => Deploy::Shared(opts.engines.clone(), vec![None]),
+        false => Deploy::Embedded,
+    };
+    let deployment = Deployment::open(ctx, &deploy, opts.queue_limit, "disconnect-storm").await?;
+    let outcome = storm(ctx, opts, &deployment).await;
+    deployment.stop().await;
+    outcome
+}
+
+async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> {
+    let (server, api) = (&deployment.servers[0], &deployment.apis[0]);
+    let info = machine(server);
+    let accounts = ctx.accounts(api, "disconnect", opts.clients + 1).await?;
     let connected = connect_all(ctx, &[server.addr], &accounts, "connect").await?;
     let mut clients = connected.take();
     let (probe_index, mut probe) = clients.pop().ok_or_else(|| err("no clients"))?;
@@ -80,6 +110,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     let connected_n = clients.len();
     let (entered, on_page, queued) = enter_all(ctx, opts, clients).await?;
     let before = server.stat().unwrap_or_default();
+    let admissions = r#"ticketclub_admissions_total{via="queue"}"#;
+    let leaving = "ticketclub_admitted_while_leaving_total";
+    let admitted_before = api.metric(admissions).await.map_err(err)?;
+    let leaving_before = api.metric(leaving).await.map_err(err)?;
 
     let t0 = Instant::now();
     let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
@@ -94,7 +128,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     ));
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let perf = ctx.profile(&server, "disconnect-storm").await;
+    let perf = ctx.profile(server, "disconnect-storm").await;
     let storm = Instant::now();
     let mut closing = JoinSet::new();
     for c in entered {
@@ -110,12 +144,16 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     probe = returned_probe.ok_or_else(|| err("the probe lost its connection"))?;
     let samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
+    let admitted_during_storm = api.metric(admissions).await.map_err(err)? - admitted_before;
+    let admitted_while_leaving = api.metric(leaving).await.map_err(err)? - leaving_before;
+    // Does the server give its memory back once the crowd is gone?
+    tokio::time::sleep(Duration::from_secs(opts.after_s)).await;
+    let later = server.stat().unwrap_or_default();
 
-    let still_inside = still_inside(&api, &accounts[..opts.clients], opts.session).await;
+    let still_inside = still_inside(api, &accounts[..opts.clients], opts.session).await;
     let fresh = check_limit(&mut probe, opts.session, ctx.reply_timeout).await;
     let fresh_entrant_passed = matches!(&fresh, Ok(e) if e.arg()["pass"] == true);
     probe.close().await;
-    server.stop().await;
 
     let during: Vec<&Sample> = samples
         .iter()
@@ -144,7 +182,15 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         server_rss_before_kb: before.rss_kb,
         server_rss_peak_during_kb: during.iter().map(|s| s.server.rss_kb).max().unwrap_or(0),
         server_rss_after_kb: after.rss_kb,
+        server_rss_later_kb: later.rss_kb,
         server_peak_rss_kb: after.peak_rss_kb,
+        engines: if opts.production {
+            "MySQL + Redis"
+        } else {
+            "memory + SQLite"
+        },
+        admitted_during_storm,
+        admitted_while_leaving,
         probe_rtt_ms: Summary::of(&rtts),
         still_inside_after: still_inside,
         fresh_entrant_passed,
@@ -154,6 +200,16 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     eprintln!(
         "  drained in {:.0} ms ({:.2} CPU-s), closes sent in {:.0} ms; probe p99 {:.1} ms",
         result.drain_ms, result.server_cpu_s_drain, result.close_sent_ms, result.probe_rtt_ms.p99
+    );
+    eprintln!(
+        "  RSS before {:.1} / peak {:.1} / after {:.1} / {} s later {:.1} MiB; admitted from the queue during the storm {}, of them already leaving {}",
+        result.server_rss_before_kb as f64 / 1024.0,
+        result.server_rss_peak_during_kb as f64 / 1024.0,
+        result.server_rss_after_kb as f64 / 1024.0,
+        opts.after_s,
+        result.server_rss_later_kb as f64 / 1024.0,
+        result.admitted_during_storm,
+        result.admitted_while_leaving
     );
     report::write_report(ctx, opts, info, result, storm_s)
 }

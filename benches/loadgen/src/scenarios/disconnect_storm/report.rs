@@ -14,10 +14,16 @@ pub(super) fn write_report(
 ) -> Result<bool> {
     let mut report = Report::new(&ctx.out, "disconnect-storm", "Disconnect storm");
     report.md(format!(
-        "{} clients connected ({} on the page, {} queued, queue limit {}) leave at the same instant \
-         (`41` + WebSocket close each). The server counts as idle again after {} ms without CPU use \
-         (sampled every 5 ms); a probe joins session {} every 20 ms meanwhile.\n",
-        r.connected, r.on_page, r.queued, opts.queue_limit, opts.quiet_ms, opts.probe_session
+        "{} clients connected ({} on the page, {} queued, queue limit {}, engines {}) leave at the \
+         same instant (`41` + WebSocket close each). The server counts as idle again after {} ms \
+         without CPU use (sampled every 5 ms); a probe joins session {} every 20 ms meanwhile.\n",
+        r.connected,
+        r.on_page,
+        r.queued,
+        opts.queue_limit,
+        r.engines,
+        opts.quiet_ms,
+        opts.probe_session
     ));
     report.md("| figure | value |\n|---|---:|");
     for (k, v) in [
@@ -41,6 +47,18 @@ pub(super) fn write_report(
                 r.server_rss_peak_during_kb as f64 / 1024.0,
                 r.server_rss_after_kb as f64 / 1024.0
             ),
+        ),
+        (
+            "server RSS after the drain + later",
+            format!(
+                "{:.1} MiB ({} s after the drain)",
+                r.server_rss_later_kb as f64 / 1024.0,
+                opts.after_s
+            ),
+        ),
+        (
+            "admitted from the queue during the storm / of them already leaving",
+            format!("{} / {}", r.admitted_during_storm, r.admitted_while_leaving),
         ),
         (
             "server peak RSS (VmHWM)",
@@ -96,12 +114,19 @@ pub(super) fn write_report(
         ),
     );
     report.check(
+        r.admitted_while_leaving == 0.0,
+        format!(
+            "{} people admitted whose departure had already reached the server",
+            r.admitted_while_leaving
+        ),
+    );
+    report.check(
         r.fresh_entrant_passed,
         "a fresh entrant passes straight onto the empty page",
     );
     let mut data = serde_json::to_value(&r).map_err(|e| err(e.to_string()))?;
     data["scenario"] = "disconnect-storm".into();
     data["machine"] = info;
-    data["options"] = serde_json::json!({"clients": opts.clients, "queue_limit": opts.queue_limit, "session": opts.session, "quiet_ms": opts.quiet_ms});
+    data["options"] = serde_json::json!({"clients": opts.clients, "queue_limit": opts.queue_limit, "session": opts.session, "quiet_ms": opts.quiet_ms, "after_s": opts.after_s, "production": opts.production});
     report.write(data)
 }

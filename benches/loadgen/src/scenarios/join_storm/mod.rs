@@ -91,6 +91,18 @@ pub struct Opts {
     /// original frontend; `app`: `join` on `/queue` until its ack (no validation step).
     #[arg(long, value_enum, default_value = "legacy")]
     pub protocol: Protocol,
+    /// Run on MySQL + Redis (one instance, fresh database and key prefix) instead of the
+    /// embedded engines.
+    #[arg(long)]
+    pub production: bool,
+    /// Other processes whose CPU time the measured phase also reports, as `name=pid`
+    /// (comma-separated), e.g. `redis=812,mariadb=640`: the per-join cost of each engine.
+    /// Shared engines serve other clients too: their figures are upper bounds.
+    #[arg(long, value_delimiter = ',')]
+    pub engine_pids: Vec<String>,
+    /// The shared engines of `--production`.
+    #[command(flatten)]
+    pub engines: super::deploy::SharedEngines,
 }
 
 impl Opts {
@@ -147,6 +159,10 @@ pub struct RunResult {
     server_peak_rss_kb: u64,
     server_rss_after_kb: u64,
     pub(crate) loadgen_cpu_s: f64,
+    /// CPU-seconds of each `--engine-pids` process over the measured phase.
+    engine_cpu_s: std::collections::BTreeMap<String, f64>,
+    /// The load average (1, 5, 15 min) when the measured phase began.
+    loadavg_at_join: String,
     /// What the real JS client saw beside the storm (`--js-probes`, burst and storm modes).
     #[serde(skip_serializing_if = "Option::is_none")]
     js_probe: Option<Figures>,
@@ -169,8 +185,11 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         Protocol::App => "Join storm (app protocol, `/queue`)",
     };
     let mut report = Report::new(&ctx.out, opts.report_name(), title);
-    let (results, machine_info) =
-        measure_modes(ctx, opts, modes, &Deploy::Embedded, "", &mut report).await?;
+    let deploy = match opts.production {
+        true => Deploy::Shared(opts.engines.clone(), vec![None]),
+        false => Deploy::Embedded,
+    };
+    let (results, machine_info) = measure_modes(ctx, opts, modes, &deploy, "", &mut report).await?;
     report.write(serde_json::json!({
         "scenario": opts.report_name(),
         "machine": machine_info,
@@ -262,6 +281,9 @@ async fn run_mode(
         }
         None => None,
     };
+    let engine_pids = engine_pids(opts)?;
+    let engines_before = engine_cpu(&engine_pids);
+    let loadavg_at_join = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let before = deployment.stat();
     let own_before = ProcStat::own().unwrap_or_default();
     let perf = ctx.profile(&deployment.servers[0], &name).await;
@@ -275,6 +297,13 @@ async fn run_mode(
     perf.stop().await;
     let after = deployment.stat();
     let own_after = ProcStat::own().unwrap_or_default();
+    let engine_cpu_s = engine_cpu(&engine_pids)
+        .into_iter()
+        .map(|(name, cpu)| {
+            let was = engines_before.get(&name).copied().unwrap_or(cpu);
+            (name, cpu - was)
+        })
+        .collect();
     let samples = sampler.finish();
     let js_probe = match js {
         Some(js) => {
@@ -348,6 +377,8 @@ async fn run_mode(
         server_peak_rss_kb: after.peak_rss_kb,
         server_rss_after_kb: after.rss_kb,
         loadgen_cpu_s: own_after.cpu_s - own_before.cpu_s,
+        engine_cpu_s,
+        loadavg_at_join: loadavg_at_join.trim().to_string(),
         js_probe,
         joins,
         samples,
@@ -361,7 +392,40 @@ async fn run_mode(
         result.join_ms.p99,
         result.failures
     );
+    let per_join = |cpu: f64| cpu * 1e6 / result.answered.max(1) as f64;
+    let mut costs = format!("server {:.0}", per_join(result.server_cpu_s));
+    for (name, cpu) in &result.engine_cpu_s {
+        costs.push_str(&format!(", {name} {:.0}", per_join(*cpu)));
+    }
+    eprintln!(
+        "  CPU per join (µs): {costs}; load generator {:.0}; load average at the start {}",
+        per_join(result.loadgen_cpu_s),
+        result.loadavg_at_join
+    );
     Ok((result, info))
+}
+
+/// The `--engine-pids` as (name, pid).
+fn engine_pids(opts: &Opts) -> Result<Vec<(String, u32)>> {
+    opts.engine_pids
+        .iter()
+        .map(|kv| {
+            let (name, pid) = kv
+                .split_once('=')
+                .ok_or_else(|| err(format!("--engine-pids {kv:?}: expected name=pid")))?;
+            let pid = pid
+                .parse()
+                .map_err(|_| err(format!("--engine-pids {kv:?}: not a pid")))?;
+            Ok((name.to_string(), pid))
+        })
+        .collect()
+}
+
+/// CPU-seconds used so far by each named process (those that can be read).
+fn engine_cpu(pids: &[(String, u32)]) -> std::collections::BTreeMap<String, f64> {
+    pids.iter()
+        .filter_map(|(name, pid)| Some((name.clone(), ProcStat::read(*pid)?.cpu_s)))
+        .collect()
 }
 
 /// Every client joins at its start time; returns what each saw and the clients still open

@@ -1,0 +1,345 @@
+//! Leaves of one session applied together: every leave this instance receives while its
+//! previous batch for the session is on the wire goes into the next batch, one
+//! `leave_batch.lua` call. Nothing waits on a timer: a lone leave goes out at once, as before.
+//!
+//! Why: in a storm of departures (a crowd closing its tabs at once) one call per leaver made
+//! Redis return everyone behind each leaver, so the notices and their messages grew with the
+//! square of the crowd; and a page leaver's promotion went to the head of the queue even when
+//! that person's own leave was already waiting here (their socket gone). A batch removes every
+//! leaver first, then promotes, and describes who moved with one list for the whole batch.
+//!
+//! The caller that finds no batch running runs the batches (its own leave first, with whatever
+//! is waiting) until none is waiting, so nothing runs outside a caller's task (no background
+//! task to drain at shutdown). In a storm that first caller's leave returns last.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::oneshot;
+
+use super::keys::{IDLE_TTL_MS, RoomKeys};
+use super::parse::{int, text};
+use super::{RedisWaitingRoom, unavailable};
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Departure, Notice, Place, Rules};
+use crate::storage::{RECENT_ADMISSIONS, StorageError, StorageResult};
+
+/// One caller's leave, waiting for a batch.
+struct Request {
+    user: UserId,
+    /// The stored holder token, or empty for whoever holds the place.
+    holder: String,
+    now: Millis,
+    answer: oneshot::Sender<Answer>,
+}
+
+/// A waiting caller's answer: its leave was applied.
+type Answer = StorageResult<Option<Departure>>;
+
+#[derive(Default)]
+struct Line {
+    /// A caller is running the batches of this session.
+    running: bool,
+    waiting: Vec<Request>,
+}
+
+/// The leaves waiting per session.
+#[derive(Default)]
+pub(super) struct Departures(Mutex<HashMap<SessionId, Line>>);
+
+impl Departures {
+    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Line>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `request`; true when the caller is to run the batch (none was running).
+    fn join(&self, session: SessionId, request: Request) -> bool {
+        let mut lines = self.lines();
+        let line = lines.entry(session).or_default();
+        line.waiting.push(request);
+        !std::mem::replace(&mut line.running, true)
+    }
+
+    /// The leaves to apply now (all that are waiting); when none are, the line goes idle and
+    /// the running caller stops.
+    fn take(&self, session: SessionId) -> Vec<Request> {
+        let mut lines = self.lines();
+        let batch = lines
+            .get_mut(&session)
+            .map(|l| std::mem::take(&mut l.waiting))
+            .unwrap_or_default();
+        if batch.is_empty() {
+            lines.remove(&session);
+        }
+        batch
+    }
+
+    /// Whether `user` is waiting to leave `session` (its departure arrived while the batch that
+    /// promoted it was on the wire).
+    fn is_waiting(&self, session: SessionId, user: UserId) -> bool {
+        self.lines()
+            .get(&session)
+            .is_some_and(|l| l.waiting.iter().any(|r| r.user == user))
+    }
+
+    /// A running caller was dropped mid-batch: the waiters are released (they queue again
+    /// and one of them runs the next batch).
+    fn abandon(&self, session: SessionId) {
+        self.lines().remove(&session);
+    }
+}
+
+/// Resets a line if the caller running its batches is dropped before the line went idle.
+struct Turn<'a> {
+    departures: &'a Departures,
+    session: SessionId,
+    finished: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.departures.abandon(self.session);
+        }
+    }
+}
+
+impl RedisWaitingRoom {
+    /// Leaves `session` in the next batch (see the module docs); `holder` is a stored token or
+    /// empty for whoever holds the place.
+    pub(super) async fn leave_batched(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: String,
+        now: Millis,
+    ) -> StorageResult<Option<Departure>> {
+        let request = |answer| Request {
+            user,
+            holder: holder.clone(),
+            now,
+            answer,
+        };
+        loop {
+            let (tx, rx) = oneshot::channel();
+            if self.departures.join(session, request(tx)) {
+                // This caller runs batches until none is waiting (its own leave is in the
+                // first); a caller dropped meanwhile releases the line through `Turn`.
+                let mut turn = Turn {
+                    departures: &self.departures,
+                    session,
+                    finished: false,
+                };
+                loop {
+                    let batch = self.departures.take(session);
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.apply(session, batch).await;
+                }
+                turn.finished = true;
+            }
+            match rx.await {
+                Ok(answer) => return answer,
+                // The caller running the batches was dropped before applying this leave.
+                Err(_) => continue,
+            }
+        }
+    }
+
+    /// Applies one batch and answers each of its callers.
+    async fn apply(&self, session: SessionId, batch: Vec<Request>) {
+        if batch.is_empty() {
+            return;
+        }
+        let now = batch.iter().map(|r| r.now).max().unwrap_or_default();
+        let leavers: Vec<(UserId, String)> =
+            batch.iter().map(|r| (r.user, r.holder.clone())).collect();
+        let mut results = match self.leave_together(session, &leavers, now).await {
+            Ok(departures) => departures.into_iter().map(Ok).collect(),
+            Err(e) => {
+                let text = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StorageError::Unavailable(text.clone())))
+                    .collect::<Vec<_>>()
+            }
+        };
+        results.resize_with(batch.len(), || Ok(None));
+        for (request, result) in batch.into_iter().zip(results) {
+            // A caller that gave up no longer needs its answer.
+            let _ = request.answer.send(result);
+        }
+    }
+
+    /// Applies the leaves of `leavers` (with a holder: only that connection's place) as one
+    /// batch, as concurrent leaves are; one departure per leaver, in order (`None` where nothing
+    /// was removed). For tests and tools: the server's leaves batch themselves.
+    pub async fn leave_all(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, Option<crate::domain::waiting_room::Holder>)],
+        now: Millis,
+    ) -> StorageResult<Vec<Option<Departure>>> {
+        let stored: Vec<(UserId, String)> = leavers
+            .iter()
+            .map(|(user, holder)| {
+                let holder = holder.as_ref().map(|h| self.holder(h)).unwrap_or_default();
+                (*user, holder)
+            })
+            .collect();
+        self.leave_together(session, &stored, now).await
+    }
+
+    /// Runs leave_batch.lua for `leavers` (user, stored holder or empty) and splits its answer
+    /// into one departure per leaver, in order (`None` where nothing was removed). The list of
+    /// everyone who moved goes with the first departure only, each person once with the number
+    /// of places they moved: announcing it once per leaver would repeat the whole queue.
+    pub(super) async fn leave_together(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, String)],
+        now: Millis,
+    ) -> StorageResult<Vec<Option<Departure>>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let rules = self.controls.rules(session);
+        let mut args = vec![
+            now.to_string(),
+            rules.limit.to_string(),
+            IDLE_TTL_MS.to_string(),
+            rules.admits().to_string(),
+            RECENT_ADMISSIONS.to_string(),
+        ];
+        for (user, holder) in leavers {
+            args.push(user.to_string());
+            args.push(holder.clone());
+        }
+        let mut reply = self
+            .run(
+                &self.scripts.leave_batch,
+                vec![k.page, k.queue, k.holder, k.joined, k.admits, k.rules],
+                args,
+            )
+            .await?;
+        let n = int(reply.next_value()).max(0) as usize;
+        let outcomes: Vec<Option<Place>> = (0..n)
+            .map(|_| {
+                let v = reply.next_value();
+                match text(v).as_str() {
+                    "none" => None,
+                    "page" => Some(Place::Page),
+                    _ => Some(Place::Queue(int(v).max(0) as usize)),
+                }
+            })
+            .collect();
+        let promoted = reply.users();
+        let times = reply.times();
+        let start = int(reply.next_value());
+        let movers = reply.rest();
+        let departed: Vec<UserId> = leavers
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| o.is_some())
+            .map(|((u, _), _)| *u)
+            .collect();
+        self.unindex_places(session, &departed).await?;
+        for user in &promoted {
+            if self.departures.is_waiting(session, *user) {
+                // Its departure reached this instance while the batch was on the wire.
+                crate::metrics::admitted_while_leaving();
+            }
+        }
+        let mut queue_ranks: Vec<usize> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Some(Place::Queue(rank)) => Some(*rank),
+                _ => None,
+            })
+            .collect();
+        queue_ranks.sort_unstable();
+        let mut notices = if start >= 0 {
+            Self::moved(
+                &rules,
+                &times,
+                start as usize,
+                &movers,
+                &queue_ranks,
+                promoted.len(),
+                now,
+            )
+        } else {
+            Vec::new()
+        };
+        let mut promotions = promoted.into_iter();
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                let from = outcome?;
+                let promoted = match from {
+                    Place::Page => promotions.next(),
+                    Place::Queue(_) => None,
+                };
+                Some(Departure {
+                    from,
+                    promoted,
+                    notices: std::mem::take(&mut notices),
+                })
+            })
+            .collect())
+    }
+
+    /// Notices for `members`, the queue from new index `start` on, after the queue leavers at
+    /// (pre-batch, sorted) `queue_ranks` left and `promoted` people went onto the page: each
+    /// moved by the leavers ahead of them plus the promoted.
+    fn moved(
+        rules: &Rules,
+        times: &[Millis],
+        start: usize,
+        members: &[String],
+        queue_ranks: &[usize],
+        promoted: usize,
+        now: Millis,
+    ) -> Vec<Notice> {
+        let mut ahead_left = 0;
+        members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, member)| {
+                let index = start + i;
+                // This person's index before the batch: their new index, plus everyone
+                // promoted, plus the queue leavers who stood ahead of them.
+                while ahead_left < queue_ranks.len()
+                    && queue_ranks[ahead_left] <= index + promoted + ahead_left
+                {
+                    ahead_left += 1;
+                }
+                let base = times.get(index % rules.limit).copied().unwrap_or(now);
+                let round = (index / rules.limit) as i64;
+                Some(Notice {
+                    user: UserId(member.parse().ok()?),
+                    seconds: rules.seconds(base, round, now),
+                    ahead: index,
+                    steps: (ahead_left + promoted) as u32,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets departed visits in the per-user index, in one pipeline.
+    async fn unindex_places(&self, session: SessionId, users: &[UserId]) -> StorageResult<()> {
+        use fred::prelude::*;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let pipe = self.client.pipeline();
+        for user in users {
+            let _: () = pipe
+                .srem(self.keys().user(*user), session.0)
+                .await
+                .map_err(unavailable)?;
+        }
+        let _: Vec<Value> = pipe.all().await.map_err(unavailable)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,205 @@
+//! What a join costs in storage calls (issue 14, item 1), counted by the server itself
+//! (`ticketclub_storage_calls_total{engine, call}` on `/metrics`) around a few joins, on both
+//! engine pairs. Every call the join path makes is listed with its count per join; a call that
+//! is not listed and is not one of the background duties (sweeps, reaping, gauges) fails the
+//! test, so a join that starts making one more round trip is caught here.
+//!
+//! A database call is counted after the read-through caches (a hit counts nothing); on the
+//! production engines each counted call is one network round trip (the Redis `enter` sends its
+//! script and its index update together, and a validation asks Redis and the database at once).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::app_rust::{Peer, account, connected, open_with};
+use crate::multi_instance::{spawn_process, start_cluster};
+
+/// Joins per measured phase.
+const JOINS: usize = 6;
+
+/// What the server does on its own, whenever its timers say: not part of any join.
+const BACKGROUND: &[&str] = &[
+    "expire",
+    "reap",
+    "occupancy",
+    "progress",
+    "early_sessions",
+    "free_stale_holds",
+    "sessions_on_sale_between",
+    "ready",
+    "warm_pool",
+];
+
+/// `(engine, call) → count` from a `/metrics` page.
+async fn calls(base: &str) -> BTreeMap<(String, String), u64> {
+    let page = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    let mut counts = BTreeMap::new();
+    for line in page.lines() {
+        let Some(rest) = line.strip_prefix("ticketclub_storage_calls_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+                .unwrap_or_default()
+        };
+        let n: f64 = value.trim().parse().unwrap_or(0.0);
+        counts.insert((label("engine"), label("call")), n as u64);
+    }
+    counts
+}
+
+/// The calls made between two readings, background duties left out.
+fn made(
+    before: &BTreeMap<(String, String), u64>,
+    after: &BTreeMap<(String, String), u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter(|((_, call), _)| !BACKGROUND.contains(&call.as_str()))
+        .map(|((engine, call), n)| {
+            let was = before
+                .get(&(engine.clone(), call.clone()))
+                .copied()
+                .unwrap_or(0);
+            (format!("{engine}.{call}"), n - was)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+fn expected(per_join: &[(&str, u64)], joins: usize) -> BTreeMap<String, u64> {
+    per_join
+        .iter()
+        .map(|(call, n)| (call.to_string(), n * joins as u64))
+        .collect()
+}
+
+async fn validate(base: &str, token: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/session/validation"))
+        .bearer_auth(token)
+        .json(&json!({ "sessionId": 2 }))
+        .send()
+        .await
+        .expect("validation answers")
+        .json()
+        .await
+        .expect("validation body")
+}
+
+async fn legacy(base: &str, token: &str, label: &str) -> Peer {
+    open_with(
+        base,
+        "/",
+        json!({ "token": format!("Bearer {token}") }),
+        "websocket",
+        label,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{label}: {e}"))
+}
+
+/// The legacy join (`POST /session/validation`, then `check limit` on an open socket) and the
+/// app join (`join` on `/queue`), `JOINS` of each, on the instance at `base`.
+async fn joins_cost(base: &str, engines: &str) {
+    // Queue limit 2: the first two joins of each phase pass, the others queue.
+    let mut tokens = Vec::new();
+    for i in 0..2 * JOINS + 1 {
+        tokens.push(account(base, &format!("rt{i}")).await.0);
+    }
+    // One join first, as in any running sale: the catalog's session row is cached and this
+    // instance has seen the session's fair-start draw (none: the session was on sale already).
+    let warm = &tokens[2 * JOINS];
+    assert_eq!(validate(base, warm).await["ok"], true);
+    let mut first = legacy(base, warm, "warm").await;
+    first
+        .client
+        .emit("check limit", json!(2))
+        .await
+        .expect("check limit sent");
+    assert_eq!(first.next("check limit").await["pass"], true);
+
+    // Legacy: sockets open first (the connect checks the account once per instance).
+    let mut sockets = Vec::new();
+    for (i, token) in tokens[..JOINS].iter().enumerate() {
+        sockets.push(legacy(base, token, &format!("legacy{i}")).await);
+    }
+    let before = calls(base).await;
+    for (token, socket) in tokens[..JOINS].iter().zip(sockets.iter_mut()) {
+        let checked = validate(base, token).await;
+        assert_eq!(checked["ok"], true, "{engines}: {checked}");
+        socket
+            .client
+            .emit("check limit", json!(2))
+            .await
+            .expect("check limit sent");
+        let reply = socket.next("check limit").await;
+        assert!(reply.get("pass").is_some(), "{engines}: {reply}");
+    }
+    let legacy_calls = made(&before, &calls(base).await);
+    assert_eq!(
+        legacy_calls,
+        expected(
+            &[
+                ("database.sold_count", 1),
+                ("waiting_room.place", 1),
+                ("waiting_room.enter", 1),
+            ],
+            JOINS
+        ),
+        "{engines}: storage calls of {JOINS} legacy joins (validation + check limit)"
+    );
+
+    // App: the first two are admitted (their ack names the window's end, read from the room),
+    // the others queue.
+    let mut peers = Vec::new();
+    for (i, token) in tokens[JOINS..2 * JOINS].iter().enumerate() {
+        peers.push(connected(base, "/queue", token, "websocket", &format!("app{i}")).await);
+    }
+    for s in &sockets {
+        s.client.disconnect().await.expect("legacy socket closes");
+    }
+    // The legacy visits end (their departures are not part of the app joins measured next).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = calls(base).await;
+    let mut admitted = 0;
+    for peer in &peers {
+        let joined = peer.call("join", json!({ "sessionId": 2 })).await;
+        match joined["state"].as_str() {
+            Some("admitted") => admitted += 1,
+            Some("queued") => {}
+            _ => panic!("{engines}: {joined}"),
+        }
+    }
+    let app_calls = made(&before, &calls(base).await);
+    let mut want = expected(&[("waiting_room.enter", 1)], JOINS);
+    want.insert("waiting_room.admitted_at".into(), admitted);
+    assert_eq!(
+        app_calls, want,
+        "{engines}: storage calls of {JOINS} app joins ({admitted} admitted)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_makes_one_database_call_and_two_waiting_room_calls_on_the_embedded_engines() {
+    let server = spawn_process(&[("TICKETCLUB_QUEUE_LIMIT", "2")]).await;
+    joins_cost(&server.base, "embedded").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_makes_one_database_call_and_two_waiting_room_calls_on_mysql_and_redis() {
+    let cluster = start_cluster(1, &[("TICKETCLUB_QUEUE_LIMIT", "2")]).await;
+    joins_cost(&cluster.instances[0].base, "production").await;
+}

@@ -29,6 +29,9 @@ const BACKGROUND: &[&str] = &[
     "sessions_on_sale_between",
     "ready",
     "warm_pool",
+    // The operator's settings and blocks, reloaded four times a second (issue 13).
+    "session_settings",
+    "blocked_accounts",
 ];
 
 /// `(engine, call) → count` from a `/metrics` page.

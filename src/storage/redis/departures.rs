@@ -314,11 +314,9 @@ impl RedisWaitingRoom {
                 {
                     ahead_left += 1;
                 }
-                let base = times.get(index % rules.limit).copied().unwrap_or(now);
-                let round = (index / rules.limit) as i64;
                 Some(Notice {
                     user: UserId(member.parse().ok()?),
-                    seconds: rules.seconds(base, round, now),
+                    seconds: Self::seconds_at(rules, times, index, now),
                     ahead: index,
                     steps: (ahead_left + promoted) as u32,
                 })

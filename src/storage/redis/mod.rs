@@ -240,6 +240,13 @@ impl RedisWaitingRoom {
         Ok(Reply::new(values))
     }
 
+    /// The original formula's wait of whoever stands at queue `index`, from the page's entry
+    /// times `times` (in page order).
+    pub(super) fn seconds_at(rules: &Rules, times: &[Millis], index: usize, now: Millis) -> i64 {
+        let base = times.get(index % rules.limit).copied().unwrap_or(now);
+        rules.seconds(base, (index / rules.limit) as i64, now)
+    }
+
     /// Estimates for queue members `members`, the first of whom stands at index `start`.
     fn notices(
         rules: &Rules,
@@ -253,11 +260,9 @@ impl RedisWaitingRoom {
             .enumerate()
             .filter_map(|(i, member)| {
                 let index = start + i;
-                let base = times.get(index % rules.limit).copied().unwrap_or(now);
-                let round = (index / rules.limit) as i64;
                 Some(Notice {
                     user: UserId(member.parse().ok()?),
-                    seconds: rules.seconds(base, round, now),
+                    seconds: Self::seconds_at(rules, times, index, now),
                     ahead: index,
                     steps: 1,
                 })

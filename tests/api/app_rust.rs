@@ -116,6 +116,19 @@ pub async fn connected(base: &str, ns: &str, token: &str, transport: &str, label
         .unwrap_or_else(|e| panic!("{label}: {e}"))
 }
 
+/// Opens the legacy default namespace with `token` (the original frontend's `Bearer` auth).
+pub async fn open_legacy(base: &str, token: &str, label: &str) -> Peer {
+    open_with(
+        base,
+        "/",
+        json!({ "token": format!("Bearer {token}") }),
+        "websocket",
+        label,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{label}: {e}"))
+}
+
 impl Peer {
     /// Sends `event` and returns its ack.
     pub async fn call(&self, event: &str, payload: Value) -> Value {

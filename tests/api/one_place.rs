@@ -4,20 +4,12 @@
 
 use serde_json::{Value, json};
 
-use crate::app_rust::{Peer, connected, open_with, sign_up};
+use crate::app_rust::{Peer, connected, open_legacy, sign_up};
 use crate::multi_instance::spawn_process;
 
 /// The legacy `check limit` on the default namespace: the reply event's payload.
 async fn check_limit(base: &str, token: &str, label: &str) -> (Peer, Value) {
-    let mut legacy = open_with(
-        base,
-        "/",
-        json!({ "token": format!("Bearer {token}") }),
-        "websocket",
-        label,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{label}: {e}"));
+    let mut legacy = open_legacy(base, token, label).await;
     legacy
         .client
         .emit("check limit", json!(2))

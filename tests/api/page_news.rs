@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::app_rust::{connected, open_with, sign_up};
+use crate::app_rust::{connected, open_legacy, sign_up};
 use crate::multi_instance::start_cluster;
 
 const SESSION: i64 = 2;
@@ -27,15 +27,7 @@ async fn a_legacy_click_on_one_instance_reaches_app_watchers_on_the_other() {
 
     // L clicks a seat through the original protocol on the first instance, where nobody has
     // opened the app's buying page.
-    let mut legacy = open_with(
-        a,
-        "/",
-        json!({ "token": format!("Bearer {buyer}") }),
-        "websocket",
-        "L/legacy",
-    )
-    .await
-    .unwrap_or_else(|e| panic!("L: {e}"));
+    let mut legacy = open_legacy(a, &buyer, "L/legacy").await;
     legacy
         .client
         .emit("check limit", json!(SESSION))

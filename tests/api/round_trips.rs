@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::app_rust::{Peer, account, connected, open_with};
+use crate::app_rust::{account, connected, open_legacy};
 use crate::multi_instance::{spawn_process, start_cluster};
 
 /// Joins per measured phase.
@@ -102,18 +102,6 @@ async fn validate(base: &str, token: &str) -> Value {
         .expect("validation body")
 }
 
-async fn legacy(base: &str, token: &str, label: &str) -> Peer {
-    open_with(
-        base,
-        "/",
-        json!({ "token": format!("Bearer {token}") }),
-        "websocket",
-        label,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{label}: {e}"))
-}
-
 /// The legacy join (`POST /session/validation`, then `check limit` on an open socket) and the
 /// app join (`join` on `/queue`), `JOINS` of each, on the instance at `base`.
 async fn joins_cost(base: &str, engines: &str) {
@@ -126,7 +114,7 @@ async fn joins_cost(base: &str, engines: &str) {
     // instance has seen the session's fair-start draw (none: the session was on sale already).
     let warm = &tokens[2 * JOINS];
     assert_eq!(validate(base, warm).await["ok"], true);
-    let mut first = legacy(base, warm, "warm").await;
+    let mut first = open_legacy(base, warm, "warm").await;
     first
         .client
         .emit("check limit", json!(2))
@@ -137,7 +125,7 @@ async fn joins_cost(base: &str, engines: &str) {
     // Legacy: sockets open first (the connect checks the account once per instance).
     let mut sockets = Vec::new();
     for (i, token) in tokens[..JOINS].iter().enumerate() {
-        sockets.push(legacy(base, token, &format!("legacy{i}")).await);
+        sockets.push(open_legacy(base, token, &format!("legacy{i}")).await);
     }
     let before = calls(base).await;
     for (token, socket) in tokens[..JOINS].iter().zip(sockets.iter_mut()) {

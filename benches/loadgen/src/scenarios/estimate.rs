@@ -115,26 +115,14 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         )));
     }
     let queued_clients = clients.split_off(page_n);
-    // Leaving is by ticket: the schedule adds one each departure time, and the page visitors
-    // wait for them in the order they reached the page (tokio's semaphore is first-come
-    // first-served), so the line moves at the scheduled pace whoever is on the page.
+    // Leaving is by ticket: the schedule adds one each departure time and some page visitor
+    // takes it, so the line moves at the scheduled pace whoever is on the page.
     let tickets = Arc::new(Semaphore::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut page = JoinSet::new();
     let progress = Progress::start("join (page)", page_n);
     for (_, mut c) in clients {
-        let ack = app_request(
-            &mut c,
-            QUEUE_NS,
-            "join",
-            &json!({"sessionId": opts.session}),
-            ctx.reply_timeout,
-        )
-        .await
-        .map_err(|e| err(format!("join (page): {e}")))?;
-        if ack["state"] != "admitted" {
-            return Err(err("a page visitor was queued: is the queue limit right?"));
-        }
+        join(ctx, &mut c, opts.session, "admitted").await?;
         progress.inc();
         page.spawn(leave_with_ticket(c, tickets.clone(), stop_rx.clone()));
     }
@@ -143,18 +131,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     let mut queued = JoinSet::new();
     for (_, mut c) in queued_clients {
         let t = Instant::now();
-        let ack = app_request(
-            &mut c,
-            QUEUE_NS,
-            "join",
-            &json!({"sessionId": opts.session}),
-            ctx.reply_timeout,
-        )
-        .await
-        .map_err(|e| err(format!("join (queue): {e}")))?;
-        if ack["state"] != "queued" {
-            return Err(err(format!("join (queue): unexpected ack {ack}")));
-        }
+        let ack = join(ctx, &mut c, opts.session, "queued").await?;
         let mut heard = Heard::default();
         note(&mut heard, t, &ack["estimate"], true);
         progress.inc();
@@ -215,6 +192,21 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         r.queued
     );
     write_report(ctx, opts, info, r, &heard)
+}
+
+/// `join` on `/queue`; its ack, which must be in `state` (a page visitor is `admitted`, the
+/// people behind are `queued`: anything else means the queue limit is not what the run set).
+async fn join(ctx: &Ctx, c: &mut SioClient, session: i64, state: &str) -> Result<Value> {
+    let body = json!({"sessionId": session});
+    let ack = app_request(c, QUEUE_NS, "join", &body, ctx.reply_timeout)
+        .await
+        .map_err(|e| err(format!("join ({state}): {e}")))?;
+    if ack["state"] != state {
+        return Err(err(format!(
+            "join: expected {state}, got {ack} (is the queue limit right?)"
+        )));
+    }
+    Ok(ack)
 }
 
 /// Records an `estimate` object shown at `at`; a missing or inconsistent one is counted.

@@ -335,8 +335,20 @@ pub async fn record_app_purchase(base: &str) -> PathBuf {
     ws.send(&format!(r#"42{ns},4["lock",{seats}]"#)).await;
     ws.until(|f| f.starts_with(&format!("43{ns},4"))).await;
     ws.send(&format!(r#"42{ns},5["order",{seats}]"#)).await;
-    let ordered = ws.until(|f| f.starts_with(&format!("43{ns},5"))).await;
+    // The map's `sold` push races the order's ack; the recording waits for both, or a replay
+    // would hear the push the recording ended too early to show.
+    let is_sold = |f: &str| f.contains(r#""seats""#) && f.contains(r#""status":"sold""#);
+    let sold = std::cell::Cell::new(false);
+    let ordered = ws
+        .until(|f| {
+            sold.set(sold.get() || is_sold(f));
+            f.starts_with(&format!("43{ns},5"))
+        })
+        .await;
     assert!(ordered.contains(r#""ok":true"#), "{ordered}");
+    if !sold.get() {
+        ws.until(is_sold).await;
+    }
     ws.send(&format!(r#"42{ns},6["leave",{{}}]"#)).await;
     ws.until(|f| f.starts_with(&format!("43{ns},6"))).await;
     r.close(ws).await;

@@ -1,7 +1,9 @@
 //! The visit recorder's hook on sockets (`src/record/`): a [`Tap`] rides in the extensions of
 //! each socket of a recorded server and copies what the socket receives (at the intake door)
 //! and what it is sent (replies, acks and room pushes) as Socket.IO packet text. Without
-//! recording no socket carries one, and each hook is one extension lookup.
+//! recording, or for a person the sampling leaves out, a socket carries none, and each hook is
+//! one extension lookup. A room push is written out once and handed over as one item for all
+//! the recorded sockets in the room.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,7 +31,7 @@ pub(crate) struct Tap(Arc<TapInner>);
 
 struct TapInner {
     recorder: Recorder,
-    conn: String,
+    conn: Arc<str>,
     /// `""` on the default namespace, `"/queue,"` elsewhere.
     prefix: String,
 }
@@ -38,9 +40,8 @@ impl Drop for TapInner {
     /// The socket is gone (its extensions are dropped with it): its connection closes.
     fn drop(&mut self) {
         TAPPED.fetch_sub(1, Ordering::Relaxed);
-        let conn = std::mem::take(&mut self.conn);
         self.recorder.record(Item::Close {
-            conn,
+            conn: self.conn.clone(),
             at: now_epoch(),
         });
     }
@@ -58,11 +59,28 @@ impl Tap {
 
     /// The socket was sent `event` with `args` (none, or one body).
     pub(crate) fn emitted(&self, event: &str, args: &[&Value]) {
-        let mut packet = vec![Value::from(event)];
-        packet.extend(args.iter().map(|&a| a.clone()));
-        let packet = Value::Array(packet);
-        self.frame(Direction::Receive, format!("2{}{packet}", self.0.prefix));
+        self.frame(
+            Direction::Receive,
+            event_packet(&self.0.prefix, event, args),
+        );
     }
+}
+
+/// An EVENT packet's text, `2{prefix}["event",…args]`, written straight from the borrowed
+/// values (no copy of the body is built first).
+fn event_packet(prefix: &str, event: &str, args: &[&Value]) -> String {
+    let mut text = Vec::with_capacity(64);
+    text.push(b'2');
+    text.extend_from_slice(prefix.as_bytes());
+    text.push(b'[');
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut text, event);
+    for arg in args {
+        text.push(b',');
+        let _ = serde_json::to_writer(&mut text, arg);
+    }
+    text.push(b']');
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// Starts recording an accepted connection of `user`, when the server records: its CONNECT
@@ -71,6 +89,9 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
     let Some(recorder) = state.recorder.clone() else {
         return;
     };
+    if !recorder.records(user) {
+        return;
+    }
     let ns = s.ns().to_string();
     let prefix = if ns == "/" {
         String::new()
@@ -84,7 +105,7 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let conn = format!("{ns}#{}", s.id);
+    let conn: Arc<str> = Arc::from(format!("{ns}#{}", s.id));
     recorder.record(Item::Open {
         conn: conn.clone(),
         user,
@@ -123,16 +144,25 @@ pub(crate) fn received<A: Adapter>(s: &Socket<A>, raw: &RawValue, ack: Option<i6
     );
 }
 
-/// A push to a room: recorded for each recorded socket of this instance in it.
+/// A push to a room: recorded for each recorded socket of this instance in it, as one item.
 pub(crate) fn pushed<A: Adapter>(to: &BroadcastOperators<A>, event: &str, args: &[&Value]) {
     if TAPPED.load(Ordering::Relaxed) == 0 {
         return;
     }
-    for socket in to.clone().sockets() {
-        if let Some(tap) = socket.extensions.get::<Tap>() {
-            tap.emitted(event, args);
-        }
-    }
+    let taps: Vec<Tap> = to
+        .clone()
+        .sockets()
+        .iter()
+        .filter_map(|socket| socket.extensions.get::<Tap>())
+        .collect();
+    let Some(first) = taps.first() else { return };
+    // A room lives in one namespace: every tap in it has the same prefix.
+    let text = event_packet(&first.0.prefix, event, args);
+    first.0.recorder.record(Item::Push {
+        conns: taps.iter().map(|tap| tap.0.conn.clone()).collect(),
+        text: Arc::from(text),
+        at: now_epoch(),
+    });
 }
 
 /// The app protocol's ack sender, which also records the answer on a recorded socket.
@@ -165,5 +195,25 @@ impl<A: Adapter> Ack<A> {
             );
         }
         self.sender.send(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_packet;
+    use serde_json::{Value, json};
+
+    #[test]
+    fn an_event_packet_is_the_event_and_its_bodies_as_one_json_array() {
+        let body =
+            json!({"areaId": 3, "seats": [{"id": 1, "status": "taken"}], "note": "a \"quote\""});
+        let text = event_packet("/event-1,", "seats", &[&body]);
+        let (prefix, array) = text.split_at("2/event-1,".len());
+        assert_eq!(prefix, "2/event-1,");
+        assert_eq!(
+            serde_json::from_str::<Value>(array).expect("JSON"),
+            json!(["seats", body])
+        );
+        assert_eq!(event_packet("", "ready to go", &[]), "2[\"ready to go\"]");
     }
 }

@@ -34,7 +34,7 @@ pub(crate) enum Item {
     Http(Box<http::Exchange>),
     /// A socket connection of `user` opened on namespace `ns` (`host` from its handshake).
     Open {
-        conn: String,
+        conn: Arc<str>,
         user: UserId,
         ns: String,
         host: String,
@@ -42,19 +42,70 @@ pub(crate) enum Item {
     },
     /// One Socket.IO packet (its text without the Engine.IO `4`) on a connection.
     Frame {
-        conn: String,
+        conn: Arc<str>,
         direction: Direction,
         text: String,
         at: f64,
     },
+    /// One packet the server pushed to a room, received by each of the recorded `conns` in it:
+    /// one item for the room (not one per watcher), so a seat rush's pushes cost the request
+    /// path one channel send each, whatever the number of recorded watchers.
+    Push {
+        conns: Vec<Arc<str>>,
+        text: Arc<str>,
+        at: f64,
+    },
     /// The connection closed.
-    Close { conn: String, at: f64 },
+    Close { conn: Arc<str>, at: f64 },
 }
 
 /// The handle the adapters record through; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Recorder {
     items: mpsc::Sender<Item>,
+    /// Which people are recorded (decided where they connect, so the sockets of people who
+    /// are not recorded carry no tap and send nothing down the channel).
+    sampler: Sampler,
+}
+
+/// Picks a share of people to record, the same answer for one person every time (their HTTP
+/// calls and every socket of theirs are in or out together) and a fresh pick at each start.
+#[derive(Clone, Copy)]
+pub(crate) struct Sampler {
+    /// People whose hash is below this are recorded (`u64::MAX`: everyone).
+    below: u64,
+    salt: u64,
+}
+
+impl Sampler {
+    /// Records a share `sample` (0 to 1) of people.
+    pub(crate) fn new(sample: f64) -> Self {
+        let mut salt = [0u8; 8];
+        // Without randomness the pick is still a fair share, only the same one at each start.
+        let _ = getrandom::fill(&mut salt);
+        let below = if sample >= 1.0 {
+            u64::MAX
+        } else {
+            (sample.max(0.0) * u64::MAX as f64) as u64
+        };
+        Self {
+            below,
+            salt: u64::from_le_bytes(salt),
+        }
+    }
+
+    /// Whether `user`'s visits are recorded.
+    pub(crate) fn records(&self, user: UserId) -> bool {
+        if self.below == u64::MAX {
+            return true;
+        }
+        // splitmix64's finaliser: consecutive account ids spread over the whole range.
+        let mut x = (user.0 as u64) ^ self.salt;
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        x < self.below
+    }
 }
 
 impl Recorder {
@@ -72,10 +123,16 @@ impl Recorder {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("creating the recording folder {dir}: {e}"))?;
         let (items, rx) = mpsc::channel(BUFFER);
-        let writer = writer::Writer::new(settings, auth);
+        let sampler = Sampler::new(settings.sample);
+        let writer = writer::Writer::new(settings, auth, sampler);
         tasks.spawn(writer.run(rx, drain));
         tracing::info!(dir, sample = settings.sample, session = ?settings.session, "recording visits");
-        Ok(Some(Recorder { items }))
+        Ok(Some(Recorder { items, sampler }))
+    }
+
+    /// Whether `user`'s visits are recorded (the sampling rate).
+    pub(crate) fn records(&self, user: UserId) -> bool {
+        self.sampler.records(user)
     }
 
     /// Hands an item to the writer, or drops and counts it when the buffer is full.
@@ -108,16 +165,31 @@ mod tests {
     async fn a_full_buffer_drops_and_counts_instead_of_waiting() {
         let metrics = crate::metrics::install();
         let (items, _writer_is_stuck) = mpsc::channel(1);
-        let recorder = Recorder { items };
+        let recorder = Recorder {
+            items,
+            sampler: Sampler::new(1.0),
+        };
         let before = dropped(&metrics);
         let started = std::time::Instant::now();
         for _ in 0..3 {
             recorder.record(Item::Close {
-                conn: "c".into(),
+                conn: Arc::from("c"),
                 at: 0.0,
             });
         }
         assert!(started.elapsed() < std::time::Duration::from_millis(100));
         assert_eq!(dropped(&metrics) - before, 2.0);
+    }
+
+    #[test]
+    fn sampling_records_a_share_of_people_and_always_the_same_people() {
+        let sampler = Sampler::new(0.25);
+        let picked: Vec<bool> = (1..=10_000).map(|u| sampler.records(UserId(u))).collect();
+        let share = picked.iter().filter(|&&p| p).count();
+        assert!((2_200..=2_800).contains(&share), "{share} of 10,000");
+        let again: Vec<bool> = (1..=10_000).map(|u| sampler.records(UserId(u))).collect();
+        assert_eq!(picked, again, "one person is in or out for good");
+        assert!((1..=100).all(|u| Sampler::new(1.0).records(UserId(u))));
+        assert!((1..=100).all(|u| !Sampler::new(0.0).records(UserId(u))));
     }
 }

@@ -50,6 +50,25 @@ pub(crate) fn authorization(value: &str) -> String {
     }
 }
 
+/// A packet the server sent: redacted as [`packet`] does, but only parsed when the text names a
+/// secret's key at all (a seat map or a position never does, and a rush sends thousands).
+pub(crate) fn sent_packet(text: &str) -> String {
+    let names_a_secret = SECRET_KEYS.iter().any(|key| {
+        text.match_indices(key)
+            .any(|(i, _)| quoted_at(text, i, key.len()))
+    });
+    if names_a_secret {
+        packet(text)
+    } else {
+        text.to_string()
+    }
+}
+
+/// Whether the `len` bytes at `i` of `text` are a whole JSON string (`"key"`).
+fn quoted_at(text: &str, i: usize, len: usize) -> bool {
+    i > 0 && text.as_bytes()[i - 1] == b'"' && text.as_bytes().get(i + len) == Some(&b'"')
+}
+
 /// A Socket.IO packet's text (`0/queue,{"token":…}`, `2["check limit",2]`) with the secrets
 /// of its JSON payload redacted; the prefix (type, namespace, ack id) is kept as it is.
 pub(crate) fn packet(text: &str) -> String {
@@ -82,5 +101,19 @@ mod tests {
         );
         assert_eq!(packet(r#"2["check limit",2]"#), r#"2["check limit",2]"#);
         assert_eq!(body("not json with a secret"), REDACTED);
+    }
+
+    #[test]
+    fn what_the_server_sent_is_redacted_when_it_names_a_secret_and_kept_as_is_otherwise() {
+        let ack = r#"3/queue,1[{"ok":true,"resume":"r-123","token":"t"}]"#;
+        assert_eq!(sent_packet(ack), packet(ack));
+        assert!(!sent_packet(ack).contains("r-123"));
+        // A key ending in a secret's name is no secret, nor is the word inside a value.
+        let seats = r#"2/event-1,["seats",{"areaId":3,"tokenCount":2,"note":"resume at 5"}]"#;
+        assert_eq!(sent_packet(seats), seats);
+        assert_eq!(
+            sent_packet(r#"2["x",{"access_token":"eyJ"}]"#),
+            r#"2["x",{"access_token":"[redacted]"}]"#
+        );
     }
 }

@@ -2,9 +2,14 @@
 //!
 //! A visit is one person's (account's) HTTP calls and socket connections, every namespace,
 //! from their first recorded call until none of their sockets is open and nothing came for
-//! [`VISIT_IDLE`]. Its file, `visit-{user}-{start ms}-{part}.har`, is rewritten each second
-//! while new things come (written to a temporary name, then renamed, so readers always find
+//! [`VISIT_IDLE`]. Its file, `visit-{user}-{start ms}-{part}.har`, is first written within a
+//! second and then rewritten at most every [`REWRITE_EVERY`] while new things come, and once
+//! more when the visit ends (written to a temporary name, then renamed, so readers always find
 //! whole JSON); past the size limit a part is closed and the next one begun.
+//!
+//! The writer shares the server's two cores with the request path, so it is kept cheap: a
+//! rewrite serialises the entries in place (no copy), and what the server sent is redacted
+//! only when it names a secret's key at all.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,29 +21,33 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::http::Exchange;
-use super::{Item, redact};
+use super::{Item, Sampler, redact};
 use crate::auth::Auth;
 use crate::config::RecordSettings;
 use crate::domain::ids::UserId;
 use crate::har::{
-    Content, Creator, Entry, Har, Header, Log, PostData, Request, Response, WebSocketMessage,
+    Content, Creator, Direction, Entry, Header, PostData, Request, Response, WebSocketMessage,
 };
 
 /// A visit without open sockets ends after this long without news.
 const VISIT_IDLE: Duration = Duration::from_secs(10);
 
-/// How often visits with news are written.
+/// How often the writer looks for visits to write.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// A visit's file is rewritten at most this often while it goes on: each rewrite is the whole
+/// visit, so rewriting every second would cost a long visit the square of its length.
+const REWRITE_EVERY: Duration = Duration::from_secs(5);
 
 pub(super) struct Writer {
     dir: PathBuf,
-    sample: f64,
+    sampler: Sampler,
     session: Option<i64>,
     file_bytes: usize,
     auth: Arc<Auth>,
     visits: HashMap<UserId, Visit>,
     /// Open connection → whose visit it belongs to.
-    conns: HashMap<String, UserId>,
+    conns: HashMap<Arc<str>, UserId>,
 }
 
 struct Visit {
@@ -47,29 +56,19 @@ struct Visit {
     part: u32,
     entries: Vec<Entry>,
     /// Open connection → its entry.
-    open: HashMap<String, usize>,
+    open: HashMap<Arc<str>, usize>,
     session: Option<i64>,
     sampled: bool,
     dirty: bool,
     last: Instant,
+    /// When its file was last written.
+    written: Option<Instant>,
 }
 
 fn iso(at: f64) -> String {
     chrono::DateTime::from_timestamp_micros((at * 1e6) as i64)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// True for a share `sample` of calls.
-fn sampled(sample: f64) -> bool {
-    if sample >= 1.0 {
-        return true;
-    }
-    let mut bytes = [0u8; 4];
-    if getrandom::fill(&mut bytes).is_err() {
-        return false;
-    }
-    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX) < sample
 }
 
 /// The session a request or packet names: `/area/{id}`, `sessionId`, `check limit`'s bare
@@ -96,10 +95,10 @@ fn session_of(path: &str, payload: Option<&Value>) -> Option<i64> {
 }
 
 impl Writer {
-    pub(super) fn new(settings: &RecordSettings, auth: Arc<Auth>) -> Self {
+    pub(super) fn new(settings: &RecordSettings, auth: Arc<Auth>, sampler: Sampler) -> Self {
         Self {
             dir: PathBuf::from(settings.dir.clone().unwrap_or_default()),
-            sample: settings.sample,
+            sampler,
             session: settings.session,
             file_bytes: settings.file_bytes as usize,
             auth,
@@ -128,7 +127,7 @@ impl Writer {
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
-        let sample = self.sample;
+        let sampled = self.sampler.records(user);
         let visit = self.visits.entry(user).or_insert_with(|| Visit {
             user,
             start_ms: (at * 1000.0) as i64,
@@ -136,9 +135,10 @@ impl Writer {
             entries: Vec::new(),
             open: HashMap::new(),
             session: None,
-            sampled: sampled(sample),
+            sampled,
             dirty: false,
             last: Instant::now(),
+            written: None,
         });
         visit.last = Instant::now();
         visit
@@ -167,28 +167,18 @@ impl Writer {
                 text,
                 at,
             } => {
-                let Some(visit) = self.conns.get(&conn).and_then(|u| self.visits.get_mut(u)) else {
-                    return;
+                let data = match direction {
+                    // What a client sent is the client's to shape: always parsed and redacted.
+                    Direction::Send => format!("4{}", redact::packet(&text)),
+                    Direction::Receive => format!("4{}", redact::sent_packet(&text)),
                 };
-                let Some(&index) = visit.open.get(&conn) else {
-                    return;
-                };
-                if visit.session.is_none() {
-                    let payload = text
-                        .find(['[', '{'])
-                        .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok());
-                    visit.session = session_of(&text, payload.as_ref());
+                self.message(&conn, direction, data, at, Some(&text));
+            }
+            Item::Push { conns, text, at } => {
+                let data = format!("4{}", redact::sent_packet(&text));
+                for conn in &conns {
+                    self.message(conn, Direction::Receive, data.clone(), at, None);
                 }
-                visit.entries[index]
-                    .web_socket_messages
-                    .push(WebSocketMessage {
-                        direction,
-                        time: at,
-                        opcode: 1,
-                        data: format!("4{}", redact::packet(&text)),
-                    });
-                visit.last = Instant::now();
-                visit.dirty = true;
             }
             Item::Close { conn, at } => {
                 let Some(user) = self.conns.remove(&conn) else {
@@ -206,6 +196,42 @@ impl Writer {
                 }
             }
         }
+    }
+
+    /// Adds a message to its connection's entry; `text` (the packet) names the visit's session
+    /// if nothing did before.
+    fn message(
+        &mut self,
+        conn: &str,
+        direction: Direction,
+        data: String,
+        at: f64,
+        text: Option<&str>,
+    ) {
+        let Some(visit) = self.conns.get(conn).and_then(|u| self.visits.get_mut(u)) else {
+            return;
+        };
+        let Some(&index) = visit.open.get(conn) else {
+            return;
+        };
+        if visit.session.is_none()
+            && let Some(text) = text
+        {
+            let payload = text
+                .find(['[', '{'])
+                .and_then(|i| serde_json::from_str::<Value>(&text[i..]).ok());
+            visit.session = session_of(text, payload.as_ref());
+        }
+        visit.entries[index]
+            .web_socket_messages
+            .push(WebSocketMessage {
+                direction,
+                time: at,
+                opcode: 1,
+                data,
+            });
+        visit.last = Instant::now();
+        visit.dirty = true;
     }
 
     /// The account an exchange belongs to: its token's, or the one a sign-in answered with.
@@ -256,10 +282,14 @@ impl Writer {
                     None => true,
                     Some(only) => visit.session == Some(only),
                 };
-            if wanted && visit.dirty && !visit.entries.is_empty() {
+            let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
+            if wanted && visit.dirty && due && !visit.entries.is_empty() {
                 write_visit(&self.dir, visit, self.file_bytes).await;
+                visit.written = Some(Instant::now());
             }
-            visit.dirty = false;
+            if !wanted || due {
+                visit.dirty = false;
+            }
             if ending {
                 self.visits.remove(&user);
             }
@@ -306,15 +336,27 @@ async fn write_visit(dir: &std::path::Path, visit: &mut Visit, limit: usize) {
     }
 }
 
+/// A HAR document of `entries`, serialised from the borrowed entries: the same shape as
+/// [`crate::har::Har`], which would need them copied.
 fn har_bytes(entries: &[Entry]) -> Vec<u8> {
-    let har = Har {
-        log: Log {
-            version: "1.2".into(),
+    #[derive(serde::Serialize)]
+    struct Document<'a> {
+        log: LogOf<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct LogOf<'a> {
+        version: &'a str,
+        creator: Creator,
+        entries: &'a [Entry],
+    }
+    let har = Document {
+        log: LogOf {
+            version: "1.2",
             creator: Creator {
                 name: "ticketclub".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
             },
-            entries: entries.to_vec(),
+            entries,
         },
     };
     serde_json::to_vec(&har).unwrap_or_default()
@@ -399,8 +441,25 @@ fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
 
 #[cfg(test)]
 mod tests {
-    use super::session_of;
+    use super::{Direction, Entry, WebSocketMessage, har_bytes, session_of, socket_entry};
+    use crate::har::Har;
     use serde_json::json;
+
+    #[test]
+    fn a_written_document_reads_back_as_the_entries_it_was_made_of() {
+        let mut socket = socket_entry("localhost:3000", 1.5);
+        socket.web_socket_messages.push(WebSocketMessage {
+            direction: Direction::Receive,
+            time: 1.6,
+            opcode: 1,
+            data: "42[\"seats\",{}]".into(),
+        });
+        let entries: Vec<Entry> = vec![socket.clone(), socket];
+        let har: Har = serde_json::from_slice(&har_bytes(&entries)).expect("whole JSON");
+        assert_eq!(har.log.version, "1.2");
+        assert_eq!(har.log.creator.name, "ticketclub");
+        assert_eq!(har.log.entries, entries);
+    }
 
     #[test]
     fn the_session_is_read_from_paths_bodies_and_packets() {

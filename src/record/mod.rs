@@ -2,8 +2,8 @@
 //!
 //! The request path only copies what it saw into a bounded channel ([`Recorder::record`]):
 //! when the channel is full the item is dropped and counted
-//! (`ticketclub_record_dropped_total`), never waited for. One tracked background task
-//! ([`writer`]) does the rest: it finds the person (a token's account), groups their HTTP
+//! (`ticketclub_record_dropped_total`), never waited for. One tracked background thread
+//! ([`writer`], at a lower scheduling priority than the request path) does the rest: it finds the person (a token's account), groups their HTTP
 //! calls and socket connections into a visit, redacts tokens, passwords and cookies, and
 //! (re)writes the visit's file atomically, so every file is whole JSON while the server runs.
 //!
@@ -125,7 +125,23 @@ impl Recorder {
         let (items, rx) = mpsc::channel(BUFFER);
         let sampler = Sampler::new(settings.sample);
         let writer = writer::Writer::new(settings, auth, sampler);
-        tasks.spawn(writer.run(rx, drain));
+        // The writer runs on its own thread at a lower scheduling priority, not on the
+        // runtime's workers: serialising and writing a thousand visits takes tens of
+        // milliseconds, which on a worker delayed every answer queued behind it (a seat
+        // rush's p99 tripled). Tracked through a task that ends when the thread does.
+        let runtime = tokio::runtime::Handle::current();
+        let (ended, thread_ended) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("har-writer".into())
+            .spawn(move || {
+                writer::lower_priority();
+                runtime.block_on(writer.run(rx, drain));
+                let _ = ended.send(());
+            })
+            .map_err(|e| anyhow::anyhow!("starting the recorder's writer thread: {e}"))?;
+        tasks.spawn(async move {
+            let _ = thread_ended.await;
+        });
         tracing::info!(dir, sample = settings.sample, session = ?settings.session, "recording visits");
         Ok(Some(Recorder { items, sampler }))
     }

@@ -1,4 +1,4 @@
-//! The recorder's one background task: items become visits, visits become files.
+//! The recorder's one background thread: items become visits, visits become files.
 //!
 //! A visit is one person's (account's) HTTP calls and socket connections, every namespace,
 //! from their first recorded call until none of their sockets is open and nothing came for
@@ -116,14 +116,14 @@ impl Writer {
                     Some(item) => self.take(item),
                     None => break,
                 },
-                _ = tick.tick() => self.flush(false).await,
+                _ = tick.tick() => self.flush(false),
                 () = drain.cancelled() => break,
             }
         }
         while let Ok(item) = items.try_recv() {
             self.take(item);
         }
-        self.flush(true).await;
+        self.flush(true);
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
@@ -264,7 +264,7 @@ impl Writer {
     }
 
     /// Writes visits with news (all of them when `all`), and ends idle ones.
-    async fn flush(&mut self, all: bool) {
+    fn flush(&mut self, all: bool) {
         let idle: Vec<UserId> = self
             .visits
             .values()
@@ -284,7 +284,7 @@ impl Writer {
                 };
             let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
             if wanted && visit.dirty && due && !visit.entries.is_empty() {
-                write_visit(&self.dir, visit, self.file_bytes).await;
+                write_visit(&self.dir, visit, self.file_bytes);
                 visit.written = Some(Instant::now());
             }
             if !wanted || due {
@@ -300,18 +300,18 @@ impl Writer {
 /// Writes a visit's current part. Past `limit` bytes the part is closed with as many entries
 /// as fit (at least one) and the rest begins the next part; a connection still open continues
 /// there with the frames still to come.
-async fn write_visit(dir: &std::path::Path, visit: &mut Visit, limit: usize) {
+fn write_visit(dir: &std::path::Path, visit: &mut Visit, limit: usize) {
     loop {
         let bytes = har_bytes(&visit.entries);
         if bytes.len() <= limit || visit.entries.len() <= 1 {
-            write_part(dir, visit, bytes).await;
+            write_part(dir, visit, &bytes);
             return;
         }
         let fits = (1..visit.entries.len())
             .rev()
             .find(|&k| har_bytes(&visit.entries[..k]).len() <= limit)
             .unwrap_or(1);
-        write_part(dir, visit, har_bytes(&visit.entries[..fits])).await;
+        write_part(dir, visit, &har_bytes(&visit.entries[..fits]));
         visit.part += 1;
         let rest = visit.entries.split_off(fits);
         let mut entries = Vec::new();
@@ -362,21 +362,29 @@ fn har_bytes(entries: &[Entry]) -> Vec<u8> {
     serde_json::to_vec(&har).unwrap_or_default()
 }
 
-/// Writes one part atomically: a temporary file renamed over the last version.
-async fn write_part(dir: &std::path::Path, visit: &Visit, bytes: Vec<u8>) {
+/// Writes one part atomically: a temporary file renamed over the last version. Blocking: the
+/// writer has its own thread.
+fn write_part(dir: &std::path::Path, visit: &Visit, bytes: &[u8]) {
     let name = format!("visit-{}-{}-{}.har", visit.user, visit.start_ms, visit.part);
     let path = dir.join(&name);
-    let written = tokio::task::spawn_blocking(move || {
-        let temporary = path.with_extension("har.tmp");
-        std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, &path))
-    })
-    .await;
-    match written {
-        Ok(Ok(())) => crate::metrics::record_file_written(),
-        Ok(Err(e)) => tracing::warn!(error = %e, file = name, "writing a recording failed"),
-        Err(e) => tracing::warn!(error = %e, file = name, "the recording write task failed"),
+    let temporary = path.with_extension("har.tmp");
+    match std::fs::write(&temporary, bytes).and_then(|()| std::fs::rename(&temporary, &path)) {
+        Ok(()) => crate::metrics::record_file_written(),
+        Err(e) => tracing::warn!(error = %e, file = name, "writing a recording failed"),
     }
 }
+
+/// Lowers the calling thread's scheduling priority (nice 10): the writer takes the cores the
+/// request path leaves idle, and its channel absorbs what comes meanwhile.
+pub(super) fn lower_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(thread), WRITER_NICE) {
+        tracing::debug!(error = %e, "the recorder's writer keeps its priority");
+    }
+}
+
+/// The writer thread's nice value (0 is the request path's, 19 the lowest).
+const WRITER_NICE: i32 = 10;
 
 fn socket_entry(host: &str, at: f64) -> Entry {
     Entry {
@@ -444,6 +452,23 @@ mod tests {
     use super::{Direction, Entry, WebSocketMessage, har_bytes, session_of, socket_entry};
     use crate::har::Har;
     use serde_json::json;
+
+    #[test]
+    fn the_writer_thread_runs_at_a_lower_priority_than_the_others() {
+        let nice = std::thread::spawn(|| {
+            super::lower_priority();
+            rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(nice.expect("getpriority"), super::WRITER_NICE);
+        let here = rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        assert_ne!(
+            here.expect("getpriority"),
+            super::WRITER_NICE,
+            "only that thread"
+        );
+    }
 
     #[test]
     fn a_written_document_reads_back_as_the_entries_it_was_made_of() {

@@ -68,8 +68,9 @@ impl SeatNews {
         event: &'static str,
         data: Value,
     ) {
-        super::tap::pushed(&to, event, &[&data]);
         self.queue(Box::pin(async move {
+            // Recorded in the news's turn, not in the handler: the answers go out first.
+            super::tap::pushed(&to, event, &[&data]);
             // A watcher closing mid-rush fails here: not worth more than a debug line.
             if let Err(e) = to.emit(event, &data).await {
                 tracing::debug!(error = %e, event, "a seat broadcast failed");

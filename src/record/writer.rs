@@ -32,6 +32,9 @@ use crate::har::{
 /// A visit without open sockets ends after this long without news.
 const VISIT_IDLE: Duration = Duration::from_secs(10);
 
+/// How often the writer takes what the channel holds (at most a few thousand items in a rush).
+const TAKE_EVERY: Duration = Duration::from_millis(50);
+
 /// How often the writer looks for visits to write.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -109,21 +112,37 @@ impl Writer {
 
     /// Takes items until `drain`, then writes what it holds and ends.
     pub(super) async fn run(mut self, mut items: mpsc::Receiver<Item>, drain: CancellationToken) {
-        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        // The channel is emptied on a timer rather than awaited item by item: a waiting
+        // receiver has every send wake its thread (a system call on the request path, per
+        // frame), while one that is not waiting costs a send nothing but the queueing.
+        let mut tick = tokio::time::interval(TAKE_EVERY);
+        let mut flushed = Instant::now();
         loop {
             tokio::select! {
-                item = items.recv() => match item {
-                    Some(item) => self.take(item),
-                    None => break,
-                },
-                _ = tick.tick() => self.flush(false),
+                _ = tick.tick() => {}
                 () = drain.cancelled() => break,
             }
+            if !self.take_queued(&mut items) {
+                break;
+            }
+            if flushed.elapsed() >= FLUSH_EVERY {
+                self.flush(false);
+                flushed = Instant::now();
+            }
         }
-        while let Ok(item) = items.try_recv() {
-            self.take(item);
-        }
+        self.take_queued(&mut items);
         self.flush(true);
+    }
+
+    /// Takes every item queued; false once the channel is closed (the server is stopping).
+    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>) -> bool {
+        loop {
+            match items.try_recv() {
+                Ok(item) => self.take(item),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {

@@ -22,7 +22,7 @@ pub struct RecordSettings {
     #[arg(long = "record-dir", env = "TICKETCLUB_RECORD_DIR", value_parser = non_empty)]
     pub dir: Option<String>,
 
-    /// Share of visits recorded, 0 to 1.
+    /// Share of people recorded, 0 to 1 (decided per account, the same for the life of the process).
     #[arg(long = "record-sample", env = "TICKETCLUB_RECORD_SAMPLE", default_value_t = 1.0, value_parser = fraction)]
     pub sample: f64,
 

@@ -171,7 +171,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     r.server_peak_rss_kb = after.peak_rss_kb;
     r.loadgen_cpu_s = own_after.cpu_s - own_before.cpu_s;
     eprintln!(
-        "  lag p50 {:.1} ms p99 {:.1} ms ({} samples, {} never shown), {} positions, min gap {:.0} ms, {} gaps under 1 s",
+        "  lag p50 {:.1} ms p99 {:.1} ms ({} samples, {} never shown), {} positions, min gap {:.0} ms, {} gaps under {MIN_GAP_MS} ms",
         r.lag_ms.p50,
         r.lag_ms.p99,
         r.lag_samples,

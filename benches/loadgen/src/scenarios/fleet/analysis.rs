@@ -106,10 +106,13 @@ impl Lags {
     }
 }
 
-/// The lag of every (client, move) pair: from the move that made the client's truth `t` to the
-/// first value it showed at or below `t` (`-1`, admitted, once the truth is past the head).
-/// Every admission comes after every join in the fleet, so a client's truth after the k-th
-/// move is its `ahead` at join minus k.
+/// The lag of every (client, move) pair: from the move that made the client's truth `t` to
+/// the value from which on it showed `t` or better for good (`-1`, admitted, once the truth is
+/// past the head). A later value above `t` (a stale push arriving after a fresh one) means the
+/// client showed a wrong place again, so the lag runs until the last such value is replaced.
+/// What arrives after the admission is not counted: a client on the page no longer shows a
+/// place. Every admission comes after every join in the fleet, so a client's truth after the
+/// k-th move is its `ahead` at join minus k.
 pub fn lags(views: &[View], moves: &[u64]) -> Lags {
     let mut lags = Lags::default();
     for view in views {
@@ -117,14 +120,25 @@ pub fn lags(views: &[View], moves: &[u64]) -> Lags {
         if a < 0 {
             continue;
         }
+        let shown = match view.shown.iter().position(|(_, ahead)| *ahead < 0) {
+            Some(admitted) => &view.shown[..=admitted],
+            None => &view.shown[..],
+        };
+        // The worst value shown from each arrival on.
+        let mut worst_after = vec![i64::MIN; shown.len()];
+        let mut worst = i64::MIN;
+        for (i, (_, ahead)) in shown.iter().enumerate().rev() {
+            worst = worst.max(*ahead);
+            worst_after[i] = worst;
+        }
         let mut j = 0;
         // The (a + 1)-th move admits the client; later moves change nothing it can show.
         for (k, at) in moves.iter().enumerate().take(a as usize + 1) {
             let truth = (a - (k as i64 + 1)).max(-1);
-            while j < view.shown.len() && view.shown[j].1 > truth {
+            while j < shown.len() && worst_after[j] > truth {
                 j += 1;
             }
-            match view.shown.get(j) {
+            match shown.get(j) {
                 Some((shown_at, _)) => lags.add(shown_at.saturating_sub(*at)),
                 None => {
                     lags.samples += 1;
@@ -134,6 +148,36 @@ pub fn lags(views: &[View], moves: &[u64]) -> Lags {
         }
     }
     lags
+}
+
+/// How far one client's pushes broke the protocol's promise (protocol-v2: at most one
+/// `position` a second, always the newest value, none once admitted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Breaches {
+    /// A value above the one shown before it (an older value after a newer one).
+    pub went_back: usize,
+    /// Two values less than `min_gap_ms` apart.
+    pub too_close: usize,
+    /// Values after the admission.
+    pub after_admitted: usize,
+}
+
+impl Breaches {
+    /// Adds one client's values (the first one is the join ack's, not a push).
+    pub fn add(&mut self, shown: &[(u64, i64)], min_gap_ms: u64) {
+        let admitted = shown.iter().position(|(_, ahead)| *ahead < 0);
+        let line = &shown[..admitted.unwrap_or(shown.len())];
+        self.after_admitted += admitted.map_or(0, |i| shown.len() - i - 1);
+        self.went_back += line.windows(2).filter(|w| w[1].1 > w[0].1).count();
+        // The first value is the join ack's; gaps count between pushes.
+        self.too_close += line
+            .iter()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|w| w[1].0.saturating_sub(w[0].0) < min_gap_ms)
+            .count();
+    }
 }
 
 /// What a queued client's last `status` said, for [`places`].
@@ -230,6 +274,28 @@ mod tests {
         assert_eq!(lags.max_ms, 900);
         assert_eq!(lags.percentile(50.0), 100.0);
         assert_eq!(lags.percentile(100.0), 900.0);
+    }
+
+    #[test]
+    fn a_stale_value_after_a_fresh_one_makes_the_lag_run_until_it_is_replaced() {
+        // 3 ahead; the move at 100 makes it 2. A push shows 2 at 300, a stale 3 arrives at
+        // 350, 2 again at 1 300: the place was right for good only from 1 300.
+        let view = View {
+            ahead_at_join: 3,
+            shown: vec![(0, 3), (300, 2), (350, 3), (1300, 2), (1400, -1), (1500, 1)],
+        };
+        let lags = lags(std::slice::from_ref(&view), &[100]);
+        assert_eq!(lags.max_ms, 1200);
+        let mut b = Breaches::default();
+        b.add(&view.shown, 950);
+        assert_eq!(
+            b,
+            Breaches {
+                went_back: 1,
+                too_close: 1,
+                after_admitted: 1
+            }
+        );
     }
 
     #[test]

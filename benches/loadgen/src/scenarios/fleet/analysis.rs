@@ -8,6 +8,8 @@ use serde::Serialize;
 
 /// Width of one bucket of [`Lags`], ms.
 const BUCKET_MS: u64 = 10;
+/// Points of one plotted line.
+const PLOT_POINTS: usize = 400;
 /// Lags past this land in the last bucket (and still count in `max_ms`).
 const BUCKETS: usize = 60_000;
 
@@ -102,8 +104,21 @@ impl Lags {
             seen += n;
             points.push(((i as u64 * BUCKET_MS) as f64 / 1000.0, seen as f64 / shown));
         }
-        points
+        thin(points)
     }
+}
+
+/// At most [`PLOT_POINTS`] of `points`, evenly picked, the last kept (a plot needs no more).
+pub fn thin(points: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    let step = points.len().div_ceil(PLOT_POINTS).max(1);
+    let last = points.last().copied();
+    let mut kept: Vec<(f64, f64)> = points.into_iter().step_by(step).collect();
+    if let Some(last) = last
+        && kept.last() != Some(&last)
+    {
+        kept.push(last);
+    }
+    kept
 }
 
 /// The lag of every (client, move) pair: from the move that made the client's truth `t` to

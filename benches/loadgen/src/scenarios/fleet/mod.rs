@@ -780,10 +780,12 @@ fn write_report(
             .collect();
         at.sort_by(f64::total_cmp);
         let total = at.len().max(1) as f64;
-        at.iter()
-            .enumerate()
-            .map(|(i, s)| (*s, (i + 1) as f64 / total))
-            .collect()
+        analysis::thin(
+            at.iter()
+                .enumerate()
+                .map(|(i, s)| (*s, (i + 1) as f64 / total))
+                .collect(),
+        )
     };
     if !resumes.is_empty() {
         report.plot(

@@ -38,6 +38,10 @@ const BUY_ATTEMPTS: usize = 4;
 const FREED_POLL: Duration = Duration::from_millis(250);
 /// How long it asks.
 const FREED_GIVE_UP: Duration = Duration::from_secs(180);
+/// Final `status` requests in flight at once per worker.
+const STATUS_IN_FLIGHT: usize = 256;
+/// Times a final `status` is asked when the answer is `internal`.
+const STATUS_ATTEMPTS: usize = 5;
 
 /// Options of `fleet-worker` (started by `fleet`, not by hand).
 #[derive(Clone, Debug, clap::Args)]
@@ -233,6 +237,7 @@ pub async fn run(opts: &Opts) -> Result<bool> {
     println!("connected {} {failed}", plan.clients.len() - failed);
 
     let (phase_tx, phase_rx) = watch::channel(Phase::default());
+    let status_gate = Arc::new(Semaphore::new(STATUS_IN_FLIGHT));
     let counters = Arc::new(Counters::default());
     let mut tasks = JoinSet::new();
     let total = clients.len();
@@ -242,7 +247,14 @@ pub async fn run(opts: &Opts) -> Result<bool> {
             joined: false,
             statused: false,
         };
-        tasks.spawn(client(plan.clone(), n, c, phase_rx.clone(), marks));
+        tasks.spawn(client(
+            plan.clone(),
+            n,
+            c,
+            phase_rx.clone(),
+            marks,
+            status_gate.clone(),
+        ));
     }
     drop(phase_rx);
 
@@ -328,6 +340,7 @@ async fn client(
     c: Option<SioClient>,
     mut phase: watch::Receiver<Phase>,
     mut marks: Marks,
+    gate: Arc<Semaphore>,
 ) -> (Option<SioClient>, Record) {
     let (index, token) = plan.clients[n].clone();
     let mut r = Record {
@@ -423,7 +436,7 @@ async fn client(
         }
         if now.status && !marks.statused {
             if plan.protocol == Protocol::App && role == Role::Queued {
-                match app_request(&mut c, QUEUE_NS, "status", &session(&plan), limit).await {
+                match final_status(&plan, &mut c, &gate, limit).await {
                     Ok(ack) => {
                         r.final_state = ack["state"].as_str().map(str::to_string);
                         r.final_ahead = ack["ahead"].as_i64();
@@ -514,6 +527,30 @@ async fn client(
         }
     }
     (Some(c), r)
+}
+
+/// The last `status`, a bounded number in flight per worker (a hundred thousand at once only
+/// measure the storage timeout), asked again after an `internal` answer (it changes nothing).
+async fn final_status(
+    plan: &Plan,
+    c: &mut SioClient,
+    gate: &Semaphore,
+    limit: Duration,
+) -> std::result::Result<Value, String> {
+    let mut last = String::new();
+    for attempt in 0..STATUS_ATTEMPTS {
+        let answer = {
+            let _permit = gate.acquire().await.map_err(|e| e.to_string())?;
+            app_request(c, QUEUE_NS, "status", &session(plan), limit).await
+        };
+        match answer {
+            Ok(ack) => return Ok(ack),
+            Err(e) if e.ends_with("internal") => last = e,
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(Duration::from_millis(500 * (attempt as u64 + 1))).await;
+    }
+    Err(last)
 }
 
 fn session(plan: &Plan) -> Value {

@@ -348,7 +348,10 @@ async fn drive(
     let accounts = sign_up(ctx, deployment, opts.clients).await?;
     r.server_rss_before_kb = deployment.stat().rss_kb;
 
-    // The workers: client i goes to worker i % workers_n.
+    // The workers: consecutive blocks of clients, so each worker's clients are spread over every
+    // instance (with `i % workers` a worker's clients all lived on one instance when there were
+    // as many workers as instances, and its resumes after the kill took two files each at once).
+    let block = accounts.len().div_ceil(workers_n).max(1);
     let dir = ctx.out.join(format!("{}-workers", opts.name()));
     std::fs::create_dir_all(&dir)?;
     let exe = std::env::current_exe()?;
@@ -362,7 +365,7 @@ async fn drive(
             clients: accounts
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| i % workers_n == w)
+                .filter(|(i, _)| i / block == w)
                 .map(|(i, a)| (i, a.token.clone()))
                 .collect(),
             join_rate: opts.join_rate / workers_n as f64,

@@ -233,6 +233,12 @@ pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
 /// Binary attachments one event may announce; more closes the connection.
 const MOST_ATTACHMENTS: usize = 16;
 
+/// Adapter messages (pushes and requests between instances) an instance can fall behind by
+/// before it drops some: both the pub/sub client's buffer and the adapter's stream. Past it a
+/// message is lost, not delayed, so it is sized for a fleet's bursts (tests/api
+/// `multi_instance`, benches `fleet`), at a few MB of memory per instance.
+const ADAPTER_BUFFER: usize = 1 << 15;
+
 /// The largest Engine.IO payload read: a polling request's body, a websocket message or frame.
 pub(crate) const MAX_PAYLOAD: usize = 100_000;
 
@@ -337,12 +343,18 @@ impl Realtime {
         let mut redis = crate::storage::redis::builder(url, state.settings.storage_timeout())?;
         // socketioxide-redis speaks RESP3; fred does not read the protocol from the URL.
         redis.with_config(|c| c.version = fred::types::RespVersion::RESP3);
+        // Pushes between instances are pub/sub messages; a burst bigger than the client's
+        // buffers (32 by default) is dropped, not delayed (`pubsub channel lagged`), and the
+        // visitors it was for never hear of it (issue 14's fleet lost `admitted` pushes).
+        redis.with_performance_config(|p| p.broadcast_channel_capacity = ADAPTER_BUFFER);
         let subscriber = redis.build_subscriber_client()?;
         background.tasks.spawn(resubscribe::run(
             subscriber.clone(),
             background.drain.clone(),
         ));
-        let adapter_config = RedisAdapterConfig::new().with_prefix(format!("{prefix}socket.io"));
+        let adapter_config = RedisAdapterConfig::new()
+            .with_prefix(format!("{prefix}socket.io"))
+            .with_stream_buffer(ADAPTER_BUFFER);
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
         let queues = deliver_through(&io, &state, news, background);

@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::{Parser, Subcommand};
 
 use scenarios::{
-    Ctx, disconnect_storm, estimate, fanout, fanout_app, idle, join_storm, scaling, seat_rush,
-    smoke,
+    Ctx, disconnect_storm, estimate, fanout, fanout_app, fleet, idle, join_storm, scaling,
+    seat_rush, smoke,
 };
 use server::Target;
 
@@ -76,6 +76,11 @@ enum Scenario {
     Idle(idle::Opts),
     /// The join storm on one instance vs several pinned instances sharing MySQL + Redis.
     Scaling(scaling::Opts),
+    /// Instances sharing MySQL + Redis, clients over them (several processes), one killed.
+    Fleet(fleet::Opts),
+    /// One process's share of `fleet`'s clients (started by `fleet`).
+    #[command(hide = true)]
+    FleetWorker(fleet::worker::Opts),
     /// Every scenario with a few hundred clients, checking correctness only (for CI).
     Smoke,
 }
@@ -148,6 +153,8 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         Scenario::Estimate(o) => estimate::run(&ctx, o).await,
         Scenario::Idle(o) => idle::run(&ctx, o).await,
         Scenario::Scaling(o) => scaling::run(&ctx, o).await,
+        Scenario::Fleet(o) => fleet::run(&ctx, o).await,
+        Scenario::FleetWorker(o) => fleet::worker::run(o).await,
         Scenario::Smoke => smoke::run(&ctx).await,
     }
 }

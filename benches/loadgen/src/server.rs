@@ -187,6 +187,15 @@ impl Server {
         }
     }
 
+    /// Kills a server started here with SIGKILL (no shutdown, no handover: a crash) and reaps
+    /// it; leaves others running.
+    pub async fn kill9(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
     /// Current figures of the server process.
     pub fn stat(&self) -> Option<ProcStat> {
         self.pid.and_then(ProcStat::read)

@@ -100,12 +100,24 @@ impl SioClient {
         token: &str,
         limit: Duration,
     ) -> Result<Self, SioError> {
-        tokio::time::timeout(limit, Self::connect_inner(addr, ns, token))
+        let auth = json!({"token": format!("Bearer {token}")});
+        Self::connect_with(addr, ns, auth, limit).await
+    }
+
+    /// [`Self::connect_to`] with a whole CONNECT `auth` payload (the app protocol's resume
+    /// reconnect sends `{token, resume}`).
+    pub async fn connect_with(
+        addr: SocketAddr,
+        ns: &str,
+        auth: Value,
+        limit: Duration,
+    ) -> Result<Self, SioError> {
+        tokio::time::timeout(limit, Self::connect_inner(addr, ns, auth))
             .await
             .map_err(|_| SioError::Timeout)?
     }
 
-    async fn connect_inner(addr: SocketAddr, ns: &str, token: &str) -> Result<Self, SioError> {
+    async fn connect_inner(addr: SocketAddr, ns: &str, auth: Value) -> Result<Self, SioError> {
         let stream = TcpStream::connect(addr).await.map_err(transport)?;
         stream.set_nodelay(true).map_err(transport)?;
         let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
@@ -123,7 +135,7 @@ impl SioClient {
                 "expected an open packet, got {open:?}"
             )));
         }
-        client.join_namespace(ns, token).await?;
+        client.join_namespace_with(ns, &auth).await?;
         Ok(client)
     }
 
@@ -131,6 +143,11 @@ impl SioClient {
     /// CONNECT (events of other namespaces arriving meanwhile are skipped).
     pub async fn join_namespace(&mut self, ns: &str, token: &str) -> Result<(), SioError> {
         let auth = json!({"token": format!("Bearer {token}")});
+        self.join_namespace_with(ns, &auth).await
+    }
+
+    /// [`Self::join_namespace`] with a whole CONNECT `auth` payload.
+    pub async fn join_namespace_with(&mut self, ns: &str, auth: &Value) -> Result<(), SioError> {
         self.send_text(format!("40{}{auth}", ns_prefix(ns))).await?;
         loop {
             let text = self.next_text().await?;

@@ -136,6 +136,34 @@ impl Deployment {
         ProcStat::sum(&self.pids())
     }
 
+    /// Runs `statement` on the run's database (shared deployments only) and returns its rows,
+    /// tab-separated, without the header.
+    pub async fn query(&self, statement: &str) -> Result<Vec<String>> {
+        let (engines, database) = self
+            .dropped_database
+            .as_ref()
+            .ok_or_else(|| err("only a shared deployment has a database to ask"))?;
+        let output = mysql_command(engines)
+            .arg("-N")
+            .arg("-B")
+            .arg(database)
+            .arg("-e")
+            .arg(statement)
+            .output()
+            .await
+            .map_err(|e| err(format!("running the mariadb client: {e}")))?;
+        if !output.status.success() {
+            return Err(err(format!(
+                "{statement}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
     /// Stops every instance and drops the run's database.
     pub async fn stop(self) {
         for server in self.servers {
@@ -151,10 +179,7 @@ impl Deployment {
 
 /// Runs one statement with the `mariadb` command-line client.
 async fn mysql(engines: &SharedEngines, statement: &str) -> Result<()> {
-    let output = Command::new("mariadb")
-        .arg(format!("-h{}", engines.mysql_host))
-        .arg(format!("-P{}", engines.mysql_port))
-        .arg(format!("-u{}", engines.mysql_user))
+    let output = mysql_command(engines)
         .arg("-e")
         .arg(statement)
         .output()
@@ -167,4 +192,13 @@ async fn mysql(engines: &SharedEngines, statement: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The `mariadb` command-line client aimed at the engines.
+fn mysql_command(engines: &SharedEngines) -> Command {
+    let mut cmd = Command::new("mariadb");
+    cmd.arg(format!("-h{}", engines.mysql_host))
+        .arg(format!("-P{}", engines.mysql_port))
+        .arg(format!("-u{}", engines.mysql_user));
+    cmd
 }

@@ -6,6 +6,7 @@ pub mod disconnect_storm;
 pub mod estimate;
 pub mod fanout;
 pub mod fanout_app;
+pub mod fleet;
 pub mod idle;
 pub mod join_storm;
 pub mod scaling;
@@ -196,7 +197,9 @@ pub async fn check_limit(
 }
 
 /// Which protocol a scenario's clients speak.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// The original frontend's, on the default namespace (contract.md).

@@ -2,7 +2,9 @@
 //! (every join answered, exact queue positions and notices, no seat granted twice, an empty
 //! room after a storm), never a time. Ends with a `N passed, N failed` line.
 
-use super::{Ctx, disconnect_storm, estimate, fanout, idle, join_storm, seat_rush};
+use super::{
+    Ctx, Protocol, disconnect_storm, estimate, fanout, fleet, idle, join_storm, seat_rush,
+};
 use crate::error::{Result, err};
 
 /// Server KB per idle connection the smoke accepts. Release builds measure about 11 KB at 5,000
@@ -74,6 +76,10 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         max_kb_per_connection: Some(IDLE_KB_BOUND),
     };
     outcomes.push(("idle", idle::run(ctx, &idle).await));
+    let app = fleet::Opts::smoke(Protocol::App);
+    outcomes.push(("fleet", fleet::run(ctx, &app).await));
+    let legacy = fleet::Opts::smoke(Protocol::Legacy);
+    outcomes.push(("fleet-legacy", fleet::run(ctx, &legacy).await));
 
     let mut failed = 0;
     for (name, outcome) in &outcomes {

@@ -8,11 +8,22 @@
 //! that person's own leave was already waiting here (their socket gone). A batch removes every
 //! leaver first, then promotes, and describes who moved with one list for the whole batch.
 //!
+//! A batch's promotions are made by Redis, which cannot know of leaves still on their way to it:
+//! a leave that reaches this instance while the batch is on the wire may be for the very person
+//! the batch promotes (in a storm the head of the queue is often leaving too). Such a promotion
+//! is withdrawn: it is handed to no departure, so nobody announces it or counts it as an
+//! admission, and the page leaver whose place it took waits, unanswered, for the next
+//! promotion. That person's own leave is already waiting here, so the next batch removes them
+//! from the page and promotes the next in line in the same script, and that promotion goes to
+//! the waiting page leaver. The place is never free in between, so no newcomer can take it
+//! ahead of the queue (`enter.lua` admits straight onto a page with room). Only the page
+//! leavers wait; everyone else is answered when their batch returns.
+//!
 //! The caller that finds no batch running runs the batches (its own leave first, with whatever
 //! is waiting) until none is waiting, so nothing runs outside a caller's task (no background
 //! task to drain at shutdown). In a storm that first caller's leave returns last.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
 
 use tokio::sync::oneshot;
@@ -90,6 +101,25 @@ impl Departures {
     }
 }
 
+/// What a caller running the batches keeps between them: the page leavers still owed the
+/// promotion their place made, and the promotions withdrawn because the promoted person's leave
+/// had reached this instance (see the module docs).
+#[derive(Default)]
+struct Owed {
+    /// Page departures applied but not answered yet, oldest first.
+    page_leavers: VecDeque<(Request, Departure)>,
+    /// People promoted whose own leave was waiting here; each one's leave frees their place
+    /// again and promotes the next in line.
+    withdrawn: Vec<UserId>,
+}
+
+/// A batch's departures (`promoted` left empty: see [`RedisWaitingRoom::leave_together`]) and
+/// the people it promoted, in order.
+pub(super) struct Applied {
+    departures: Vec<Option<Departure>>,
+    promoted: Vec<UserId>,
+}
+
 /// Resets a line if the caller running its batches is dropped before the line went idle.
 struct Turn<'a> {
     departures: &'a Departures,
@@ -131,12 +161,17 @@ impl RedisWaitingRoom {
                     session,
                     finished: false,
                 };
+                let mut owed = Owed::default();
                 loop {
                     let batch = self.departures.take(session);
                     if batch.is_empty() {
                         break;
                     }
-                    self.apply(session, batch).await;
+                    self.apply(session, batch, &mut owed).await;
+                }
+                // Every withdrawn promotion's leave was waiting, so the last batch applied it.
+                for (request, departure) in owed.page_leavers {
+                    let _ = request.answer.send(Ok(Some(departure)));
                 }
                 turn.finished = true;
             }
@@ -148,28 +183,84 @@ impl RedisWaitingRoom {
         }
     }
 
-    /// Applies one batch and answers each of its callers.
-    async fn apply(&self, session: SessionId, batch: Vec<Request>) {
+    /// Applies one batch and answers its callers: the page leavers once a promotion is theirs
+    /// (or none can come), everyone else at once.
+    async fn apply(&self, session: SessionId, batch: Vec<Request>, owed: &mut Owed) {
         if batch.is_empty() {
             return;
         }
         let now = batch.iter().map(|r| r.now).max().unwrap_or_default();
         let leavers: Vec<(UserId, String)> =
             batch.iter().map(|r| (r.user, r.holder.clone())).collect();
-        let mut results = match self.leave_together(session, &leavers, now).await {
-            Ok(departures) => departures.into_iter().map(Ok).collect(),
+        let applied = match self.apply_batch(session, &leavers, now).await {
+            Ok(applied) => applied,
             Err(e) => {
                 let text = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StorageError::Unavailable(text.clone())))
-                    .collect::<Vec<_>>()
+                for request in batch {
+                    let _ = request
+                        .answer
+                        .send(Err(StorageError::Unavailable(text.clone())));
+                }
+                // The withdrawn promotions' leaves were in this batch and not applied: their
+                // places stay taken until the window ends. Nothing more can be promised.
+                owed.withdrawn.clear();
+                for (request, departure) in owed.page_leavers.drain(..) {
+                    let _ = request.answer.send(Ok(Some(departure)));
+                }
+                return;
             }
         };
-        results.resize_with(batch.len(), || Ok(None));
-        for (request, result) in batch.into_iter().zip(results) {
-            // A caller that gave up no longer needs its answer.
-            let _ = request.answer.send(result);
+        let mut departures = applied.departures;
+        departures.resize(batch.len(), None);
+        // A withdrawn promotion whose leave removed nothing (a newer connection of the account
+        // holds the place, on another instance) stands after all.
+        let left: HashSet<UserId> = batch
+            .iter()
+            .zip(&departures)
+            .filter(|(_, d)| d.is_some())
+            .map(|(r, _)| r.user)
+            .collect();
+        let mut promotions = Vec::new();
+        for request in &batch {
+            if let Some(i) = owed.withdrawn.iter().position(|u| *u == request.user) {
+                let user = owed.withdrawn.swap_remove(i);
+                if !left.contains(&user) {
+                    promotions.push(user);
+                }
+            }
+        }
+        promotions.extend(applied.promoted);
+        for (request, departure) in batch.into_iter().zip(departures) {
+            match departure {
+                Some(d) if d.from == Place::Page => owed.page_leavers.push_back((request, d)),
+                other => {
+                    // A caller that gave up no longer needs its answer.
+                    let _ = request.answer.send(Ok(other));
+                }
+            }
+        }
+        for user in promotions {
+            if self.departures.is_waiting(session, user) {
+                // Their leave reached this instance while the batch was on the wire.
+                crate::metrics::promotion_withdrawn();
+                owed.withdrawn.push(user);
+                continue;
+            }
+            match owed.page_leavers.pop_front() {
+                Some((request, mut departure)) => {
+                    departure.promoted = Some(user);
+                    let _ = request.answer.send(Ok(Some(departure)));
+                }
+                // Every promotion follows a page departure that is owed it.
+                None => tracing::error!(%session, %user, "a promotion with no page departure"),
+            }
+        }
+        // Page leavers beyond the withdrawn promotions get none: the page is at what it may
+        // hold (a lowered limit, a pause) or the queue is empty.
+        while owed.page_leavers.len() > owed.withdrawn.len() {
+            if let Some((request, departure)) = owed.page_leavers.pop_back() {
+                let _ = request.answer.send(Ok(Some(departure)));
+            }
         }
     }
 
@@ -192,16 +283,42 @@ impl RedisWaitingRoom {
         self.leave_together(session, &stored, now).await
     }
 
-    /// Runs leave_batch.lua for `leavers` (user, stored holder or empty) and splits its answer
-    /// into one departure per leaver, in order (`None` where nothing was removed). The list of
-    /// everyone who moved goes with the first departure only, each person once with the number
-    /// of places they moved: announcing it once per leaver would repeat the whole queue.
+    /// Runs leave_batch.lua for `leavers` (user, stored holder or empty): one departure per
+    /// leaver, in order (`None` where nothing was removed), each page departure promoting the
+    /// next of the people promoted, in order.
     pub(super) async fn leave_together(
         &self,
         session: SessionId,
         leavers: &[(UserId, String)],
         now: Millis,
     ) -> StorageResult<Vec<Option<Departure>>> {
+        let applied = self.apply_batch(session, leavers, now).await?;
+        let mut promoted = applied.promoted.into_iter();
+        Ok(applied
+            .departures
+            .into_iter()
+            .map(|d| {
+                d.map(|mut d| {
+                    if d.from == Place::Page {
+                        d.promoted = promoted.next();
+                    }
+                    d
+                })
+            })
+            .collect())
+    }
+
+    /// Runs leave_batch.lua for `leavers` and splits its answer into one departure per leaver,
+    /// in order (`None` where nothing was removed, `promoted` always empty), and the people it
+    /// promoted. The list of everyone who moved goes with the first departure only, each person
+    /// once with the number of places they moved: announcing it once per leaver would repeat the
+    /// whole queue.
+    async fn apply_batch(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, String)],
+        now: Millis,
+    ) -> StorageResult<Applied> {
         let k = RoomKeys::new(&self.prefix, session);
         let rules = self.controls.rules(session);
         let mut args = vec![
@@ -244,12 +361,6 @@ impl RedisWaitingRoom {
             .map(|((u, _), _)| *u)
             .collect();
         self.unindex_places(session, &departed).await?;
-        for user in &promoted {
-            if self.departures.is_waiting(session, *user) {
-                // Its departure reached this instance while the batch was on the wire.
-                crate::metrics::admitted_while_leaving();
-            }
-        }
         let mut queue_ranks: Vec<usize> = outcomes
             .iter()
             .filter_map(|o| match o {
@@ -271,22 +382,20 @@ impl RedisWaitingRoom {
         } else {
             Vec::new()
         };
-        let mut promotions = promoted.into_iter();
-        Ok(outcomes
+        let departures = outcomes
             .into_iter()
             .map(|outcome| {
-                let from = outcome?;
-                let promoted = match from {
-                    Place::Page => promotions.next(),
-                    Place::Queue(_) => None,
-                };
                 Some(Departure {
-                    from,
-                    promoted,
+                    from: outcome?,
+                    promoted: None,
                     notices: std::mem::take(&mut notices),
                 })
             })
-            .collect())
+            .collect();
+        Ok(Applied {
+            departures,
+            promoted,
+        })
     }
 
     /// Notices for `members`, the queue from new index `start` on, after the queue leavers at

@@ -725,3 +725,41 @@ async fn a_leaver_promoted_while_their_leave_is_on_its_way_is_not_admitted() {
     assert_eq!(steps.get(&6), Some(&2));
     assert_eq!(steps.get(&7), Some(&2));
 }
+
+/// Issue 14.2 on the in-process engine: a crowd leaving at once is applied as one batch (every
+/// leave ready to run joins it), so each person still queued is told once with the places they
+/// moved, instead of once per leaver ahead of them (the notices grew with the square of the
+/// crowd, and the server's memory with them).
+#[tokio::test]
+async fn the_in_process_room_tells_each_stayer_of_a_crowd_leaving_at_once_once() {
+    let room = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    for u in 1..=120 {
+        room.enter(S, UserId(u), h(u), 1000).await.expect("enter");
+    }
+    // Page 1..=3; the queue is 4..=120. The page and every odd queued account leave at once.
+    let leavers: Vec<i64> = (1..=120).filter(|u| *u <= 3 || u % 2 == 1).collect();
+    let tasks: Vec<_> = leavers
+        .iter()
+        .map(|&u| {
+            let room = room.clone();
+            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
+        })
+        .collect();
+    let mut told: std::collections::HashMap<i64, (usize, u32)> = Default::default();
+    let mut promoted = Vec::new();
+    for task in tasks {
+        let departure = task.await.expect("task").expect("leave").expect("inside");
+        promoted.extend(departure.promoted.map(|p| p.0));
+        for n in departure.notices {
+            let entry = told.entry(n.user.0).or_default();
+            entry.0 += 1;
+            entry.1 += n.steps;
+        }
+    }
+    // 4, 6, 8 take the page; 10 is at the head, having moved 6 places (4 ... 9 went ahead).
+    assert_eq!(promoted, vec![4, 6, 8]);
+    assert_eq!(told.get(&10), Some(&(1, 6)));
+    // The last one moved past the 58 odd leavers and the 3 promoted, in one notice.
+    assert_eq!(told.get(&120), Some(&(1, 61)));
+    assert!(told.values().all(|(notices, _)| *notices == 1), "{told:?}");
+}

@@ -23,8 +23,7 @@
 //! is waiting) until none is waiting, so nothing runs outside a caller's task (no background
 //! task to drain at shutdown). In a storm that first caller's leave returns last.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::collections::{HashSet, VecDeque};
 
 use tokio::sync::oneshot;
 
@@ -34,10 +33,11 @@ use super::{RedisWaitingRoom, unavailable};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Departure, Notice, Place, Rules};
+use crate::storage::lines::Lines;
 use crate::storage::{RECENT_ADMISSIONS, StorageError, StorageResult};
 
 /// One caller's leave, waiting for a batch.
-struct Request {
+pub(super) struct Request {
     user: UserId,
     /// The stored holder token, or empty for whoever holds the place.
     holder: String,
@@ -48,58 +48,8 @@ struct Request {
 /// A waiting caller's answer: its leave was applied.
 type Answer = StorageResult<Option<Departure>>;
 
-#[derive(Default)]
-struct Line {
-    /// A caller is running the batches of this session.
-    running: bool,
-    waiting: Vec<Request>,
-}
-
 /// The leaves waiting per session.
-#[derive(Default)]
-pub(super) struct Departures(Mutex<HashMap<SessionId, Line>>);
-
-impl Departures {
-    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Line>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues `request`; true when the caller is to run the batch (none was running).
-    fn join(&self, session: SessionId, request: Request) -> bool {
-        let mut lines = self.lines();
-        let line = lines.entry(session).or_default();
-        line.waiting.push(request);
-        !std::mem::replace(&mut line.running, true)
-    }
-
-    /// The leaves to apply now (all that are waiting); when none are, the line goes idle and
-    /// the running caller stops.
-    fn take(&self, session: SessionId) -> Vec<Request> {
-        let mut lines = self.lines();
-        let batch = lines
-            .get_mut(&session)
-            .map(|l| std::mem::take(&mut l.waiting))
-            .unwrap_or_default();
-        if batch.is_empty() {
-            lines.remove(&session);
-        }
-        batch
-    }
-
-    /// Whether `user` is waiting to leave `session` (its departure arrived while the batch that
-    /// promoted it was on the wire).
-    fn is_waiting(&self, session: SessionId, user: UserId) -> bool {
-        self.lines()
-            .get(&session)
-            .is_some_and(|l| l.waiting.iter().any(|r| r.user == user))
-    }
-
-    /// A running caller was dropped mid-batch: the waiters are released (they queue again
-    /// and one of them runs the next batch).
-    fn abandon(&self, session: SessionId) {
-        self.lines().remove(&session);
-    }
-}
+pub(super) type Departures = Lines<Request>;
 
 /// What a caller running the batches keeps between them: the page leavers still owed the
 /// promotion their place made, and the promotions withdrawn because the promoted person's leave
@@ -118,21 +68,6 @@ struct Owed {
 pub(super) struct Applied {
     departures: Vec<Option<Departure>>,
     promoted: Vec<UserId>,
-}
-
-/// Resets a line if the caller running its batches is dropped before the line went idle.
-struct Turn<'a> {
-    departures: &'a Departures,
-    session: SessionId,
-    finished: bool,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.departures.abandon(self.session);
-        }
-    }
 }
 
 impl RedisWaitingRoom {
@@ -156,11 +91,7 @@ impl RedisWaitingRoom {
             if self.departures.join(session, request(tx)) {
                 // This caller runs batches until none is waiting (its own leave is in the
                 // first); a caller dropped meanwhile releases the line through `Turn`.
-                let mut turn = Turn {
-                    departures: &self.departures,
-                    session,
-                    finished: false,
-                };
+                let turn = self.departures.turn(session);
                 let mut owed = Owed::default();
                 loop {
                     let batch = self.departures.take(session);
@@ -173,7 +104,7 @@ impl RedisWaitingRoom {
                 for (request, departure) in owed.page_leavers {
                     let _ = request.answer.send(Ok(Some(departure)));
                 }
-                turn.finished = true;
+                turn.finish();
             }
             match rx.await {
                 Ok(answer) => return answer,
@@ -240,7 +171,7 @@ impl RedisWaitingRoom {
             }
         }
         for user in promotions {
-            if self.departures.is_waiting(session, user) {
+            if self.departures.any_waiting(session, |r| r.user == user) {
                 // Their leave reached this instance while the batch was on the wire.
                 crate::metrics::promotion_withdrawn();
                 owed.withdrawn.push(user);

@@ -61,6 +61,27 @@ struct Owed {
     /// People promoted whose own leave was waiting here; each one's leave frees their place
     /// again and promotes the next in line.
     withdrawn: Vec<UserId>,
+    /// Queue news of batches none of whose departures could be answered yet.
+    notices: Vec<Notice>,
+}
+
+impl Owed {
+    /// Answers `request`; the first departure answered carries the queue news waiting. News
+    /// goes with a departure answered now, not with one held for its promotion: the announcer
+    /// tells nobody who left before the news's departure was answered, and a held answer would
+    /// make everyone who left meanwhile count as still queued (one publish each, for nobody).
+    fn answer(&mut self, request: Request, departure: Option<Departure>) {
+        let departure = departure.map(|mut d| {
+            if !self.notices.is_empty() {
+                let mut notices = std::mem::take(&mut self.notices);
+                notices.append(&mut d.notices);
+                d.notices = notices;
+            }
+            d
+        });
+        // A caller that gave up no longer needs its answer.
+        let _ = request.answer.send(Ok(departure));
+    }
 }
 
 /// A batch's departures (`promoted` left empty: see [`RedisWaitingRoom::leave_together`]) and
@@ -101,8 +122,8 @@ impl RedisWaitingRoom {
                     self.apply(session, batch, &mut owed).await;
                 }
                 // Every withdrawn promotion's leave was waiting, so the last batch applied it.
-                for (request, departure) in owed.page_leavers {
-                    let _ = request.answer.send(Ok(Some(departure)));
+                while let Some((request, departure)) = owed.page_leavers.pop_front() {
+                    owed.answer(request, Some(departure));
                 }
                 turn.finish();
             }
@@ -135,14 +156,17 @@ impl RedisWaitingRoom {
                 // The withdrawn promotions' leaves were in this batch and not applied: their
                 // places stay taken until the window ends. Nothing more can be promised.
                 owed.withdrawn.clear();
-                for (request, departure) in owed.page_leavers.drain(..) {
-                    let _ = request.answer.send(Ok(Some(departure)));
+                while let Some((request, departure)) = owed.page_leavers.pop_front() {
+                    owed.answer(request, Some(departure));
                 }
                 return;
             }
         };
         let mut departures = applied.departures;
         departures.resize(batch.len(), None);
+        for d in departures.iter_mut().flatten() {
+            owed.notices.append(&mut d.notices);
+        }
         // A withdrawn promotion whose leave removed nothing (a newer connection of the account
         // holds the place, on another instance) stands after all.
         let left: HashSet<UserId> = batch
@@ -164,10 +188,7 @@ impl RedisWaitingRoom {
         for (request, departure) in batch.into_iter().zip(departures) {
             match departure {
                 Some(d) if d.from == Place::Page => owed.page_leavers.push_back((request, d)),
-                other => {
-                    // A caller that gave up no longer needs its answer.
-                    let _ = request.answer.send(Ok(other));
-                }
+                other => owed.answer(request, other),
             }
         }
         for user in promotions {
@@ -180,7 +201,7 @@ impl RedisWaitingRoom {
             match owed.page_leavers.pop_front() {
                 Some((request, mut departure)) => {
                     departure.promoted = Some(user);
-                    let _ = request.answer.send(Ok(Some(departure)));
+                    owed.answer(request, Some(departure));
                 }
                 // Every promotion follows a page departure that is owed it.
                 None => tracing::error!(%session, %user, "a promotion with no page departure"),
@@ -190,7 +211,7 @@ impl RedisWaitingRoom {
         // hold (a lowered limit, a pause) or the queue is empty.
         while owed.page_leavers.len() > owed.withdrawn.len() {
             if let Some((request, departure)) = owed.page_leavers.pop_back() {
-                let _ = request.answer.send(Ok(Some(departure)));
+                owed.answer(request, Some(departure));
             }
         }
     }

@@ -136,6 +136,35 @@ impl MemoryWaitingRoom {
         }
     }
 
+    /// Applies the leaves of `leavers` (with a holder: only that connection's place) as one
+    /// batch, as leaves arriving together are; one departure per leaver, in order (`None` where
+    /// nothing was removed). For tests and tools: the server's leaves batch themselves.
+    pub fn leave_all(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, Option<Holder>)],
+        now: Millis,
+    ) -> Vec<Option<Departure>> {
+        let (batch, answers): (Vec<Leave>, Vec<_>) = leavers
+            .iter()
+            .map(|(user, holder)| {
+                let (answer, rx) = oneshot::channel();
+                let leave = Leave {
+                    user: *user,
+                    holder: holder.clone(),
+                    now,
+                    answer,
+                };
+                (leave, rx)
+            })
+            .unzip();
+        self.leave_batch(session, batch);
+        answers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().ok().flatten())
+            .collect()
+    }
+
     fn rooms(&self) -> MutexGuard<'_, HashMap<SessionId, Room>> {
         // A panic elsewhere cannot leave a Room half-updated (every method completes or does
         // nothing), so the data behind a poisoned lock is still sound.

@@ -86,7 +86,7 @@ fn register_every_series() {
         "ticketclub_attempts_refused_total",
         "ticketclub_record_dropped_total",
         "ticketclub_record_files_written_total",
-        "ticketclub_admitted_while_leaving_total",
+        "ticketclub_promotions_withdrawn_total",
     ] {
         counter!(name).increment(0);
     }
@@ -147,11 +147,12 @@ pub(crate) fn storage_call(engine: &'static str, call: &'static str) {
     counter!("ticketclub_storage_calls_total", "engine" => engine, "call" => call).increment(1);
 }
 
-/// Someone was promoted onto a buying page whose own departure had already reached this
-/// instance (it arrived while the batch of leaves that promoted them was on the wire); their
-/// departure follows at once and admits the next person.
-pub(crate) fn admitted_while_leaving() {
-    counter!("ticketclub_admitted_while_leaving_total").increment(1);
+/// Redis promoted someone onto a buying page whose own departure had already reached this
+/// instance (it arrived while the batch of leaves that promoted them was on the wire): the
+/// promotion is withdrawn (nobody is told or counts it as an admission) and their departure,
+/// applied next, admits the next person instead.
+pub(crate) fn promotion_withdrawn() {
+    counter!("ticketclub_promotions_withdrawn_total").increment(1);
 }
 
 /// Someone joined the queue.

@@ -6,7 +6,7 @@
 //! [`Room`] (memory) or mirrors it step for step (Redis Lua), and both compute the wait estimate
 //! with [`Rules::seconds`].
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::ids::UserId;
 use super::time::Millis;
@@ -240,6 +240,116 @@ impl Room {
         }
         self.page.remove(index);
         Some(self.promote(rules, now))
+    }
+
+    /// Several accounts leave together (leaves that arrived at once), as leave_batch.lua does:
+    /// every leaver is removed before anyone is promoted, so nobody leaving in the batch is
+    /// admitted, then one person from the head of the queue per page leaver takes a page place
+    /// (while the page holds fewer than the rules admit). One departure per leaver, in order
+    /// (`None` where nothing was removed, or the account already left earlier in the batch);
+    /// the page departures promote the people promoted, in order. Everyone still queued whose
+    /// position improved is told once, with the places they moved, in the first departure:
+    /// a notice list per leaver would repeat the whole queue for each of them.
+    pub fn leave_many(
+        &mut self,
+        rules: &Rules,
+        leavers: &[(UserId, Option<Holder>)],
+        now: Millis,
+    ) -> Vec<Option<Departure>> {
+        let queued: HashMap<UserId, usize> = self
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.user, i))
+            .collect();
+        let mut gone: HashSet<UserId> = HashSet::new();
+        let mut queue_ranks = Vec::new();
+        let mut outcomes: Vec<Option<Place>> = Vec::with_capacity(leavers.len());
+        for (user, holder) in leavers {
+            let holds = |h: &Holder| holder.as_ref().is_none_or(|want| want == h);
+            let outcome = if gone.contains(user) {
+                None
+            } else if let Some(&index) = queued.get(user) {
+                holds(&self.queue[index].holder).then_some(Place::Queue(index))
+            } else {
+                self.page
+                    .iter()
+                    .find(|v| v.user == *user)
+                    .filter(|v| holds(&v.holder))
+                    .map(|_| Place::Page)
+            };
+            if let Some(place) = outcome {
+                gone.insert(*user);
+                if let Place::Queue(index) = place {
+                    queue_ranks.push(index);
+                }
+            }
+            outcomes.push(outcome);
+        }
+        self.queue.retain(|w| !gone.contains(&w.user));
+        self.page.retain(|v| !gone.contains(&v.user));
+        let page_left = outcomes.iter().filter(|o| **o == Some(Place::Page)).count();
+        let mut promoted = Vec::new();
+        while promoted.len() < page_left && self.page.len() < rules.admits() {
+            let Some(user) = self.admit_next(now) else {
+                break;
+            };
+            promoted.push(user);
+        }
+        queue_ranks.sort_unstable();
+        let start = match (promoted.is_empty(), queue_ranks.first()) {
+            (false, _) => Some(0),
+            (true, first) => first.copied(),
+        };
+        let mut notices = start.map_or_else(Vec::new, |start| {
+            self.moved_from(rules, start, &queue_ranks, promoted.len(), now)
+        });
+        let mut promotions = promoted.into_iter();
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                let from = outcome?;
+                Some(Departure {
+                    from,
+                    promoted: match from {
+                        Place::Page => promotions.next(),
+                        Place::Queue(_) => None,
+                    },
+                    notices: std::mem::take(&mut notices),
+                })
+            })
+            .collect()
+    }
+
+    /// Notices for the queue from index `start` on, after the queue leavers at (pre-batch,
+    /// sorted) `queue_ranks` left and `promoted` people went onto the page: each moved by the
+    /// leavers ahead of them plus the promoted.
+    fn moved_from(
+        &self,
+        rules: &Rules,
+        start: usize,
+        queue_ranks: &[usize],
+        promoted: usize,
+        now: Millis,
+    ) -> Vec<Notice> {
+        let mut ahead_left = 0;
+        (start..self.queue.len())
+            .map(|index| {
+                // This person's index before the batch: their new index, plus everyone
+                // promoted, plus the queue leavers who stood ahead of them.
+                while ahead_left < queue_ranks.len()
+                    && queue_ranks[ahead_left] <= index + promoted + ahead_left
+                {
+                    ahead_left += 1;
+                }
+                Notice {
+                    user: self.queue[index].user,
+                    seconds: self.estimate(rules, index, now),
+                    ahead: index,
+                    steps: (ahead_left + promoted) as u32,
+                }
+            })
+            .collect()
     }
 
     /// Fills the freed page place from the queue (while admissions run and the page is under

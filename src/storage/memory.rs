@@ -1,6 +1,8 @@
 //! The in-process waiting room of the embedded default: one [`Room`] per session under one lock.
 //!
 //! Each call is a single critical section, so a transition is atomic like its Redis Lua twin.
+//! Leaves that arrive together (every leave ready to run when the first one's task yields) are
+//! applied as one batch, as on Redis (`redis/departures.rs`): everyone behind them is told once.
 //! The lock is a plain mutex held for microseconds and never across an `.await`.
 
 use std::collections::{HashMap, VecDeque};
@@ -8,7 +10,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use tokio::sync::oneshot;
+
 use super::controls::RoomControls;
+use super::lines::Lines;
 use super::{Drawn, Expiry, RECENT_ADMISSIONS, SeatVersions, StorageResult, WaitingRoom};
 use crate::domain::draw::{self, DrawRecord};
 use crate::domain::ids::{AreaId, SessionId, UserId};
@@ -29,6 +34,18 @@ pub struct MemoryWaitingRoom {
     early: Mutex<Early>,
     /// The latest admissions per session, newest first (kept apart from the rooms too).
     recent: Mutex<HashMap<SessionId, VecDeque<Admitted>>>,
+    /// Leaves waiting to be applied together: in a crowd's departure one leave per call told
+    /// everyone behind each leaver, so the notices grew with the square of the crowd.
+    leaving: Lines<Leave>,
+}
+
+/// One caller's leave, waiting for a batch.
+struct Leave {
+    user: UserId,
+    /// Only this connection's place; `None`: whoever holds it.
+    holder: Option<Holder>,
+    now: Millis,
+    answer: oneshot::Sender<Option<Departure>>,
 }
 
 /// Early entrants waiting for their session's draw, and the draws that ran.
@@ -47,6 +64,7 @@ impl MemoryWaitingRoom {
             progress: Mutex::new(HashMap::new()),
             early: Mutex::new(Early::default()),
             recent: Mutex::new(HashMap::new()),
+            leaving: Lines::default(),
         }
     }
 
@@ -85,6 +103,68 @@ impl MemoryWaitingRoom {
         }
     }
 
+    /// Applies leaves that arrived together in one critical section ([`Room::leave_many`]) and
+    /// answers each caller.
+    fn leave_batch(&self, session: SessionId, batch: Vec<Leave>) {
+        let rules = self.controls.rules(session);
+        let leavers: Vec<(UserId, Option<Holder>)> =
+            batch.iter().map(|l| (l.user, l.holder.clone())).collect();
+        let now = batch.iter().map(|l| l.now).max().unwrap_or_default();
+        let mut rooms = self.rooms();
+        let departures = match rooms.get_mut(&session) {
+            Some(room) => {
+                let departures = room.leave_many(&rules, &leavers, now);
+                self.keep_admissions(session, room);
+                if room.is_empty() {
+                    rooms.remove(&session);
+                }
+                departures
+            }
+            None => Vec::new(),
+        };
+        drop(rooms);
+        let moved: u64 = departures
+            .iter()
+            .flatten()
+            .map(|d| u64::from(matches!(d.from, Place::Queue(_))) + u64::from(d.promoted.is_some()))
+            .sum();
+        self.moved(session, moved);
+        let mut departures = departures.into_iter();
+        for leave in batch {
+            // A caller that gave up no longer needs its answer.
+            let _ = leave.answer.send(departures.next().flatten());
+        }
+    }
+
+    /// Applies the leaves of `leavers` (with a holder: only that connection's place) as one
+    /// batch, as leaves arriving together are; one departure per leaver, in order (`None` where
+    /// nothing was removed). For tests and tools: the server's leaves batch themselves.
+    pub fn leave_all(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, Option<Holder>)],
+        now: Millis,
+    ) -> Vec<Option<Departure>> {
+        let (batch, answers): (Vec<Leave>, Vec<_>) = leavers
+            .iter()
+            .map(|(user, holder)| {
+                let (answer, rx) = oneshot::channel();
+                let leave = Leave {
+                    user: *user,
+                    holder: holder.clone(),
+                    now,
+                    answer,
+                };
+                (leave, rx)
+            })
+            .unzip();
+        self.leave_batch(session, batch);
+        answers
+            .into_iter()
+            .map(|mut rx| rx.try_recv().ok().flatten())
+            .collect()
+    }
+
     fn rooms(&self) -> MutexGuard<'_, HashMap<SessionId, Room>> {
         // A panic elsewhere cannot leave a Room half-updated (every method completes or does
         // nothing), so the data behind a poisoned lock is still sound.
@@ -116,23 +196,34 @@ impl WaitingRoom for MemoryWaitingRoom {
         holder: Option<Holder>,
         now: Millis,
     ) -> StorageResult<Option<Departure>> {
-        let rules = self.controls.rules(session);
-        let mut rooms = self.rooms();
-        let Some(room) = rooms.get_mut(&session) else {
-            return Ok(None);
-        };
-        let departure = room.leave(&rules, user, holder.as_ref(), now);
-        self.keep_admissions(session, room);
-        if room.is_empty() {
-            rooms.remove(&session);
+        loop {
+            let (answer, rx) = oneshot::channel();
+            let request = Leave {
+                user,
+                holder: holder.clone(),
+                now,
+                answer,
+            };
+            if self.leaving.join(session, request) {
+                let turn = self.leaving.turn(session);
+                loop {
+                    // Lets the other leaves that are ready to run (a crowd closing at once)
+                    // join this batch first; a lone leave is applied after one yield.
+                    tokio::task::yield_now().await;
+                    let batch = self.leaving.take(session);
+                    if batch.is_empty() {
+                        break;
+                    }
+                    self.leave_batch(session, batch);
+                }
+                turn.finish();
+            }
+            match rx.await {
+                Ok(departure) => return Ok(departure),
+                // The caller running the line was dropped before applying this leave.
+                Err(_) => continue,
+            }
         }
-        drop(rooms);
-        if let Some(d) = &departure {
-            let moved =
-                u64::from(matches!(d.from, Place::Queue(_))) + u64::from(d.promoted.is_some());
-            self.moved(session, moved);
-        }
-        Ok(departure)
     }
 
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {

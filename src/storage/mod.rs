@@ -8,6 +8,7 @@ pub mod admin;
 pub(crate) mod cache;
 pub mod controls;
 pub(crate) mod counted;
+pub(crate) mod lines;
 pub mod memory;
 pub mod model;
 pub mod mysql;

@@ -44,6 +44,11 @@ enum Op {
         user: i64,
         conn: Option<u8>,
     },
+    /// Several leaves applied as one batch (a crowd leaving at once).
+    LeaveMany {
+        session: i64,
+        leavers: Vec<(i64, Option<u8>)>,
+    },
     Look {
         session: i64,
         user: i64,
@@ -60,6 +65,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(session, user, conn)| Op::Enter { session, user, conn }),
         2 => (session.clone(), user.clone(), proptest::option::of(0..3u8))
             .prop_map(|(session, user, conn)| Op::Leave { session, user, conn }),
+        1 => (
+            session.clone(),
+            proptest::collection::vec((user.clone(), proptest::option::of(0..3u8)), 1..6)
+        )
+            .prop_map(|(session, leavers)| Op::LeaveMany { session, leavers }),
         1 => (session, user).prop_map(|(session, user)| Op::Look { session, user }),
         // Zero steps make ties: several visits entering, and so ending, at the same instant.
         2 => prop_oneof![Just(0), 1..8_000i64].prop_map(Op::Tick),
@@ -121,6 +131,19 @@ impl Case {
                 let rust = self.memory.leave(s, u, conn.map(holder), now).await;
                 let lua = self.redis.leave(s, u, conn.map(holder), now).await;
                 prop_assert_eq!(rust.expect("memory"), lua.expect("redis"), "{:?}", op);
+            }
+            Op::LeaveMany {
+                session,
+                ref leavers,
+            } => {
+                let s = self.session(session);
+                let leavers: Vec<(UserId, Option<Holder>)> = leavers
+                    .iter()
+                    .map(|(u, conn)| (self.user(*u), conn.map(holder)))
+                    .collect();
+                let rust = self.memory.leave_all(s, &leavers, now);
+                let lua = self.redis.leave_all(s, &leavers, now).await;
+                prop_assert_eq!(rust, lua.expect("redis"), "{:?}", op);
             }
             Op::Look { session, user } => {
                 let (s, u) = (self.session(session), self.user(user));

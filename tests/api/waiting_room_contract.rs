@@ -679,3 +679,87 @@ async fn a_batch_of_departures_admits_none_of_its_leavers_and_tells_each_stayer_
         .collect();
     assert_eq!(notices, vec![(10, 0, 2), (12, 1, 3), (13, 2, 3)]);
 }
+
+/// Issue 14.2 on Redis: a leave that reaches the instance while a batch is on the wire, from the
+/// very person that batch promotes, is not admitted: the promotion is withdrawn, their own
+/// departure frees the place at once, and the page leaver's promotion is the next in line.
+/// (The in-process engine applies each leave as it comes: it has no wire to race.)
+#[tokio::test]
+async fn a_leaver_promoted_while_their_leave_is_on_its_way_is_not_admitted() {
+    use std::future::Future;
+    use std::task::Poll;
+    let redis = TestRedis::new();
+    let room =
+        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
+            .await
+            .expect("the test Redis answers");
+    seven_arrivals(&room).await;
+    // Page 1, 2, 3; queue 4, 5, 6, 7. Page leaver 1's batch goes on the wire alone ...
+    let mut first = std::pin::pin!(room.leave(S, UserId(1), Some(h(1)), 2500));
+    let on_the_wire =
+        std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx).is_pending())).await;
+    assert!(on_the_wire, "the first leave waits for Redis");
+    // ... and 4, at the head of the queue, leaves meanwhile: that batch promotes 4.
+    let second = room.leave(S, UserId(4), Some(h(4)), 2510);
+    let (first, second) = tokio::join!(first, second);
+    let first = first.expect("leave").expect("1 was inside");
+    let second = second.expect("leave").expect("4 was inside");
+    assert_eq!(first.from, Place::Page);
+    assert_eq!(
+        first.promoted,
+        Some(UserId(5)),
+        "4 was leaving: 5 is admitted"
+    );
+    assert_eq!(second.promoted, None);
+    assert_eq!(room.place(S, UserId(5)).await.ok(), Some(Some(Place::Page)));
+    assert_eq!(room.place(S, UserId(4)).await.ok(), Some(None));
+    assert_eq!(
+        room.place(S, UserId(6)).await.ok(),
+        Some(Some(Place::Queue(0)))
+    );
+    // 6 and 7 moved two places (4 and 5 went ahead of them onto the page) and hear both.
+    let mut steps: std::collections::HashMap<i64, u32> = Default::default();
+    for n in first.notices.iter().chain(&second.notices) {
+        *steps.entry(n.user.0).or_default() += n.steps;
+    }
+    assert_eq!(steps.get(&6), Some(&2));
+    assert_eq!(steps.get(&7), Some(&2));
+}
+
+/// Issue 14.2 on the in-process engine: a crowd leaving at once is applied as one batch (every
+/// leave ready to run joins it), so each person still queued is told once with the places they
+/// moved, instead of once per leaver ahead of them (the notices grew with the square of the
+/// crowd, and the server's memory with them).
+#[tokio::test]
+async fn the_in_process_room_tells_each_stayer_of_a_crowd_leaving_at_once_once() {
+    let room = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    for u in 1..=120 {
+        room.enter(S, UserId(u), h(u), 1000).await.expect("enter");
+    }
+    // Page 1..=3; the queue is 4..=120. The page and every odd queued account leave at once.
+    let leavers: Vec<i64> = (1..=120).filter(|u| *u <= 3 || u % 2 == 1).collect();
+    let tasks: Vec<_> = leavers
+        .iter()
+        .map(|&u| {
+            let room = room.clone();
+            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
+        })
+        .collect();
+    let mut told: std::collections::HashMap<i64, (usize, u32)> = Default::default();
+    let mut promoted = Vec::new();
+    for task in tasks {
+        let departure = task.await.expect("task").expect("leave").expect("inside");
+        promoted.extend(departure.promoted.map(|p| p.0));
+        for n in departure.notices {
+            let entry = told.entry(n.user.0).or_default();
+            entry.0 += 1;
+            entry.1 += n.steps;
+        }
+    }
+    // 4, 6, 8 take the page; 10 is at the head, having moved 6 places (4 ... 9 went ahead).
+    assert_eq!(promoted, vec![4, 6, 8]);
+    assert_eq!(told.get(&10), Some(&(1, 6)));
+    // The last one moved past the 58 odd leavers and the 3 promoted, in one notice.
+    assert_eq!(told.get(&120), Some(&(1, 61)));
+    assert!(told.values().all(|(notices, _)| *notices == 1), "{told:?}");
+}

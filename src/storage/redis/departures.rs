@@ -8,12 +8,22 @@
 //! that person's own leave was already waiting here (their socket gone). A batch removes every
 //! leaver first, then promotes, and describes who moved with one list for the whole batch.
 //!
+//! A batch's promotions are made by Redis, which cannot know of leaves still on their way to it:
+//! a leave that reaches this instance while the batch is on the wire may be for the very person
+//! the batch promotes (in a storm the head of the queue is often leaving too). Such a promotion
+//! is withdrawn: it is handed to no departure, so nobody announces it or counts it as an
+//! admission, and the page leaver whose place it took waits, unanswered, for the next
+//! promotion. That person's own leave is already waiting here, so the next batch removes them
+//! from the page and promotes the next in line in the same script, and that promotion goes to
+//! the waiting page leaver. The place is never free in between, so no newcomer can take it
+//! ahead of the queue (`enter.lua` admits straight onto a page with room). Only the page
+//! leavers wait; everyone else is answered when their batch returns.
+//!
 //! The caller that finds no batch running runs the batches (its own leave first, with whatever
 //! is waiting) until none is waiting, so nothing runs outside a caller's task (no background
 //! task to drain at shutdown). In a storm that first caller's leave returns last.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashSet, VecDeque};
 
 use tokio::sync::oneshot;
 
@@ -23,10 +33,11 @@ use super::{RedisWaitingRoom, unavailable};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{Departure, Notice, Place, Rules};
+use crate::storage::lines::Lines;
 use crate::storage::{RECENT_ADMISSIONS, StorageError, StorageResult};
 
 /// One caller's leave, waiting for a batch.
-struct Request {
+pub(super) struct Request {
     user: UserId,
     /// The stored holder token, or empty for whoever holds the place.
     holder: String,
@@ -37,72 +48,47 @@ struct Request {
 /// A waiting caller's answer: its leave was applied.
 type Answer = StorageResult<Option<Departure>>;
 
-#[derive(Default)]
-struct Line {
-    /// A caller is running the batches of this session.
-    running: bool,
-    waiting: Vec<Request>,
-}
-
 /// The leaves waiting per session.
+pub(super) type Departures = Lines<Request>;
+
+/// What a caller running the batches keeps between them: the page leavers still owed the
+/// promotion their place made, and the promotions withdrawn because the promoted person's leave
+/// had reached this instance (see the module docs).
 #[derive(Default)]
-pub(super) struct Departures(Mutex<HashMap<SessionId, Line>>);
+struct Owed {
+    /// Page departures applied but not answered yet, oldest first.
+    page_leavers: VecDeque<(Request, Departure)>,
+    /// People promoted whose own leave was waiting here; each one's leave frees their place
+    /// again and promotes the next in line.
+    withdrawn: Vec<UserId>,
+    /// Queue news of batches none of whose departures could be answered yet.
+    notices: Vec<Notice>,
+}
 
-impl Departures {
-    fn lines(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Line>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Queues `request`; true when the caller is to run the batch (none was running).
-    fn join(&self, session: SessionId, request: Request) -> bool {
-        let mut lines = self.lines();
-        let line = lines.entry(session).or_default();
-        line.waiting.push(request);
-        !std::mem::replace(&mut line.running, true)
-    }
-
-    /// The leaves to apply now (all that are waiting); when none are, the line goes idle and
-    /// the running caller stops.
-    fn take(&self, session: SessionId) -> Vec<Request> {
-        let mut lines = self.lines();
-        let batch = lines
-            .get_mut(&session)
-            .map(|l| std::mem::take(&mut l.waiting))
-            .unwrap_or_default();
-        if batch.is_empty() {
-            lines.remove(&session);
-        }
-        batch
-    }
-
-    /// Whether `user` is waiting to leave `session` (its departure arrived while the batch that
-    /// promoted it was on the wire).
-    fn is_waiting(&self, session: SessionId, user: UserId) -> bool {
-        self.lines()
-            .get(&session)
-            .is_some_and(|l| l.waiting.iter().any(|r| r.user == user))
-    }
-
-    /// A running caller was dropped mid-batch: the waiters are released (they queue again
-    /// and one of them runs the next batch).
-    fn abandon(&self, session: SessionId) {
-        self.lines().remove(&session);
+impl Owed {
+    /// Answers `request`; the first departure answered carries the queue news waiting. News
+    /// goes with a departure answered now, not with one held for its promotion: the announcer
+    /// tells nobody who left before the news's departure was answered, and a held answer would
+    /// make everyone who left meanwhile count as still queued (one publish each, for nobody).
+    fn answer(&mut self, request: Request, departure: Option<Departure>) {
+        let departure = departure.map(|mut d| {
+            if !self.notices.is_empty() {
+                let mut notices = std::mem::take(&mut self.notices);
+                notices.append(&mut d.notices);
+                d.notices = notices;
+            }
+            d
+        });
+        // A caller that gave up no longer needs its answer.
+        let _ = request.answer.send(Ok(departure));
     }
 }
 
-/// Resets a line if the caller running its batches is dropped before the line went idle.
-struct Turn<'a> {
-    departures: &'a Departures,
-    session: SessionId,
-    finished: bool,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            self.departures.abandon(self.session);
-        }
-    }
+/// A batch's departures (`promoted` left empty: see [`RedisWaitingRoom::leave_together`]) and
+/// the people it promoted, in order.
+pub(super) struct Applied {
+    departures: Vec<Option<Departure>>,
+    promoted: Vec<UserId>,
 }
 
 impl RedisWaitingRoom {
@@ -126,19 +112,20 @@ impl RedisWaitingRoom {
             if self.departures.join(session, request(tx)) {
                 // This caller runs batches until none is waiting (its own leave is in the
                 // first); a caller dropped meanwhile releases the line through `Turn`.
-                let mut turn = Turn {
-                    departures: &self.departures,
-                    session,
-                    finished: false,
-                };
+                let turn = self.departures.turn(session);
+                let mut owed = Owed::default();
                 loop {
                     let batch = self.departures.take(session);
                     if batch.is_empty() {
                         break;
                     }
-                    self.apply(session, batch).await;
+                    self.apply(session, batch, &mut owed).await;
                 }
-                turn.finished = true;
+                // Every withdrawn promotion's leave was waiting, so the last batch applied it.
+                while let Some((request, departure)) = owed.page_leavers.pop_front() {
+                    owed.answer(request, Some(departure));
+                }
+                turn.finish();
             }
             match rx.await {
                 Ok(answer) => return answer,
@@ -148,28 +135,84 @@ impl RedisWaitingRoom {
         }
     }
 
-    /// Applies one batch and answers each of its callers.
-    async fn apply(&self, session: SessionId, batch: Vec<Request>) {
+    /// Applies one batch and answers its callers: the page leavers once a promotion is theirs
+    /// (or none can come), everyone else at once.
+    async fn apply(&self, session: SessionId, batch: Vec<Request>, owed: &mut Owed) {
         if batch.is_empty() {
             return;
         }
         let now = batch.iter().map(|r| r.now).max().unwrap_or_default();
         let leavers: Vec<(UserId, String)> =
             batch.iter().map(|r| (r.user, r.holder.clone())).collect();
-        let mut results = match self.leave_together(session, &leavers, now).await {
-            Ok(departures) => departures.into_iter().map(Ok).collect(),
+        let applied = match self.apply_batch(session, &leavers, now).await {
+            Ok(applied) => applied,
             Err(e) => {
                 let text = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StorageError::Unavailable(text.clone())))
-                    .collect::<Vec<_>>()
+                for request in batch {
+                    let _ = request
+                        .answer
+                        .send(Err(StorageError::Unavailable(text.clone())));
+                }
+                // The withdrawn promotions' leaves were in this batch and not applied: their
+                // places stay taken until the window ends. Nothing more can be promised.
+                owed.withdrawn.clear();
+                while let Some((request, departure)) = owed.page_leavers.pop_front() {
+                    owed.answer(request, Some(departure));
+                }
+                return;
             }
         };
-        results.resize_with(batch.len(), || Ok(None));
-        for (request, result) in batch.into_iter().zip(results) {
-            // A caller that gave up no longer needs its answer.
-            let _ = request.answer.send(result);
+        let mut departures = applied.departures;
+        departures.resize(batch.len(), None);
+        for d in departures.iter_mut().flatten() {
+            owed.notices.append(&mut d.notices);
+        }
+        // A withdrawn promotion whose leave removed nothing (a newer connection of the account
+        // holds the place, on another instance) stands after all.
+        let left: HashSet<UserId> = batch
+            .iter()
+            .zip(&departures)
+            .filter(|(_, d)| d.is_some())
+            .map(|(r, _)| r.user)
+            .collect();
+        let mut promotions = Vec::new();
+        for request in &batch {
+            if let Some(i) = owed.withdrawn.iter().position(|u| *u == request.user) {
+                let user = owed.withdrawn.swap_remove(i);
+                if !left.contains(&user) {
+                    promotions.push(user);
+                }
+            }
+        }
+        promotions.extend(applied.promoted);
+        for (request, departure) in batch.into_iter().zip(departures) {
+            match departure {
+                Some(d) if d.from == Place::Page => owed.page_leavers.push_back((request, d)),
+                other => owed.answer(request, other),
+            }
+        }
+        for user in promotions {
+            if self.departures.any_waiting(session, |r| r.user == user) {
+                // Their leave reached this instance while the batch was on the wire.
+                crate::metrics::promotion_withdrawn();
+                owed.withdrawn.push(user);
+                continue;
+            }
+            match owed.page_leavers.pop_front() {
+                Some((request, mut departure)) => {
+                    departure.promoted = Some(user);
+                    owed.answer(request, Some(departure));
+                }
+                // Every promotion follows a page departure that is owed it.
+                None => tracing::error!(%session, %user, "a promotion with no page departure"),
+            }
+        }
+        // Page leavers beyond the withdrawn promotions get none: the page is at what it may
+        // hold (a lowered limit, a pause) or the queue is empty.
+        while owed.page_leavers.len() > owed.withdrawn.len() {
+            if let Some((request, departure)) = owed.page_leavers.pop_back() {
+                owed.answer(request, Some(departure));
+            }
         }
     }
 
@@ -192,16 +235,42 @@ impl RedisWaitingRoom {
         self.leave_together(session, &stored, now).await
     }
 
-    /// Runs leave_batch.lua for `leavers` (user, stored holder or empty) and splits its answer
-    /// into one departure per leaver, in order (`None` where nothing was removed). The list of
-    /// everyone who moved goes with the first departure only, each person once with the number
-    /// of places they moved: announcing it once per leaver would repeat the whole queue.
+    /// Runs leave_batch.lua for `leavers` (user, stored holder or empty): one departure per
+    /// leaver, in order (`None` where nothing was removed), each page departure promoting the
+    /// next of the people promoted, in order.
     pub(super) async fn leave_together(
         &self,
         session: SessionId,
         leavers: &[(UserId, String)],
         now: Millis,
     ) -> StorageResult<Vec<Option<Departure>>> {
+        let applied = self.apply_batch(session, leavers, now).await?;
+        let mut promoted = applied.promoted.into_iter();
+        Ok(applied
+            .departures
+            .into_iter()
+            .map(|d| {
+                d.map(|mut d| {
+                    if d.from == Place::Page {
+                        d.promoted = promoted.next();
+                    }
+                    d
+                })
+            })
+            .collect())
+    }
+
+    /// Runs leave_batch.lua for `leavers` and splits its answer into one departure per leaver,
+    /// in order (`None` where nothing was removed, `promoted` always empty), and the people it
+    /// promoted. The list of everyone who moved goes with the first departure only, each person
+    /// once with the number of places they moved: announcing it once per leaver would repeat the
+    /// whole queue.
+    async fn apply_batch(
+        &self,
+        session: SessionId,
+        leavers: &[(UserId, String)],
+        now: Millis,
+    ) -> StorageResult<Applied> {
         let k = RoomKeys::new(&self.prefix, session);
         let rules = self.controls.rules(session);
         let mut args = vec![
@@ -244,12 +313,6 @@ impl RedisWaitingRoom {
             .map(|((u, _), _)| *u)
             .collect();
         self.unindex_places(session, &departed).await?;
-        for user in &promoted {
-            if self.departures.is_waiting(session, *user) {
-                // Its departure reached this instance while the batch was on the wire.
-                crate::metrics::admitted_while_leaving();
-            }
-        }
         let mut queue_ranks: Vec<usize> = outcomes
             .iter()
             .filter_map(|o| match o {
@@ -271,22 +334,20 @@ impl RedisWaitingRoom {
         } else {
             Vec::new()
         };
-        let mut promotions = promoted.into_iter();
-        Ok(outcomes
+        let departures = outcomes
             .into_iter()
             .map(|outcome| {
-                let from = outcome?;
-                let promoted = match from {
-                    Place::Page => promotions.next(),
-                    Place::Queue(_) => None,
-                };
                 Some(Departure {
-                    from,
-                    promoted,
+                    from: outcome?,
+                    promoted: None,
                     notices: std::mem::take(&mut notices),
                 })
             })
-            .collect())
+            .collect();
+        Ok(Applied {
+            departures,
+            promoted,
+        })
     }
 
     /// Notices for `members`, the queue from new index `start` on, after the queue leavers at

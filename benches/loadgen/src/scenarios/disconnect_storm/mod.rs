@@ -2,9 +2,10 @@
 //! queued, all leave at the same instant. Measures how long the server stays busy (its CPU time
 //! sampled every 5 ms from `/proc`), the CPU-seconds and memory it spends, and how an unrelated
 //! join (a probe on another session) is answered meanwhile. Then checks that the waiting room
-//! is really empty: every account validates again, and a fresh entrant passes straight in; and
-//! that nobody whose departure had reached the server was admitted (the server's
-//! `ticketclub_admitted_while_leaving_total`). `--production` runs it on MySQL + Redis (a fresh
+//! is really empty: every account validates again, and a fresh entrant passes straight in. It
+//! reports how many promotions Redis made of people whose departure had already reached the
+//! server (`ticketclub_promotions_withdrawn_total`: the server withdraws them, so none of them
+//! is admitted; `waiting_room_contract` tests that). `--production` runs it on MySQL + Redis (a fresh
 //! database and key prefix) instead of the embedded engines. Memory is read before, at its peak,
 //! right after the drain and `--after-s` seconds later (does the server give it back?).
 
@@ -70,7 +71,7 @@ struct StormResult {
     server_peak_rss_kb: u64,
     engines: &'static str,
     admitted_during_storm: f64,
-    admitted_while_leaving: f64,
+    promotions_withdrawn: f64,
     probe_rtt_ms: Summary,
     still_inside_after: usize,
     fresh_entrant_passed: bool,
@@ -111,7 +112,7 @@ async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> 
     let (entered, on_page, queued) = enter_all(ctx, opts, clients).await?;
     let before = server.stat().unwrap_or_default();
     let admissions = r#"ticketclub_admissions_total{via="queue"}"#;
-    let leaving = "ticketclub_admitted_while_leaving_total";
+    let leaving = "ticketclub_promotions_withdrawn_total";
     let admitted_before = api.metric(admissions).await.map_err(err)?;
     let leaving_before = api.metric(leaving).await.map_err(err)?;
 
@@ -145,7 +146,7 @@ async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> 
     let samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
     let admitted_during_storm = api.metric(admissions).await.map_err(err)? - admitted_before;
-    let admitted_while_leaving = api.metric(leaving).await.map_err(err)? - leaving_before;
+    let promotions_withdrawn = api.metric(leaving).await.map_err(err)? - leaving_before;
     // Does the server give its memory back once the crowd is gone?
     tokio::time::sleep(Duration::from_secs(opts.after_s)).await;
     let later = server.stat().unwrap_or_default();
@@ -190,7 +191,7 @@ async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> 
             "memory + SQLite"
         },
         admitted_during_storm,
-        admitted_while_leaving,
+        promotions_withdrawn,
         probe_rtt_ms: Summary::of(&rtts),
         still_inside_after: still_inside,
         fresh_entrant_passed,
@@ -202,14 +203,14 @@ async fn storm(ctx: &Ctx, opts: &Opts, deployment: &Deployment) -> Result<bool> 
         result.drain_ms, result.server_cpu_s_drain, result.close_sent_ms, result.probe_rtt_ms.p99
     );
     eprintln!(
-        "  RSS before {:.1} / peak {:.1} / after {:.1} / {} s later {:.1} MiB; admitted from the queue during the storm {}, of them already leaving {}",
+        "  RSS before {:.1} / peak {:.1} / after {:.1} / {} s later {:.1} MiB; admitted from the queue during the storm {}, promotions of people already leaving withdrawn {}",
         result.server_rss_before_kb as f64 / 1024.0,
         result.server_rss_peak_during_kb as f64 / 1024.0,
         result.server_rss_after_kb as f64 / 1024.0,
         opts.after_s,
         result.server_rss_later_kb as f64 / 1024.0,
         result.admitted_during_storm,
-        result.admitted_while_leaving
+        result.promotions_withdrawn
     );
     report::write_report(ctx, opts, info, result, storm_s)
 }

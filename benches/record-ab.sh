@@ -1,19 +1,19 @@
 #!/bin/sh
 # Issue 12's benchmark: the join storm (burst) and the seat rush with the server's HAR recorder
-# on (every visit recorded, TICKETCLUB_RECORD_SAMPLE=1) and off, alternating on/off so both see
-# the same machine load. Usage:
-#   benches/record-ab.sh OUT_DIR [RUNS] [JOIN_CLIENTS] [RUSH_CLIENTS]
+# on (every visit recorded, TICKETCLUB_RECORD_SAMPLE=1, or the share SAMPLE=0.1 in the
+# environment) and off, alternating on/off so both see the same machine load. Usage:
+#   [SAMPLE=0.1] benches/record-ab.sh OUT_DIR [RUNS] [JOIN_CLIENTS] [RUSH_CLIENTS]
 # then benches/limits-summary.py OUT_DIR for the medians (its `on vs off` column).
 set -eu
 OUT=${1:?out dir}; RUNS=${2:-3}; JOIN=${3:-5000}; RUSH=${4:-1000}
-L=${L:-target/release/loadgen}; S=${S:-target/release/ticketclub}
+L=${L:-target/release/loadgen}; S=${S:-target/release/ticketclub}; SAMPLE=${SAMPLE:-1}
 for n in $(seq 1 "$RUNS"); do
   for side in on off; do
     d="$OUT/$side-$n"; mkdir -p "$d"
     extra=""
     if [ "$side" = on ]; then
       rec=$(mktemp -d "${TMPDIR:-/tmp}/record-ab.XXXXXX")
-      extra="--server-env TICKETCLUB_RECORD_DIR=$rec --server-env TICKETCLUB_RECORD_SAMPLE=1"
+      extra="--server-env TICKETCLUB_RECORD_DIR=$rec --server-env TICKETCLUB_RECORD_SAMPLE=$SAMPLE"
     fi
     echo "== run $n $side: $(cat /proc/loadavg)"
     # shellcheck disable=SC2086

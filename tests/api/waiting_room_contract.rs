@@ -33,14 +33,20 @@ fn lease() -> Lease {
     }
 }
 
-/// The engines every run has: the in-process room and the test Redis.
-async fn local_engines() -> Vec<Subject> {
-    let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+/// A Redis waiting room with the contract's rules on a fresh key prefix of the test Redis.
+async fn redis_room() -> (TestRedis, RedisWaitingRoom) {
     let redis = TestRedis::new();
-    let shared =
+    let room =
         RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
             .await
             .expect("the test Redis answers (scripts/services.sh starts it)");
+    (redis, room)
+}
+
+/// The engines every run has: the in-process room and the test Redis.
+async fn local_engines() -> Vec<Subject> {
+    let memory: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    let (redis, shared) = redis_room().await;
     vec![
         ("memory", memory, None),
         ("redis", Arc::new(shared), Some(redis)),
@@ -346,13 +352,9 @@ async fn engines_with_controls() -> Vec<(
 )> {
     let memory_controls = Arc::new(RoomControls::from_rules(RULES, LIFETIME));
     let memory = MemoryWaitingRoom::new(RULES, LIFETIME).with_controls(memory_controls.clone());
-    let redis = TestRedis::new();
     let redis_controls = Arc::new(RoomControls::from_rules(RULES, LIFETIME));
-    let shared =
-        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
-            .await
-            .expect("the test Redis answers (scripts/services.sh starts it)")
-            .with_controls(redis_controls.clone());
+    let (redis, shared) = redis_room().await;
+    let shared = shared.with_controls(redis_controls.clone());
     vec![
         ("memory", Arc::new(memory), memory_controls, None),
         ("redis", Arc::new(shared), redis_controls, Some(redis)),
@@ -602,11 +604,7 @@ async fn a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_ga
 /// queued once, with the places they moved.
 #[tokio::test]
 async fn a_batch_of_departures_admits_none_of_its_leavers_and_tells_each_stayer_once() {
-    let redis = TestRedis::new();
-    let room =
-        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
-            .await
-            .expect("the test Redis answers");
+    let (_redis, room) = redis_room().await;
     seven_arrivals(&room).await;
     // Page 1, 2, 3; queue 4, 5, 6, 7. Two page leavers, queue leavers 4 and 6, a stranger, a
     // stale connection of 7 and page leaver 1 twice.
@@ -688,11 +686,7 @@ async fn a_batch_of_departures_admits_none_of_its_leavers_and_tells_each_stayer_
 async fn a_leaver_promoted_while_their_leave_is_on_its_way_is_not_admitted() {
     use std::future::Future;
     use std::task::Poll;
-    let redis = TestRedis::new();
-    let room =
-        RedisWaitingRoom::connect(&redis.url, &redis.prefix, RULES, LIFETIME, lease(), TIMEOUT)
-            .await
-            .expect("the test Redis answers");
+    let (_redis, room) = redis_room().await;
     seven_arrivals(&room).await;
     // Page 1, 2, 3; queue 4, 5, 6, 7. Page leaver 1's batch goes on the wire alone ...
     let mut first = std::pin::pin!(room.leave(S, UserId(1), Some(h(1)), 2500));

@@ -143,25 +143,10 @@ impl Deployment {
             .dropped_database
             .as_ref()
             .ok_or_else(|| err("only a shared deployment has a database to ask"))?;
-        let output = mysql_command(engines)
-            .arg("-N")
-            .arg("-B")
-            .arg(database)
-            .arg("-e")
-            .arg(statement)
-            .output()
-            .await
-            .map_err(|e| err(format!("running the mariadb client: {e}")))?;
-        if !output.status.success() {
-            return Err(err(format!(
-                "{statement}: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect())
+        let mut command = mysql_command(engines);
+        command.arg("-N").arg("-B").arg(database);
+        let output = run_statement(command, statement).await?;
+        Ok(output.lines().map(str::to_string).collect())
     }
 
     /// Stops every instance and drops the run's database.
@@ -179,7 +164,15 @@ impl Deployment {
 
 /// Runs one statement with the `mariadb` command-line client.
 async fn mysql(engines: &SharedEngines, statement: &str) -> Result<()> {
-    let output = mysql_command(engines)
+    run_statement(mysql_command(engines), statement)
+        .await
+        .map(drop)
+}
+
+/// Runs `statement` with a prepared `mariadb` client command; its standard output, or its
+/// error text as the error.
+async fn run_statement(mut command: Command, statement: &str) -> Result<String> {
+    let output = command
         .arg("-e")
         .arg(statement)
         .output()
@@ -191,7 +184,7 @@ async fn mysql(engines: &SharedEngines, statement: &str) -> Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// The `mariadb` command-line client aimed at the engines.

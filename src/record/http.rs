@@ -1,5 +1,6 @@
 //! The HTTP hook: a middleware that copies each exchange of a signed-in person (a request with
-//! a token, or a sign-in / sign-up) to the recorder. JSON bodies are kept (the request's
+//! a token, or a sign-in / sign-up) to the recorder, unless the sampling leaves the token's
+//! person out (then the call is not even copied). JSON bodies are kept (the request's
 //! within the API's body limit); other bodies (pictures, pages) only by status.
 
 use axum::body::{Body, Bytes};
@@ -68,7 +69,11 @@ pub(crate) async fn record_exchange(
         .uri()
         .path_and_query()
         .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-    if authorization.is_none() && !is_sign_in(request.uri().path()) {
+    let wanted = match &authorization {
+        Some(authorization) => recorder.may_record_call(authorization),
+        None => is_sign_in(request.uri().path()),
+    };
+    if !wanted {
         return next.run(request).await;
     }
     let (started, clock) = (now_epoch(), std::time::Instant::now());

@@ -65,6 +65,8 @@ pub(crate) enum Item {
 #[derive(Clone)]
 pub(crate) struct Recorder {
     items: mpsc::Sender<Item>,
+    /// Reads the person from an HTTP call's token where sampling leaves some people out.
+    auth: Arc<Auth>,
     /// Which people are recorded (decided where they connect, so the sockets of people who
     /// are not recorded carry no tap and send nothing down the channel).
     sampler: Sampler,
@@ -96,9 +98,14 @@ impl Sampler {
         }
     }
 
+    /// Whether everyone is recorded.
+    pub(crate) fn everyone(&self) -> bool {
+        self.below == u64::MAX
+    }
+
     /// Whether `user`'s visits are recorded.
     pub(crate) fn records(&self, user: UserId) -> bool {
-        if self.below == u64::MAX {
+        if self.everyone() {
             return true;
         }
         // splitmix64's finaliser: consecutive account ids spread over the whole range.
@@ -126,7 +133,7 @@ impl Recorder {
             .map_err(|e| anyhow::anyhow!("creating the recording folder {dir}: {e}"))?;
         let (items, rx) = mpsc::channel(BUFFER);
         let sampler = Sampler::new(settings.sample);
-        let writer = writer::Writer::new(settings, auth, sampler);
+        let writer = writer::Writer::new(settings, auth.clone(), sampler);
         // The writer runs on its own thread at a lower scheduling priority, not on the
         // runtime's workers: serialising and writing a thousand visits takes tens of
         // milliseconds, which on a worker delayed every answer queued behind it (a seat
@@ -145,12 +152,33 @@ impl Recorder {
             let _ = thread_ended.await;
         });
         tracing::info!(dir, sample = settings.sample, session = ?settings.session, "recording visits");
-        Ok(Some(Recorder { items, sampler }))
+        Ok(Some(Recorder {
+            items,
+            auth,
+            sampler,
+        }))
     }
 
     /// Whether `user`'s visits are recorded (the sampling rate).
     pub(crate) fn records(&self, user: UserId) -> bool {
         self.sampler.records(user)
+    }
+
+    /// Whether an HTTP call with this `Authorization` value may be recorded: always when
+    /// everyone is, otherwise when its token is a recorded person's. A token that does not
+    /// verify is kept (the writer drops what it cannot place), so the answer is only ever
+    /// "no" for someone the sampling leaves out, and their call is not even copied.
+    pub(crate) fn may_record_call(&self, authorization: &str) -> bool {
+        if self.sampler.everyone() {
+            return true;
+        }
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .unwrap_or(authorization)
+            .trim();
+        self.auth
+            .verify(token)
+            .is_none_or(|user| self.records(user))
     }
 
     /// Hands an item to the writer, or drops and counts it when the buffer is full.
@@ -185,6 +213,7 @@ mod tests {
         let (items, _writer_is_stuck) = mpsc::channel(1);
         let recorder = Recorder {
             items,
+            auth: Arc::new(test_auth()),
             sampler: Sampler::new(1.0),
         };
         let before = dropped(&metrics);
@@ -197,6 +226,39 @@ mod tests {
         }
         assert!(started.elapsed() < std::time::Duration::from_millis(100));
         assert_eq!(dropped(&metrics) - before, 2.0);
+    }
+
+    fn test_auth() -> Auth {
+        Auth::new(Some("recorder-test"), "7d", 4).expect("valid settings")
+    }
+
+    #[test]
+    fn an_http_call_of_someone_left_out_is_not_copied_and_others_are() {
+        let auth = Arc::new(test_auth());
+        let (items, _rx) = mpsc::channel(8);
+        let recorder = Recorder {
+            items,
+            auth: auth.clone(),
+            sampler: Sampler::new(0.5),
+        };
+        let (mut kept, mut left_out) = (0, 0);
+        for user in 1..=200 {
+            let token = auth.issue(UserId(user), now_epoch() as i64).expect("token");
+            let bearer = format!("Bearer {token}");
+            if recorder.records(UserId(user)) {
+                assert!(recorder.may_record_call(&bearer), "{user} is recorded");
+                kept += 1;
+            } else {
+                assert!(!recorder.may_record_call(&bearer), "{user} is left out");
+                left_out += 1;
+            }
+        }
+        assert!(kept > 0 && left_out > 0, "{kept} kept, {left_out} left out");
+        assert!(
+            recorder.may_record_call("Bearer not-a-token"),
+            "the writer decides"
+        );
+        assert!(recorder.may_record_call("Bearer null"));
     }
 
     #[test]

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use ticketclub::domain::controls::SessionSettings;
 use ticketclub::domain::ids::{SessionId, UserId};
-use ticketclub::domain::waiting_room::{Admission, Holder, Place, Rules};
-use ticketclub::storage::WaitingRoom;
+use ticketclub::domain::waiting_room::{Admission, Departure, Holder, Place, Rules};
 use ticketclub::storage::controls::RoomControls;
 use ticketclub::storage::memory::MemoryWaitingRoom;
 use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
+use ticketclub::storage::{StorageResult, WaitingRoom};
 
 use crate::databases::TestRedis;
 
@@ -31,6 +31,20 @@ fn lease() -> Lease {
         instance: "test".into(),
         ttl_ms: 60_000,
     }
+}
+
+/// Starts the leave of every one of `leavers` at once (at 2,000 ms), each on its own task.
+fn leave_at_once(
+    room: &Arc<dyn WaitingRoom>,
+    leavers: &[i64],
+) -> Vec<tokio::task::JoinHandle<StorageResult<Option<Departure>>>> {
+    leavers
+        .iter()
+        .map(|&u| {
+            let room = room.clone();
+            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
+        })
+        .collect()
 }
 
 /// A Redis waiting room with the contract's rules on a fresh key prefix of the test Redis.
@@ -553,13 +567,7 @@ async fn a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_ga
         .copied()
         .filter(|u| *u <= 3 || u % 2 == 1)
         .collect();
-    let tasks: Vec<_> = leavers
-        .iter()
-        .map(|&u| {
-            let room = room.clone();
-            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
-        })
-        .collect();
+    let tasks = leave_at_once(&room, &leavers);
     let mut steps: std::collections::HashMap<i64, u64> = Default::default();
     let mut promoted = Vec::new();
     for task in tasks {
@@ -726,19 +734,13 @@ async fn a_leaver_promoted_while_their_leave_is_on_its_way_is_not_admitted() {
 /// crowd, and the server's memory with them).
 #[tokio::test]
 async fn the_in_process_room_tells_each_stayer_of_a_crowd_leaving_at_once_once() {
-    let room = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
+    let room: Arc<dyn WaitingRoom> = Arc::new(MemoryWaitingRoom::new(RULES, LIFETIME));
     for u in 1..=120 {
         room.enter(S, UserId(u), h(u), 1000).await.expect("enter");
     }
     // Page 1..=3; the queue is 4..=120. The page and every odd queued account leave at once.
     let leavers: Vec<i64> = (1..=120).filter(|u| *u <= 3 || u % 2 == 1).collect();
-    let tasks: Vec<_> = leavers
-        .iter()
-        .map(|&u| {
-            let room = room.clone();
-            tokio::spawn(async move { room.leave(S, UserId(u), Some(h(u)), 2000).await })
-        })
-        .collect();
+    let tasks = leave_at_once(&room, &leavers);
     let mut told: std::collections::HashMap<i64, (usize, u32)> = Default::default();
     let mut promoted = Vec::new();
     for task in tasks {

@@ -3,7 +3,7 @@
 //! The request path only copies what it saw into a bounded channel ([`Recorder::record`]):
 //! when the channel is full the item is dropped and counted
 //! (`ticketclub_record_dropped_total`), never waited for. One tracked background thread
-//! ([`writer`], in the idle scheduling class) does the rest: it finds the person (a token's account), groups their HTTP
+//! ([`writer`], at the lowest scheduling priority) does the rest: it finds the person (a token's account), groups their HTTP
 //! calls and socket connections into a visit, redacts tokens, passwords and cookies, and
 //! (re)writes the visit's file atomically, so every file is whole JSON while the server runs.
 //!
@@ -26,7 +26,7 @@ use crate::domain::ids::UserId;
 use crate::har::Direction;
 
 /// Items the channel holds before recording drops. A burst of 5,000 joins hands over about
-/// 30,000 (sign-in, connect, frames), and the writer, in the idle scheduling class, may get no
+/// 30,000 (sign-in, connect, frames), and the writer, at the lowest priority, may get no
 /// core until the burst is over; an item is a few hundred bytes, so this is tens of MB at most.
 const BUFFER: usize = 65_536;
 
@@ -134,7 +134,7 @@ impl Recorder {
         let (items, rx) = mpsc::channel(BUFFER);
         let sampler = Sampler::new(settings.sample);
         let writer = writer::Writer::new(settings, auth.clone(), sampler);
-        // The writer runs on its own thread in the idle scheduling class, not on the
+        // The writer runs on its own thread at a lower scheduling priority, not on the
         // runtime's workers: serialising and writing a thousand visits takes tens of
         // milliseconds, which on a worker delayed every answer queued behind it (a seat
         // rush's p99 tripled). Tracked through a task that ends when the thread does.

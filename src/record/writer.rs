@@ -146,7 +146,7 @@ impl Writer {
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
-        let sampled = self.sampler.records(user);
+        let sampler = self.sampler;
         let visit = self.visits.entry(user).or_insert_with(|| Visit {
             user,
             start_ms: (at * 1000.0) as i64,
@@ -154,7 +154,7 @@ impl Writer {
             entries: Vec::new(),
             open: HashMap::new(),
             session: None,
-            sampled,
+            sampled: sampler.records(user),
             dirty: false,
             last: Instant::now(),
             written: None,
@@ -284,35 +284,20 @@ impl Writer {
 
     /// Writes visits with news (all of them when `all`), and ends idle ones.
     fn flush(&mut self, all: bool) {
-        let idle: Vec<UserId> = self
-            .visits
-            .values()
-            .filter(|v| all || (v.open.is_empty() && v.last.elapsed() >= VISIT_IDLE))
-            .map(|v| v.user)
-            .collect();
-        let users: Vec<UserId> = self.visits.keys().copied().collect();
-        for user in users {
-            let ending = idle.contains(&user);
-            let Some(visit) = self.visits.get_mut(&user) else {
-                continue;
-            };
-            let wanted = visit.sampled
-                && match self.session {
-                    None => true,
-                    Some(only) => visit.session == Some(only),
-                };
+        let (dir, limit, only) = (&self.dir, self.file_bytes, self.session);
+        self.visits.retain(|_, visit| {
+            let ending = all || (visit.open.is_empty() && visit.last.elapsed() >= VISIT_IDLE);
+            let wanted = visit.sampled && only.is_none_or(|only| visit.session == Some(only));
             let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
             if wanted && visit.dirty && due && !visit.entries.is_empty() {
-                write_visit(&self.dir, visit, self.file_bytes);
+                write_visit(dir, visit, limit);
                 visit.written = Some(Instant::now());
             }
             if !wanted || due {
                 visit.dirty = false;
             }
-            if ending {
-                self.visits.remove(&user);
-            }
-        }
+            !ending
+        });
     }
 }
 

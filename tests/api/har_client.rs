@@ -52,6 +52,24 @@ impl Recorder {
     }
 
     /// An HTTP call with a JSON body and a token; returns the JSON answer.
+    /// Signs up a fresh account named `name` (its email made unique from `label`), recorded;
+    /// its token.
+    pub async fn sign_up(&mut self, name: &str, label: &str) -> String {
+        let email = format!("{}@test.com", unique(label));
+        let signed = self
+            .call(
+                "POST",
+                "/user/signup",
+                Some(json!({"name": name, "email": email, "password": "secret1"})),
+                None,
+            )
+            .await;
+        signed["data"]["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string()
+    }
+
     pub async fn call(
         &mut self,
         method: &str,
@@ -209,19 +227,7 @@ pub async fn record_legacy_purchase(base: &str) -> PathBuf {
 /// Signs up and buys the seats in `columns` of row 1 through the original protocol, recorded.
 pub async fn record_legacy_purchase_of(base: &str, columns: &[i64]) -> PathBuf {
     let mut r = Recorder::new(base);
-    let email = format!("{}@test.com", unique("legacy"));
-    let signed = r
-        .call(
-            "POST",
-            "/user/signup",
-            Some(json!({"name": "buyer", "email": email, "password": "secret1"})),
-            None,
-        )
-        .await;
-    let token = signed["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = r.sign_up("buyer", "legacy").await;
     let t = Some(token.as_str());
     r.call(
         "POST",
@@ -299,19 +305,7 @@ pub async fn record_legacy_purchase_of(base: &str, columns: &[i64]) -> PathBuf {
 /// both namespaces on one connection, recorded.
 pub async fn record_app_purchase(base: &str) -> PathBuf {
     let mut r = Recorder::new(base);
-    let email = format!("{}@test.com", unique("app"));
-    let signed = r
-        .call(
-            "POST",
-            "/user/signup",
-            Some(json!({"name": "app buyer", "email": email, "password": "secret1"})),
-            None,
-        )
-        .await;
-    let token = signed["data"]["access_token"]
-        .as_str()
-        .expect("token")
-        .to_string();
+    let token = r.sign_up("app buyer", "app").await;
     let mut ws = r.open().await;
     ws.send(&format!("40/queue,{}", json!({"token": token})))
         .await;

@@ -106,14 +106,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     let accounts = ctx.accounts(&api, "estimate", page_n + opts.queued).await?;
     let mut clients = connect_all_to(ctx, &[server.addr], &accounts, QUEUE_NS, "connect")
         .await?
-        .take();
-    if clients.len() != accounts.len() {
-        return Err(err(format!(
-            "only {} of {} clients connected",
-            clients.len(),
-            accounts.len()
-        )));
-    }
+        .every_one()?;
     let queued_clients = clients.split_off(page_n);
     // Leaving is by ticket: the schedule adds one each departure time and some page visitor
     // takes it, so the line moves at the scheduled pace whoever is on the page.

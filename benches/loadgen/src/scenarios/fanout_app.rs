@@ -100,14 +100,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         .await?;
     let mut clients = connect_all_to(ctx, &[server.addr], &accounts, QUEUE_NS, "connect")
         .await?
-        .take();
-    if clients.len() != accounts.len() {
-        return Err(err(format!(
-            "only {} of {} clients connected",
-            clients.len(),
-            accounts.len()
-        )));
-    }
+        .every_one()?;
     let queued_clients = clients.split_off(page_n);
     let page = join(ctx, opts, clients, "join (page)").await?;
     if page.iter().any(|(_, a)| *a != 0) {

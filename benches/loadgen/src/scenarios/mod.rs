@@ -101,6 +101,20 @@ pub struct Connected {
 }
 
 impl Connected {
+    /// Every client, with its index; an error when any of them failed to connect (scenarios
+    /// whose figures need the whole crowd).
+    pub fn every_one(self) -> Result<Vec<(usize, SioClient)>> {
+        let wanted = self.clients.len();
+        let clients = self.take();
+        if clients.len() != wanted {
+            return Err(err(format!(
+                "only {} of {wanted} clients connected",
+                clients.len()
+            )));
+        }
+        Ok(clients)
+    }
+
     /// The clients that connected, with their index.
     pub fn take(self) -> Vec<(usize, SioClient)> {
         self.clients

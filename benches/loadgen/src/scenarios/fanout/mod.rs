@@ -107,14 +107,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     };
     let mut clients = connect_all(ctx, &[server.addr], &accounts, "connect")
         .await?
-        .take();
-    if clients.len() != accounts.len() {
-        return Err(err(format!(
-            "only {} of {} clients connected",
-            clients.len(),
-            accounts.len()
-        )));
-    }
+        .every_one()?;
     let queued_clients = clients.split_off(page_n);
     let page = enter(ctx, opts, clients, "enter page").await?;
     if page.iter().any(|(_, w)| *w != 0) {

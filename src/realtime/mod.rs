@@ -196,7 +196,7 @@ pub(crate) enum AuthRefused {
 }
 
 /// The Socket.IO builder with the server's limits and state.
-pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
+pub(crate) fn builder(state: AppState, news: SeatNews, positions: Positions) -> SocketIoBuilder {
     // The JS server's default `maxHttpBufferSize` is 1 MB; socketioxide's is 100 kB. 100 kB is
     // ample for every event of the protocol and keeps oversized payloads cheap to refuse.
     // Messages of this protocol are small, so a 1 KB websocket read buffer keeps idle
@@ -216,6 +216,7 @@ pub(crate) fn builder(state: AppState, news: SeatNews) -> SocketIoBuilder {
         .ping_timeout(ping_timeout)
         .with_state(state)
         .with_state(news)
+        .with_state(positions)
         .with_state(quota)
         .max_payload(MAX_PAYLOAD as u64)
         .ws_max_message_size(MAX_PAYLOAD)
@@ -314,10 +315,15 @@ impl Realtime {
     ) -> anyhow::Result<(axum::routing::MethodRouter, Realtime)> {
         let news = SeatNews::default();
         news.start(&background.tasks, background.drain.clone());
-        let builder = builder(state.clone(), news.clone());
+        let positions = Positions::new(
+            state.estimator.clone(),
+            state.store.controls.clone(),
+            state.store.waiting_room.clone(),
+        );
+        let builder = builder(state.clone(), news.clone(), positions.clone());
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            let queues = deliver_through(&io, &state, news, background);
+            let queues = deliver_through(&io, &state, news, positions, background);
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
@@ -357,7 +363,7 @@ impl Realtime {
             .with_stream_buffer(ADAPTER_BUFFER);
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        let queues = deliver_through(&io, &state, news, background);
+        let queues = deliver_through(&io, &state, news, positions, background);
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
@@ -410,11 +416,11 @@ fn deliver_through<A: Adapter>(
     io: &SocketIo<A>,
     state: &AppState,
     news: SeatNews,
+    positions: Positions,
     background: &Background,
 ) -> Queues {
     let announcer = Announcer::default();
     announcer.start(io.clone(), &background.tasks, background.drain.clone());
-    let positions = Positions::new(state.estimator.clone(), state.store.controls.clone());
     background.tasks.spawn(
         positions
             .clone()

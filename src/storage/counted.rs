@@ -54,6 +54,19 @@ impl WaitingRoom for CountedRoom {
         self.0.place(session, user).await
     }
 
+    async fn places(
+        &self,
+        session: SessionId,
+        users: &[UserId],
+    ) -> StorageResult<Vec<Option<Place>>> {
+        count("places");
+        self.0.places(session, users).await
+    }
+
+    fn shared(&self) -> bool {
+        self.0.shared()
+    }
+
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {
         count("admitted_at");
         self.0.admitted_at(session, user).await

@@ -268,6 +268,26 @@ pub trait WaitingRoom: Send + Sync {
     ) -> StorageResult<Option<Departure>>;
     /// Where the account stands.
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
+    /// Where each of `users` stands, in their order, in as few exchanges as the engine can
+    /// (one per [`PLACES_PER_CALL`] people on Redis): how an instance of a shared waiting room
+    /// learns the places of its own queued people (the app's `position` pushes).
+    async fn places(
+        &self,
+        session: SessionId,
+        users: &[UserId],
+    ) -> StorageResult<Vec<Option<Place>>> {
+        let mut places = Vec::with_capacity(users.len());
+        for user in users {
+            places.push(self.place(session, *user).await?);
+        }
+        Ok(places)
+    }
+    /// Whether other instances change these waiting rooms too. Then no instance hears of every
+    /// departure, so none can tell its people their places from the departures it made; each
+    /// asks where its own people stand instead ([`WaitingRoom::places`]).
+    fn shared(&self) -> bool {
+        false
+    }
     /// When the account reached the buying page (ms), if it is on it.
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>>;
     /// Fair start: `user` joins `session` before its on-sale time, to be placed by the draw.
@@ -348,6 +368,10 @@ pub trait WaitingRoom: Send + Sync {
     /// first, with how long each person had queued.
     async fn recent_admissions(&self, session: SessionId) -> StorageResult<Vec<Admitted>>;
 }
+
+/// Most people asked about in one [`WaitingRoom::places`] exchange: each is a few microseconds
+/// of a Redis script, which holds every other client of that Redis while it runs.
+pub const PLACES_PER_CALL: usize = 500;
 
 /// How many admissions per session the engines remember for the operator's figures.
 pub const RECENT_ADMISSIONS: usize = 200;

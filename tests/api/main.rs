@@ -31,6 +31,7 @@ mod redis_faults;
 mod replay;
 mod resume;
 mod round_trips;
+mod shared_positions;
 mod slow_clients;
 mod socket_abuse;
 mod startup;

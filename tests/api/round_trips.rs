@@ -32,6 +32,8 @@ const BACKGROUND: &[&str] = &[
     // The operator's settings and blocks, reloaded four times a second (issue 13).
     "session_settings",
     "blocked_accounts",
+    // On a shared room, where each instance's queued people stand, asked once a second.
+    "places",
 ];
 
 /// `(engine, call) → count` from a `/metrics` page.

@@ -123,6 +123,7 @@ contract_tests! {
     expired_visits_end_oldest_first_and_the_queue_moves_up,
     three_hundred_simultaneous_arrivals_get_distinct_fair_places,
     a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_gained,
+    places_asked_together_answer_as_each_place_alone,
 }
 
 fn h(n: i64) -> Holder {
@@ -202,6 +203,39 @@ async fn a_page_departure_admits_the_head_of_the_queue_and_tells_everyone_behind
         Some(Some(Place::Page)),
         "{name}"
     );
+}
+
+async fn places_asked_together_answer_as_each_place_alone(name: &str, room: Arc<dyn WaitingRoom>) {
+    seven_arrivals(room.as_ref()).await;
+    room.leave(S, UserId(5), None, 2500).await.expect("leave");
+    // Strangers, the page, the queue, someone who left, and more people than one exchange
+    // asks about (the Redis engine splits them), in an order of the caller's choosing.
+    let mut asked: Vec<UserId> = [7, 99, 1, 4, 5, 6, 3].map(UserId).to_vec();
+    asked.extend((1_000..1_000 + ticketclub::storage::PLACES_PER_CALL as i64).map(UserId));
+    asked.push(UserId(7));
+    let together = room.places(S, &asked).await.expect("places");
+    assert_eq!(together.len(), asked.len(), "{name}");
+    assert_eq!(
+        &together[..7],
+        &[
+            Some(Place::Queue(2)),
+            None,
+            Some(Place::Page),
+            Some(Place::Queue(0)),
+            None,
+            Some(Place::Queue(1)),
+            Some(Place::Page),
+        ],
+        "{name}"
+    );
+    assert_eq!(together.last(), Some(&Some(Place::Queue(2))), "{name}");
+    for (user, place) in asked.iter().zip(&together) {
+        assert_eq!(
+            &room.place(S, *user).await.expect("place"),
+            place,
+            "{name}: {user:?}"
+        );
+    }
 }
 
 async fn a_queued_departure_tells_only_the_people_behind(name: &str, room: Arc<dyn WaitingRoom>) {

@@ -1,10 +1,19 @@
 //! `position` pushes, coalesced: at most one per person per second, always the newest value.
 //!
-//! Departures report everyone whose place in the queue improved. Sending each one would flood a
-//! long queue during a departure storm, so the newest value per person is kept here and a
-//! flusher sends what is due: at once when the person heard nothing in the last second,
-//! otherwise when that second is over.
-
+//! Two ways to learn a place, chosen by the waiting room:
+//! - **Told** (the in-process room, one instance): departures report everyone whose place in
+//!   the queue improved. Sending each one would flood a long queue during a departure storm,
+//!   so the newest value per person is kept here and a flusher sends what is due: at once when
+//!   the person heard nothing in the last second, otherwise when that second is over.
+//! - **Asked** (a waiting room shared by several instances, on Redis): an instance hears only
+//!   the departures it made itself, and each instance reaching everyone through the adapter
+//!   would give a person one push per instance a second, stale values after fresh ones, or a
+//!   place after `admitted` (issue 11). So each instance watches only its own queued
+//!   connections: once a second per person it asks the shared room where they stand (one
+//!   exchange per session for everyone due, [`WaitingRoom::places`]) and pushes a changed
+//!   place to its own sockets only. Someone found on the page or out of line is dropped (the
+//!   `admitted` or `removed` push is theirs); someone with no connection here any more too
+//!   (their resume, wherever it lands, watches them again).
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,9 +24,11 @@ use socketioxide::adapter::Adapter;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::ids::{SessionId, UserId};
-use crate::domain::waiting_room::Departure;
+use crate::domain::time::Millis;
+use crate::domain::waiting_room::{Departure, Place};
 use crate::realtime::rooms;
 use crate::service::estimate::Estimator;
+use crate::storage::WaitingRoom;
 use crate::storage::controls::RoomControls;
 
 /// Shortest time between two `position` pushes to one person.
@@ -35,13 +46,28 @@ struct Latest {
     unsent: bool,
 }
 
+/// One of this instance's own queued people, watched on a shared waiting room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Watched {
+    /// The place they were last shown and whether admissions were paused then (`None`: not
+    /// yet known here): a pause or resume is news too, said in the `estimate`.
+    shown: Option<(usize, bool)>,
+    /// When their place was last asked or shown: the next ask is a second later.
+    asked_at: Instant,
+    /// Joined before the on-sale time: out of line until the draw, and still watched.
+    early: bool,
+}
+
 /// The newest position of everyone waiting, and when each last heard one; cheap to clone.
 #[derive(Clone, Default)]
 pub(crate) struct Positions {
     latest: Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>,
+    /// On a shared waiting room: this instance's own queued people, and the room to ask.
+    watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
+    room: Option<Arc<dyn WaitingRoom>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
-    /// Whether a session's admissions are paused (said in the `estimate`).
+    /// Whether a session's admissions are paused (said in the `estimate`), and its rules.
     controls: Option<Arc<RoomControls>>,
 }
 
@@ -59,13 +85,112 @@ pub(crate) struct Due {
 }
 
 impl Positions {
-    /// Positions whose pushes carry `estimator`'s estimates.
-    pub(crate) fn new(estimator: Estimator, controls: Arc<RoomControls>) -> Self {
+    /// Positions whose pushes carry `estimator`'s estimates; asked of `room` when other
+    /// instances share it ([`WaitingRoom::shared`]), told by departures otherwise.
+    pub(crate) fn new(
+        estimator: Estimator,
+        controls: Arc<RoomControls>,
+        room: Arc<dyn WaitingRoom>,
+    ) -> Self {
         Self {
-            latest: Arc::default(),
+            room: room.shared().then_some(room),
             estimator,
             controls: Some(controls),
+            ..Self::default()
         }
+    }
+
+    /// Whether places are asked of a shared room rather than told by departures.
+    fn asks(&self) -> bool {
+        self.room.is_some()
+    }
+
+    fn watched(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Watched>> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `user` waits in `session`'s line through a connection of this instance, `ahead` people
+    /// in front as their ack just said (`None`: early, or not known). On a shared room their
+    /// place is asked again a second later; a room that tells departures needs no watch.
+    pub(crate) fn watch(
+        &self,
+        session: SessionId,
+        user: UserId,
+        ahead: Option<usize>,
+        early: bool,
+    ) {
+        if !self.asks() {
+            return;
+        }
+        let paused = self.paused(session);
+        self.watched().insert(
+            (session, user),
+            Watched {
+                shown: ahead.map(|ahead| (ahead, paused)),
+                asked_at: Instant::now(),
+                early,
+            },
+        );
+    }
+
+    /// `user` is no longer in `session`'s line (left, or admitted by this instance).
+    fn unwatch(&self, session: SessionId, user: UserId) {
+        if self.asks() {
+            self.watched().remove(&(session, user));
+        }
+    }
+
+    /// Takes the watched people whose second is over at `now`, by session, marking them asked.
+    fn due_to_ask(&self, now: Instant) -> HashMap<SessionId, Vec<UserId>> {
+        let mut due: HashMap<SessionId, Vec<UserId>> = HashMap::new();
+        for ((session, user), watched) in self.watched().iter_mut() {
+            if now.duration_since(watched.asked_at) >= EVERY {
+                watched.asked_at = now;
+                due.entry(*session).or_default().push(*user);
+            }
+        }
+        due
+    }
+
+    /// What the room answered for a watched person, admissions `paused` or not: the push to
+    /// send, if their place or the pause changed (and they are still watched: a leave handled
+    /// meanwhile wins). Someone on the page or out of line is watched no more, unless they
+    /// wait for the draw.
+    fn answered(
+        &self,
+        session: SessionId,
+        user: UserId,
+        place: Option<Place>,
+        paused: bool,
+    ) -> Option<usize> {
+        let mut watched = self.watched();
+        let entry = watched.get_mut(&(session, user))?;
+        match place {
+            Some(Place::Queue(ahead)) => {
+                entry.early = false;
+                if entry.shown == Some((ahead, paused)) {
+                    return None;
+                }
+                entry.shown = Some((ahead, paused));
+                Some(ahead)
+            }
+            None if entry.early => None,
+            _ => {
+                watched.remove(&(session, user));
+                None
+            }
+        }
+    }
+
+    /// The original formula's wait at queue index `ahead` with every page place fresh (the
+    /// estimate's fallback until the line's pace is known; asking for the page's entry times
+    /// too would cost the shared room a range read per session and second).
+    fn rough_seconds(&self, session: SessionId, ahead: usize, now: Millis) -> i64 {
+        let Some(controls) = &self.controls else {
+            return 0;
+        };
+        let rules = controls.rules(session);
+        rules.seconds(now, (ahead / rules.limit.max(1)) as i64, now)
     }
 
     fn paused(&self, session: SessionId) -> bool {
@@ -91,6 +216,14 @@ impl Positions {
         departed: Option<UserId>,
         departure: &Departure,
     ) {
+        if self.asks() {
+            // The people this instance saw leave or admitted are out of line; everyone
+            // else's place is asked, not told.
+            for user in departed.into_iter().chain(departure.promoted) {
+                self.unwatch(session, user);
+            }
+            return;
+        }
         let mut map = self.map();
         if let Some(departed) = departed {
             map.remove(&(session, departed));
@@ -113,6 +246,10 @@ impl Positions {
 
     /// Records a place given outright (the fair-start draw): `ahead` people in front.
     pub(crate) fn placed(&self, session: SessionId, user: UserId, ahead: usize, seconds: i64) {
+        if self.asks() {
+            // Their instance, whichever it is, asks within a second.
+            return;
+        }
         let mut map = self.map();
         let latest = map.entry((session, user)).or_insert(Latest {
             ahead: usize::MAX,
@@ -176,6 +313,10 @@ impl Positions {
                 _ = tick.tick() => {}
                 () = stop.cancelled() => break,
             }
+            if let Some(room) = &self.room {
+                self.ask(&io, room.as_ref()).await;
+                continue;
+            }
             for due in self.due(Instant::now()) {
                 let paused = self.paused(due.session);
                 send(&io, &self.estimator, due, paused).await;
@@ -183,6 +324,49 @@ impl Positions {
             }
         }
         self.send_pending(&io).await;
+    }
+
+    /// One round on a shared room: asks where the watched people whose second is over stand,
+    /// and pushes each changed place to their connections on this instance.
+    async fn ask<A: Adapter>(&self, io: &SocketIo<A>, room: &dyn WaitingRoom) {
+        for (session, users) in self.due_to_ask(Instant::now()) {
+            // People with no connection here any more are not asked about.
+            let (here, gone): (Vec<UserId>, Vec<UserId>) = users
+                .into_iter()
+                .partition(|user| !local_entrants(io, session, *user).is_empty());
+            for user in gone {
+                self.unwatch(session, user);
+            }
+            if here.is_empty() {
+                continue;
+            }
+            let places = match room.places(session, &here).await {
+                Ok(places) => places,
+                Err(e) => {
+                    // Asked again in a second; the shown places stay as they were.
+                    tracing::warn!(error = %e, %session, "asking where queued people stand failed");
+                    continue;
+                }
+            };
+            let now = crate::domain::time::now_millis();
+            let paused = self.paused(session);
+            for (user, place) in here.into_iter().zip(places) {
+                let Some(ahead) = self.answered(session, user, place, paused) else {
+                    continue;
+                };
+                let due = Due {
+                    session,
+                    user,
+                    ahead,
+                    seconds: self.rough_seconds(session, ahead, now),
+                };
+                if let Some(to) =
+                    rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
+                {
+                    emit(to.local(), &self.estimator, due, paused).await;
+                }
+            }
+        }
     }
 
     /// Sends every unsent push now, rate limit or not (shutdown: the sockets close next).
@@ -194,11 +378,32 @@ impl Positions {
     }
 }
 
+/// The `/queue` connections of `user` in `session`'s line on this instance.
+fn local_entrants<A: Adapter>(
+    io: &SocketIo<A>,
+    session: SessionId,
+    user: UserId,
+) -> Vec<socketioxide::extract::SocketRef<A>> {
+    rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
+        .map(|to| to.local().sockets())
+        .unwrap_or_default()
+}
+
 async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, paused: bool) {
     let room = rooms::entrant(due.session, due.user);
     let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room) else {
         return;
     };
+    emit(to, estimator, due, paused).await;
+}
+
+/// Pushes `due` as a `position` to `to`.
+async fn emit<A: Adapter>(
+    to: socketioxide::operators::BroadcastOperators<A>,
+    estimator: &Estimator,
+    due: Due,
+    paused: bool,
+) {
     let wait = estimator.estimate(due.session, due.ahead, due.seconds);
     let estimate = super::queue::estimate(wait, paused);
     let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
@@ -289,6 +494,98 @@ mod tests {
             positions.due(t0 + EVERY + Duration::from_millis(300)).len(),
             1
         );
+    }
+
+    /// Positions that ask a shared room (an in-process one stands in; only `asks` matters).
+    fn asking() -> Positions {
+        let room = crate::storage::memory::MemoryWaitingRoom::new(
+            crate::domain::waiting_room::Rules {
+                limit: 1,
+                window_ms: 600_000,
+                buffer_s: 10,
+                paused: false,
+            },
+            610_000,
+        );
+        Positions {
+            room: Some(Arc::new(room)),
+            ..Positions::default()
+        }
+    }
+
+    #[test]
+    fn a_watched_person_is_asked_about_once_a_second() {
+        let positions = asking();
+        let s = SessionId(1);
+        positions.watch(s, UserId(7), Some(5), false);
+        let t0 = Instant::now();
+        assert!(positions.due_to_ask(t0).is_empty(), "the join just said it");
+        let due = positions.due_to_ask(t0 + EVERY);
+        assert_eq!(due.get(&s), Some(&vec![UserId(7)]));
+        assert!(positions.due_to_ask(t0 + EVERY + TICK).is_empty());
+        assert_eq!(positions.due_to_ask(t0 + EVERY * 2).len(), 1);
+    }
+
+    #[test]
+    fn only_a_changed_place_is_pushed_and_the_admitted_or_gone_are_watched_no_more() {
+        let positions = asking();
+        let s = SessionId(1);
+        positions.watch(s, UserId(7), Some(5), false);
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Queue(5)), false),
+            None
+        );
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Queue(3)), false),
+            Some(3)
+        );
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Queue(3)), true),
+            Some(3),
+            "a pause is said, in the estimate"
+        );
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Page), false),
+            None
+        );
+        assert!(
+            positions.watched().is_empty(),
+            "admitted: `admitted` is theirs"
+        );
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Queue(0)), false),
+            None,
+            "an answer for someone no longer watched (left meanwhile) is not pushed"
+        );
+        positions.watch(s, UserId(8), Some(2), false);
+        assert_eq!(positions.answered(s, UserId(8), None, false), None);
+        assert!(positions.watched().is_empty(), "out of line");
+    }
+
+    #[test]
+    fn an_early_person_is_watched_through_the_draw_and_a_departure_ends_a_watch() {
+        let positions = asking();
+        let s = SessionId(1);
+        positions.watch(s, UserId(7), None, true);
+        assert_eq!(positions.answered(s, UserId(7), None, false), None);
+        assert_eq!(positions.watched().len(), 1, "still waiting for the draw");
+        assert_eq!(
+            positions.answered(s, UserId(7), Some(Place::Queue(40)), false),
+            Some(40)
+        );
+        positions.departure(s, UserId(7), &moved(Place::Queue(0), &[8]));
+        assert!(positions.watched().is_empty());
+        assert!(
+            positions.due(Instant::now()).is_empty(),
+            "an asking instance pushes nothing it was told"
+        );
+    }
+
+    #[test]
+    fn a_told_instance_watches_nobody() {
+        let positions = Positions::default();
+        positions.watch(SessionId(1), UserId(7), Some(5), false);
+        assert!(positions.watched().is_empty());
     }
 
     #[test]

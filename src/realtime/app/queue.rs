@@ -5,6 +5,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
+use super::positions::Positions;
 use super::{Refused, authenticate, bad_request, fail, ok, reply, session_field, window_ends_at};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
@@ -23,6 +24,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
     TryData(auth): TryData<Value>,
     State(state): State<AppState>,
     State(sockets): State<crate::realtime::quota::SocketQuota>,
+    State(positions): State<Positions>,
 ) -> Result<(), Refused> {
     let auth = auth.ok();
     let user = authenticate(&s, auth.as_ref(), &state).await?;
@@ -40,6 +42,8 @@ pub(crate) async fn on_connecting<A: Adapter>(
             Ok(session) => {
                 conn.set_entered(session);
                 s.join(rooms::entrant(session, user));
+                // Their place is asked within a second (dropped if it is on the page).
+                positions.watch(session, user, None, false);
             }
             Err(ServiceError::Unavailable(e)) => {
                 tracing::error!(error = %e, "resuming a place failed");
@@ -138,6 +142,7 @@ async fn on_join<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: Ack<A>,
     State(state): State<AppState>,
+    State(positions): State<Positions>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
@@ -186,6 +191,7 @@ async fn on_join<A: Adapter>(
             return fail(ack, &e);
         }
     };
+    watch(&positions, session, user, stand);
     reply(ack, standing(&state, session, user, stand, seconds).await);
 }
 
@@ -194,6 +200,7 @@ async fn on_status<A: Adapter>(
     TryData(data): TryData<Value>,
     ack: Ack<A>,
     State(state): State<AppState>,
+    State(positions): State<Positions>,
     Extension(conn): Extension<Conn>,
 ) {
     turn.wait().await;
@@ -216,7 +223,21 @@ async fn on_status<A: Adapter>(
         Stand::In(Place::Queue(index)) => rough_seconds(&state, session, index, now_millis()),
         _ => 0,
     };
+    // Asking is watching only for a connection in that line (a status of another line's
+    // place gets its answer, not pushes).
+    if conn.entered() == Some(session) {
+        watch(&positions, session, user, stand);
+    }
     reply(ack, standing(&state, session, user, stand, seconds).await);
+}
+
+/// Watches a queued or early person's place on a shared waiting room (see [`Positions`]).
+fn watch(positions: &Positions, session: SessionId, user: UserId, stand: Stand) {
+    match stand {
+        Stand::In(Place::Queue(index)) => positions.watch(session, user, Some(index), false),
+        Stand::Early => positions.watch(session, user, None, true),
+        Stand::In(Place::Page) | Stand::Out => {}
+    }
 }
 
 async fn on_leave<A: Adapter>(

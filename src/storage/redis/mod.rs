@@ -35,6 +35,7 @@ struct Scripts {
     leave_batch: Script,
     expire: Script,
     place: Script,
+    places: Script,
     leave_early: Script,
     renew: Script,
     fence: Script,
@@ -51,6 +52,7 @@ impl Scripts {
             leave_batch: Script::from_lua(include_str!("lua/leave_batch.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
             place: Script::from_lua(include_str!("lua/place.lua")),
+            places: Script::from_lua(include_str!("lua/places.lua")),
             leave_early: Script::from_lua(include_str!("lua/leave_early.lua")),
             renew: Script::from_lua(include_str!("lua/renew.lua")),
             fence: Script::from_lua(include_str!("lua/fence.lua")),
@@ -517,6 +519,41 @@ impl WaitingRoom for RedisWaitingRoom {
             "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
             _ => None,
         })
+    }
+
+    /// One exchange per [`super::PLACES_PER_CALL`] people, each chunk one script run.
+    async fn places(
+        &self,
+        session: SessionId,
+        users: &[UserId],
+    ) -> StorageResult<Vec<Option<Place>>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let mut places = Vec::with_capacity(users.len());
+        for chunk in users.chunks(super::PLACES_PER_CALL) {
+            let reply = self
+                .run(
+                    &self.scripts.places,
+                    vec![k.page.clone(), k.queue.clone()],
+                    chunk.iter().map(ToString::to_string).collect(),
+                )
+                .await?;
+            for i in 0..chunk.len() {
+                // A missing answer (never, from this script) reads as "not inside", not as
+                // the front of the queue.
+                let answer = reply.at(i);
+                places.push(match int(answer) {
+                    _ if answer.is_null() => None,
+                    -1 => Some(Place::Page),
+                    rank if rank >= 0 => Some(Place::Queue(rank as usize)),
+                    _ => None,
+                });
+            }
+        }
+        Ok(places)
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {

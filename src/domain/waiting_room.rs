@@ -51,6 +51,19 @@ impl Rules {
     }
 }
 
+/// How someone in line learns where they stand, which decides whether departures list them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hears {
+    /// Every step forward, one message each (the original protocol counts them): every
+    /// departure ahead lists them among its notices.
+    #[default]
+    EachStep,
+    /// Their place, when it is asked for (the app protocol's `position` pushes). An engine
+    /// shared by several instances leaves them out of departures' notices: listing a crowd of
+    /// such people with every departure would cost each departure the whole line.
+    Place,
+}
+
 /// An opaque token naming the connection that holds a place, so that a stale connection of the
 /// same account cannot give away the place its newer connection holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -16,7 +16,7 @@ use super::{ServiceError, ServiceResult, visit};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Holder};
+use crate::domain::waiting_room::{Admission, Hears, Holder};
 use crate::state::AppState;
 use crate::storage::StorageError;
 
@@ -93,11 +93,11 @@ pub(crate) async fn join(
         let admission = state
             .store
             .waiting_room
-            .enter(session, user, holder, now)
+            .enter_as(session, user, holder, now, Hears::Place)
             .await?;
         return Ok(Joined::Placed(admission));
     }
-    let admission = visit::enter(state, session, user, holder, now).await?;
+    let admission = visit::enter(state, session, user, holder, now, Hears::Place).await?;
     Ok(Joined::Placed(admission))
 }
 

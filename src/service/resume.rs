@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 use super::{ServiceError, ServiceResult, visit};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::{Millis, now_millis};
-use crate::domain::waiting_room::Holder;
+use crate::domain::waiting_room::{Hears, Holder};
 use crate::state::AppState;
 
 /// The departures deferred by dropped connections, tracked so a stop can cancel them (a
@@ -83,7 +83,8 @@ pub(crate) async fn claim(
         return Ok(session);
     }
     // Entering again keeps the place and makes this connection its holder.
-    room.enter(session, user, holder, now).await?;
+    room.enter_as(session, user, holder, now, Hears::Place)
+        .await?;
     tracing::info!(%session, %user, "resumed a place after a dropped connection");
     Ok(session)
 }

@@ -8,7 +8,7 @@ use super::{ServiceError, ServiceResult};
 use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Departure, Holder, Place};
+use crate::domain::waiting_room::{Admission, Departure, Hears, Holder, Place};
 use crate::metrics::{self, DepartureReason};
 use crate::state::AppState;
 use crate::storage::StorageError;
@@ -60,6 +60,7 @@ pub(crate) async fn enter(
     user: UserId,
     holder: Holder,
     now: Millis,
+    hears: Hears,
 ) -> ServiceResult<Admission> {
     let info = open_session(state, session, now).await?;
     refuse_if_barred(state, session, user)?;
@@ -68,7 +69,7 @@ pub(crate) async fn enter(
     let admission = state
         .store
         .waiting_room
-        .enter(session, user, holder, now)
+        .enter_as(session, user, holder, now, hears)
         .await?;
     match admission {
         Admission::Pass => metrics::admitted(false),

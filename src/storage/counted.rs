@@ -16,7 +16,7 @@ use super::{Drawn, Expiry, StorageResult, WaitingRoom};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Admitted, Departure, Holder, Moves, Place};
+use crate::domain::waiting_room::{Admission, Admitted, Departure, Hears, Holder, Moves, Place};
 
 fn count(call: &'static str) {
     crate::metrics::storage_call("waiting_room", call);
@@ -36,6 +36,18 @@ impl WaitingRoom for CountedRoom {
     ) -> StorageResult<Admission> {
         count("enter");
         self.0.enter(session, user, holder, now).await
+    }
+
+    async fn enter_as(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+        hears: Hears,
+    ) -> StorageResult<Admission> {
+        count("enter");
+        self.0.enter_as(session, user, holder, now, hears).await
     }
 
     async fn leave(

@@ -30,7 +30,9 @@ use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{AreaId, EventId, SeatId, SessionId, UserId};
 use crate::domain::seats::{SeatStatus, TicketLimit};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::{Admission, Admitted, Departure, Holder, Moves, Place, Rules};
+use crate::domain::waiting_room::{
+    Admission, Admitted, Departure, Hears, Holder, Moves, Place, Rules,
+};
 use model::*;
 
 /// Demo accounts (name, email, password) of the seed; passwords are hashed when seeded.
@@ -258,6 +260,20 @@ pub trait WaitingRoom: Send + Sync {
         holder: Holder,
         now: Millis,
     ) -> StorageResult<Admission>;
+    /// [`WaitingRoom::enter`] for someone who learns where they stand as `hears` says (an
+    /// arrival through `enter` hears every step). Only an engine shared by several instances
+    /// tells the two apart; the others list everyone in departures' notices.
+    async fn enter_as(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+        hears: Hears,
+    ) -> StorageResult<Admission> {
+        let _ = hears;
+        self.enter(session, user, holder, now).await
+    }
     /// An account leaves; with `holder`, only if that connection holds the place.
     async fn leave(
         &self,

@@ -357,6 +357,79 @@ async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places(
 
 /// A departure and an expiry that promote from the queue re-create the page key; it must
 /// expire like every other key of the room, as must the indexes and the ticket counter.
+/// Departures list everyone behind on the in-process room, but on Redis only those told every
+/// step (the legacy protocol): an app client asks where it stands, and listing a crowd of them
+/// with every departure cost each departure the whole line (issue 14's fleet).
+#[tokio::test]
+async fn a_shared_room_lists_in_departures_only_those_told_every_step() {
+    use ticketclub::domain::waiting_room::Hears;
+    for (name, room, _guard) in local_engines().await {
+        let shared = name == "redis";
+        for user in 1..=3 {
+            room.enter(S, UserId(user), h(user), 100)
+                .await
+                .expect("enter");
+        }
+        // 4 and 6 count steps, 5 and 7 ask; 7 arrives as a counter, then again as an asker.
+        for (user, hears) in [
+            (4, Hears::EachStep),
+            (5, Hears::Place),
+            (6, Hears::EachStep),
+            (7, Hears::EachStep),
+            (7, Hears::Place),
+        ] {
+            room.enter_as(S, UserId(user), h(user), 200, hears)
+                .await
+                .expect("enter");
+        }
+        let listed = |d: &Departure| -> Vec<(i64, usize)> {
+            d.notices.iter().map(|n| (n.user.0, n.ahead)).collect()
+        };
+        let left = room
+            .leave(S, UserId(1), None, 300)
+            .await
+            .expect("leave")
+            .expect("inside");
+        assert_eq!(left.promoted, Some(UserId(4)), "{name}");
+        let want = if shared {
+            vec![(6, 1)]
+        } else {
+            vec![(5, 0), (6, 1), (7, 2)]
+        };
+        assert_eq!(listed(&left), want, "{name}");
+        let left = room
+            .leave(S, UserId(5), None, 400)
+            .await
+            .expect("leave")
+            .expect("queued");
+        let want = if shared {
+            vec![(6, 0)]
+        } else {
+            vec![(6, 0), (7, 1)]
+        };
+        assert_eq!(listed(&left), want, "{name}");
+        // The expiry sweep ends the three page visits and admits 6, 7 and 8. Its first
+        // departure lists the two admitted after it and, behind them, 9 and 10 as above.
+        for (user, hears) in [(8, Hears::Place), (9, Hears::EachStep), (10, Hears::Place)] {
+            room.enter_as(S, UserId(user), h(user), 500, hears)
+                .await
+                .expect("enter");
+        }
+        let ended = room.expire(300 + LIFETIME + 1).await.expect("expire");
+        let first = ended
+            .iter()
+            .find(|e| e.departure.promoted.is_some())
+            .expect("an expiry promoted someone");
+        assert_eq!(first.departure.promoted, Some(UserId(6)), "{name}");
+        let want = if shared {
+            vec![(7, 0), (8, 1), (9, 2)]
+        } else {
+            vec![(7, 0), (8, 1), (9, 2), (10, 3)]
+        };
+        assert_eq!(listed(&first.departure), want, "{name}");
+    }
+}
+
 #[tokio::test]
 async fn every_redis_key_of_a_room_expires_after_promotions() {
     let redis = TestRedis::new();

@@ -7,7 +7,7 @@ use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use super::{field, payload, reply};
 use crate::domain::ids::SessionId;
 use crate::domain::time::now_millis;
-use crate::domain::waiting_room::Admission;
+use crate::domain::waiting_room::{Admission, Hears};
 use crate::error::SYSTEM_ERROR;
 use crate::js::id_of;
 use crate::metrics;
@@ -67,7 +67,7 @@ pub(super) async fn on_check_limit<A: Adapter>(
     }
     // Join before entering, so a promotion that happens right after cannot miss this socket.
     s.join(rooms::entrant(session, user));
-    let entered = visit::enter(&state, session, user, conn.holder(), now).await;
+    let entered = visit::enter(&state, session, user, conn.holder(), now, Hears::EachStep).await;
     // The socket may have left while this arrival was handled: then the place goes back.
     if entered.is_ok() && give_back_if_gone(&state, &conn, session).await {
         return;

@@ -287,7 +287,9 @@ impl RedisWaitingRoom {
         let mut reply = self
             .run(
                 &self.scripts.leave_batch,
-                vec![k.page, k.queue, k.holder, k.joined, k.admits, k.rules],
+                vec![
+                    k.page, k.queue, k.holder, k.joined, k.admits, k.rules, k.told,
+                ],
                 args,
             )
             .await?;
@@ -305,7 +307,7 @@ impl RedisWaitingRoom {
         let promoted = reply.users();
         let times = reply.times();
         let start = int(reply.next_value());
-        let movers = reply.rest();
+        let movers = reply.ranked();
         let departed: Vec<UserId> = leavers
             .iter()
             .zip(&outcomes)
@@ -322,15 +324,7 @@ impl RedisWaitingRoom {
             .collect();
         queue_ranks.sort_unstable();
         let mut notices = if start >= 0 {
-            Self::moved(
-                &rules,
-                &times,
-                start as usize,
-                &movers,
-                &queue_ranks,
-                promoted.len(),
-                now,
-            )
+            Self::moved(&rules, &times, &movers, &queue_ranks, promoted.len(), now)
         } else {
             Vec::new()
         };
@@ -350,14 +344,13 @@ impl RedisWaitingRoom {
         })
     }
 
-    /// Notices for `members`, the queue from new index `start` on, after the queue leavers at
-    /// (pre-batch, sorted) `queue_ranks` left and `promoted` people went onto the page: each
+    /// Notices for `members` (with their new queue indexes, ascending), after the queue leavers
+    /// at (pre-batch, sorted) `queue_ranks` left and `promoted` people went onto the page: each
     /// moved by the leavers ahead of them plus the promoted.
     fn moved(
         rules: &Rules,
         times: &[Millis],
-        start: usize,
-        members: &[String],
+        members: &[(UserId, usize)],
         queue_ranks: &[usize],
         promoted: usize,
         now: Millis,
@@ -365,9 +358,7 @@ impl RedisWaitingRoom {
         let mut ahead_left = 0;
         members
             .iter()
-            .enumerate()
-            .filter_map(|(i, member)| {
-                let index = start + i;
+            .map(|&(user, index)| {
                 // This person's index before the batch: their new index, plus everyone
                 // promoted, plus the queue leavers who stood ahead of them.
                 while ahead_left < queue_ranks.len()
@@ -375,12 +366,12 @@ impl RedisWaitingRoom {
                 {
                     ahead_left += 1;
                 }
-                Some(Notice {
-                    user: UserId(member.parse().ok()?),
+                Notice {
+                    user,
                     seconds: Self::seconds_at(rules, times, index, now),
                     ahead: index,
                     steps: (ahead_left + promoted) as u32,
-                })
+                }
             })
             .collect()
     }

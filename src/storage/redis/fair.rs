@@ -13,7 +13,7 @@ use super::{RedisWaitingRoom, StorageResult, unavailable};
 use crate::domain::draw::{self, DrawRecord};
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::domain::waiting_room::Holder;
+use crate::domain::waiting_room::{Hears, Holder};
 use crate::storage::Drawn;
 
 /// How long a draw may hold its lock before another instance may take over (an instance that
@@ -163,7 +163,7 @@ impl RedisWaitingRoom {
                 continue;
             };
             let admission = self
-                .enter_stored(session, *user, holder.clone(), now)
+                .enter_stored(session, *user, holder.clone(), now, Hears::Place)
                 .await?;
             placed.push((*user, admission));
         }

@@ -25,6 +25,9 @@ pub(super) struct RoomKeys {
     /// HASH `admits` → how many the page may hold, as an operator last set it (shared, so a
     /// change is in force on every instance at once).
     pub rules: String,
+    /// ZSET user → queue ticket of the people told every step forward (the legacy protocol):
+    /// the only ones departures list, so a line of app clients costs a departure nothing.
+    pub told: String,
 }
 
 impl RoomKeys {
@@ -39,6 +42,7 @@ impl RoomKeys {
             joined: format!("{tag}:joined"),
             admits: format!("{tag}:admits"),
             rules: format!("{tag}:rules"),
+            told: format!("{tag}:told"),
         }
     }
 }
@@ -93,7 +97,7 @@ mod tests {
     fn room_keys_share_one_hash_tag() {
         let k = RoomKeys::new("tc:", SessionId(7));
         for key in [
-            &k.page, &k.queue, &k.holder, &k.seq, &k.joined, &k.admits, &k.rules,
+            &k.page, &k.queue, &k.holder, &k.seq, &k.joined, &k.admits, &k.rules, &k.told,
         ] {
             assert!(key.starts_with("tc:{7}:"), "{key}");
         }

@@ -22,7 +22,7 @@ use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
 use crate::domain::waiting_room::{
-    Admission, Admitted, Departure, Holder, Moves, Notice, Place, Rules,
+    Admission, Admitted, Departure, Hears, Holder, Moves, Notice, Place, Rules,
 };
 use keys::RoomKeys;
 pub use lease::Lease;
@@ -183,12 +183,17 @@ impl RedisWaitingRoom {
         user: UserId,
         holder: String,
         now: Millis,
+        hears: Hears,
     ) -> StorageResult<Admission> {
         let k = RoomKeys::new(&self.prefix, session);
         let rules = self.controls.rules(session);
         let keys = vec![
-            k.page, k.queue, k.holder, k.seq, k.joined, k.admits, k.rules,
+            k.page, k.queue, k.holder, k.seq, k.joined, k.admits, k.rules, k.told,
         ];
+        let told = match hears {
+            Hears::EachStep => "told",
+            Hears::Place => "asks",
+        };
         let args = vec![
             user.to_string(),
             holder.clone(),
@@ -197,6 +202,7 @@ impl RedisWaitingRoom {
             keys::IDLE_TTL_MS.to_string(),
             rules.admits().to_string(),
             RECENT_ADMISSIONS.to_string(),
+            told.into(),
         ];
         let owner = match holder.split_once('/') {
             Some((owner, _)) => owner.to_owned(),
@@ -249,27 +255,46 @@ impl RedisWaitingRoom {
         rules.seconds(base, (index / rules.limit) as i64, now)
     }
 
-    /// Estimates for queue members `members`, the first of whom stands at index `start`.
+    /// Estimates for queue members `members`, each at its queue index plus `shift`.
     fn notices(
         rules: &Rules,
         times: &[Millis],
-        start: usize,
-        members: &[String],
+        members: &[(UserId, usize)],
+        shift: usize,
         now: Millis,
     ) -> Vec<Notice> {
         members
             .iter()
-            .enumerate()
-            .filter_map(|(i, member)| {
-                let index = start + i;
-                Some(Notice {
-                    user: UserId(member.parse().ok()?),
+            .map(|&(user, index)| {
+                let index = index + shift;
+                Notice {
+                    user,
                     seconds: Self::seconds_at(rules, times, index, now),
                     ahead: index,
                     steps: 1,
-                })
+                }
             })
             .collect()
+    }
+
+    /// Estimates for the people promoted after the one at `i` (still queued when that promotion
+    /// is told, at the front) and the queue's `rest` behind them.
+    fn notices_after_promotion(
+        rules: &Rules,
+        times: &[Millis],
+        promoted: &[UserId],
+        i: usize,
+        rest: &[(UserId, usize)],
+        now: Millis,
+    ) -> Vec<Notice> {
+        let ahead: Vec<(UserId, usize)> = promoted[i + 1..]
+            .iter()
+            .enumerate()
+            .map(|(j, user)| (*user, j))
+            .collect();
+        let mut notices = Self::notices(rules, times, &ahead, 0, now);
+        notices.extend(Self::notices(rules, times, rest, ahead.len(), now));
+        notices
     }
 
     /// Runs leave.lua; `holder` is a stored token or, with `by_prefix`, an instance prefix.
@@ -294,7 +319,9 @@ impl RedisWaitingRoom {
             rules.admits().to_string(),
             RECENT_ADMISSIONS.to_string(),
         ];
-        let keys = vec![k.page, k.queue, k.holder, k.joined, k.admits, k.rules];
+        let keys = vec![
+            k.page, k.queue, k.holder, k.joined, k.admits, k.rules, k.told,
+        ];
         let mut reply = self.run(&self.scripts.leave, keys, args).await?;
         let kind = reply.kind();
         if kind == "none" {
@@ -304,10 +331,10 @@ impl RedisWaitingRoom {
         reply.skip(1);
         let head = text(reply.next_value());
         let times = reply.times();
-        let members = reply.rest();
+        let members = reply.ranked();
         if kind == "queue" {
             let rank = head.parse().unwrap_or(0);
-            let notices = Self::notices(&rules, &times, rank, &members, now);
+            let notices = Self::notices(&rules, &times, &members, 0, now);
             return Ok(Some(Departure {
                 from: Place::Queue(rank),
                 promoted: None,
@@ -316,7 +343,7 @@ impl RedisWaitingRoom {
         }
         let promoted = head.parse().ok().map(UserId);
         let notices = match promoted {
-            Some(_) => Self::notices(&rules, &times, 0, &members, now),
+            Some(_) => Self::notices(&rules, &times, &members, 0, now),
             None => Vec::new(),
         };
         Ok(Some(Departure {
@@ -332,7 +359,7 @@ impl RedisWaitingRoom {
         let expired = reply.users();
         let promoted = reply.users();
         let times = reply.times();
-        let rest = reply.rest();
+        let rest = reply.ranked();
         expired
             .into_iter()
             .enumerate()
@@ -347,12 +374,8 @@ impl RedisWaitingRoom {
                         },
                     );
                 };
-                let queue: Vec<String> = promoted[i + 1..]
-                    .iter()
-                    .map(|u| u.to_string())
-                    .chain(rest.iter().cloned())
-                    .collect();
-                let notices = Self::notices(rules, &times, 0, &queue, now);
+                let notices =
+                    Self::notices_after_promotion(rules, &times, &promoted, i, &rest, now);
                 (
                     user,
                     Departure {
@@ -376,6 +399,7 @@ impl RedisWaitingRoom {
             k.joined,
             k.admits,
             k.rules,
+            k.told,
         ];
         let args = vec![
             now.to_string(),
@@ -447,7 +471,19 @@ impl WaitingRoom for RedisWaitingRoom {
         holder: Holder,
         now: Millis,
     ) -> StorageResult<Admission> {
-        self.enter_stored(session, user, self.holder(&holder), now)
+        self.enter_as(session, user, holder, now, Hears::EachStep)
+            .await
+    }
+
+    async fn enter_as(
+        &self,
+        session: SessionId,
+        user: UserId,
+        holder: Holder,
+        now: Millis,
+        hears: Hears,
+    ) -> StorageResult<Admission> {
+        self.enter_stored(session, user, self.holder(&holder), now, hears)
             .await
     }
 
@@ -642,23 +678,16 @@ impl WaitingRoom for RedisWaitingRoom {
             keys::IDLE_TTL_MS.to_string(),
             RECENT_ADMISSIONS.to_string(),
         ];
-        let keys = vec![k.page, k.queue, k.joined, k.admits, k.rules];
+        let keys = vec![k.page, k.queue, k.joined, k.admits, k.rules, k.told];
         let mut reply = self.run(&self.scripts.fill, keys, args).await?;
         let promoted = reply.users();
         let times = reply.times();
-        let rest = reply.rest();
+        let rest = reply.ranked();
         let departures = (0..promoted.len())
-            .map(|i| {
-                let queue: Vec<String> = promoted[i + 1..]
-                    .iter()
-                    .map(|u| u.to_string())
-                    .chain(rest.iter().cloned())
-                    .collect();
-                Departure {
-                    from: Place::Page,
-                    promoted: Some(promoted[i]),
-                    notices: Self::notices(&rules, &times, 0, &queue, now),
-                }
+            .map(|i| Departure {
+                from: Place::Page,
+                promoted: Some(promoted[i]),
+                notices: Self::notices_after_promotion(&rules, &times, &promoted, i, &rest, now),
             })
             .collect();
         Ok(Moves { departures })

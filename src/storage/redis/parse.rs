@@ -65,6 +65,20 @@ impl Reply {
         (0..n).map(|_| UserId(int(self.next_value()))).collect()
     }
 
+    /// Everything after the cursor as (user, queue index) pairs, in order.
+    pub(super) fn ranked(&mut self) -> Vec<(UserId, usize)> {
+        let rest = &self.values[self.cursor.min(self.values.len())..];
+        let pairs = rest
+            .chunks_exact(2)
+            .filter_map(|pair| {
+                let user = text(&pair[0]).parse().ok()?;
+                Some((UserId(user), int(&pair[1]).max(0) as usize))
+            })
+            .collect();
+        self.cursor = self.values.len();
+        pairs
+    }
+
     /// Everything after the cursor, as text.
     pub(super) fn rest(&mut self) -> Vec<String> {
         let rest = self.values[self.cursor.min(self.values.len())..]

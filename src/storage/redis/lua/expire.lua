@@ -8,17 +8,38 @@
 -- KEYS[5] admits  LIST  'at:waited' of the latest admissions, newest first
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
+-- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
 -- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit, ARGV[4] idle lifetime (ms)
 -- of the room's keys (promotions may re-create the page key, which must expire too), ARGV[5]
 -- people the page may hold before nobody more is admitted (the limit, or 0 while an operator
 -- paused admissions), ARGV[6] admissions remembered in KEYS[5]
 --
--- Returns {e, x1..xe, p, y1..yp, n, t1..tn, m1..mk}: e expired users (oldest first), p promoted
--- users (in queue order), the page's entry times after the change, and the remaining queue.
+-- Returns {e, x1..xe, p, y1..yp, n, t1..tn, m1, i1..mk, ik}: e expired users (oldest first), p
+-- promoted users (in queue order), the page's entry times after the change, and the remaining
+-- queue's members told every step, each with its index.
 -- Returns {0, 0, 0} when nothing expired and {-1} when the room is empty (the caller may forget
 -- the session).
 
 local now, lifetime, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+
+-- The people queued from index `from` on who are told every step (KEYS[7]), as (user, index)
+-- pairs in queue order. Entries no longer queued (admitted, gone) are dropped on the way.
+-- O(k log n) for k such people: a line of app clients alone costs nothing here.
+local function told_from(from)
+  local out = {}
+  local first = redis.call('ZRANGE', KEYS[2], from, from, 'WITHSCORES')
+  if not first[2] then return out end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], first[2], '+inf')) do
+    local rank = redis.call('ZRANK', KEYS[2], member)
+    if rank then
+      out[#out + 1] = member
+      out[#out + 1] = rank
+    else
+      redis.call('ZREM', KEYS[7], member)
+    end
+  end
+  return out
+end
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
 if #expired == 0 then
@@ -56,5 +77,5 @@ for _, user in ipairs(promoted) do out[#out + 1] = user end
 local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
 out[#out + 1] = #times / 2
 for i = 2, #times, 2 do out[#out + 1] = times[i] end
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do out[#out + 1] = member end
+for _, v in ipairs(told_from(0)) do out[#out + 1] = v end
 return out

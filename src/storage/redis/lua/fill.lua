@@ -7,14 +7,36 @@
 -- KEYS[4] admits  LIST  'at:waited' of the latest admissions, newest first
 -- KEYS[5] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
+-- KEYS[6] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
 -- ARGV[1] now (ms), ARGV[2] people the page may hold (0 while paused), ARGV[3] page limit (the
 -- estimates'), ARGV[4] idle lifetime (ms) of the room's keys, ARGV[5] admissions remembered
 --
--- Returns {p, y1..yp, n, t1..tn, m1..mk}: p admitted users (in queue order), the page's entry
--- times after the change (the estimates' references), and the remaining queue.
--- O(p log n) plus one pass over the queue when someone was admitted.
+-- Returns {p, y1..yp, n, t1..tn, m1, i1..mk, ik}: p admitted users (in queue order), the page's
+-- entry times after the change (the estimates' references), and the remaining queue's members
+-- told every step, each with its index.
+-- O(p log n) plus O(log n) per member listed.
 
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
+
+-- The people queued from index `from` on who are told every step (KEYS[6]), as (user, index)
+-- pairs in queue order. Entries no longer queued (admitted, gone) are dropped on the way.
+-- O(k log n) for k such people: a line of app clients alone costs nothing here.
+local function told_from(from)
+  local out = {}
+  local first = redis.call('ZRANGE', KEYS[2], from, from, 'WITHSCORES')
+  if not first[2] then return out end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], first[2], '+inf')) do
+    local rank = redis.call('ZRANK', KEYS[2], member)
+    if rank then
+      out[#out + 1] = member
+      out[#out + 1] = rank
+    else
+      redis.call('ZREM', KEYS[6], member)
+    end
+  end
+  return out
+end
+
 local admits = tonumber(redis.call('HGET', KEYS[5], 'admits') or ARGV[2])
 
 local free = admits - redis.call('ZCARD', KEYS[1])
@@ -36,5 +58,5 @@ for _, i in ipairs({1, 3, 4}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
 out[#out + 1] = #times / 2
 for i = 2, #times, 2 do out[#out + 1] = times[i] end
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do out[#out + 1] = member end
+for _, v in ipairs(told_from(0)) do out[#out + 1] = v end
 return out

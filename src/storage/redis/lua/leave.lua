@@ -7,6 +7,7 @@
 -- KEYS[5] admits  LIST  'at:waited' of the latest admissions, newest first
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
+-- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
 -- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
 -- ARGV[4] page limit, ARGV[5] 'prefix' to match any holder starting with ARGV[2] (the visits
 -- of one crashed instance), anything else for an exact match, ARGV[6] idle lifetime (ms) of
@@ -17,11 +18,12 @@
 --
 -- Returns {'none'} when nothing was removed (not inside, or held by another connection): then
 -- nobody is promoted, unlike the original. Otherwise
---   {'queue', rank, n, t1..tn, m1..mk}  left from queue index `rank`; m = everyone behind,
---   {'page', promoted, n, t1..tn, m1..mk}  left the page; `promoted` ('' if none) took the place,
--- where t1..tn are the page's entry times in page order (the estimate's references) and m the
--- queue members whose position improved, from the first affected index on. O(log n) to leave and
--- promote, plus one pass over the affected queue range.
+--   {'queue', rank, n, t1..tn, m1, i1..mk, ik}  left from queue index `rank`,
+--   {'page', promoted, n, t1..tn, m1, i1..mk, ik}  left the page; `promoted` ('' if none) took
+-- the place, where t1..tn are the page's entry times in page order (the estimate's references)
+-- and m the queue members told every step whose position improved, each with its new index i
+-- (none when nobody was promoted). O(log n) to leave and promote, plus O(log n) per member
+-- listed.
 
 local user, holder, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 
@@ -33,11 +35,33 @@ local function holds()
   return current == holder
 end
 
+
+-- The people queued from index `from` on who are told every step (KEYS[7]), as (user, index)
+-- pairs in queue order. Entries no longer queued (admitted, gone) are dropped on the way.
+-- O(k log n) for k such people: a line of app clients alone costs nothing here.
+local function told_from(from)
+  local out = {}
+  local first = redis.call('ZRANGE', KEYS[2], from, from, 'WITHSCORES')
+  if not first[2] then return out end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], first[2], '+inf')) do
+    local rank = redis.call('ZRANK', KEYS[2], member)
+    if rank then
+      out[#out + 1] = member
+      out[#out + 1] = rank
+    else
+      redis.call('ZREM', KEYS[7], member)
+    end
+  end
+  return out
+end
+
 local function answer(kind, head, from)
   local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
   local out = {kind, head, #times / 2}
   for i = 2, #times, 2 do out[#out + 1] = times[i] end
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], from, -1)) do out[#out + 1] = member end
+  if from then
+    for _, v in ipairs(told_from(from)) do out[#out + 1] = v end
+  end
   return out
 end
 
@@ -54,9 +78,9 @@ if not redis.call('ZSCORE', KEYS[1], user) or not holds() then return {'none'} e
 redis.call('ZREM', KEYS[1], user)
 redis.call('HDEL', KEYS[3], user)
 local admits = tonumber(redis.call('HGET', KEYS[6], 'admits') or ARGV[7])
-if redis.call('ZCARD', KEYS[1]) >= admits then return answer('page', '', 0) end
+if redis.call('ZCARD', KEYS[1]) >= admits then return answer('page', '', nil) end
 local head = redis.call('ZPOPMIN', KEYS[2])
-if not head[1] then return answer('page', '', 0) end
+if not head[1] then return answer('page', '', nil) end
 redis.call('ZADD', KEYS[1], now, head[1])
 local joined = tonumber(redis.call('HGET', KEYS[4], head[1])) or now
 redis.call('HDEL', KEYS[4], head[1])

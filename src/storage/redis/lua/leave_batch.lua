@@ -8,6 +8,7 @@
 -- KEYS[5] admits  LIST  'at:waited' of the latest admissions, newest first
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
+-- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
 -- ARGV[1] now (ms), ARGV[2] page limit, ARGV[3] idle lifetime (ms) of the room's keys (a
 -- promotion may re-create the page key, which must expire too), ARGV[4] people the page may
 -- hold before nobody more is admitted (the limit, which an operator may have lowered below the
@@ -23,11 +24,32 @@
 -- ('none' when nothing was removed: not inside, held by another connection, or the same account
 -- already left earlier in the batch; 'page'; or the 0-based queue index it left from, counted
 -- before any removal), p = the promoted in order, t = the page's entry times in page order (the
--- estimate's references), and s = the queue as it stands now from index `start` on: everyone
--- whose position improved (start = -1 and no s when nobody moved).
--- O(batch * log n) plus one pass over the affected queue range.
+-- estimate's references), and s = the members told every step of the queue as it stands now
+-- from index `start` on, each followed by its index: everyone listed whose position improved
+-- (start = -1 and no s when nobody moved).
+-- O(batch * log n) plus O(log n) per member listed.
 
 local now, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+
+-- The people queued from index `from` on who are told every step (KEYS[7]), as (user, index)
+-- pairs in queue order. Entries no longer queued (admitted, gone) are dropped on the way.
+-- O(k log n) for k such people: a line of app clients alone costs nothing here.
+local function told_from(from)
+  local out = {}
+  local first = redis.call('ZRANGE', KEYS[2], from, from, 'WITHSCORES')
+  if not first[2] then return out end
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[7], first[2], '+inf')) do
+    local rank = redis.call('ZRANK', KEYS[2], member)
+    if rank then
+      out[#out + 1] = member
+      out[#out + 1] = rank
+    else
+      redis.call('ZREM', KEYS[7], member)
+    end
+  end
+  return out
+end
+
 local outcomes, gone, leavers, queue_ranks, page_left = {}, {}, {}, {}, 0
 
 for i = 6, #ARGV - 1, 2 do
@@ -97,6 +119,6 @@ out[#out + 1] = #times / 2
 for i = 2, #times, 2 do out[#out + 1] = times[i] end
 out[#out + 1] = start
 if start >= 0 then
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], start, -1)) do out[#out + 1] = member end
+  for _, v in ipairs(told_from(start)) do out[#out + 1] = v end
 end
 return out

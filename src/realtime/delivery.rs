@@ -171,6 +171,12 @@ async fn tell_admitted<A: Adapter>(
         None => now_millis() + state.window_ms(session),
     };
     super::app::admitted(io, session, user, ends).await;
+    // Said: no other instance need say it (see `Positions`: an admitting instance that dies
+    // before this line leaves the saying to the instance holding the connection).
+    let said = state.store.waiting_room.announced(session, &[user]).await;
+    if let Err(e) = said {
+        tracing::debug!(error = %e, %session, "recording that admitted was said failed");
+    }
 }
 
 /// The original's seat events for a change the legacy protocol did not tell itself.

@@ -79,6 +79,16 @@ impl WaitingRoom for CountedRoom {
         self.0.shared()
     }
 
+    async fn unannounced(&self, session: SessionId) -> StorageResult<Vec<(UserId, Millis)>> {
+        count("unannounced");
+        self.0.unannounced(session).await
+    }
+
+    async fn announced(&self, session: SessionId, users: &[UserId]) -> StorageResult<()> {
+        count("announced");
+        self.0.announced(session, users).await
+    }
+
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {
         count("admitted_at");
         self.0.admitted_at(session, user).await

@@ -304,6 +304,19 @@ pub trait WaitingRoom: Send + Sync {
     fn shared(&self) -> bool {
         false
     }
+    /// The people of `session` admitted while asking where they stood whose admission has not
+    /// been said yet ([`WaitingRoom::announced`]), with when they were admitted. An admitting
+    /// instance that dies before it speaks leaves them here. Always empty on an engine of one
+    /// process (its crash ends every visit anyway).
+    async fn unannounced(&self, session: SessionId) -> StorageResult<Vec<(UserId, Millis)>> {
+        let _ = session;
+        Ok(Vec::new())
+    }
+    /// `users` have been told they reached `session`'s page (or need not be any more).
+    async fn announced(&self, session: SessionId, users: &[UserId]) -> StorageResult<()> {
+        let _ = (session, users);
+        Ok(())
+    }
     /// When the account reached the buying page (ms), if it is on it.
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>>;
     /// Fair start: `user` joins `session` before its on-sale time, to be placed by the draw.

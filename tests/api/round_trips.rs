@@ -34,6 +34,8 @@ const BACKGROUND: &[&str] = &[
     "blocked_accounts",
     // On a shared room, where each instance's queued people stand, asked once a second.
     "places",
+    // ... and which admissions went unsaid (an admitting instance died before it spoke).
+    "unannounced",
 ];
 
 /// `(engine, call) → count` from a `/metrics` page.

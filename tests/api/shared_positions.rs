@@ -19,13 +19,14 @@ const AHEAD: usize = 8;
 /// Between two of their departures: four a second, spread over both instances.
 const BETWEEN: Duration = Duration::from_millis(250);
 
-/// A new account joined to session 2's line on `base` through `/queue`; its join ack.
-async fn joined(base: &str, label: &str) -> (Peer, Value) {
-    let (token, _) = account(base, label).await;
+/// A new account joined to session 2's line on `base` through `/queue`: its connection, its
+/// join ack and its id.
+async fn joined(base: &str, label: &str) -> (Peer, Value, i64) {
+    let (token, id) = account(base, label).await;
     let peer = connected(base, "/queue", &token, "websocket", label).await;
     let ack = peer.call("join", json!({ "sessionId": SESSION })).await;
     assert_eq!(ack["ok"], true, "{label} joins: {ack}");
-    (peer, ack)
+    (peer, ack, id)
 }
 
 /// Every `position` the watcher hears until `until`, with when it was taken off the wire
@@ -45,15 +46,15 @@ async fn a_watcher_hears_departures_on_every_instance_once_a_second_newest_first
         cluster.instances[0].base.clone(),
         cluster.instances[1].base.clone(),
     ];
-    let (holder, ack) = joined(&bases[0], "holder").await;
+    let (holder, ack, _) = joined(&bases[0], "holder").await;
     assert_eq!(ack["state"], "admitted", "{ack}");
     let mut ahead = Vec::new();
     for i in 0..AHEAD {
-        let (peer, ack) = joined(&bases[i % 2], &format!("ahead{i}")).await;
+        let (peer, ack, _) = joined(&bases[i % 2], &format!("ahead{i}")).await;
         assert_eq!(ack["ahead"], i, "{ack}");
         ahead.push(peer);
     }
-    let (mut watcher, ack) = joined(&bases[1], "watcher").await;
+    let (mut watcher, ack, _) = joined(&bases[1], "watcher").await;
     assert_eq!(ack["ahead"], AHEAD, "{ack}");
 
     // Departures alternate between the instances, four a second.
@@ -109,4 +110,58 @@ async fn a_watcher_hears_departures_on_every_instance_once_a_second_newest_first
     )
     .await;
     assert!(after.is_empty(), "a place after admitted: {after:?}");
+}
+
+/// An admission made by an instance that dies before saying it: the promotion happens in the
+/// shared room (here made by the test itself, as that instance would have) and no instance says
+/// `admitted`. The instance holding the admitted person's connection says it within seconds;
+/// before, the person waited unknowing until their window ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_its_instance_never_said_is_said_by_the_instance_holding_the_connection() {
+    use ticketclub::domain::ids::{SessionId, UserId};
+    use ticketclub::domain::waiting_room::Rules;
+    use ticketclub::storage::WaitingRoom;
+    use ticketclub::storage::redis::{Lease, RedisWaitingRoom};
+
+    let cluster = start_cluster(2, &[("TICKETCLUB_QUEUE_LIMIT", "1")]).await;
+    let (_holder, ack, holder) = joined(&cluster.instances[0].base, "holder").await;
+    assert_eq!(ack["state"], "admitted", "{ack}");
+    let (mut watcher, ack, watcher_id) = joined(&cluster.instances[1].base, "watcher").await;
+    assert_eq!(ack["ahead"], 0, "{ack}");
+
+    // The dying instance's part: the holder's place ends and the watcher takes it, in Redis.
+    let redis = cluster.redis();
+    let rules = Rules {
+        limit: 1,
+        window_ms: 600_000,
+        buffer_s: 10,
+        paused: false,
+    };
+    let lease = Lease {
+        instance: "dies-before-speaking".into(),
+        ttl_ms: 60_000,
+    };
+    let room = RedisWaitingRoom::connect(
+        &redis.url,
+        &redis.prefix,
+        rules,
+        610_000,
+        lease,
+        Duration::from_secs(2),
+    )
+    .await
+    .expect("the test Redis answers");
+    let now = chrono::Utc::now().timestamp_millis();
+    let left = room
+        .leave(SessionId(SESSION), UserId(holder), None, now)
+        .await
+        .expect("leave")
+        .expect("on the page");
+    assert_eq!(left.promoted, Some(UserId(watcher_id)), "{left:?}");
+
+    let admitted = watcher
+        .next_within("admitted", Duration::from_secs(8))
+        .await;
+    assert_eq!(admitted["sessionId"], SESSION, "{admitted}");
+    assert_eq!(admitted["windowEndsAt"], now + 600_000, "{admitted}");
 }

@@ -430,6 +430,44 @@ async fn a_shared_room_lists_in_departures_only_those_told_every_step() {
     }
 }
 
+/// A person admitted while asking where they stood stays listed as unsaid until the admitting
+/// instance says it went out; someone told every step never is (their messages are the
+/// announcer's).
+#[tokio::test]
+async fn redis_remembers_each_askers_admission_until_it_is_said() {
+    use ticketclub::domain::waiting_room::Hears;
+    let (_redis, room) = redis_room().await;
+    for user in 1..=3 {
+        room.enter(S, UserId(user), h(user), 100)
+            .await
+            .expect("enter");
+    }
+    room.enter_as(S, UserId(4), h(4), 200, Hears::Place)
+        .await
+        .expect("enter");
+    room.enter(S, UserId(5), h(5), 200).await.expect("enter");
+    room.enter_as(S, UserId(6), h(6), 200, Hears::Place)
+        .await
+        .expect("enter");
+    assert!(room.unannounced(S).await.expect("unannounced").is_empty());
+    room.leave(S, UserId(1), None, 300).await.expect("leave");
+    room.leave(S, UserId(2), None, 400).await.expect("leave");
+    assert_eq!(
+        room.unannounced(S).await.expect("unannounced"),
+        vec![(UserId(4), 300)],
+        "5 counts steps: not listed"
+    );
+    room.fill(S, 500).await.expect("fill");
+    room.leave(S, UserId(3), None, 600).await.expect("leave");
+    let mut unsaid = room.unannounced(S).await.expect("unannounced");
+    unsaid.sort();
+    assert_eq!(unsaid, vec![(UserId(4), 300), (UserId(6), 600)]);
+    room.announced(S, &[UserId(4), UserId(6)])
+        .await
+        .expect("announced");
+    assert!(room.unannounced(S).await.expect("unannounced").is_empty());
+}
+
 #[tokio::test]
 async fn every_redis_key_of_a_room_expires_after_promotions() {
     let redis = TestRedis::new();

@@ -204,6 +204,15 @@ pub(crate) async fn admitted<A: Adapter>(
     let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user)) else {
         return;
     };
+    admitted_to(to, session, ends).await;
+}
+
+/// [`admitted`] to `to`: the connections of one person in one line.
+pub(crate) async fn admitted_to<A: Adapter>(
+    to: socketioxide::operators::BroadcastOperators<A>,
+    session: SessionId,
+    ends: Millis,
+) {
     let body = json!({"sessionId": session, "windowEndsAt": ends});
     super::tap::pushed(&to, "admitted", &[&body]);
     if let Err(e) = to.emit("admitted", &body).await {

@@ -13,8 +13,10 @@
 //!   exchange per session for everyone due, [`WaitingRoom::places`]) and pushes a changed
 //!   place to its own sockets only. Someone found on the page or out of line is dropped (the
 //!   `admitted` or `removed` push is theirs); someone with no connection here any more too
-//!   (their resume, wherever it lands, watches them again).
-use std::collections::HashMap;
+//!   (their resume, wherever it lands, watches them again). Once a second each instance also
+//!   looks for admissions left unsaid for a few seconds (the admitting instance died between
+//!   the admission and its `admitted` push) and says them to its own connections.
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -33,6 +35,12 @@ use crate::storage::controls::RoomControls;
 
 /// Shortest time between two `position` pushes to one person.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
+/// How long an admission may go unsaid before the instance holding the person's connection
+/// says it: the admitting instance says it within milliseconds, unless it died.
+const SAY_AFTER_MS: Millis = 3_000;
+/// An admission unsaid for this long is forgotten: nobody connected was there to hear it, and a
+/// client that comes back reads its place from `status`.
+const FORGET_AFTER_MS: Millis = 120_000;
 /// How often the flusher looks for due pushes: a push waits at most this long past its
 /// second, so a place shown is at most about `EVERY + TICK` behind the truth (a scan of the
 /// table is microseconds even for 10,000 people).
@@ -64,6 +72,8 @@ pub(crate) struct Positions {
     latest: Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>,
     /// On a shared waiting room: this instance's own queued people, and the room to ask.
     watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
+    /// Every session someone was watched in here: where unsaid admissions are looked for.
+    sessions: Arc<Mutex<HashSet<SessionId>>>,
     room: Option<Arc<dyn WaitingRoom>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
@@ -123,6 +133,10 @@ impl Positions {
             return;
         }
         let paused = self.paused(session);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(session);
         self.watched().insert(
             (session, user),
             Watched {
@@ -308,6 +322,7 @@ impl Positions {
     pub(crate) async fn flush<A: Adapter>(self, io: SocketIo<A>, stop: CancellationToken) {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut looked_for_unsaid = Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -315,6 +330,10 @@ impl Positions {
             }
             if let Some(room) = &self.room {
                 self.ask(&io, room.as_ref()).await;
+                if looked_for_unsaid.elapsed() >= EVERY {
+                    looked_for_unsaid = Instant::now();
+                    self.say_unsaid(&io, room.as_ref()).await;
+                }
                 continue;
             }
             for due in self.due(Instant::now()) {
@@ -324,6 +343,54 @@ impl Positions {
             }
         }
         self.send_pending(&io).await;
+    }
+
+    /// Says `admitted` to this instance's connections of people whose admission went unsaid
+    /// for [`SAY_AFTER_MS`]: the instance that admitted them died before it spoke (a slow one
+    /// that speaks later repeats a whole value, which is harmless).
+    async fn say_unsaid<A: Adapter>(&self, io: &SocketIo<A>, room: &dyn WaitingRoom) {
+        let sessions: Vec<SessionId> = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        for session in sessions {
+            let unsaid = match room.unannounced(session).await {
+                Ok(unsaid) => unsaid,
+                Err(e) => {
+                    tracing::debug!(error = %e, %session, "looking for unsaid admissions failed");
+                    continue;
+                }
+            };
+            let now = crate::domain::time::now_millis();
+            let mut said = Vec::new();
+            for (user, at) in unsaid {
+                let age = now - at;
+                if age >= FORGET_AFTER_MS {
+                    said.push(user);
+                    continue;
+                }
+                if age < SAY_AFTER_MS || local_entrants(io, session, user).is_empty() {
+                    continue;
+                }
+                tracing::info!(%session, %user, "saying an admission its instance did not say");
+                self.unwatch(session, user);
+                let window = self
+                    .controls
+                    .as_ref()
+                    .map_or(0, |c| c.effective(session).window_ms);
+                let to = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user));
+                if let Some(to) = to {
+                    super::admitted_to(to.local(), session, at + window).await;
+                }
+                said.push(user);
+            }
+            if let Err(e) = room.announced(session, &said).await {
+                tracing::debug!(error = %e, %session, "recording said admissions failed");
+            }
+        }
     }
 
     /// One round on a shared room: asks where the watched people whose second is over stand,

@@ -288,7 +288,14 @@ impl RedisWaitingRoom {
             .run(
                 &self.scripts.leave_batch,
                 vec![
-                    k.page, k.queue, k.holder, k.joined, k.admits, k.rules, k.told,
+                    k.page,
+                    k.queue,
+                    k.holder,
+                    k.joined,
+                    k.admits,
+                    k.rules,
+                    k.told,
+                    k.unannounced,
                 ],
                 args,
             )

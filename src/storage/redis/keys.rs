@@ -28,6 +28,10 @@ pub(super) struct RoomKeys {
     /// ZSET user → queue ticket of the people told every step forward (the legacy protocol):
     /// the only ones departures list, so a line of app clients costs a departure nothing.
     pub told: String,
+    /// HASH user → when admitted (ms), for admitted people who ask where they stand, until the
+    /// instance that admitted them said `admitted` (a crash in between is made good by the
+    /// instance that holds their connection).
+    pub unannounced: String,
 }
 
 impl RoomKeys {
@@ -43,6 +47,7 @@ impl RoomKeys {
             admits: format!("{tag}:admits"),
             rules: format!("{tag}:rules"),
             told: format!("{tag}:told"),
+            unannounced: format!("{tag}:unannounced"),
         }
     }
 }
@@ -97,7 +102,15 @@ mod tests {
     fn room_keys_share_one_hash_tag() {
         let k = RoomKeys::new("tc:", SessionId(7));
         for key in [
-            &k.page, &k.queue, &k.holder, &k.seq, &k.joined, &k.admits, &k.rules, &k.told,
+            &k.page,
+            &k.queue,
+            &k.holder,
+            &k.seq,
+            &k.joined,
+            &k.admits,
+            &k.rules,
+            &k.told,
+            &k.unannounced,
         ] {
             assert!(key.starts_with("tc:{7}:"), "{key}");
         }

@@ -10,6 +10,7 @@ mod lease;
 mod parse;
 mod versions;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -320,7 +321,14 @@ impl RedisWaitingRoom {
             RECENT_ADMISSIONS.to_string(),
         ];
         let keys = vec![
-            k.page, k.queue, k.holder, k.joined, k.admits, k.rules, k.told,
+            k.page,
+            k.queue,
+            k.holder,
+            k.joined,
+            k.admits,
+            k.rules,
+            k.told,
+            k.unannounced,
         ];
         let mut reply = self.run(&self.scripts.leave, keys, args).await?;
         let kind = reply.kind();
@@ -400,6 +408,7 @@ impl RedisWaitingRoom {
             k.admits,
             k.rules,
             k.told,
+            k.unannounced,
         ];
         let args = vec![
             now.to_string(),
@@ -592,6 +601,33 @@ impl WaitingRoom for RedisWaitingRoom {
         true
     }
 
+    async fn unannounced(&self, session: SessionId) -> StorageResult<Vec<(UserId, Millis)>> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let marks: HashMap<String, String> = self
+            .client
+            .hgetall(&k.unannounced)
+            .await
+            .map_err(unavailable)?;
+        Ok(marks
+            .into_iter()
+            .filter_map(|(user, at)| Some((UserId(user.parse().ok()?), at.parse().ok()?)))
+            .collect())
+    }
+
+    async fn announced(&self, session: SessionId, users: &[UserId]) -> StorageResult<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let k = RoomKeys::new(&self.prefix, session);
+        let users: Vec<String> = users.iter().map(ToString::to_string).collect();
+        let _: i64 = self
+            .client
+            .hdel(&k.unannounced, users)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn admitted_at(&self, session: SessionId, user: UserId) -> StorageResult<Option<Millis>> {
         let k = RoomKeys::new(&self.prefix, session);
         let since: Option<f64> = self
@@ -678,7 +714,15 @@ impl WaitingRoom for RedisWaitingRoom {
             keys::IDLE_TTL_MS.to_string(),
             RECENT_ADMISSIONS.to_string(),
         ];
-        let keys = vec![k.page, k.queue, k.joined, k.admits, k.rules, k.told];
+        let keys = vec![
+            k.page,
+            k.queue,
+            k.joined,
+            k.admits,
+            k.rules,
+            k.told,
+            k.unannounced,
+        ];
         let mut reply = self.run(&self.scripts.fill, keys, args).await?;
         let promoted = reply.users();
         let times = reply.times();

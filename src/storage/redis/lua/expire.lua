@@ -9,6 +9,7 @@
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
 -- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
+-- KEYS[8] unannounced HASH user -> when admitted, until `admitted` was sent (askers only)
 -- ARGV[1] now (ms), ARGV[2] visit lifetime (ms), ARGV[3] page limit, ARGV[4] idle lifetime (ms)
 -- of the room's keys (promotions may re-create the page key, which must expire too), ARGV[5]
 -- people the page may hold before nobody more is admitted (the limit, or 0 while an operator
@@ -41,6 +42,13 @@ local function told_from(from)
   return out
 end
 
+-- An admitted person who asks where they stand (not listed in KEYS[7]) is marked in
+-- KEYS[8] until the instance that admitted them has said `admitted`: if it dies in between,
+-- whichever instance holds their connection says it instead. A counter's entry is dropped.
+local function mark(user, at)
+  if redis.call('ZREM', KEYS[7], user) == 0 then redis.call('HSET', KEYS[8], user, at) end
+end
+
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - lifetime)
 if #expired == 0 then
   if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) == 0 then return {-1} end
@@ -61,6 +69,7 @@ if free > 0 then
   local popped = redis.call('ZPOPMIN', KEYS[2], free)
   for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[1], now, popped[i])
+    mark(popped[i], now)
     promoted[#promoted + 1] = popped[i]
     local joined = tonumber(redis.call('HGET', KEYS[4], popped[i])) or now
     redis.call('HDEL', KEYS[4], popped[i])
@@ -69,7 +78,7 @@ if free > 0 then
 end
 if #promoted > 0 then
   redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[6]) - 1)
-  for _, i in ipairs({1, 4, 5}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+  for _, i in ipairs({1, 4, 5, 8}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 end
 out[#out + 1] = #promoted
 for _, user in ipairs(promoted) do out[#out + 1] = user end

@@ -8,6 +8,7 @@
 -- KEYS[5] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
 -- KEYS[6] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
+-- KEYS[7] unannounced HASH user -> when admitted, until `admitted` was sent (askers only)
 -- ARGV[1] now (ms), ARGV[2] people the page may hold (0 while paused), ARGV[3] page limit (the
 -- estimates'), ARGV[4] idle lifetime (ms) of the room's keys, ARGV[5] admissions remembered
 --
@@ -37,6 +38,13 @@ local function told_from(from)
   return out
 end
 
+-- An admitted person who asks where they stand (not listed in KEYS[6]) is marked in
+-- KEYS[7] until the instance that admitted them has said `admitted`: if it dies in between,
+-- whichever instance holds their connection says it instead. A counter's entry is dropped.
+local function mark(user, at)
+  if redis.call('ZREM', KEYS[6], user) == 0 then redis.call('HSET', KEYS[7], user, at) end
+end
+
 local admits = tonumber(redis.call('HGET', KEYS[5], 'admits') or ARGV[2])
 
 local free = admits - redis.call('ZCARD', KEYS[1])
@@ -47,13 +55,14 @@ local popped = redis.call('ZPOPMIN', KEYS[2], free)
 out[1] = #popped / 2
 for i = 1, #popped, 2 do
   redis.call('ZADD', KEYS[1], now, popped[i])
+  mark(popped[i], now)
   local joined = tonumber(redis.call('HGET', KEYS[3], popped[i])) or now
   redis.call('HDEL', KEYS[3], popped[i])
   redis.call('LPUSH', KEYS[4], now .. ':' .. math.max(0, now - joined))
   out[#out + 1] = popped[i]
 end
 redis.call('LTRIM', KEYS[4], 0, tonumber(ARGV[5]) - 1)
-for _, i in ipairs({1, 3, 4}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+for _, i in ipairs({1, 3, 4, 7}) do redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 
 local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
 out[#out + 1] = #times / 2

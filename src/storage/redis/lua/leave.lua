@@ -8,6 +8,7 @@
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
 -- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
+-- KEYS[8] unannounced HASH user -> when admitted, until `admitted` was sent (askers only)
 -- ARGV[1] user id, ARGV[2] holder token ('' = whoever holds it), ARGV[3] now (ms),
 -- ARGV[4] page limit, ARGV[5] 'prefix' to match any holder starting with ARGV[2] (the visits
 -- of one crashed instance), anything else for an exact match, ARGV[6] idle lifetime (ms) of
@@ -55,6 +56,13 @@ local function told_from(from)
   return out
 end
 
+-- An admitted person who asks where they stand (not listed in KEYS[7]) is marked in
+-- KEYS[8] until the instance that admitted them has said `admitted`: if it dies in between,
+-- whichever instance holds their connection says it instead. A counter's entry is dropped.
+local function mark(user, at)
+  if redis.call('ZREM', KEYS[7], user) == 0 then redis.call('HSET', KEYS[8], user, at) end
+end
+
 local function answer(kind, head, from)
   local times = redis.call('ZRANGE', KEYS[1], 0, limit - 1, 'WITHSCORES')
   local out = {kind, head, #times / 2}
@@ -82,9 +90,10 @@ if redis.call('ZCARD', KEYS[1]) >= admits then return answer('page', '', nil) en
 local head = redis.call('ZPOPMIN', KEYS[2])
 if not head[1] then return answer('page', '', nil) end
 redis.call('ZADD', KEYS[1], now, head[1])
+mark(head[1], now)
 local joined = tonumber(redis.call('HGET', KEYS[4], head[1])) or now
 redis.call('HDEL', KEYS[4], head[1])
 redis.call('LPUSH', KEYS[5], now .. ':' .. math.max(0, now - joined))
 redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[8]) - 1)
-for _, i in ipairs({1, 4, 5}) do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+for _, i in ipairs({1, 4, 5, 8}) do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
 return answer('page', head[1], 0)

@@ -9,6 +9,7 @@
 -- KEYS[6] rules   HASH  'admits' -> people the page may hold, as an operator last set it (read
 --                     here so a change is in force on every instance at once; absent: ARGV's)
 -- KEYS[7] told    ZSET  user -> queue ticket of those told every step forward (enter.lua)
+-- KEYS[8] unannounced HASH user -> when admitted, until `admitted` was sent (askers only)
 -- ARGV[1] now (ms), ARGV[2] page limit, ARGV[3] idle lifetime (ms) of the room's keys (a
 -- promotion may re-create the page key, which must expire too), ARGV[4] people the page may
 -- hold before nobody more is admitted (the limit, which an operator may have lowered below the
@@ -48,6 +49,13 @@ local function told_from(from)
     end
   end
   return out
+end
+
+-- An admitted person who asks where they stand (not listed in KEYS[7]) is marked in
+-- KEYS[8] until the instance that admitted them has said `admitted`: if it dies in between,
+-- whichever instance holds their connection says it instead. A counter's entry is dropped.
+local function mark(user, at)
+  if redis.call('ZREM', KEYS[7], user) == 0 then redis.call('HSET', KEYS[8], user, at) end
 end
 
 local outcomes, gone, leavers, queue_ranks, page_left = {}, {}, {}, {}, 0
@@ -91,13 +99,14 @@ if room > 0 then
     local head = heads[j]
     promoted[#promoted + 1] = head
     redis.call('ZADD', KEYS[1], now, head)
+    mark(head, now)
     local joined = tonumber(redis.call('HGET', KEYS[4], head)) or now
     redis.call('HDEL', KEYS[4], head)
     redis.call('LPUSH', KEYS[5], now .. ':' .. math.max(0, now - joined))
   end
   if #promoted > 0 then
     redis.call('LTRIM', KEYS[5], 0, tonumber(ARGV[5]) - 1)
-    for _, i in ipairs({1, 4, 5}) do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+    for _, i in ipairs({1, 4, 5, 8}) do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
   end
 end
 

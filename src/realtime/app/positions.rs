@@ -397,17 +397,22 @@ impl Positions {
     /// and pushes each changed place to their connections on this instance.
     async fn ask<A: Adapter>(&self, io: &SocketIo<A>, room: &dyn WaitingRoom) {
         for (session, users) in self.due_to_ask(Instant::now()) {
-            // People with no connection here any more are not asked about.
-            let (here, gone): (Vec<UserId>, Vec<UserId>) = users
-                .into_iter()
-                .partition(|user| !local_entrants(io, session, *user).is_empty());
-            for user in gone {
-                self.unwatch(session, user);
+            // People with no connection here any more are not asked about; the others'
+            // connections are kept, so each push goes straight to them.
+            let mut here = Vec::with_capacity(users.len());
+            for user in users {
+                let sockets = local_entrants(io, session, user);
+                if sockets.is_empty() {
+                    self.unwatch(session, user);
+                } else {
+                    here.push((user, sockets));
+                }
             }
             if here.is_empty() {
                 continue;
             }
-            let places = match room.places(session, &here).await {
+            let asked: Vec<UserId> = here.iter().map(|(user, _)| *user).collect();
+            let places = match room.places(session, &asked).await {
                 Ok(places) => places,
                 Err(e) => {
                     // Asked again in a second; the shown places stay as they were.
@@ -417,20 +422,19 @@ impl Positions {
             };
             let now = crate::domain::time::now_millis();
             let paused = self.paused(session);
-            for (user, place) in here.into_iter().zip(places) {
+            for ((user, sockets), place) in here.into_iter().zip(places) {
                 let Some(ahead) = self.answered(session, user, place, paused) else {
                     continue;
                 };
-                let due = Due {
-                    session,
-                    user,
-                    ahead,
-                    seconds: self.rough_seconds(session, ahead, now),
-                };
-                if let Some(to) =
-                    rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
-                {
-                    emit(to.local(), &self.estimator, due, paused).await;
+                let seconds = self.rough_seconds(session, ahead, now);
+                let body = body(&self.estimator, session, ahead, seconds, paused);
+                for socket in sockets {
+                    if let Some(tap) = crate::realtime::tap::of(&socket) {
+                        tap.emitted("position", &[&body]);
+                    }
+                    if let Err(e) = socket.emit("position", &body) {
+                        tracing::debug!(error = %e, "a position push failed");
+                    }
                 }
                 // The next ask is a second after this push left, not after this ask began: an
                 // answer slower than the last one would otherwise bring two pushes closer
@@ -476,15 +480,27 @@ async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, pau
 }
 
 /// Pushes `due` as a `position` to `to`.
+/// A `position` push's body: `ahead` people in front, the wait from the line's pace (or
+/// `seconds`, the original formula's, until the pace is known).
+fn body(
+    estimator: &Estimator,
+    session: SessionId,
+    ahead: usize,
+    seconds: i64,
+    paused: bool,
+) -> serde_json::Value {
+    let wait = estimator.estimate(session, ahead, seconds);
+    let estimate = super::queue::estimate(wait, paused);
+    json!({"sessionId": session, "ahead": ahead, "estimate": estimate})
+}
+
 async fn emit<A: Adapter>(
     to: socketioxide::operators::BroadcastOperators<A>,
     estimator: &Estimator,
     due: Due,
     paused: bool,
 ) {
-    let wait = estimator.estimate(due.session, due.ahead, due.seconds);
-    let estimate = super::queue::estimate(wait, paused);
-    let body = json!({"sessionId": due.session, "ahead": due.ahead, "estimate": estimate});
+    let body = body(estimator, due.session, due.ahead, due.seconds, paused);
     crate::realtime::tap::pushed(&to, "position", &[&body]);
     if let Err(e) = to.emit("position", &body).await {
         tracing::debug!(error = %e, "a position push failed");

@@ -9,7 +9,8 @@
 //!
 //! The writer shares the server's two cores with the request path, so it is kept cheap: a
 //! rewrite serialises the entries in place (no copy), and what the server sent is redacted
-//! only when it names a secret's key at all.
+//! only when it names a secret's key at all. During a burst it takes nothing (see [`defer`]):
+//! the burst's items wait in the channel until the cores are free again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::http::Exchange;
+use super::http::{Exchange, header_text};
 use super::{Item, Sampler, redact};
 use crate::auth::Auth;
 use crate::config::RecordSettings;
@@ -34,6 +35,24 @@ const VISIT_IDLE: Duration = Duration::from_secs(10);
 
 /// How often the writer takes what the channel holds (at most a few thousand items in a rush).
 const TAKE_EVERY: Duration = Duration::from_millis(50);
+
+/// Items arriving faster than this per [`TAKE_EVERY`] (10,000 a second: a burst of a few
+/// thousand joins or a seat rush) mean the request path has the cores' every moment: the
+/// writer leaves them queued until the burst is over.
+const BURST_ITEMS: usize = 500;
+
+/// The longest the writer leaves items queued during a burst, and the share of the buffer it
+/// lets fill: a burst that lasts longer, or would fill it, is taken as it comes.
+const MAX_DEFER: Duration = Duration::from_secs(2);
+const MAX_DEFERRED_SHARE: usize = 2;
+
+/// Whether the writer leaves what is queued for later: `arrived` items came since the last
+/// look, `queued` are waiting out of `capacity`, and it has waited `deferred` so far. Parsing
+/// and serialising a burst's items as they come took the cores a burst needs; afterwards the
+/// same work costs nobody an answer.
+fn defer(arrived: usize, queued: usize, capacity: usize, deferred: Duration) -> bool {
+    arrived > BURST_ITEMS && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
+}
 
 /// How often the writer looks for visits to write.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -49,8 +68,8 @@ pub(super) struct Writer {
     file_bytes: usize,
     auth: Arc<Auth>,
     visits: HashMap<UserId, Visit>,
-    /// Open connection → whose visit it belongs to.
-    conns: HashMap<Arc<str>, UserId>,
+    /// Open connection → whose visit it belongs to, and its namespace's packet prefix.
+    conns: HashMap<Arc<str>, (UserId, String)>,
 }
 
 struct Visit {
@@ -117,11 +136,26 @@ impl Writer {
         // frame), while one that is not waiting costs a send nothing but the queueing.
         let mut tick = tokio::time::interval(TAKE_EVERY);
         let mut flushed = Instant::now();
+        // Items queued at the last look, and since when the writer has left them there.
+        let (mut seen, mut deferring) = (0, None::<Instant>);
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = drain.cancelled() => break,
             }
+            let queued = items.len();
+            let waited = deferring.map_or(Duration::ZERO, |since| since.elapsed());
+            if defer(
+                queued.saturating_sub(seen),
+                queued,
+                items.max_capacity(),
+                waited,
+            ) {
+                seen = queued;
+                deferring.get_or_insert_with(Instant::now);
+                continue;
+            }
+            (seen, deferring) = (0, None);
             if !self.take_queued(&mut items) {
                 break;
             }
@@ -178,7 +212,11 @@ impl Writer {
                 visit.open.insert(conn.clone(), visit.entries.len());
                 visit.entries.push(socket_entry(&host, at));
                 visit.dirty = true;
-                self.conns.insert(conn, user);
+                let prefix = match ns.as_str() {
+                    "/" => String::new(),
+                    other => format!("{other},"),
+                };
+                self.conns.insert(conn, (user, prefix));
             }
             Item::Frame {
                 conn,
@@ -193,6 +231,20 @@ impl Writer {
                 };
                 self.message(&conn, direction, data, at, Some(&text));
             }
+            Item::Received {
+                conn,
+                ack,
+                data,
+                at,
+            } => {
+                let Some((_, prefix)) = self.conns.get(&conn) else {
+                    return;
+                };
+                let ack = ack.map(|a| a.to_string()).unwrap_or_default();
+                let text = format!("2{prefix}{ack}{}", &*data);
+                let data = format!("4{}", redact::packet(&text));
+                self.message(&conn, Direction::Send, data, at, Some(&text));
+            }
             Item::Push { conns, text, at } => {
                 let data = format!("4{}", redact::sent_packet(&text));
                 for conn in &conns {
@@ -200,7 +252,7 @@ impl Writer {
                 }
             }
             Item::Close { conn, at } => {
-                let Some(user) = self.conns.remove(&conn) else {
+                let Some((user, _)) = self.conns.remove(&conn) else {
                     return;
                 };
                 if let Some(visit) = self.visits.get_mut(&user)
@@ -227,7 +279,11 @@ impl Writer {
         at: f64,
         text: Option<&str>,
     ) {
-        let Some(visit) = self.conns.get(conn).and_then(|u| self.visits.get_mut(u)) else {
+        let Some(visit) = self
+            .conns
+            .get(conn)
+            .and_then(|(user, _)| self.visits.get_mut(user))
+        else {
             return;
         };
         let Some(&index) = visit.open.get(conn) else {
@@ -255,7 +311,7 @@ impl Writer {
 
     /// The account an exchange belongs to: its token's, or the one a sign-in answered with.
     fn person(&self, exchange: &Exchange, answer: Option<&Value>) -> Option<UserId> {
-        if let Some(auth) = &exchange.authorization {
+        if let Some(auth) = header_text(exchange.authorization.as_ref()) {
             let token = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
             if let Some(user) = self.auth.verify(token) {
                 return Some(user);
@@ -274,7 +330,8 @@ impl Writer {
         };
         let request_text = String::from_utf8_lossy(&exchange.request_body).into_owned();
         let request_json = serde_json::from_str::<Value>(&request_text).ok();
-        let session = session_of(&exchange.path, request_json.as_ref());
+        let path = exchange.path.as_ref().map_or("/", |p| p.as_str());
+        let session = session_of(path, request_json.as_ref());
         let entry = http_entry(&exchange, &request_text);
         let visit = self.visit(user, exchange.started);
         visit.session = visit.session.or(session);
@@ -412,14 +469,15 @@ fn socket_entry(host: &str, at: f64) -> Entry {
 
 fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
     let mut headers = Vec::new();
-    if let Some(auth) = &exchange.authorization {
+    if let Some(auth) = header_text(exchange.authorization.as_ref()) {
         headers.push(Header::new("Authorization", redact::authorization(auth)));
     }
-    if let Some(kind) = &exchange.content_type {
-        headers.push(Header::new("Content-Type", kind.clone()));
+    let content_type = header_text(exchange.content_type.as_ref());
+    if let Some(kind) = content_type {
+        headers.push(Header::new("Content-Type", kind.to_string()));
     }
     let post_data = (!request_text.is_empty()).then(|| PostData {
-        mime_type: exchange.content_type.clone().unwrap_or_default(),
+        mime_type: content_type.unwrap_or_default().to_string(),
         text: redact::body(request_text),
     });
     let text = exchange
@@ -430,8 +488,12 @@ fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
         started_date_time: iso(exchange.started),
         time: exchange.millis,
         request: Request {
-            method: exchange.method.clone(),
-            url: format!("http://{}{}", exchange.host, exchange.path),
+            method: exchange.method.to_string(),
+            url: format!(
+                "http://{}{}",
+                header_text(exchange.host.as_ref()).unwrap_or_default(),
+                exchange.path.as_ref().map_or("/", |p| p.as_str())
+            ),
             http_version: "HTTP/1.1".into(),
             headers,
             post_data,
@@ -442,7 +504,9 @@ fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
             http_version: "HTTP/1.1".into(),
             content: Content {
                 size: text.as_ref().map_or(-1, |t| t.len() as i64),
-                mime_type: exchange.response_type.clone().unwrap_or_default(),
+                mime_type: header_text(exchange.response_type.as_ref())
+                    .unwrap_or_default()
+                    .to_string(),
                 text,
                 encoding: None,
             },
@@ -457,6 +521,31 @@ mod tests {
     use super::{Direction, Entry, WebSocketMessage, har_bytes, session_of, socket_entry};
     use crate::har::Har;
     use serde_json::json;
+
+    #[test]
+    fn the_writer_leaves_a_burst_queued_but_not_for_long_nor_past_half_the_buffer() {
+        use super::defer;
+        use std::time::Duration;
+        let (capacity, now) = (65_536, Duration::ZERO);
+        assert!(defer(3_000, 3_000, capacity, now), "a burst waits");
+        assert!(defer(3_000, 9_000, capacity, Duration::from_millis(500)));
+        assert!(
+            !defer(20, 20, capacity, now),
+            "a trickle is taken as it comes"
+        );
+        assert!(
+            !defer(0, 9_000, capacity, Duration::from_millis(500)),
+            "the burst is over"
+        );
+        assert!(
+            !defer(3_000, 9_000, capacity, Duration::from_secs(2)),
+            "a long burst is taken as it comes"
+        );
+        assert!(
+            !defer(3_000, 40_000, capacity, now),
+            "a burst never fills the buffer"
+        );
+    }
 
     #[test]
     fn the_writer_thread_runs_at_a_lower_priority_than_the_others() {

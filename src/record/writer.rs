@@ -54,6 +54,12 @@ fn defer(arrived: usize, queued: usize, capacity: usize, deferred: Duration) -> 
     arrived > BURST_ITEMS && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
 }
 
+/// At most this many visit files are written per [`TAKE_EVERY`] (the rest on the next turns,
+/// before anything else is due): a crowd that signed in together has thousands of visits due
+/// at once, and writing them all in one go held the writer past the start of the next burst,
+/// where it cannot be stopped (about 5 ms of work per turn on this machine).
+const WRITES_PER_TURN: usize = 250;
+
 /// How often the writer looks for visits to write.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
@@ -138,6 +144,8 @@ impl Writer {
         let mut flushed = Instant::now();
         // Items queued at the last look, and since when the writer has left them there.
         let (mut seen, mut deferring) = (0, None::<Instant>);
+        // Whether the last flush left visits due for the next turn.
+        let mut behind = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -159,8 +167,8 @@ impl Writer {
             if !self.take_queued(&mut items) {
                 break;
             }
-            if flushed.elapsed() >= FLUSH_EVERY {
-                self.flush(false);
+            if behind || flushed.elapsed() >= FLUSH_EVERY {
+                behind = self.flush(false);
                 flushed = Instant::now();
             }
         }
@@ -339,14 +347,23 @@ impl Writer {
         visit.dirty = true;
     }
 
-    /// Writes visits with news (all of them when `all`), and ends idle ones.
-    fn flush(&mut self, all: bool) {
+    /// Writes visits with news (all of them when `all`, else at most [`WRITES_PER_TURN`]), and
+    /// ends idle ones (not one left unwritten); true when some are left due for the next turn.
+    fn flush(&mut self, all: bool) -> bool {
         let (dir, limit, only) = (&self.dir, self.file_bytes, self.session);
+        let mut budget = if all { usize::MAX } else { WRITES_PER_TURN };
+        let mut behind = false;
         self.visits.retain(|_, visit| {
             let ending = all || (visit.open.is_empty() && visit.last.elapsed() >= VISIT_IDLE);
             let wanted = visit.sampled && only.is_none_or(|only| visit.session == Some(only));
             let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
             if wanted && visit.dirty && due && !visit.entries.is_empty() {
+                if budget == 0 {
+                    // Kept as it is (news and all) for the next turn.
+                    behind = true;
+                    return true;
+                }
+                budget -= 1;
                 write_visit(dir, visit, limit);
                 visit.written = Some(Instant::now());
             }
@@ -355,6 +372,7 @@ impl Writer {
             }
             !ending
         });
+        behind
     }
 }
 
@@ -521,6 +539,40 @@ mod tests {
     use super::{Direction, Entry, WebSocketMessage, har_bytes, session_of, socket_entry};
     use crate::har::Har;
     use serde_json::json;
+
+    #[test]
+    fn a_crowd_of_visits_is_written_a_turn_at_a_time_and_every_one_in_the_end() {
+        use super::{Item, WRITES_PER_TURN, Writer};
+        use crate::domain::ids::UserId;
+        use std::sync::Arc;
+        let dir = std::env::temp_dir().join(format!("writer-turns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("folder");
+        let settings = crate::config::RecordSettings {
+            dir: Some(dir.to_string_lossy().into_owned()),
+            ..crate::config::RecordSettings::default()
+        };
+        let auth = Arc::new(crate::auth::Auth::new(Some("writer-test"), "7d", 4).expect("auth"));
+        let mut writer = Writer::new(&settings, auth, super::Sampler::new(1.0));
+        let crowd = WRITES_PER_TURN * 2 + 10;
+        for user in 1..=crowd {
+            writer.take(Item::Open {
+                conn: Arc::from(format!("/#{user}")),
+                user: UserId(user as i64),
+                ns: "/".into(),
+                host: "localhost".into(),
+                at: 1.0,
+            });
+        }
+        let files = || std::fs::read_dir(&dir).expect("folder").count();
+        assert!(writer.flush(false), "more is due");
+        assert_eq!(files(), WRITES_PER_TURN);
+        assert!(writer.flush(false));
+        assert!(!writer.flush(false), "all written");
+        assert_eq!(files(), crowd);
+        assert!(!writer.flush(false), "nothing new");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_writer_leaves_a_burst_queued_but_not_for_long_nor_past_half_the_buffer() {

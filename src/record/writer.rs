@@ -36,22 +36,30 @@ const VISIT_IDLE: Duration = Duration::from_secs(10);
 /// How often the writer takes what the channel holds (at most a few thousand items in a rush).
 const TAKE_EVERY: Duration = Duration::from_millis(50);
 
-/// Items arriving faster than this per [`TAKE_EVERY`] (10,000 a second: a burst of a few
-/// thousand joins or a seat rush) mean the request path has the cores' every moment: the
-/// writer leaves them queued until the burst is over.
-const BURST_ITEMS: usize = 500;
+/// Items arriving faster than this a second (a burst of a few thousand joins, a seat rush)
+/// mean the request path has the cores' every moment: the writer leaves them queued until the
+/// burst is over.
+const BURST_RATE: f64 = 10_000.0;
 
 /// The longest the writer leaves items queued during a burst, and the share of the buffer it
 /// lets fill: a burst that lasts longer, or would fill it, is taken as it comes.
 const MAX_DEFER: Duration = Duration::from_secs(2);
 const MAX_DEFERRED_SHARE: usize = 2;
 
-/// Whether the writer leaves what is queued for later: `arrived` items came since the last
-/// look, `queued` are waiting out of `capacity`, and it has waited `deferred` so far. Parsing
-/// and serialising a burst's items as they come took the cores a burst needs; afterwards the
-/// same work costs nobody an answer.
-fn defer(arrived: usize, queued: usize, capacity: usize, deferred: Duration) -> bool {
-    arrived > BURST_ITEMS && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
+/// Whether the writer leaves what is queued for later: `arrived` items came in the `since`
+/// since its last look, `queued` are waiting out of `capacity`, and it has waited `deferred`
+/// so far. Parsing and serialising a burst's items as they come took the cores a burst
+/// needs; afterwards the same work costs nobody an answer. A rate, not a count per turn: on a
+/// busy machine the writer's turns come late and then in quick succession.
+fn defer(
+    arrived: usize,
+    since: Duration,
+    queued: usize,
+    capacity: usize,
+    deferred: Duration,
+) -> bool {
+    let rate = arrived as f64 / since.as_secs_f64().max(0.001);
+    rate > BURST_RATE && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
 }
 
 /// At most this many visit files are written per [`TAKE_EVERY`] (the rest on the next turns,
@@ -141,9 +149,11 @@ impl Writer {
         // receiver has every send wake its thread (a system call on the request path, per
         // frame), while one that is not waiting costs a send nothing but the queueing.
         let mut tick = tokio::time::interval(TAKE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flushed = Instant::now();
-        // Items queued at the last look, and since when the writer has left them there.
-        let (mut seen, mut deferring) = (0, None::<Instant>);
+        // Items queued at the last look and when that was, and since when the writer has left
+        // them there.
+        let (mut seen, mut looked, mut deferring) = (0, Instant::now(), None::<Instant>);
         // Whether the last flush left visits due for the next turn.
         let mut behind = false;
         loop {
@@ -153,38 +163,41 @@ impl Writer {
             }
             let queued = items.len();
             let waited = deferring.map_or(Duration::ZERO, |since| since.elapsed());
-            if defer(
-                queued.saturating_sub(seen),
-                queued,
-                items.max_capacity(),
-                waited,
-            ) {
+            let arrived = queued.saturating_sub(seen);
+            let since = looked.elapsed();
+            looked = Instant::now();
+            if defer(arrived, since, queued, items.max_capacity(), waited) {
                 seen = queued;
                 deferring.get_or_insert_with(Instant::now);
                 continue;
             }
-            (seen, deferring) = (0, None);
-            if !self.take_queued(&mut items) {
+            deferring = None;
+            // What is queued now, not what keeps coming meanwhile: a burst that begins during
+            // this turn is noticed at the next one.
+            if !self.take_queued(&mut items, queued) {
                 break;
             }
+            seen = items.len();
             if behind || flushed.elapsed() >= FLUSH_EVERY {
                 behind = self.flush(false);
                 flushed = Instant::now();
             }
         }
-        self.take_queued(&mut items);
+        self.take_queued(&mut items, usize::MAX);
         self.flush(true);
     }
 
-    /// Takes every item queued; false once the channel is closed (the server is stopping).
-    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>) -> bool {
-        loop {
+    /// Takes up to `most` queued items; false once the channel is closed (the server is
+    /// stopping).
+    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>, most: usize) -> bool {
+        for _ in 0..most {
             match items.try_recv() {
                 Ok(item) => self.take(item),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
             }
         }
+        true
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
@@ -578,23 +591,33 @@ mod tests {
     fn the_writer_leaves_a_burst_queued_but_not_for_long_nor_past_half_the_buffer() {
         use super::defer;
         use std::time::Duration;
-        let (capacity, now) = (65_536, Duration::ZERO);
-        assert!(defer(3_000, 3_000, capacity, now), "a burst waits");
-        assert!(defer(3_000, 9_000, capacity, Duration::from_millis(500)));
+        let (capacity, now, turn) = (65_536, Duration::ZERO, Duration::from_millis(50));
+        assert!(defer(3_000, turn, 3_000, capacity, now), "a burst waits");
+        assert!(defer(
+            3_000,
+            turn,
+            9_000,
+            capacity,
+            Duration::from_millis(500)
+        ));
         assert!(
-            !defer(20, 20, capacity, now),
+            defer(30, Duration::from_millis(1), 9_000, capacity, now),
+            "a late turn right after another still sees the burst"
+        );
+        assert!(
+            !defer(20, turn, 20, capacity, now),
             "a trickle is taken as it comes"
         );
         assert!(
-            !defer(0, 9_000, capacity, Duration::from_millis(500)),
+            !defer(0, turn, 9_000, capacity, Duration::from_millis(500)),
             "the burst is over"
         );
         assert!(
-            !defer(3_000, 9_000, capacity, Duration::from_secs(2)),
+            !defer(3_000, turn, 9_000, capacity, Duration::from_secs(2)),
             "a long burst is taken as it comes"
         );
         assert!(
-            !defer(3_000, 40_000, capacity, now),
+            !defer(3_000, turn, 40_000, capacity, now),
             "a burst never fills the buffer"
         );
     }

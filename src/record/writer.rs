@@ -42,8 +42,9 @@ const TAKE_EVERY: Duration = Duration::from_millis(50);
 const BURST_RATE: f64 = 10_000.0;
 
 /// The longest the writer leaves items queued during a burst, and the share of the buffer it
-/// lets fill: a burst that lasts longer, or would fill it, is taken as it comes.
-const MAX_DEFER: Duration = Duration::from_secs(2);
+/// lets fill: a burst that lasts longer, or would fill it, is taken as it comes. Long enough
+/// for the crowd's connections and its burst of joins right after (2 s ran out in the burst).
+const MAX_DEFER: Duration = Duration::from_secs(10);
 const MAX_DEFERRED_SHARE: usize = 2;
 
 /// Whether the writer leaves what is queued for later: `arrived` items came in the `since`
@@ -61,6 +62,10 @@ fn defer(
     let rate = arrived as f64 / since.as_secs_f64().max(0.001);
     rate > BURST_RATE && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
 }
+
+/// At most this many items are taken per [`TAKE_EVERY`] (a few milliseconds of work): a
+/// backlog is worked off in short turns, each of which looks again whether a burst began.
+const TAKES_PER_TURN: usize = 2_000;
 
 /// At most this many visit files are written per [`TAKE_EVERY`] (the rest on the next turns,
 /// before anything else is due): a crowd that signed in together has thousands of visits due
@@ -174,7 +179,7 @@ impl Writer {
             deferring = None;
             // What is queued now, not what keeps coming meanwhile: a burst that begins during
             // this turn is noticed at the next one.
-            if !self.take_queued(&mut items, queued) {
+            if !self.take_queued(&mut items, queued.min(TAKES_PER_TURN)) {
                 break;
             }
             seen = items.len();
@@ -613,7 +618,7 @@ mod tests {
             "the burst is over"
         );
         assert!(
-            !defer(3_000, turn, 9_000, capacity, Duration::from_secs(2)),
+            !defer(3_000, turn, 9_000, capacity, Duration::from_secs(10)),
             "a long burst is taken as it comes"
         );
         assert!(

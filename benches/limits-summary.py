@@ -31,6 +31,10 @@ for d in sorted(root.iterdir()):
                 t = r['server_threads']
                 add(side, f'join {mode}: request-path CPU µs / join', 1000 * t['request_path_ms'] / max(r['answered'], 1))
                 add(side, f'join {mode}: writer CPU µs / join', 1000 * t['writer_ms'] / max(r['answered'], 1))
+                if 'request_path_switches' in t:
+                    v, n = t['request_path_switches']
+                    add(side, f'join {mode}: request-path context switches (voluntary)', v)
+                    add(side, f'join {mode}: request-path context switches (involuntary)', n)
             add(side, f'join {mode}: failures', r['failures'])
             add(side, f'join {mode}: load at start', float(j['machine']['loadavg_at_start'].split()[0]))
     p = first(d / 'seat-rush.json', d / 'seat-rush-app.json')

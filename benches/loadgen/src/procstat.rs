@@ -110,6 +110,9 @@ pub struct ThreadCpu {
     pub request_path_ms: f64,
     /// The recorder's writer thread (zero when the server does not record).
     pub writer_ms: f64,
+    /// Context switches of the request path's threads (voluntary: it waited; involuntary: it
+    /// was preempted), from each thread's `status`.
+    pub request_path_switches: (u64, u64),
 }
 
 impl ThreadCpu {
@@ -128,10 +131,21 @@ impl ThreadCpu {
                 continue;
             };
             let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-            match name.trim() == WRITER_THREAD {
-                true => cpu.writer_ms += ns / 1e6,
-                false => cpu.request_path_ms += ns / 1e6,
+            if name.trim() == WRITER_THREAD {
+                cpu.writer_ms += ns / 1e6;
+                continue;
             }
+            cpu.request_path_ms += ns / 1e6;
+            let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+            let count = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            cpu.request_path_switches.0 += count("voluntary_ctxt_switches:");
+            cpu.request_path_switches.1 += count("nonvoluntary_ctxt_switches:");
         }
         cpu
     }
@@ -143,15 +157,21 @@ impl ThreadCpu {
             .fold(Self::default(), |a, b| Self {
                 request_path_ms: a.request_path_ms + b.request_path_ms,
                 writer_ms: a.writer_ms + b.writer_ms,
+                request_path_switches: (
+                    a.request_path_switches.0 + b.request_path_switches.0,
+                    a.request_path_switches.1 + b.request_path_switches.1,
+                ),
             })
     }
 
     /// What was spent since `before`.
     #[must_use]
     pub fn since(self, before: Self) -> Self {
+        let (now, was) = (self.request_path_switches, before.request_path_switches);
         Self {
             request_path_ms: self.request_path_ms - before.request_path_ms,
             writer_ms: self.writer_ms - before.writer_ms,
+            request_path_switches: (now.0.saturating_sub(was.0), now.1.saturating_sub(was.1)),
         }
     }
 }

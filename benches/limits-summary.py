@@ -27,6 +27,14 @@ for d in sorted(root.iterdir()):
             add(side, f'join {mode}: joins/s', r['joins_per_s'])
             add(side, f'join {mode}: p99 ms', r['join_ms']['p99'])
             add(side, f'join {mode}: server CPU ms / 1000 joins', 1e6 * r['server_cpu_s'] / max(r['answered'], 1))
+            if 'server_threads' in r:
+                t = r['server_threads']
+                add(side, f'join {mode}: request-path CPU µs / join', 1000 * t['request_path_ms'] / max(r['answered'], 1))
+                add(side, f'join {mode}: writer CPU µs / join', 1000 * t['writer_ms'] / max(r['answered'], 1))
+                if 'request_path_switches' in t:
+                    v, n = t['request_path_switches']
+                    add(side, f'join {mode}: request-path context switches (voluntary)', v)
+                    add(side, f'join {mode}: request-path context switches (involuntary)', n)
             add(side, f'join {mode}: failures', r['failures'])
             add(side, f'join {mode}: load at start', float(j['machine']['loadavg_at_start'].split()[0]))
     p = first(d / 'seat-rush.json', d / 'seat-rush-app.json')
@@ -37,6 +45,9 @@ for d in sorted(root.iterdir()):
             add(side, f'seat rush {k}: select p99 ms', r['select_ms']['p99'])
             add(side, f'seat rush {k}: select p50 ms', r['select_ms']['p50'])
             add(side, f'seat rush {k}: server CPU ms', 1000 * r['server_cpu_s'])
+            if 'server_threads' in r:
+                add(side, f'seat rush {k}: request-path CPU ms', r['server_threads']['request_path_ms'])
+                add(side, f'seat rush {k}: writer CPU ms', r['server_threads']['writer_ms'])
             add(side, f'seat rush {k}: seats granted twice', r['seats_granted_twice'])
             add(side, f'seat rush {k}: answered of admitted', r['answered'] / max(r['admitted'], 1))
             add(side, f'seat rush {k}: room news heard of expected', r['news_received'] / max(r['news_expected'], 1))

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Issue 12's benchmark: the join storm (burst) and the seat rush with the server's HAR recorder
 # on (every visit recorded, TICKETCLUB_RECORD_SAMPLE=1, or the share SAMPLE=0.1 in the
-# environment) and off, alternating on/off so both see the same machine load. Usage:
-#   [SAMPLE=0.1] benches/record-ab.sh OUT_DIR [RUNS] [JOIN_CLIENTS] [RUSH_CLIENTS]
+# environment) and off, alternating on/off so both see the same machine load; STORM=1 also
+# runs the paced join storm (10,000 arrivals/s) into OUT_DIR/SIDE-N/storm. Usage:
+#   [SAMPLE=0.1] [STORM=1] benches/record-ab.sh OUT_DIR [RUNS] [JOIN_CLIENTS] [RUSH_CLIENTS]
 # then benches/limits-summary.py OUT_DIR for the medians (its `on vs off` column).
 set -eu
 OUT=${1:?out dir}; RUNS=${2:-3}; JOIN=${3:-5000}; RUSH=${4:-1000}
@@ -18,6 +19,10 @@ for n in $(seq 1 "$RUNS"); do
     echo "== run $n $side: $(cat /proc/loadavg)"
     # shellcheck disable=SC2086
     $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    if [ "${STORM:-0}" = 1 ]; then
+      # shellcheck disable=SC2086
+      $L join-storm --server-bin "$S" $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
+    fi
     # shellcheck disable=SC2086
     $L seat-rush --server-bin "$S" $extra --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush failed ($?)"
     if [ "$side" = on ]; then

@@ -82,7 +82,8 @@ impl Application {
             state.auth.clone(),
             &background.tasks,
             background.drain.clone(),
-        )?;
+        )?
+        .map(std::sync::Arc::new);
         let redis = state
             .settings
             .redis_url

@@ -43,8 +43,10 @@ pub(crate) struct AppState {
     pub estimator: Estimator,
     /// Sessions whose fair-start draw this instance has seen run.
     pub draws: Draws,
-    /// Where visits are recorded, when recording is on (`TICKETCLUB_RECORD_DIR`).
-    pub recorder: Option<crate::record::Recorder>,
+    /// Where visits are recorded, when recording is on (`TICKETCLUB_RECORD_DIR`). Shared:
+    /// the state is cloned for every request and socket event, and a `Recorder` clone is a
+    /// channel sender's (two atomic counts up, and down again when dropped).
+    pub recorder: Option<Arc<crate::record::Recorder>>,
     image_base: Arc<str>,
 }
 

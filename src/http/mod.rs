@@ -46,10 +46,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(record_latency));
     // Inside the body deadline, so a recorded request body is read under the same bound.
     if let Some(recorder) = state.recorder.clone() {
-        routes = routes.layer(middleware::from_fn_with_state(
-            recorder,
-            crate::record::http::record_exchange,
-        ));
+        routes = routes.layer(crate::record::http::RecordLayer::new(recorder));
     }
     routes
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

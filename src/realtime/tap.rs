@@ -30,7 +30,7 @@ static TAPPED: AtomicUsize = AtomicUsize::new(0);
 pub(crate) struct Tap(Arc<TapInner>);
 
 struct TapInner {
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
     conn: Arc<str>,
     /// `""` on the default namespace, `"/queue,"` elsewhere.
     prefix: String,
@@ -69,7 +69,7 @@ impl Tap {
 /// An EVENT packet's text, `2{prefix}["event",…args]`, written straight from the borrowed
 /// values (no copy of the body is built first).
 fn event_packet(prefix: &str, event: &str, args: &[&Value]) -> String {
-    let mut text = Vec::with_capacity(64);
+    let mut text = Vec::with_capacity(128);
     text.push(b'2');
     text.extend_from_slice(prefix.as_bytes());
     text.push(b'[');
@@ -79,6 +79,19 @@ fn event_packet(prefix: &str, event: &str, args: &[&Value]) -> String {
         text.push(b',');
         let _ = serde_json::to_writer(&mut text, arg);
     }
+    text.push(b']');
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// An ACK packet's text, `3{prefix}{id}[body]`, written straight from the borrowed body.
+fn ack_packet(prefix: &str, id: i64, body: &Value) -> String {
+    let mut text = Vec::with_capacity(128);
+    text.push(b'3');
+    text.extend_from_slice(prefix.as_bytes());
+    text.extend_from_slice(id.to_string().as_bytes());
+    text.push(b'[');
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut text, body);
     text.push(b']');
     String::from_utf8(text).unwrap_or_default()
 }
@@ -136,12 +149,13 @@ pub(crate) fn of<A: Adapter>(s: &Socket<A>) -> Option<Tap> {
 /// An event arrived (called at the intake door, before anything is done for it).
 pub(crate) fn received<A: Adapter>(s: &Socket<A>, raw: &RawValue, ack: Option<i64>) {
     let Some(tap) = of(s) else { return };
-    let Some(text) = raw.as_str() else { return };
-    let ack = ack.map(|a| a.to_string()).unwrap_or_default();
-    tap.frame(
-        Direction::Send,
-        format!("2{}{ack}{}", tap.0.prefix, &**text),
-    );
+    let Some(data) = raw.as_str() else { return };
+    tap.0.recorder.record(Item::Received {
+        conn: tap.0.conn.clone(),
+        ack,
+        data: data.clone(),
+        at: now_epoch(),
+    });
 }
 
 /// A push to a room: recorded for each recorded socket of this instance in it, as one item.
@@ -189,10 +203,7 @@ impl<A: Adapter> Ack<A> {
     /// Sends the ack (recording it first on a recorded socket).
     pub(crate) fn send(self, body: &Value) -> Result<(), socketioxide::SendError> {
         if let Some((tap, id)) = &self.tap {
-            tap.frame(
-                Direction::Receive,
-                format!("3{}{id}{}", tap.0.prefix, Value::Array(vec![body.clone()])),
-            );
+            tap.frame(Direction::Receive, ack_packet(&tap.0.prefix, *id, body));
         }
         self.sender.send(body)
     }
@@ -200,7 +211,7 @@ impl<A: Adapter> Ack<A> {
 
 #[cfg(test)]
 mod tests {
-    use super::event_packet;
+    use super::{ack_packet, event_packet};
     use serde_json::{Value, json};
 
     #[test]
@@ -215,5 +226,14 @@ mod tests {
             json!(["seats", body])
         );
         assert_eq!(event_packet("", "ready to go", &[]), "2[\"ready to go\"]");
+    }
+
+    #[test]
+    fn an_ack_packet_is_the_id_and_the_body_in_a_json_array() {
+        let body = json!({"ok": true, "position": 3});
+        assert_eq!(
+            ack_packet("/queue,", 12, &body),
+            format!("3/queue,12{}", json!([body]))
+        );
     }
 }

@@ -1,13 +1,19 @@
-//! The HTTP hook: a middleware that copies each exchange of a signed-in person (a request with
-//! a token, or a sign-in / sign-up) to the recorder, unless the sampling leaves the token's
+//! The HTTP hook: a layer on the routes that copies each exchange of a signed-in person (a
+//! request with a token, or a sign-in / sign-up) to the recorder, unless the sampling leaves the token's
 //! person out (then the call is not even copied). JSON bodies are kept (the request's
 //! within the API's body limit); other bodies (pictures, pages) only by status.
 
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::extract::Request;
+use axum::http::uri::PathAndQuery;
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::{BoxFuture, Either};
+use tower::{Layer, Service};
 
 use super::{Item, Recorder, now_epoch};
 use crate::error::ApiError;
@@ -16,83 +22,142 @@ use crate::http::extract::BODY_LIMIT;
 /// The largest response body kept (a profile with many orders stays well under it).
 const RESPONSE_LIMIT: usize = 1024 * 1024;
 
-/// One exchange as the middleware saw it; redaction is the writer's.
+/// One exchange as the middleware saw it, in the parts hyper parsed (the header values and the
+/// path share the request's bytes: nothing is copied or formatted on the request path);
+/// turning them into text, and redaction, are the writer's.
 pub(crate) struct Exchange {
     /// When it started, seconds since the epoch.
     pub started: f64,
     /// How long it took, in milliseconds.
     pub millis: f64,
     /// The method.
-    pub method: String,
+    pub method: Method,
     /// The `Host` header (the origin the recording names).
-    pub host: String,
+    pub host: Option<HeaderValue>,
     /// Path and query.
-    pub path: String,
+    pub path: Option<PathAndQuery>,
     /// The `Authorization` header, if any (redacted when written).
-    pub authorization: Option<String>,
+    pub authorization: Option<HeaderValue>,
     /// The request's content type.
-    pub content_type: Option<String>,
+    pub content_type: Option<HeaderValue>,
     /// The request body.
     pub request_body: Bytes,
     /// The status.
     pub status: u16,
     /// The response's content type.
-    pub response_type: Option<String>,
+    pub response_type: Option<HeaderValue>,
     /// The response body, when JSON.
     pub response_body: Option<Bytes>,
 }
 
-fn header_text(request: &Request, name: header::HeaderName) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+/// A header's value as text (`None` when absent or not visible ASCII).
+pub(crate) fn header_text(value: Option<&HeaderValue>) -> Option<&str> {
+    value.and_then(|v| v.to_str().ok())
+}
+
+fn header(request: &Request, name: header::HeaderName) -> Option<HeaderValue> {
+    request.headers().get(name).cloned()
 }
 
 fn is_sign_in(path: &str) -> bool {
     path.ends_with("/user/signin") || path.ends_with("/user/signup")
 }
 
-fn is_json(content_type: Option<&String>) -> bool {
-    content_type.is_some_and(|t| t.starts_with("application/json"))
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    header_text(content_type).is_some_and(|t| t.starts_with("application/json"))
 }
 
-/// Records the exchange when it belongs to a person; passes everything else through untouched.
-pub(crate) async fn record_exchange(
-    State(recorder): State<Recorder>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let authorization = header_text(&request, header::AUTHORIZATION);
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
-    let wanted = match &authorization {
-        Some(authorization) => recorder.may_record_call(authorization),
-        None => is_sign_in(request.uri().path()),
-    };
-    if !wanted {
-        return next.run(request).await;
+/// The hook as a tower layer on the routes ([`crate::http::router`]). Written by hand rather
+/// than with `axum::middleware::from_fn`: a call that is not recorded goes straight to the
+/// route (no boxed future, no copy of the route), and a recorded one pays one boxed future.
+#[derive(Clone)]
+pub(crate) struct RecordLayer(Arc<Recorder>);
+
+impl RecordLayer {
+    /// Records through `recorder`.
+    pub(crate) fn new(recorder: Arc<Recorder>) -> Self {
+        Self(recorder)
     }
+}
+
+impl<S> Layer<S> for RecordLayer {
+    type Service = RecordExchange<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RecordExchange {
+            inner,
+            recorder: self.0.clone(),
+        }
+    }
+}
+
+/// A route with the hook in front of it.
+#[derive(Clone)]
+pub(crate) struct RecordExchange<S> {
+    inner: S,
+    recorder: Arc<Recorder>,
+}
+
+impl<S> Service<Request> for RecordExchange<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // A value that is not text counts as none, as the API's own token check reads it.
+        let authorization = header(&request, header::AUTHORIZATION).filter(|v| v.to_str().is_ok());
+        let wanted = match header_text(authorization.as_ref()) {
+            Some(authorization) => self.recorder.may_record_call(authorization),
+            None => is_sign_in(request.uri().path()),
+        };
+        if !wanted {
+            return Either::Left(self.inner.call(request));
+        }
+        // The one that was made ready runs this call; the clone waits for the next.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let recorder = self.recorder.clone();
+        Either::Right(Box::pin(record_exchange(
+            recorder,
+            authorization,
+            request,
+            inner,
+        )))
+    }
+}
+
+/// Runs the call through `inner` and hands what it saw to the recorder.
+async fn record_exchange<S>(
+    recorder: Arc<Recorder>,
+    authorization: Option<HeaderValue>,
+    request: Request,
+    mut inner: S,
+) -> Result<Response, Infallible>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let (started, clock) = (now_epoch(), std::time::Instant::now());
-    let method = request.method().to_string();
-    let host = header_text(&request, header::HOST).unwrap_or_default();
-    let content_type = header_text(&request, header::CONTENT_TYPE);
+    let method = request.method().clone();
+    let path = request.uri().path_and_query().cloned();
+    let host = header(&request, header::HOST);
+    let content_type = header(&request, header::CONTENT_TYPE);
     let (parts, body) = request.into_parts();
     let Ok(request_body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
         // Too long, or too slow (the body deadline): what the API's own extractor answers.
-        return ApiError::malformed_body().into_response();
+        return Ok(ApiError::malformed_body().into_response());
     };
     let request = Request::from_parts(parts, Body::from(request_body.clone()));
-    let response = next.run(request).await;
+    let response = inner.call(request).await?;
     let status = response.status().as_u16();
-    let response_type = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let response_type = response.headers().get(header::CONTENT_TYPE).cloned();
     let (response, response_body) = if is_json(response_type.as_ref()) {
         let (parts, body) = response.into_parts();
         match axum::body::to_bytes(body, RESPONSE_LIMIT).await {
@@ -118,5 +183,5 @@ pub(crate) async fn record_exchange(
         response_type,
         response_body,
     })));
-    response
+    Ok(response)
 }

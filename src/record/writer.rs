@@ -9,7 +9,8 @@
 //!
 //! The writer shares the server's two cores with the request path, so it is kept cheap: a
 //! rewrite serialises the entries in place (no copy), and what the server sent is redacted
-//! only when it names a secret's key at all.
+//! only when it names a secret's key at all. During a burst it takes nothing (see [`defer`]):
+//! the burst's items wait in the channel until the cores are free again.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::http::Exchange;
+use super::http::{Exchange, header_text};
 use super::{Item, Sampler, redact};
 use crate::auth::Auth;
 use crate::config::RecordSettings;
@@ -34,6 +35,43 @@ const VISIT_IDLE: Duration = Duration::from_secs(10);
 
 /// How often the writer takes what the channel holds (at most a few thousand items in a rush).
 const TAKE_EVERY: Duration = Duration::from_millis(50);
+
+/// Items arriving faster than this a second (a burst of a few thousand joins, a seat rush)
+/// mean the request path has the cores' every moment: the writer leaves them queued until the
+/// burst is over.
+const BURST_RATE: f64 = 10_000.0;
+
+/// The longest the writer leaves items queued during a burst, and the share of the buffer it
+/// lets fill: a burst that lasts longer, or would fill it, is taken as it comes. Long enough
+/// for the crowd's connections and its burst of joins right after (2 s ran out in the burst).
+const MAX_DEFER: Duration = Duration::from_secs(10);
+const MAX_DEFERRED_SHARE: usize = 2;
+
+/// Whether the writer leaves what is queued for later: `arrived` items came in the `since`
+/// since its last look, `queued` are waiting out of `capacity`, and it has waited `deferred`
+/// so far. Parsing and serialising a burst's items as they come took the cores a burst
+/// needs; afterwards the same work costs nobody an answer. A rate, not a count per turn: on a
+/// busy machine the writer's turns come late and then in quick succession.
+fn defer(
+    arrived: usize,
+    since: Duration,
+    queued: usize,
+    capacity: usize,
+    deferred: Duration,
+) -> bool {
+    let rate = arrived as f64 / since.as_secs_f64().max(0.001);
+    rate > BURST_RATE && queued < capacity / MAX_DEFERRED_SHARE && deferred < MAX_DEFER
+}
+
+/// At most this many items are taken per [`TAKE_EVERY`] (a few milliseconds of work): a
+/// backlog is worked off in short turns, each of which looks again whether a burst began.
+const TAKES_PER_TURN: usize = 2_000;
+
+/// At most this many visit files are written per [`TAKE_EVERY`] (the rest on the next turns,
+/// before anything else is due): a crowd that signed in together has thousands of visits due
+/// at once, and writing them all in one go held the writer past the start of the next burst,
+/// where it cannot be stopped (about 5 ms of work per turn on this machine).
+const WRITES_PER_TURN: usize = 250;
 
 /// How often the writer looks for visits to write.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
@@ -49,8 +87,8 @@ pub(super) struct Writer {
     file_bytes: usize,
     auth: Arc<Auth>,
     visits: HashMap<UserId, Visit>,
-    /// Open connection → whose visit it belongs to.
-    conns: HashMap<Arc<str>, UserId>,
+    /// Open connection → whose visit it belongs to, and its namespace's packet prefix.
+    conns: HashMap<Arc<str>, (UserId, String)>,
 }
 
 struct Visit {
@@ -116,33 +154,55 @@ impl Writer {
         // receiver has every send wake its thread (a system call on the request path, per
         // frame), while one that is not waiting costs a send nothing but the queueing.
         let mut tick = tokio::time::interval(TAKE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut flushed = Instant::now();
+        // Items queued at the last look and when that was, and since when the writer has left
+        // them there.
+        let (mut seen, mut looked, mut deferring) = (0, Instant::now(), None::<Instant>);
+        // Whether the last flush left visits due for the next turn.
+        let mut behind = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = drain.cancelled() => break,
             }
-            if !self.take_queued(&mut items) {
+            let queued = items.len();
+            let waited = deferring.map_or(Duration::ZERO, |since| since.elapsed());
+            let arrived = queued.saturating_sub(seen);
+            let since = looked.elapsed();
+            looked = Instant::now();
+            if defer(arrived, since, queued, items.max_capacity(), waited) {
+                seen = queued;
+                deferring.get_or_insert_with(Instant::now);
+                continue;
+            }
+            deferring = None;
+            // What is queued now, not what keeps coming meanwhile: a burst that begins during
+            // this turn is noticed at the next one.
+            if !self.take_queued(&mut items, queued.min(TAKES_PER_TURN)) {
                 break;
             }
-            if flushed.elapsed() >= FLUSH_EVERY {
-                self.flush(false);
+            seen = items.len();
+            if behind || flushed.elapsed() >= FLUSH_EVERY {
+                behind = self.flush(false);
                 flushed = Instant::now();
             }
         }
-        self.take_queued(&mut items);
+        self.take_queued(&mut items, usize::MAX);
         self.flush(true);
     }
 
-    /// Takes every item queued; false once the channel is closed (the server is stopping).
-    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>) -> bool {
-        loop {
+    /// Takes up to `most` queued items; false once the channel is closed (the server is
+    /// stopping).
+    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>, most: usize) -> bool {
+        for _ in 0..most {
             match items.try_recv() {
                 Ok(item) => self.take(item),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
             }
         }
+        true
     }
 
     fn visit(&mut self, user: UserId, at: f64) -> &mut Visit {
@@ -178,7 +238,11 @@ impl Writer {
                 visit.open.insert(conn.clone(), visit.entries.len());
                 visit.entries.push(socket_entry(&host, at));
                 visit.dirty = true;
-                self.conns.insert(conn, user);
+                let prefix = match ns.as_str() {
+                    "/" => String::new(),
+                    other => format!("{other},"),
+                };
+                self.conns.insert(conn, (user, prefix));
             }
             Item::Frame {
                 conn,
@@ -193,6 +257,20 @@ impl Writer {
                 };
                 self.message(&conn, direction, data, at, Some(&text));
             }
+            Item::Received {
+                conn,
+                ack,
+                data,
+                at,
+            } => {
+                let Some((_, prefix)) = self.conns.get(&conn) else {
+                    return;
+                };
+                let ack = ack.map(|a| a.to_string()).unwrap_or_default();
+                let text = format!("2{prefix}{ack}{}", &*data);
+                let data = format!("4{}", redact::packet(&text));
+                self.message(&conn, Direction::Send, data, at, Some(&text));
+            }
             Item::Push { conns, text, at } => {
                 let data = format!("4{}", redact::sent_packet(&text));
                 for conn in &conns {
@@ -200,7 +278,7 @@ impl Writer {
                 }
             }
             Item::Close { conn, at } => {
-                let Some(user) = self.conns.remove(&conn) else {
+                let Some((user, _)) = self.conns.remove(&conn) else {
                     return;
                 };
                 if let Some(visit) = self.visits.get_mut(&user)
@@ -227,7 +305,11 @@ impl Writer {
         at: f64,
         text: Option<&str>,
     ) {
-        let Some(visit) = self.conns.get(conn).and_then(|u| self.visits.get_mut(u)) else {
+        let Some(visit) = self
+            .conns
+            .get(conn)
+            .and_then(|(user, _)| self.visits.get_mut(user))
+        else {
             return;
         };
         let Some(&index) = visit.open.get(conn) else {
@@ -255,7 +337,7 @@ impl Writer {
 
     /// The account an exchange belongs to: its token's, or the one a sign-in answered with.
     fn person(&self, exchange: &Exchange, answer: Option<&Value>) -> Option<UserId> {
-        if let Some(auth) = &exchange.authorization {
+        if let Some(auth) = header_text(exchange.authorization.as_ref()) {
             let token = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
             if let Some(user) = self.auth.verify(token) {
                 return Some(user);
@@ -274,7 +356,8 @@ impl Writer {
         };
         let request_text = String::from_utf8_lossy(&exchange.request_body).into_owned();
         let request_json = serde_json::from_str::<Value>(&request_text).ok();
-        let session = session_of(&exchange.path, request_json.as_ref());
+        let path = exchange.path.as_ref().map_or("/", |p| p.as_str());
+        let session = session_of(path, request_json.as_ref());
         let entry = http_entry(&exchange, &request_text);
         let visit = self.visit(user, exchange.started);
         visit.session = visit.session.or(session);
@@ -282,14 +365,23 @@ impl Writer {
         visit.dirty = true;
     }
 
-    /// Writes visits with news (all of them when `all`), and ends idle ones.
-    fn flush(&mut self, all: bool) {
+    /// Writes visits with news (all of them when `all`, else at most [`WRITES_PER_TURN`]), and
+    /// ends idle ones (not one left unwritten); true when some are left due for the next turn.
+    fn flush(&mut self, all: bool) -> bool {
         let (dir, limit, only) = (&self.dir, self.file_bytes, self.session);
+        let mut budget = if all { usize::MAX } else { WRITES_PER_TURN };
+        let mut behind = false;
         self.visits.retain(|_, visit| {
             let ending = all || (visit.open.is_empty() && visit.last.elapsed() >= VISIT_IDLE);
             let wanted = visit.sampled && only.is_none_or(|only| visit.session == Some(only));
             let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
             if wanted && visit.dirty && due && !visit.entries.is_empty() {
+                if budget == 0 {
+                    // Kept as it is (news and all) for the next turn.
+                    behind = true;
+                    return true;
+                }
+                budget -= 1;
                 write_visit(dir, visit, limit);
                 visit.written = Some(Instant::now());
             }
@@ -298,6 +390,7 @@ impl Writer {
             }
             !ending
         });
+        behind
     }
 }
 
@@ -412,14 +505,15 @@ fn socket_entry(host: &str, at: f64) -> Entry {
 
 fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
     let mut headers = Vec::new();
-    if let Some(auth) = &exchange.authorization {
+    if let Some(auth) = header_text(exchange.authorization.as_ref()) {
         headers.push(Header::new("Authorization", redact::authorization(auth)));
     }
-    if let Some(kind) = &exchange.content_type {
-        headers.push(Header::new("Content-Type", kind.clone()));
+    let content_type = header_text(exchange.content_type.as_ref());
+    if let Some(kind) = content_type {
+        headers.push(Header::new("Content-Type", kind.to_string()));
     }
     let post_data = (!request_text.is_empty()).then(|| PostData {
-        mime_type: exchange.content_type.clone().unwrap_or_default(),
+        mime_type: content_type.unwrap_or_default().to_string(),
         text: redact::body(request_text),
     });
     let text = exchange
@@ -430,8 +524,12 @@ fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
         started_date_time: iso(exchange.started),
         time: exchange.millis,
         request: Request {
-            method: exchange.method.clone(),
-            url: format!("http://{}{}", exchange.host, exchange.path),
+            method: exchange.method.to_string(),
+            url: format!(
+                "http://{}{}",
+                header_text(exchange.host.as_ref()).unwrap_or_default(),
+                exchange.path.as_ref().map_or("/", |p| p.as_str())
+            ),
             http_version: "HTTP/1.1".into(),
             headers,
             post_data,
@@ -442,7 +540,9 @@ fn http_entry(exchange: &Exchange, request_text: &str) -> Entry {
             http_version: "HTTP/1.1".into(),
             content: Content {
                 size: text.as_ref().map_or(-1, |t| t.len() as i64),
-                mime_type: exchange.response_type.clone().unwrap_or_default(),
+                mime_type: header_text(exchange.response_type.as_ref())
+                    .unwrap_or_default()
+                    .to_string(),
                 text,
                 encoding: None,
             },
@@ -457,6 +557,75 @@ mod tests {
     use super::{Direction, Entry, WebSocketMessage, har_bytes, session_of, socket_entry};
     use crate::har::Har;
     use serde_json::json;
+
+    #[test]
+    fn a_crowd_of_visits_is_written_a_turn_at_a_time_and_every_one_in_the_end() {
+        use super::{Item, WRITES_PER_TURN, Writer};
+        use crate::domain::ids::UserId;
+        use std::sync::Arc;
+        let dir = std::env::temp_dir().join(format!("writer-turns-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("folder");
+        let settings = crate::config::RecordSettings {
+            dir: Some(dir.to_string_lossy().into_owned()),
+            ..crate::config::RecordSettings::default()
+        };
+        let auth = Arc::new(crate::auth::Auth::new(Some("writer-test"), "7d", 4).expect("auth"));
+        let mut writer = Writer::new(&settings, auth, super::Sampler::new(1.0));
+        let crowd = WRITES_PER_TURN * 2 + 10;
+        for user in 1..=crowd {
+            writer.take(Item::Open {
+                conn: Arc::from(format!("/#{user}")),
+                user: UserId(user as i64),
+                ns: "/".into(),
+                host: "localhost".into(),
+                at: 1.0,
+            });
+        }
+        let files = || std::fs::read_dir(&dir).expect("folder").count();
+        assert!(writer.flush(false), "more is due");
+        assert_eq!(files(), WRITES_PER_TURN);
+        assert!(writer.flush(false));
+        assert!(!writer.flush(false), "all written");
+        assert_eq!(files(), crowd);
+        assert!(!writer.flush(false), "nothing new");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_writer_leaves_a_burst_queued_but_not_for_long_nor_past_half_the_buffer() {
+        use super::defer;
+        use std::time::Duration;
+        let (capacity, now, turn) = (65_536, Duration::ZERO, Duration::from_millis(50));
+        assert!(defer(3_000, turn, 3_000, capacity, now), "a burst waits");
+        assert!(defer(
+            3_000,
+            turn,
+            9_000,
+            capacity,
+            Duration::from_millis(500)
+        ));
+        assert!(
+            defer(30, Duration::from_millis(1), 9_000, capacity, now),
+            "a late turn right after another still sees the burst"
+        );
+        assert!(
+            !defer(20, turn, 20, capacity, now),
+            "a trickle is taken as it comes"
+        );
+        assert!(
+            !defer(0, turn, 9_000, capacity, Duration::from_millis(500)),
+            "the burst is over"
+        );
+        assert!(
+            !defer(3_000, turn, 9_000, capacity, Duration::from_secs(10)),
+            "a long burst is taken as it comes"
+        );
+        assert!(
+            !defer(3_000, turn, 40_000, capacity, now),
+            "a burst never fills the buffer"
+        );
+    }
 
     #[test]
     fn the_writer_thread_runs_at_a_lower_priority_than_the_others() {

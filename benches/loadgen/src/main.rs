@@ -48,6 +48,12 @@ struct Cli {
     /// Record the server with `perf record` during each measured phase into this directory.
     #[arg(long, global = true)]
     perf: Option<PathBuf>,
+    /// The server runs under `valgrind --tool=callgrind --instr-atstart=no` (a `--server-bin`
+    /// wrapper that execs it): count its instructions during each measured phase only, one
+    /// callgrind dump per phase. Instructions are the same on a busy machine as on a quiet
+    /// one, so small differences between two builds or settings show.
+    #[arg(long, global = true)]
+    callgrind: bool,
     /// Hard bound on the whole run, in seconds: everything is dropped and the run fails after it.
     #[arg(long, global = true, default_value_t = 1800)]
     deadline: u64,
@@ -142,6 +148,7 @@ async fn run(cli: &Cli) -> error::Result<bool> {
         http_concurrency: cli.http_concurrency,
         reply_timeout: Duration::from_secs(cli.reply_timeout),
         perf: cli.perf.clone(),
+        callgrind: cli.callgrind,
         js_probes,
     };
     match &cli.scenario {

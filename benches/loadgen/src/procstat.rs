@@ -84,6 +84,98 @@ fn clock_ticks() -> f64 {
     })
 }
 
+async fn callgrind_control(pid: u32, args: &[&str]) {
+    let status = Command::new("callgrind_control")
+        .args(args)
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .status()
+        .await;
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        eprintln!("  callgrind_control {args:?} failed: {status:?}");
+    }
+}
+
+/// The thread of the server's HAR recorder that writes files (`src/record/`), named by it.
+const WRITER_THREAD: &str = "har-writer";
+
+/// On-CPU time of a process's live threads, in milliseconds, read from
+/// `/proc/<pid>/task/*/schedstat` (the scheduler's own nanosecond count, where `stat` only has
+/// 10 ms clock ticks): the recorder's writer thread apart from every other thread, the request
+/// path. A thread that ends between two readings takes its time with it; the server's threads
+/// (runtime workers, the writer) live as long as it does.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ThreadCpu {
+    /// Every thread but the recorder's writer: the work done to answer clients.
+    pub request_path_ms: f64,
+    /// The recorder's writer thread (zero when the server does not record).
+    pub writer_ms: f64,
+    /// Context switches of the request path's threads (voluntary: it waited; involuntary: it
+    /// was preempted), from each thread's `status`.
+    pub request_path_switches: (u64, u64),
+}
+
+impl ThreadCpu {
+    /// Reads the threads of `pid` (zero when unreadable).
+    pub fn read(pid: u32) -> Self {
+        let mut cpu = Self::default();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return cpu;
+        };
+        for task in tasks.flatten() {
+            let path = task.path();
+            let Some(ns) = std::fs::read_to_string(path.join("schedstat"))
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+            else {
+                continue;
+            };
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if name.trim() == WRITER_THREAD {
+                cpu.writer_ms += ns / 1e6;
+                continue;
+            }
+            cpu.request_path_ms += ns / 1e6;
+            let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+            let count = |key: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            cpu.request_path_switches.0 += count("voluntary_ctxt_switches:");
+            cpu.request_path_switches.1 += count("nonvoluntary_ctxt_switches:");
+        }
+        cpu
+    }
+
+    /// The figures of several processes added up.
+    pub fn sum(pids: &[u32]) -> Self {
+        pids.iter()
+            .map(|p| Self::read(*p))
+            .fold(Self::default(), |a, b| Self {
+                request_path_ms: a.request_path_ms + b.request_path_ms,
+                writer_ms: a.writer_ms + b.writer_ms,
+                request_path_switches: (
+                    a.request_path_switches.0 + b.request_path_switches.0,
+                    a.request_path_switches.1 + b.request_path_switches.1,
+                ),
+            })
+    }
+
+    /// What was spent since `before`.
+    #[must_use]
+    pub fn since(self, before: Self) -> Self {
+        let (now, was) = (self.request_path_switches, before.request_path_switches);
+        Self {
+            request_path_ms: self.request_path_ms - before.request_path_ms,
+            writer_ms: self.writer_ms - before.writer_ms,
+            request_path_switches: (now.0.saturating_sub(was.0), now.1.saturating_sub(was.1)),
+        }
+    }
+}
+
 /// One sample of server and load-generator figures.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Sample {
@@ -141,15 +233,16 @@ impl Sampler {
     }
 }
 
-/// `perf record` on the server during a measured phase, when asked for (`--perf DIR`).
-pub struct Profiler(Option<Child>);
+/// `perf record` on the server during a measured phase, when asked for (`--perf DIR`), or
+/// callgrind's instruction counting switched on for the phase (`--callgrind`).
+pub struct Profiler(Option<Child>, Option<(u32, String)>);
 
 impl Profiler {
     /// Starts `perf record -F 997 --call-graph dwarf` on `pid`, writing `<dir>/<name>.perf.data`,
     /// and gives it a moment to attach.
     pub async fn start(dir: Option<&Path>, pid: Option<u32>, name: &str) -> Self {
         let (Some(dir), Some(pid)) = (dir, pid) else {
-            return Self(None);
+            return Self(None, None);
         };
         let file = dir.join(format!("{name}.perf.data"));
         let child = Command::new("perf")
@@ -173,17 +266,33 @@ impl Profiler {
             Ok(c) => {
                 eprintln!("  profiling the server into {}", file.display());
                 tokio::time::sleep(Duration::from_millis(800)).await;
-                Self(Some(c))
+                Self(Some(c), None)
             }
             Err(e) => {
                 eprintln!("  perf not started: {e}");
-                Self(None)
+                Self(None, None)
             }
         }
     }
 
+    /// Switches callgrind's instrumentation on in the server `pid` (run under
+    /// `valgrind --tool=callgrind --instr-atstart=no`); [`Profiler::stop`] switches it off and
+    /// dumps the counts of the phase `name`.
+    pub async fn callgrind(pid: Option<u32>, name: &str) -> Self {
+        let Some(pid) = pid else {
+            return Self(None, None);
+        };
+        callgrind_control(pid, &["-i", "on"]).await;
+        eprintln!("  counting the server's instructions ({name})");
+        Self(None, Some((pid, name.to_string())))
+    }
+
     /// Stops recording (SIGINT, as perf expects) and waits for the file to be written.
     pub async fn stop(self) {
+        if let Some((pid, name)) = &self.1 {
+            callgrind_control(*pid, &["-i", "off"]).await;
+            callgrind_control(*pid, &[&format!("--dump={name}")]).await;
+        }
         let Some(mut child) = self.0 else { return };
         if let Some(pid) = child.id() {
             let _ = Command::new("kill")

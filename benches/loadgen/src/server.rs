@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 
 use crate::error::{Result, err};
 use crate::http::Api;
-pub use crate::procstat::{ProcStat, Profiler, Sample, Sampler};
+pub use crate::procstat::{ProcStat, Profiler, Sample, Sampler, ThreadCpu};
 
 /// The JWT secret of servers the load generator starts (tokens come from sign-up anyway).
 const JWT_SECRET: &str = "loadgen-secret-not-for-production";

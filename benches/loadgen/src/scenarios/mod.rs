@@ -44,6 +44,8 @@ pub struct Ctx {
     pub reply_timeout: Duration,
     /// Record the server with `perf` during each measured phase, into this directory.
     pub perf: Option<PathBuf>,
+    /// Count the server's instructions with callgrind during each measured phase (`--callgrind`).
+    pub callgrind: bool,
     /// Run real-JS-client probes beside the load (`--js-probes`).
     pub js_probes: Option<crate::probe::Setup>,
 }
@@ -64,9 +66,13 @@ impl Ctx {
             .await
     }
 
-    /// Starts `perf` on the server when `--perf` was given.
+    /// Starts `perf` on the server when `--perf` was given, or callgrind's counting with
+    /// `--callgrind`.
     pub async fn profile(&self, server: &Server, name: &str) -> crate::server::Profiler {
-        crate::server::Profiler::start(self.perf.as_deref(), server.pid, name).await
+        match self.callgrind {
+            true => crate::server::Profiler::callgrind(server.pid, name).await,
+            false => crate::server::Profiler::start(self.perf.as_deref(), server.pid, name).await,
+        }
     }
 
     /// Fails early when `connections` sockets would not fit this process's open-file limit.

@@ -21,7 +21,7 @@ use crate::http::{Account, Api};
 use crate::probe::{self, Figures, HEADING, epoch_ms};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::server::{Sampler, Server};
+use crate::server::{Sampler, Server, ThreadCpu};
 use crate::sio::SioClient;
 use crate::stats::{self, Summary};
 use crate::svg::{self, Axes, Series};
@@ -104,6 +104,10 @@ struct RushResult {
     /// map is complete from then on).
     map_settled_ms: Summary,
     server_cpu_s: f64,
+    /// The same to the nanosecond, per thread: the request path (every thread but the HAR
+    /// recorder's writer) and the writer. What recording costs a rush is the request path's
+    /// part; the writer runs at the lowest priority on what the cores leave.
+    server_threads: ThreadCpu,
     server_peak_rss_kb: u64,
     /// What the real JS client saw beside the rush (`--js-probes`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,6 +219,15 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     report.md(row("server CPU during the rush", &|r| {
         format!("{:.2} s", r.server_cpu_s)
     }));
+    report.md(row(
+        "of it the request path / the recorder's writer",
+        &|r| {
+            format!(
+                "{:.1} / {:.1} ms",
+                r.server_threads.request_path_ms, r.server_threads.writer_ms
+            )
+        },
+    ));
     report.md("");
     report.latencies(
         "select",
@@ -437,6 +450,7 @@ async fn rush(
     };
     tokio::time::sleep(lead).await;
     let before = server.stat().unwrap_or_default();
+    let threads_before = ThreadCpu::sum(&server.pids());
     let t0 = Instant::now();
     let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
     let perf = ctx
@@ -487,6 +501,7 @@ async fn rush(
     perf.stop().await;
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
+    r.server_threads = ThreadCpu::sum(&server.pids()).since(threads_before);
     if let Some(js) = js {
         let out = js.stop().await?;
         let from = epoch_ms(t0);

@@ -18,7 +18,7 @@ use crate::http::Api;
 use crate::probe::{self, Figures, epoch_ms};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::server::{ProcStat, Sampler};
+use crate::server::{ProcStat, Sampler, ThreadCpu};
 use crate::sio::SioClient;
 use crate::stats::Summary;
 
@@ -156,6 +156,9 @@ pub struct RunResult {
     check_limit_ms: Summary,
     pub(crate) join_ms: Summary,
     pub(crate) server_cpu_s: f64,
+    /// The same to the nanosecond, per thread: the request path (every thread but the HAR
+    /// recorder's writer) and the writer.
+    pub(crate) server_threads: ThreadCpu,
     server_peak_rss_kb: u64,
     server_rss_after_kb: u64,
     pub(crate) loadgen_cpu_s: f64,
@@ -285,6 +288,7 @@ async fn run_mode(
     let engines_before = engine_cpu(&engine_pids);
     let loadavg_at_join = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let before = deployment.stat();
+    let threads_before = ThreadCpu::sum(&deployment.pids());
     let own_before = ProcStat::own().unwrap_or_default();
     let perf = ctx.profile(&deployment.servers[0], &name).await;
     let lead = match js {
@@ -296,6 +300,7 @@ async fn run_mode(
     let (joins, open) = storm(ctx, opts, mode, &deployment.apis, clients, &accounts, t0).await?;
     perf.stop().await;
     let after = deployment.stat();
+    let server_threads = ThreadCpu::sum(&deployment.pids()).since(threads_before);
     let own_after = ProcStat::own().unwrap_or_default();
     let engine_cpu_s = engine_cpu(&engine_pids)
         .into_iter()
@@ -374,6 +379,7 @@ async fn run_mode(
         check_limit_ms,
         join_ms,
         server_cpu_s: after.cpu_s - before.cpu_s,
+        server_threads,
         server_peak_rss_kb: after.peak_rss_kb,
         server_rss_after_kb: after.rss_kb,
         loadgen_cpu_s: own_after.cpu_s - own_before.cpu_s,
@@ -393,7 +399,12 @@ async fn run_mode(
         result.failures
     );
     let per_join = |cpu: f64| cpu * 1e6 / result.answered.max(1) as f64;
-    let mut costs = format!("server {:.0}", per_join(result.server_cpu_s));
+    let mut costs = format!(
+        "server {:.0} (request path {:.1}, recorder's writer {:.1})",
+        per_join(result.server_cpu_s),
+        per_join(result.server_threads.request_path_ms / 1000.0),
+        per_join(result.server_threads.writer_ms / 1000.0)
+    );
     for (name, cpu) in &result.engine_cpu_s {
         costs.push_str(&format!(", {name} {:.0}", per_join(*cpu)));
     }

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::deploy::{Deploy, Deployment};
 use super::{
     Ctx, Protocol, QUEUE_NS, app_ok, app_request, check_limit, close_all, connect_all_to, event_ns,
     machine, ms,
@@ -63,6 +64,18 @@ pub struct Opts {
     /// with the `seats` pushes as the room news.
     #[arg(long, value_enum, default_value = "legacy")]
     pub protocol: Protocol,
+    /// Run on MySQL + Redis (one instance, fresh database and key prefix) instead of the
+    /// embedded engines.
+    #[arg(long)]
+    pub production: bool,
+    /// Other processes whose CPU time each rush also reports, as `name=pid` (comma-separated),
+    /// e.g. `redis=812,mariadb=640`, as `join-storm`'s. Shared engines serve other clients too:
+    /// their figures are upper bounds.
+    #[arg(long, value_delimiter = ',')]
+    pub engine_pids: Vec<String>,
+    /// The shared engines of `--production`.
+    #[command(flatten)]
+    pub engines: super::deploy::SharedEngines,
 }
 
 impl Opts {
@@ -104,6 +117,8 @@ struct RushResult {
     /// map is complete from then on).
     map_settled_ms: Summary,
     server_cpu_s: f64,
+    /// CPU-seconds of each `--engine-pids` process during the rush.
+    engine_cpu_s: std::collections::BTreeMap<String, f64>,
     server_peak_rss_kb: u64,
     /// What the real JS client saw beside the rush (`--js-probes`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,11 +132,16 @@ struct RushResult {
 /// Runs the scenario and writes its report; `Ok(true)` when every check passed.
 pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     eprintln!("== {}: {} clients", opts.report_name(), opts.clients);
-    let (server, api) = ctx
-        .server(opts.clients.max(1) as u32, opts.report_name())
-        .await?;
-    let info = machine(&server);
-    let accounts = ctx.accounts(&api, "seat", opts.clients).await?;
+    let deploy = match opts.production {
+        true => Deploy::Shared(opts.engines.clone(), vec![None]),
+        false => Deploy::Embedded,
+    };
+    let deployment =
+        Deployment::open(ctx, &deploy, opts.clients.max(1) as u32, opts.report_name()).await?;
+    let (server, api) = (&deployment.servers[0], &deployment.apis[0]);
+    let engines = crate::procstat::engine_pids(&opts.engine_pids)?;
+    let info = machine(server);
+    let accounts = ctx.accounts(api, "seat", opts.clients).await?;
     let one: Vec<Seat> = vec![(1, 5, 5); opts.clients];
     let mut rng = XorShift(opts.seed.max(1));
     let random: Vec<Seat> = (0..opts.clients)
@@ -135,7 +155,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         .collect();
     let probe_session = probe::spare_session(&[opts.one_seat_session, opts.random_session]);
     let probe_accounts = match ctx.js_probes {
-        Some(_) => ctx.accounts(&api, "seat-js", 4 * PROBE_LANES).await?,
+        Some(_) => ctx.accounts(api, "seat-js", 4 * PROBE_LANES).await?,
         None => Vec::new(),
     };
     let (probe_first, probe_second) = probe_accounts.split_at(probe_accounts.len() / 2);
@@ -146,8 +166,9 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         probe_session,
         probe_accounts: probe_first,
         protocol: opts.protocol,
+        engines: &engines,
     };
-    let first = rush(ctx, &server, &api, &accounts, first).await?;
+    let first = rush(ctx, server, api, &accounts, first).await?;
     let second = Plan {
         kind: "random seats",
         session: opts.random_session,
@@ -155,9 +176,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         probe_session,
         probe_accounts: probe_second,
         protocol: opts.protocol,
+        engines: &engines,
     };
-    let second = rush(ctx, &server, &api, &accounts, second).await?;
-    server.stop().await;
+    let second = rush(ctx, server, api, &accounts, second).await?;
+    deployment.stop().await;
 
     let mut report = match opts.protocol {
         Protocol::Legacy => Report::new(&ctx.out, "seat-rush", "Seat rush"),
@@ -215,6 +237,11 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     report.md(row("server CPU during the rush", &|r| {
         format!("{:.2} s", r.server_cpu_s)
     }));
+    for name in first.engine_cpu_s.keys() {
+        report.md(row(&format!("{name} CPU during the rush"), &|r| {
+            format!("{:.2} s", r.engine_cpu_s.get(name).copied().unwrap_or(0.0))
+        }));
+    }
     report.md("");
     report.latencies(
         "select",
@@ -328,6 +355,8 @@ struct Plan<'a> {
     probe_accounts: &'a [Account],
     /// What the rushers speak.
     protocol: Protocol,
+    /// The `--engine-pids`.
+    engines: &'a [(String, u32)],
 }
 
 /// One rush: connect, enter, watch the area, then everyone selects `seats[i]` at once.
@@ -437,6 +466,7 @@ async fn rush(
     };
     tokio::time::sleep(lead).await;
     let before = server.stat().unwrap_or_default();
+    let engines_before = crate::procstat::engine_cpu(plan.engines);
     let t0 = Instant::now();
     let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
     let perf = ctx
@@ -487,6 +517,13 @@ async fn rush(
     perf.stop().await;
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
+    r.engine_cpu_s = crate::procstat::engine_cpu(plan.engines)
+        .into_iter()
+        .map(|(name, cpu)| {
+            let was = engines_before.get(&name).copied().unwrap_or(cpu);
+            (name, cpu - was)
+        })
+        .collect();
     if let Some(js) = js {
         let out = js.stop().await?;
         let from = epoch_ms(t0);

@@ -294,8 +294,13 @@ def table(args, costs):
             cell = lambda q: f"{_fmt(cap[q][0])} ({cap[q][1]})"
             print(f"| {k} x {c:g} | {cell('joins')} | {cell('waiting')} | {cell('clicks')} |")
     if args.svg:
+        # The waiting panel also shows the open-file limit raised (dashed): with it, what the
+        # cores hold.
+        raised = [(k, c, capacity(costs, k, c, args.redis_cores, args.mysql_cores, args.ram_gib,
+                                  args.redis_gib, args.admissions, args.protocol, 1_000_000))
+                  for k, c, _ in rows]
         with open(args.svg, "w") as f:
-            f.write(svg(rows, args))
+            f.write(svg(rows, raised, args))
         print(f"\nplot: {args.svg}", file=sys.stderr)
 
 
@@ -305,7 +310,7 @@ def table(args, costs):
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 
-def _panel(x0, y0, w, h, title, series, xs, ylabel):
+def _panel(x0, y0, w, h, title, series, xs, ylabel, legend_top_left=False):
     ymax = max(v for _, pts, _ in series for _, (v, _) in pts) * 1.1 or 1
     xmin, xmax = min(xs), max(xs)
     sx = lambda x: x0 + (x - xmin) / max(xmax - xmin, 1) * w
@@ -323,7 +328,7 @@ def _panel(x0, y0, w, h, title, series, xs, ylabel):
     out.append(f'<text x="{x0 - 52}" y="{y0 + h / 2}" text-anchor="middle" font-size="12" '
                f'transform="rotate(-90 {x0 - 52} {y0 + h / 2})">{ylabel}</text>')
     for i, (label, pts, dash) in enumerate(series):
-        color = PALETTE[i % len(PALETTE)]
+        color = PALETTE[i % 3]
         path = " ".join(f"{sx(x):.1f},{sy(v):.1f}" for x, (v, _) in pts)
         dashed = ' stroke-dasharray="5,4"' if dash else ""
         out.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"{dashed}/>')
@@ -339,13 +344,17 @@ def _panel(x0, y0, w, h, title, series, xs, ylabel):
             else:
                 out.append(f'<path d="M{cx - 4:.1f},{cy - 4:.1f} l8,8 M{cx + 4:.1f},{cy - 4:.1f} l-8,8" '
                            f'stroke="{color}" stroke-width="2"/>')
-        ly = y0 + 14 + i * 16
-        out.append(f'<line x1="{x0 + 10}" y1="{ly - 4}" x2="{x0 + 30}" y2="{ly - 4}" stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{x0 + 34}" y="{ly}" font-size="11">{label}</text>')
+        # The legend where the curves (rising to a ceiling) are not.
+        if legend_top_left:
+            ly, lx = y0 + 16 + i * 16, x0 + 8
+        else:
+            ly, lx = y0 + h - 8 - (len(series) - 1 - i) * 16, x0 + w - 200
+        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 20}" y2="{ly - 4}" stroke="{color}" stroke-width="2"{dashed}/>')
+        out.append(f'<text x="{lx + 24}" y="{ly}" font-size="11">{label}</text>')
     return out
 
 
-def svg(rows, args):
+def svg(rows, raised, args):
     ks = sorted({k for k, _, _ in rows})
     cs = sorted({c for _, c, _ in rows})
     W, H = 1140, 420
@@ -355,7 +364,11 @@ def svg(rows, args):
     for p, q in enumerate(("joins", "waiting", "clicks")):
         series = [(f"{c:g} core(s) per instance",
                    [(k, cap[q]) for k, cc, cap in rows if cc == c], False) for c in cs]
-        parts += _panel(90 + p * 370, 50, 280, 290, titles[q], series, ks, titles[q])
+        if q == "waiting":
+            series += [(f"{c:g} core(s), 1,000,000 open files",
+                        [(k, cap[q]) for k, cc, cap in raised if cc == c], True) for c in cs]
+        parts += _panel(90 + p * 370, 50, 280, 290, titles[q], series, ks, titles[q],
+                        legend_top_left=q == "waiting")
     parts.append(f'<text x="20" y="{H - 20}" font-size="11">marker = first to saturate: '
                  f'circle server, square Redis, diamond MariaDB, cross open files / memory. '
                  f'Redis {args.redis_cores:g} core (ceiling 1), MariaDB {args.mysql_cores:g} cores, '

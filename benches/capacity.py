@@ -109,6 +109,7 @@ def _fleet(report):
         "stand_cores": {w: round(cores("stand", w), 4) for w in whos} if "stand" in ph else None,
         "server_kb_per_connection": round(r["server_kb_per_connection"], 2),
         "server_rss_joined_kb": r["server_rss_joined_kb"],
+        "server_rss_before_kb": r["server_rss_before_kb"],
         "redis_bytes_per_client": round(mem, 1) if mem is not None else None,
         "loadavg_at_start": r["loadavg_at_start"],
         "loadavg_at_end": r["loadavg_at_end"],
@@ -162,6 +163,7 @@ def derive(dir_):
             pts.append((f["admissions_per_s"], mean_line, f["admit_cores"][w] * 1e6))
         fit = _fit(pts)
         a, b = fit if fit else (0.0, 0.0)
+        # A negative fit (noise on a cost near zero) counts as zero.
         admission[f"{w}_us"] = round(max(a, 0.0), 1)
         waiting[f"{w}_us_per_s"] = round(max(b, 0.0), 3)
     # With the line standing still (nobody moves): the asking alone.
@@ -207,7 +209,8 @@ def derive(dir_):
         "instance_idle": per_instance,
         "memory": {
             "server_kb_per_connection": big["server_kb_per_connection"],
-            "server_base_mib": 40,
+            # An instance's RSS before anyone connects (signed up, seeded, idle).
+            "server_base_mib": round(big["server_rss_before_kb"] / 1024 / big["instances"], 1),
             "redis_bytes_per_waiting": big["redis_bytes_per_client"],
         },
         "limits": {"open_files_per_process": 20000, "file_reserve": 256},

@@ -14,10 +14,14 @@ if [ "$WHAT" = costs ] || [ "$WHAT" = all ]; then
   run rush-app    $L seat-rush --clients 1000 --protocol app --production --engine-pids "$E" --server-bin $S
 fi
 if [ "$WHAT" = fleet ] || [ "$WHAT" = all ]; then
+  # 6 x 20 pooled MariaDB connections beside other users passed max_connections (151): 12 each.
   for k in 1 2 4 6; do
     run fleet-$k $L fleet --no-kill --instances $k --clients 10000 --per-process 5000 --join-rate 50000 \
-      --admit-seconds 10 --stand-seconds 5 --engine-pids "$E" --server-bin $S
+      --admit-seconds 10 --stand-seconds 5 --engine-pids "$E" --server-bin $S --server-env TICKETCLUB_DB_POOL_MAX=12
   done
+  # The waiting model at 40,000 (joins offered below the box's rate).
+  run fleet-6-big $L fleet --no-kill --instances 6 --clients 40000 --per-process 10000 --join-rate 8000 \
+    --admit-seconds 10 --stand-seconds 5 --engine-pids "$E" --server-bin $S --server-env TICKETCLUB_DB_POOL_MAX=12
   run fleet-1-small $L fleet --no-kill --instances 1 --clients 1000 --per-process 5000 --join-rate 50000 \
     --admit-seconds 10 --stand-seconds 5 --engine-pids "$E" --server-bin $S
 fi

@@ -176,6 +176,29 @@ impl ThreadCpu {
     }
 }
 
+/// `--engine-pids` values (`name=pid`) as (name, pid).
+pub fn engine_pids(list: &[String]) -> crate::error::Result<Vec<(String, u32)>> {
+    use crate::error::err;
+    list.iter()
+        .map(|kv| {
+            let (name, pid) = kv
+                .split_once('=')
+                .ok_or_else(|| err(format!("--engine-pids {kv:?}: expected name=pid")))?;
+            let pid = pid
+                .parse()
+                .map_err(|_| err(format!("--engine-pids {kv:?}: not a pid")))?;
+            Ok((name.to_string(), pid))
+        })
+        .collect()
+}
+
+/// CPU-seconds used so far by each named process (those that can be read).
+pub fn engine_cpu(pids: &[(String, u32)]) -> std::collections::BTreeMap<String, f64> {
+    pids.iter()
+        .filter_map(|(name, pid)| Some((name.clone(), ProcStat::read(*pid)?.cpu_s)))
+        .collect()
+}
+
 /// One sample of server and load-generator figures.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Sample {

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::deploy::{Deploy, Deployment};
 use super::{
     Ctx, Protocol, QUEUE_NS, app_ok, app_request, check_limit, close_all, connect_all_to, event_ns,
     machine, ms,
@@ -63,6 +64,18 @@ pub struct Opts {
     /// with the `seats` pushes as the room news.
     #[arg(long, value_enum, default_value = "legacy")]
     pub protocol: Protocol,
+    /// Run on MySQL + Redis (one instance, fresh database and key prefix) instead of the
+    /// embedded engines.
+    #[arg(long)]
+    pub production: bool,
+    /// Other processes whose CPU time each rush also reports, as `name=pid` (comma-separated),
+    /// e.g. `redis=812,mariadb=640`, as `join-storm`'s. Shared engines serve other clients too:
+    /// their figures are upper bounds.
+    #[arg(long, value_delimiter = ',')]
+    pub engine_pids: Vec<String>,
+    /// The shared engines of `--production`.
+    #[command(flatten)]
+    pub engines: super::deploy::SharedEngines,
 }
 
 impl Opts {
@@ -108,6 +121,8 @@ struct RushResult {
     /// recorder's writer) and the writer. What recording costs a rush is the request path's
     /// part; the writer runs at the lowest priority on what the cores leave.
     server_threads: ThreadCpu,
+    /// CPU-seconds of each `--engine-pids` process during the rush.
+    engine_cpu_s: std::collections::BTreeMap<String, f64>,
     server_peak_rss_kb: u64,
     /// What the real JS client saw beside the rush (`--js-probes`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -121,11 +136,16 @@ struct RushResult {
 /// Runs the scenario and writes its report; `Ok(true)` when every check passed.
 pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
     eprintln!("== {}: {} clients", opts.report_name(), opts.clients);
-    let (server, api) = ctx
-        .server(opts.clients.max(1) as u32, opts.report_name())
-        .await?;
-    let info = machine(&server);
-    let accounts = ctx.accounts(&api, "seat", opts.clients).await?;
+    let deploy = match opts.production {
+        true => Deploy::Shared(opts.engines.clone(), vec![None]),
+        false => Deploy::Embedded,
+    };
+    let deployment =
+        Deployment::open(ctx, &deploy, opts.clients.max(1) as u32, opts.report_name()).await?;
+    let (server, api) = (&deployment.servers[0], &deployment.apis[0]);
+    let engines = crate::procstat::engine_pids(&opts.engine_pids)?;
+    let info = machine(server);
+    let accounts = ctx.accounts(api, "seat", opts.clients).await?;
     let one: Vec<Seat> = vec![(1, 5, 5); opts.clients];
     let mut rng = XorShift(opts.seed.max(1));
     let random: Vec<Seat> = (0..opts.clients)
@@ -139,7 +159,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         .collect();
     let probe_session = probe::spare_session(&[opts.one_seat_session, opts.random_session]);
     let probe_accounts = match ctx.js_probes {
-        Some(_) => ctx.accounts(&api, "seat-js", 4 * PROBE_LANES).await?,
+        Some(_) => ctx.accounts(api, "seat-js", 4 * PROBE_LANES).await?,
         None => Vec::new(),
     };
     let (probe_first, probe_second) = probe_accounts.split_at(probe_accounts.len() / 2);
@@ -150,8 +170,9 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         probe_session,
         probe_accounts: probe_first,
         protocol: opts.protocol,
+        engines: &engines,
     };
-    let first = rush(ctx, &server, &api, &accounts, first).await?;
+    let first = rush(ctx, server, api, &accounts, first).await?;
     let second = Plan {
         kind: "random seats",
         session: opts.random_session,
@@ -159,9 +180,10 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
         probe_session,
         probe_accounts: probe_second,
         protocol: opts.protocol,
+        engines: &engines,
     };
-    let second = rush(ctx, &server, &api, &accounts, second).await?;
-    server.stop().await;
+    let second = rush(ctx, server, api, &accounts, second).await?;
+    deployment.stop().await;
 
     let mut report = match opts.protocol {
         Protocol::Legacy => Report::new(&ctx.out, "seat-rush", "Seat rush"),
@@ -228,6 +250,11 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> Result<bool> {
             )
         },
     ));
+    for name in first.engine_cpu_s.keys() {
+        report.md(row(&format!("{name} CPU during the rush"), &|r| {
+            format!("{:.2} s", r.engine_cpu_s.get(name).copied().unwrap_or(0.0))
+        }));
+    }
     report.md("");
     report.latencies(
         "select",
@@ -341,6 +368,8 @@ struct Plan<'a> {
     probe_accounts: &'a [Account],
     /// What the rushers speak.
     protocol: Protocol,
+    /// The `--engine-pids`.
+    engines: &'a [(String, u32)],
 }
 
 /// One rush: connect, enter, watch the area, then everyone selects `seats[i]` at once.
@@ -451,6 +480,7 @@ async fn rush(
     tokio::time::sleep(lead).await;
     let before = server.stat().unwrap_or_default();
     let threads_before = ThreadCpu::sum(&server.pids());
+    let engines_before = crate::procstat::engine_cpu(plan.engines);
     let t0 = Instant::now();
     let sampler = Sampler::start(server.pids(), t0, Duration::from_millis(5));
     let perf = ctx
@@ -502,6 +532,13 @@ async fn rush(
     r.samples = sampler.finish();
     let after = server.stat().unwrap_or_default();
     r.server_threads = ThreadCpu::sum(&server.pids()).since(threads_before);
+    r.engine_cpu_s = crate::procstat::engine_cpu(plan.engines)
+        .into_iter()
+        .map(|(name, cpu)| {
+            let was = engines_before.get(&name).copied().unwrap_or(cpu);
+            (name, cpu - was)
+        })
+        .collect();
     if let Some(js) = js {
         let out = js.stop().await?;
         let from = epoch_ms(t0);

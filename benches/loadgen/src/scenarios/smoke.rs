@@ -52,6 +52,9 @@ pub async fn run(ctx: &Ctx) -> Result<bool> {
         random_session: 2,
         seed: 7,
         protocol: super::Protocol::Legacy,
+        production: false,
+        engine_pids: Vec::new(),
+        engines: super::deploy::SharedEngines::default(),
     };
     outcomes.push(("seat-rush", seat_rush::run(ctx, &rush).await));
     let fan = fanout::Opts {

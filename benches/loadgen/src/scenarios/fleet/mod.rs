@@ -16,7 +16,7 @@
 pub mod analysis;
 pub mod worker;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -86,6 +86,15 @@ pub struct Opts {
     /// Seed of the seat choices.
     #[arg(long, default_value_t = 14)]
     pub seed: u64,
+    /// Seconds the line stands still after the admissions (nobody killed), its CPU measured:
+    /// what holding a waiting crowd costs with nothing moving.
+    #[arg(long, default_value_t = 3)]
+    pub stand_seconds: u64,
+    /// Other processes whose CPU time each phase (join, admit, stand) also reports, as
+    /// `name=pid` (comma-separated), e.g. `redis=812,mariadb=640`, as `join-storm`'s. Shared
+    /// engines serve other clients too: their figures are upper bounds.
+    #[arg(long, value_delimiter = ',')]
+    pub engine_pids: Vec<String>,
     /// The shared engines.
     #[command(flatten)]
     pub engines: SharedEngines,
@@ -109,6 +118,8 @@ impl Opts {
             per_process: 150,
             session: 1,
             seed: 14,
+            stand_seconds: 3,
+            engine_pids: Vec::new(),
             engines: SharedEngines::default(),
         }
     }
@@ -175,6 +186,65 @@ async fn order_all(
     Ok(answers)
 }
 
+/// CPU used over one phase of a run: every instance together, the workers together and each
+/// `--engine-pids` process. An instance killed during the phase drops out of the sum, so the
+/// figures are meant for runs without a kill (`--no-kill`).
+#[derive(Clone, Debug, Default, Serialize)]
+struct Phase {
+    wall_s: f64,
+    servers_cpu_s: f64,
+    workers_cpu_s: f64,
+    engines_cpu_s: BTreeMap<String, f64>,
+}
+
+/// The CPU counters at one instant, to make a [`Phase`] from two of them.
+struct Mark {
+    at: Instant,
+    servers: f64,
+    workers: f64,
+    engines: BTreeMap<String, f64>,
+}
+
+impl Mark {
+    fn now(servers: &[u32], workers: &[u32], engines: &[(String, u32)]) -> Self {
+        Self {
+            at: Instant::now(),
+            servers: ProcStat::sum(servers).cpu_s,
+            workers: ProcStat::sum(workers).cpu_s,
+            engines: crate::procstat::engine_cpu(engines),
+        }
+    }
+
+    fn until(&self, later: &Mark) -> Phase {
+        Phase {
+            wall_s: later.at.duration_since(self.at).as_secs_f64(),
+            servers_cpu_s: later.servers - self.servers,
+            workers_cpu_s: later.workers - self.workers,
+            engines_cpu_s: later
+                .engines
+                .iter()
+                .map(|(name, cpu)| (name.clone(), cpu - self.engines.get(name).unwrap_or(cpu)))
+                .collect(),
+        }
+    }
+}
+
+/// Redis's `used_memory` in bytes (`INFO memory`), when `redis-cli` answers. Redis is shared,
+/// so a difference of two readings is the run's only when nobody else writes meanwhile.
+async fn redis_used_memory(url: &str) -> Option<u64> {
+    let out = Command::new("redis-cli")
+        .args(["-u", url, "info", "memory"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("used_memory:"))
+        .and_then(|v| v.parse().ok())
+}
+
 /// Everything a run measured.
 #[derive(Debug, Default, Serialize)]
 struct FleetResult {
@@ -231,6 +301,12 @@ struct FleetResult {
     survivors_cores_before_kill: f64,
     survivors_cores_after_kill: f64,
     workers_cpu_s: f64,
+    /// CPU per phase: `join` (the join order to every worker's answer), `admit` (the
+    /// admissions) and `stand` (the line standing still, `--stand-seconds`, nobody killed).
+    phases: BTreeMap<String, Phase>,
+    /// Redis `used_memory` before the joins (everyone connected) and once everyone joined (bytes).
+    redis_used_memory_before: Option<u64>,
+    redis_used_memory_joined: Option<u64>,
     loadavg_at_start: String,
     loadavg_at_end: String,
 }
@@ -419,6 +495,11 @@ async fn drive(
         r.connected, r.connect_s
     );
 
+    let engine_pids = crate::procstat::engine_pids(&opts.engine_pids)?;
+    let server_pids = deployment.pids();
+    let mark = || Mark::now(&server_pids, &worker_pids, &engine_pids);
+    r.redis_used_memory_before = redis_used_memory(&opts.engines.redis_url).await;
+    let join_mark = mark();
     let join_at = now_ms() + 1000;
     order_all(
         &mut workers,
@@ -427,7 +508,9 @@ async fn drive(
         long,
     )
     .await?;
+    r.phases.insert("join".into(), join_mark.until(&mark()));
     tokio::time::sleep(Duration::from_secs(2)).await;
+    r.redis_used_memory_joined = redis_used_memory(&opts.engines.redis_url).await;
     r.server_rss_joined_kb = deployment.stat().rss_kb;
     r.server_kb_per_connection =
         (r.server_rss_joined_kb as f64 - r.server_rss_before_kb as f64) / r.connected.max(1) as f64;
@@ -438,6 +521,7 @@ async fn drive(
     let t0 = Instant::now();
     let admit_at = now_ms() + 500;
     let sampler = Sampler::start(deployment.pids(), t0, Duration::from_millis(500));
+    let admit_mark = mark();
     order_all(&mut workers, &format!("admit {admit_at}"), None, long).await?;
     let hold_at = admit_at + opts.admit_seconds * 1000;
     let mut killed_at = None;
@@ -468,13 +552,21 @@ async fn drive(
     }
     worker::sleep_until_ms(hold_at).await;
     order_all(&mut workers, "hold", None, long).await?;
+    r.phases.insert("admit".into(), admit_mark.until(&mark()));
     // Let the last pushes land, and a dead instance's page places be freed (its lease missing
     // for a lease, then fenced and reaped) before the line is checked.
-    let settle = match killed_at {
-        Some(k) => (k + opts.lease_ttl * 3000 + 3000).max(now_ms() + 3000),
-        None => now_ms() + 3000,
-    };
-    worker::sleep_until_ms(settle).await;
+    match killed_at {
+        Some(k) => {
+            worker::sleep_until_ms((k + opts.lease_ttl * 3000 + 3000).max(now_ms() + 3000)).await;
+        }
+        None => {
+            // A second for the last pushes, then the line stands still, measured.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let stand_mark = mark();
+            tokio::time::sleep(Duration::from_secs(opts.stand_seconds.max(1))).await;
+            r.phases.insert("stand".into(), stand_mark.until(&mark()));
+        }
+    }
     eprintln!("  asking everyone's status");
     order_all(&mut workers, "status", Some("statused"), long).await?;
     let after = deployment.stat();
@@ -753,6 +845,34 @@ fn write_report(
         opts.lease_ttl,
         r.freed_s_after_kill.max,
     ));
+    if !r.phases.is_empty() {
+        let mut table = String::from(
+            "\n| phase | wall s | servers CPU-s | workers CPU-s | engines CPU-s |\n|---|---:|---:|---:|---|\n",
+        );
+        for (name, p) in &r.phases {
+            let engines: Vec<String> = p
+                .engines_cpu_s
+                .iter()
+                .map(|(e, cpu)| format!("{e} {cpu:.2}"))
+                .collect();
+            table.push_str(&format!(
+                "| {name} | {:.1} | {:.2} | {:.2} | {} |\n",
+                p.wall_s,
+                p.servers_cpu_s,
+                p.workers_cpu_s,
+                engines.join(", ")
+            ));
+        }
+        if let (Some(a), Some(b)) = (r.redis_used_memory_before, r.redis_used_memory_joined) {
+            table.push_str(&format!(
+                "\nRedis `used_memory` before the joins / joined: {:.1} / {:.1} MiB ({:.0} bytes per joined client; Redis is shared).\n",
+                a as f64 / 1048576.0,
+                b as f64 / 1048576.0,
+                (b as f64 - a as f64) / r.joined.max(1) as f64
+            ));
+        }
+        report.md(table);
+    }
     if !r.buy_errors.is_empty() {
         report.md(format!(
             "Buying ended without a seat: {:?}.\n",
@@ -882,6 +1002,7 @@ fn write_report(
         "admit_seconds": opts.admit_seconds, "kill_after": opts.kill_after, "kills": opts.kills(),
         "lease_ttl": opts.lease_ttl, "resume_grace": opts.resume_grace,
         "per_process": opts.per_process, "session": opts.session,
+        "stand_seconds": opts.stand_seconds, "engine_pids": opts.engine_pids,
     });
     report.write(json!({"scenario": opts.name(), "options": options, "result": r}))
 }

@@ -284,8 +284,8 @@ async fn run_mode(
         }
         None => None,
     };
-    let engine_pids = engine_pids(opts)?;
-    let engines_before = engine_cpu(&engine_pids);
+    let engine_pids = crate::procstat::engine_pids(&opts.engine_pids)?;
+    let engines_before = crate::procstat::engine_cpu(&engine_pids);
     let loadavg_at_join = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let before = deployment.stat();
     let threads_before = ThreadCpu::sum(&deployment.pids());
@@ -302,7 +302,7 @@ async fn run_mode(
     let after = deployment.stat();
     let server_threads = ThreadCpu::sum(&deployment.pids()).since(threads_before);
     let own_after = ProcStat::own().unwrap_or_default();
-    let engine_cpu_s = engine_cpu(&engine_pids)
+    let engine_cpu_s = crate::procstat::engine_cpu(&engine_pids)
         .into_iter()
         .map(|(name, cpu)| {
             let was = engines_before.get(&name).copied().unwrap_or(cpu);
@@ -414,29 +414,6 @@ async fn run_mode(
         result.loadavg_at_join
     );
     Ok((result, info))
-}
-
-/// The `--engine-pids` as (name, pid).
-fn engine_pids(opts: &Opts) -> Result<Vec<(String, u32)>> {
-    opts.engine_pids
-        .iter()
-        .map(|kv| {
-            let (name, pid) = kv
-                .split_once('=')
-                .ok_or_else(|| err(format!("--engine-pids {kv:?}: expected name=pid")))?;
-            let pid = pid
-                .parse()
-                .map_err(|_| err(format!("--engine-pids {kv:?}: not a pid")))?;
-            Ok((name.to_string(), pid))
-        })
-        .collect()
-}
-
-/// CPU-seconds used so far by each named process (those that can be read).
-fn engine_cpu(pids: &[(String, u32)]) -> std::collections::BTreeMap<String, f64> {
-    pids.iter()
-        .filter_map(|(name, pid)| Some((name.clone(), ProcStat::read(*pid)?.cpu_s)))
-        .collect()
 }
 
 /// Every client joins at its start time; returns what each saw and the clients still open

@@ -33,7 +33,16 @@ pub struct TalliedInventory {
     inner: Arc<dyn Inventory>,
     tally: Arc<dyn SoldCounts>,
     /// One gate per session, so a storm of misses loads the session once, not once each.
-    loading: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    loading: Mutex<HashMap<SessionId, Arc<Gate>>>,
+}
+
+/// Who loads a session's tally: one caller at a time, and a caller that waited while another
+/// loaded does not load again.
+#[derive(Default)]
+struct Gate {
+    turn: tokio::sync::Mutex<()>,
+    /// Loads finished so far.
+    loads: std::sync::atomic::AtomicU64,
 }
 
 impl TalliedInventory {
@@ -63,23 +72,31 @@ impl TalliedInventory {
     }
 
     /// The account's count when the tally has not loaded the session: the first caller loads
-    /// it, the ones that arrive meanwhile find it loaded.
+    /// it; the ones that arrive meanwhile wait for that load, then read the tally at once (not
+    /// one after another behind the gate).
     async fn load_then_count(&self, session: SessionId, user: UserId) -> StorageResult<u32> {
+        use std::sync::atomic::Ordering::SeqCst;
         let gate = {
             let mut gates = self.loading.lock().unwrap_or_else(|e| e.into_inner());
             gates.entry(session).or_default().clone()
         };
-        let _turn = gate.lock().await;
-        match self.read(session, user).await {
-            Ok(Tallied::Count(n)) => return Ok(n),
-            Ok(Tallied::InFlight) => return self.inner.sold_count(user, session).await,
-            Ok(Tallied::NotLoaded) | Err(_) => {}
+        let seen = gate.loads.load(SeqCst);
+        let turn = gate.turn.lock().await;
+        if gate.loads.load(SeqCst) == seen {
+            let counts = self.load(session).await;
+            gate.loads.fetch_add(1, SeqCst);
+            drop(turn);
+            return Ok(counts?
+                .iter()
+                .find(|(u, _)| *u == user)
+                .map_or(0, |(_, n)| *n));
         }
-        let counts = self.load(session).await?;
-        Ok(counts
-            .iter()
-            .find(|(u, _)| *u == user)
-            .map_or(0, |(_, n)| *n))
+        drop(turn);
+        match self.read(session, user).await {
+            Ok(Tallied::Count(n)) => Ok(n),
+            // Lost again already, or in flight: the database answers, no second load.
+            _ => self.inner.sold_count(user, session).await,
+        }
     }
 }
 

@@ -258,7 +258,7 @@ pub(crate) async fn order(
         .place_order(user, session, seats.clone(), limit)
         .await?;
     let order = match outcome {
-        OrderOutcome::Placed(order) => order,
+        OrderOutcome::Placed { order, .. } => order,
         OrderOutcome::NoSuchSeat(seat) => return Err(ServiceError::NoSuchSeat(seat)),
         OrderOutcome::NotLockedBy(seat) => return Err(ServiceError::NotYours(seat)),
         OrderOutcome::OnlyMore(n) => return Err(ServiceError::LimitReached { more: n }),

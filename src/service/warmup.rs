@@ -42,6 +42,8 @@ pub(crate) async fn warm_up(
     catalog.warm_pool().await?;
     state.store.waiting_room.warm_up().await?;
     state.store.waiting_room.occupancy().await?;
+    // A storm of first validations would otherwise ask the database one by one.
+    state.store.inventory.warm_sold_counts(session).await?;
     let areas = catalog.session_areas(session).await?;
     let mut seats = 0;
     for area in &areas {

@@ -14,6 +14,7 @@ pub mod model;
 pub mod mysql;
 pub(crate) mod queries;
 pub mod redis;
+pub mod sold;
 pub mod sqlite;
 pub mod timed;
 pub(crate) mod transitions;
@@ -138,6 +139,14 @@ pub trait Accounts: Send + Sync {
 pub trait Inventory: Send + Sync {
     /// Seats SOLD to the account in the session.
     async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32>;
+    /// Every account's SOLD seats in the session (accounts with none are left out).
+    async fn sold_counts(&self, session: SessionId) -> StorageResult<Vec<(UserId, u32)>>;
+    /// Prepares the session's sold counts for a sale: an engine that keeps them next to the
+    /// waiting room ([`sold::TalliedInventory`]) copies them there, so a storm of first
+    /// validations does not ask the database one by one. A no-op where the database answers.
+    async fn warm_sold_counts(&self, _session: SessionId) -> StorageResult<()> {
+        Ok(())
+    }
     /// Which of `seats` the account holds in `status` in the session (a read, no locking).
     async fn held_in(
         &self,
@@ -415,6 +424,31 @@ pub trait SeatVersions: Send + Sync {
     async fn bump(&self, session: SessionId, area: AreaId) -> StorageResult<u64>;
 }
 
+/// Each account's SOLD seats per session, kept where the waiting room lives, so a validation
+/// needs no database call (issue 14). The database stays the record: counts only grow, every
+/// write raises a count to a value that was true at some moment (never lowers it), and an
+/// order in flight makes the account's count unknown until it ends, so a reading taken before
+/// an order can never overwrite the order's own write. [`sold::TalliedInventory`] keeps it.
+#[async_trait]
+pub trait SoldCounts: Send + Sync {
+    /// What the tally knows of the account's count in the session.
+    async fn read(&self, session: SessionId, user: UserId) -> StorageResult<Tallied>;
+    /// Raises the session's counts to `counts` (a database reading: accounts with none are
+    /// left out) and marks the session loaded (an account without a count has none).
+    async fn load(&self, session: SessionId, counts: Vec<(UserId, u32)>) -> StorageResult<()>;
+    /// An order of the account is about to be written: its count is unknown until
+    /// [`SoldCounts::ordered`].
+    async fn ordering(&self, session: SessionId, user: UserId) -> StorageResult<()>;
+    /// The order ended: `sold` is the account's count once it committed, `None` when it sold
+    /// nothing.
+    async fn ordered(
+        &self,
+        session: SessionId,
+        user: UserId,
+        sold: Option<u32>,
+    ) -> StorageResult<()>;
+}
+
 /// A relational engine: catalog, accounts, inventory and operations together.
 pub trait Database: Catalog + Accounts + Inventory + Operations {}
 impl<T: Catalog + Accounts + Inventory + Operations> Database for T {}
@@ -504,17 +538,19 @@ impl Store {
                 (Arc::new(room), name)
             }
         };
-        let seat_versions: Arc<dyn SeatVersions> = match &settings.redis_url {
-            None => Arc::new(memory::MemorySeatVersions::default()),
-            Some(url) => Arc::new(
-                redis::RedisSeatVersions::connect(
-                    url,
-                    &settings.redis_prefix,
-                    settings.storage_timeout(),
-                )
-                .await?,
-            ),
-        };
+        // Seat-map versions, and where the inventory reads sold counts: the database itself
+        // on the embedded engines (a local file), a tally next to the queue on Redis.
+        let (seat_versions, inventory): (Arc<dyn SeatVersions>, Arc<dyn Inventory>) =
+            match &settings.redis_url {
+                None => (Arc::new(memory::MemorySeatVersions::default()), db.clone()),
+                Some(url) => {
+                    let (prefix, timeout) = (&settings.redis_prefix, settings.storage_timeout());
+                    let versions = redis::RedisSeatVersions::connect(url, prefix, timeout).await?;
+                    let tally = redis::RedisSoldCounts::connect(url, prefix, timeout).await?;
+                    let inventory = sold::TalliedInventory::new(db.clone(), Arc::new(tally));
+                    (Arc::new(versions), Arc::new(inventory))
+                }
+            };
         Ok(Self {
             description: format!("database: {db_name}, waiting room: {room_name}"),
             demo_seeded,
@@ -523,7 +559,7 @@ impl Store {
             controls,
             catalog: Arc::new(cache::CachedCatalog::new(db.clone())),
             accounts: Arc::new(cache::CachedAccounts::new(db.clone())),
-            inventory: db,
+            inventory,
             waiting_room: Arc::new(counted::CountedRoom(waiting_room)),
         })
     }

@@ -311,8 +311,15 @@ pub enum UnlockOutcome {
 /// Result of placing an order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OrderOutcome {
-    /// Sold; the new order's id.
-    Placed(OrderId),
+    /// Sold.
+    Placed {
+        /// The new order's id.
+        order: OrderId,
+        /// The seats of the session the account holds SOLD now, this order's included (the
+        /// count the limit was checked against, plus the order: exact at the commit, since
+        /// one account's orders are serialized).
+        sold: u32,
+    },
     /// No such seat in this session.
     NoSuchSeat(SeatId),
     /// This seat is not LOCKED by the caller.
@@ -321,6 +328,18 @@ pub enum OrderOutcome {
     Unpriced,
     /// Only this many more fit the allowance (0: all bought).
     OnlyMore(u32),
+}
+
+/// What the sold-count tally ([`super::SoldCounts`]) knows of one account in one session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tallied {
+    /// The account's SOLD seats in the session, exact.
+    Count(u32),
+    /// An order of the account is being written (or one ended without saying whether it
+    /// committed): only the database knows.
+    InFlight,
+    /// The tally has not been loaded for the session (or Redis lost it).
+    NotLoaded,
 }
 
 /// How many of a session's seats are held and sold (the operator's figures).

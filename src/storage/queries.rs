@@ -110,6 +110,13 @@ pub(crate) static SOLD_COUNT: LazyLock<String> = LazyLock::new(|| {
         "SELECT COUNT(*) FROM seat_status WHERE user_id = ? AND session_id = ? AND status_id = {SOLD}",
     )
 });
+/// Every account's SOLD seats of a session, for accounts with any (session).
+pub(crate) static SOLD_COUNTS: LazyLock<String> = LazyLock::new(|| {
+    with_statuses(
+        "SELECT user_id, COUNT(*) FROM seat_status WHERE session_id = ? AND status_id = {SOLD} \
+         GROUP BY user_id",
+    )
+});
 /// Seats of a session an account holds in any state (user, session).
 pub(crate) static HELD_COUNT: LazyLock<String> = LazyLock::new(|| {
     with_statuses(

@@ -138,6 +138,10 @@ impl Inventory for Timed {
         self.bounded("sold_count", self.inner.sold_count(user, session))
             .await
     }
+    async fn sold_counts(&self, session: SessionId) -> StorageResult<Vec<(UserId, u32)>> {
+        self.bounded("sold_counts", self.inner.sold_counts(session))
+            .await
+    }
     async fn held_in(
         &self,
         user: UserId,

@@ -261,7 +261,10 @@ pub(crate) async fn place_order<T: SeatTx>(
         // Another transaction moved a seat after our checks: sell nothing.
         return Ok(undo(OrderOutcome::NotLockedBy(seats[0])));
     }
-    Ok(keep(OrderOutcome::Placed(order)))
+    Ok(keep(OrderOutcome::Placed {
+        order,
+        sold: sold + seats.len() as u32,
+    }))
 }
 
 /// Frees every hold past its deadline; each row is re-checked by its unique key, so a hold

@@ -227,7 +227,7 @@ impl Case<'_> {
 /// An order's outcome without its id (each engine numbers orders itself).
 fn order(outcome: Result<OrderOutcome, ticketclub::storage::StorageError>) -> String {
     match outcome {
-        Ok(OrderOutcome::Placed(_)) => "Placed".into(),
+        Ok(OrderOutcome::Placed { .. }) => "Placed".into(),
         other => format!("{other:?}"),
     }
 }

@@ -34,6 +34,7 @@ mod round_trips;
 mod shared_positions;
 mod slow_clients;
 mod socket_abuse;
+mod sold_counts;
 mod startup;
 mod storage_contract;
 mod waiting_room_contract;

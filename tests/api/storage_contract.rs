@@ -196,10 +196,13 @@ async fn a_seat_moves_through_select_lock_and_sale_only_for_its_holder() {
             .await
             .expect("storage");
         assert!(
-            matches!(placed, OrderOutcome::Placed(_)),
+            matches!(placed, OrderOutcome::Placed { .. }),
             "{name}: {placed:?}"
         );
         assert_eq!(e.sold_count(amy, S2).await.ok(), Some(2));
+        let counts = e.sold_counts(S2).await.expect("storage");
+        assert!(counts.contains(&(amy, 2)), "{name}: {counts:?}");
+        assert!(!counts.iter().any(|(u, _)| *u == bob), "{name}: {counts:?}");
         // Sold is final: no second sale, no unlock, no release.
         assert_eq!(
             e.place_order(amy, S2, vec![SeatId(10)], LIMIT).await.ok(),
@@ -236,7 +239,7 @@ async fn ending_a_visit_releases_selected_and_locked_seats_but_not_sold_ones() {
         );
         assert!(matches!(
             e.place_order(user, S2, vec![SeatId(102)], LIMIT).await,
-            Ok(OrderOutcome::Placed(_))
+            Ok(OrderOutcome::Placed { .. })
         ));
         let released = e.release_holds(user, S2).await.expect("storage");
         let summary: Vec<_> = released.iter().map(|r| (r.spot.seat.0, r.was)).collect();
@@ -276,7 +279,7 @@ async fn the_sold_allowance_limits_locks_and_orders() {
         assert!(matches!(
             e.place_order(user, S2, vec![SeatId(200), SeatId(201)], two)
                 .await,
-            Ok(OrderOutcome::Placed(_))
+            Ok(OrderOutcome::Placed { .. })
         ));
         assert_eq!(
             e.select(user, S2, SeatId(202), terms(two)).await.ok(),

@@ -205,6 +205,19 @@ impl Inventory for MysqlStore {
         Ok(n.unwrap_or(0) as u32)
     }
 
+    async fn sold_counts(&self, session: SessionId) -> StorageResult<Vec<(UserId, u32)>> {
+        let rows: Vec<(i64, i64)> = self
+            .conn()
+            .await?
+            .exec(q::SOLD_COUNTS.as_str(), (session.0,))
+            .await
+            .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(u, n)| (UserId(u), n as u32))
+            .collect())
+    }
+
     async fn held_in(
         &self,
         user: UserId,

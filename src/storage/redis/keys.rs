@@ -58,6 +58,12 @@ pub(super) fn seat_version(prefix: &str, session: SessionId, area: AreaId) -> St
     format!("{prefix}{{{session}}}:seats:{area}:version")
 }
 
+/// HASH: the session's sold-count tally (user → SOLD seats, `f:<user>` → orders in flight,
+/// `loaded`), same hash tag as the session's room.
+pub(super) fn sold(prefix: &str, session: SessionId) -> String {
+    format!("{prefix}{{{session}}}:sold")
+}
+
 /// The deployment-wide keys (indexes and leases) under a prefix.
 pub(super) struct Keys<'a>(pub &'a str);
 
@@ -101,6 +107,7 @@ mod tests {
     #[test]
     fn room_keys_share_one_hash_tag() {
         let k = RoomKeys::new("tc:", SessionId(7));
+        let sold = sold("tc:", SessionId(7));
         for key in [
             &k.page,
             &k.queue,
@@ -111,6 +118,7 @@ mod tests {
             &k.rules,
             &k.told,
             &k.unannounced,
+            &sold,
         ] {
             assert!(key.starts_with("tc:{7}:"), "{key}");
         }

@@ -8,6 +8,7 @@ mod fair;
 mod keys;
 mod lease;
 mod parse;
+mod sold;
 mod versions;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use crate::domain::waiting_room::{
 use keys::RoomKeys;
 pub use lease::Lease;
 use parse::{Reply, int, text};
+pub use sold::RedisSoldCounts;
 pub use versions::RedisSeatVersions;
 
 struct Scripts {

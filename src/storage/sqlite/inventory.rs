@@ -160,6 +160,20 @@ impl Inventory for SqliteStore {
             .await
     }
 
+    async fn sold_counts(&self, session: SessionId) -> StorageResult<Vec<(UserId, u32)>> {
+        self.run(move |c| {
+            let rows: Vec<(i64, i64)> = c
+                .prepare_cached(&q::SOLD_COUNTS)?
+                .query_map([session.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(u, n)| (UserId(u), n as u32))
+                .collect())
+        })
+        .await
+    }
+
     async fn held_in(
         &self,
         user: UserId,

@@ -285,20 +285,7 @@ impl RedisWaitingRoom {
             args.push(holder.clone());
         }
         let mut reply = self
-            .run(
-                &self.scripts.leave_batch,
-                vec![
-                    k.page,
-                    k.queue,
-                    k.holder,
-                    k.joined,
-                    k.admits,
-                    k.rules,
-                    k.told,
-                    k.unannounced,
-                ],
-                args,
-            )
+            .run(&self.scripts.leave_batch, k.departure(), args)
             .await?;
         let n = int(reply.next_value()).max(0) as usize;
         let outcomes: Vec<Option<Place>> = (0..n)

@@ -50,6 +50,22 @@ impl RoomKeys {
             unannounced: format!("{tag}:unannounced"),
         }
     }
+
+    /// The keys of a departure script (leave.lua, leave_batch.lua, expire.lua), in their order.
+    pub(super) fn departure(&self) -> Vec<String> {
+        [
+            &self.page,
+            &self.queue,
+            &self.holder,
+            &self.joined,
+            &self.admits,
+            &self.rules,
+            &self.told,
+            &self.unannounced,
+        ]
+        .map(String::clone)
+        .to_vec()
+    }
 }
 
 /// STRING: the change counter of one area's seat map in one session (same hash tag as the

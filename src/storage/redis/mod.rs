@@ -322,17 +322,7 @@ impl RedisWaitingRoom {
             rules.admits().to_string(),
             RECENT_ADMISSIONS.to_string(),
         ];
-        let keys = vec![
-            k.page,
-            k.queue,
-            k.holder,
-            k.joined,
-            k.admits,
-            k.rules,
-            k.told,
-            k.unannounced,
-        ];
-        let mut reply = self.run(&self.scripts.leave, keys, args).await?;
+        let mut reply = self.run(&self.scripts.leave, k.departure(), args).await?;
         let kind = reply.kind();
         if kind == "none" {
             return Ok(None);
@@ -402,16 +392,7 @@ impl RedisWaitingRoom {
         let k = RoomKeys::new(&self.prefix, session);
         let rules = self.controls.rules(session);
         let lifetime = self.controls.effective(session).lifetime_ms;
-        let keys = vec![
-            k.page.clone(),
-            k.queue.clone(),
-            k.holder,
-            k.joined,
-            k.admits,
-            k.rules,
-            k.told,
-            k.unannounced,
-        ];
+        let keys = k.departure();
         let args = vec![
             now.to_string(),
             lifetime.to_string(),

@@ -35,6 +35,22 @@ use crate::storage::controls::RoomControls;
 
 /// Shortest time between two `position` pushes to one person.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
+/// Most people an instance asks about, and so pushes a `position` to, in a second. A line
+/// that moves changes everyone's place every second, so each watched person costs a push a
+/// second: about 18 µs of the server's CPU each (`benches/capacity.json`), and as much again
+/// in the client's reading. The fleet at 100,000 (14,000 people per instance, 7 instances on
+/// two cores) spent the cores on pushes and left admissions at 1.3 a second and 6,308 resumes
+/// unanswered. Past this many, people hear their place less often than once a second, and the
+/// line keeps moving.
+pub(crate) const MOST_ASKS_PER_SECOND: usize = 5_000;
+
+/// How often each of `watched` people is asked about: a second, or as long as asking
+/// [`MOST_ASKS_PER_SECOND`] a second takes to reach everyone.
+fn ask_period(watched: usize) -> Duration {
+    let spread = Duration::from_secs_f64(watched as f64 / MOST_ASKS_PER_SECOND as f64);
+    spread.max(EVERY)
+}
+
 /// How long an admission may go unsaid before the instance holding the person's connection
 /// says it: the admitting instance says it within milliseconds, unless it died.
 const SAY_AFTER_MS: Millis = 3_000;
@@ -154,11 +170,15 @@ impl Positions {
         }
     }
 
-    /// Takes the watched people whose second is over at `now`, by session, marking them asked.
+    /// Takes the watched people whose period is over at `now`, by session, marking them asked.
+    /// The period is a second, or longer when this instance watches more people than it asks
+    /// about in a second ([`MOST_ASKS_PER_SECOND`]).
     fn due_to_ask(&self, now: Instant) -> HashMap<SessionId, Vec<UserId>> {
         let mut due: HashMap<SessionId, Vec<UserId>> = HashMap::new();
-        for ((session, user), watched) in self.watched().iter_mut() {
-            if now.duration_since(watched.asked_at) >= EVERY {
+        let mut watched = self.watched();
+        let period = ask_period(watched.len());
+        for ((session, user), watched) in watched.iter_mut() {
+            if now.duration_since(watched.asked_at) >= period {
                 watched.asked_at = now;
                 due.entry(*session).or_default().push(*user);
             }
@@ -692,6 +712,23 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    #[test]
+    fn a_crowd_larger_than_a_seconds_asks_is_asked_about_less_often() {
+        assert_eq!(ask_period(10), EVERY);
+        assert_eq!(ask_period(MOST_ASKS_PER_SECOND), EVERY);
+        assert_eq!(ask_period(MOST_ASKS_PER_SECOND * 3), EVERY * 3);
+        let positions = asking();
+        let s = SessionId(1);
+        let crowd = MOST_ASKS_PER_SECOND * 2;
+        for user in 0..crowd {
+            positions.watch(s, UserId(user as i64), Some(user), false);
+        }
+        let t0 = Instant::now();
+        assert!(positions.due_to_ask(t0 + EVERY + TICK).is_empty());
+        let due = positions.due_to_ask(t0 + EVERY * 2 + TICK);
+        assert_eq!(due.get(&s).map(Vec::len), Some(crowd));
     }
 
     #[test]

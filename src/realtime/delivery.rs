@@ -11,6 +11,7 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use super::announcer::Announcer;
+use super::app::admissions::Admissions;
 use super::app::positions::Positions;
 use super::rooms;
 use super::seat_news::SeatNews;
@@ -31,6 +32,7 @@ pub(crate) struct Delivery<A: Adapter> {
     seat_news: SeatNews,
     announcer: Announcer,
     positions: Positions,
+    admissions: Admissions,
 }
 
 impl<A: Adapter> Delivery<A> {
@@ -41,6 +43,7 @@ impl<A: Adapter> Delivery<A> {
         seat_news: SeatNews,
         announcer: Announcer,
         positions: Positions,
+        admissions: Admissions,
     ) -> Arc<Self> {
         Arc::new(Self {
             io,
@@ -48,6 +51,7 @@ impl<A: Adapter> Delivery<A> {
             seat_news,
             announcer,
             positions,
+            admissions,
         })
     }
 }
@@ -76,18 +80,18 @@ impl<A: Adapter> Notifier for Delivery<A> {
                     announcer.announce(session, departed, departure, applied_at);
                 });
                 if let Some(user) = promoted {
-                    let (io, state) = (self.io.clone(), self.state.clone());
+                    let say = self.sayer();
                     self.seat_news
-                        .run(async move { tell_admitted(&io, &state, session, user).await });
+                        .run(async move { say.tell_admitted(session, user).await });
                 }
             }
             News::Drawn { session, placed } => {
-                let (io, state) = (self.io.clone(), self.state.clone());
+                let say = self.sayer();
                 let positions = self.positions.clone();
                 self.seat_news.run(async move {
                     for (user, admission) in placed {
                         match admission {
-                            Admission::Pass => tell_admitted(&io, &state, session, user).await,
+                            Admission::Pass => say.tell_admitted(session, user).await,
                             Admission::Queued {
                                 wait_people,
                                 seconds,
@@ -122,10 +126,10 @@ impl<A: Adapter> Notifier for Delivery<A> {
                         announcer.announce_admission(session, departure);
                     }
                 });
-                let (io, state) = (self.io.clone(), self.state.clone());
+                let say = self.sayer();
                 self.seat_news.run(async move {
                     for user in admitted {
-                        tell_admitted(&io, &state, session, user).await;
+                        say.tell_admitted(session, user).await;
                     }
                 });
             }
@@ -158,24 +162,47 @@ impl<A: Adapter> Notifier for Delivery<A> {
     }
 }
 
-/// Tells an app visitor they reached the page, with the deadline from the stored admission
-/// time, so `admitted` matches every later `window` push.
-async fn tell_admitted<A: Adapter>(
-    io: &SocketIo<A>,
-    state: &AppState,
-    session: SessionId,
-    user: UserId,
-) {
-    let ends = match super::app::window_ends_at(state, session, user).await {
-        Some(ends) => ends,
-        None => now_millis() + state.window_ms(session),
-    };
-    super::app::admitted(io, session, user, ends).await;
-    // Said: no other instance need say it (see `Positions`: an admitting instance that dies
-    // before this line leaves the saying to the instance holding the connection).
-    let said = state.store.waiting_room.announced(session, &[user]).await;
-    if let Err(e) = said {
-        tracing::debug!(error = %e, %session, "recording that admitted was said failed");
+impl<A: Adapter> Delivery<A> {
+    /// What saying `admitted` needs, for a task on the news queue.
+    fn sayer(&self) -> Sayer<A> {
+        Sayer {
+            io: self.io.clone(),
+            state: self.state.clone(),
+            positions: self.positions.clone(),
+            admissions: self.admissions.clone(),
+        }
+    }
+}
+
+/// Says `admitted` to app visitors, on the path `position` pushes take ([`Admissions`]).
+struct Sayer<A: Adapter> {
+    io: SocketIo<A>,
+    state: AppState,
+    positions: Positions,
+    admissions: Admissions,
+}
+
+impl<A: Adapter> Sayer<A> {
+    /// Tells an app visitor they reached the page, with the deadline from the stored admission
+    /// time, so `admitted` matches every later `window` push.
+    async fn tell_admitted(&self, session: SessionId, user: UserId) {
+        let state = &self.state;
+        let ends = match super::app::window_ends_at(state, session, user).await {
+            Some(ends) => ends,
+            None => now_millis() + state.window_ms(session),
+        };
+        let heard = (self.admissions)
+            .say(&self.io, &self.positions, session, user, ends)
+            .await;
+        if heard == 0 {
+            // Said by the instance holding their connection, which records it (see
+            // `Admissions`); or unsaid until they come back and ask.
+            return;
+        }
+        let said = state.store.waiting_room.announced(session, &[user]).await;
+        if let Err(e) = said {
+            tracing::debug!(error = %e, %session, "recording that admitted was said failed");
+        }
     }
 }
 

@@ -32,6 +32,7 @@ use crate::domain::ids::{AreaId, SessionId, UserId};
 use crate::domain::waiting_room::Holder;
 use crate::state::AppState;
 use announcer::Announcer;
+use app::admissions::Admissions;
 use app::positions::Positions;
 use delivery::Delivery;
 use order::Turnstile;
@@ -323,7 +324,8 @@ impl Realtime {
         let builder = builder(state.clone(), news.clone(), positions.clone());
         let Some((url, prefix)) = redis else {
             let (service, io) = builder.build_svc();
-            let queues = deliver_through(&io, &state, news, positions, background);
+            let admissions = Admissions::Local;
+            let queues = deliver_through(&io, &state, news, positions, admissions, background);
             io.ns(
                 "/",
                 legacy::on_connect::<LocalAdapter>.with(authenticate::<LocalAdapter>),
@@ -363,7 +365,23 @@ impl Realtime {
             .with_stream_buffer(ADAPTER_BUFFER);
         let adapter = RedisAdapterCtr::new_with_fred_config(subscriber, adapter_config).await?;
         let (service, io) = builder.with_adapter::<SharedAdapter>(adapter).build_svc();
-        let queues = deliver_through(&io, &state, news, positions, background);
+        // Admissions travel on a channel of their own, heard by our code rather than the
+        // adapter's, so that `admitted` and `position` share one ordered path (`admissions`).
+        let admissions = Admissions::shared(redis.build()?, prefix).await?;
+        let listener = redis.build_subscriber_client()?;
+        background
+            .tasks
+            .spawn(resubscribe::run(listener.clone(), background.drain.clone()));
+        background.tasks.spawn(app::admissions::listen(
+            listener,
+            prefix.to_owned(),
+            admissions.clone(),
+            io.clone(),
+            positions.clone(),
+            state.store.waiting_room.clone(),
+            background.drain.clone(),
+        ));
+        let queues = deliver_through(&io, &state, news, positions, admissions, background);
         io.ns(
             "/",
             legacy::on_connect::<SharedAdapter>.with(authenticate::<SharedAdapter>),
@@ -397,8 +415,8 @@ impl Realtime {
         self.queues.seat_news.settled().await;
         self.queues.announcer.settled().await;
         match &self.io {
-            Io::Local(io) => self.queues.positions.send_pending(io).await,
-            Io::Shared(io) => self.queues.positions.send_pending(io).await,
+            Io::Local(io) => self.queues.positions.send_pending(io),
+            Io::Shared(io) => self.queues.positions.send_pending(io),
         }
     }
 
@@ -417,6 +435,7 @@ fn deliver_through<A: Adapter>(
     state: &AppState,
     news: SeatNews,
     positions: Positions,
+    admissions: Admissions,
     background: &Background,
 ) -> Queues {
     let announcer = Announcer::default();
@@ -432,6 +451,7 @@ fn deliver_through<A: Adapter>(
         news.clone(),
         announcer.clone(),
         positions.clone(),
+        admissions,
     );
     state.news.attach(delivery);
     Queues {

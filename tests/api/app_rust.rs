@@ -182,6 +182,16 @@ impl Peer {
         taken.into_iter().map(|(_, v)| v).collect()
     }
 
+    /// Every push heard so far and not yet taken, in the order they arrived.
+    pub fn drain_all(&mut self) -> Vec<(String, Value)> {
+        while let Ok(heard) = self.heard.try_recv() {
+            if let Heard::Push(e, v) = heard {
+                self.kept.push((e, v));
+            }
+        }
+        std::mem::take(&mut self.kept)
+    }
+
     /// The next push named `event` (earlier ones are taken first).
     pub async fn next(&mut self, event: &str) -> Value {
         self.next_within(event, WAIT).await

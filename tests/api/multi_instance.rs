@@ -45,6 +45,13 @@ impl Cluster {
     pub fn redis(&self) -> &TestRedis {
         &self._redis
     }
+
+    /// Starts one more instance on the same storage, with `env` added (an entry named like a
+    /// shared one, `REDIS_URL` say, replaces it).
+    pub async fn add_instance(&mut self, env: &[(&str, &str)]) {
+        let instance = spawn_instance(&self._db, &self._redis, env).await;
+        self.instances.push(instance);
+    }
 }
 
 /// Starts `n` instances one after the other (the first migrates and seeds) with `env` added.

@@ -3,6 +3,7 @@
 //! `{ok: false, error: {code, message}}`; pushes carry whole values (seat changes carry a
 //! per-area version). The rules are the service layer's; this module only translates.
 
+pub(crate) mod admissions;
 pub(crate) mod event;
 pub(crate) mod positions;
 pub(crate) mod queue;
@@ -192,32 +193,6 @@ pub(crate) async fn window_ends_at(
         .ok()
         .flatten()?;
     Some(since + state.window_ms(session))
-}
-
-/// Tells an app visitor waiting in line that they reached the buying page.
-pub(crate) async fn admitted<A: Adapter>(
-    io: &SocketIo<A>,
-    session: SessionId,
-    user: UserId,
-    ends: Millis,
-) {
-    let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user)) else {
-        return;
-    };
-    admitted_to(to, session, ends).await;
-}
-
-/// [`admitted`] to `to`: the connections of one person in one line.
-pub(crate) async fn admitted_to<A: Adapter>(
-    to: socketioxide::operators::BroadcastOperators<A>,
-    session: SessionId,
-    ends: Millis,
-) {
-    let body = json!({"sessionId": session, "windowEndsAt": ends});
-    super::tap::pushed(&to, "admitted", &[&body]);
-    if let Err(e) = to.emit("admitted", &body).await {
-        tracing::debug!(error = %e, "sending admitted failed");
-    }
 }
 
 /// Tells every buying-page connection of `session` to this instance its deadline, which an

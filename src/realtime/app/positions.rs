@@ -16,6 +16,10 @@
 //!   (their resume, wherever it lands, watches them again). Once a second each instance also
 //!   looks for admissions left unsaid for a few seconds (the admitting instance died between
 //!   the admission and its `admitted` push) and says them to its own connections.
+//!
+//! Either way `admitted` is said here too ([`Positions::admit`], reached from every instance
+//! through `admissions`), under the lock each `position` push is sent under: no place is shown
+//! after `admitted`, however long its answer was under way.
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -186,16 +190,20 @@ impl Positions {
         due
     }
 
-    /// What the room answered for a watched person, admissions `paused` or not: the push to
-    /// send, if their place or the pause changed (and they are still watched: a leave handled
-    /// meanwhile wins). Someone on the page or out of line is watched no more, unless they
-    /// wait for the draw.
+    /// What the room answered for a watched person, admissions `paused` or not: if their place
+    /// or the pause changed (and they are still watched: a leave or an admission handled
+    /// meanwhile wins), `push` sends the new place, and the place pushed is returned. Someone
+    /// on the page or out of line is watched no more, unless they wait for the draw.
+    ///
+    /// `push` runs under the lock [`Positions::admit`] takes to say `admitted`: an answer read
+    /// before an admission is either pushed before `admitted` or not at all.
     fn answered(
         &self,
         session: SessionId,
         user: UserId,
         place: Option<Place>,
         paused: bool,
+        push: impl FnOnce(usize),
     ) -> Option<usize> {
         let mut watched = self.watched();
         let entry = watched.get_mut(&(session, user))?;
@@ -206,6 +214,11 @@ impl Positions {
                     return None;
                 }
                 entry.shown = Some((ahead, paused));
+                push(ahead);
+                // The next ask is a second after this push left, not after this ask began: an
+                // answer slower than the last one would otherwise bring two pushes closer
+                // than a second (the fleet saw 2,634 such pairs at 10,000 clients).
+                entry.asked_at = Instant::now();
                 Some(ahead)
             }
             None if entry.early => None,
@@ -214,6 +227,39 @@ impl Positions {
                 None
             }
         }
+    }
+
+    /// Says `admitted` (the buying-page window ending at `ends`) to `user`'s `/queue`
+    /// connections on this instance, and ends their `position` pushes; returns how many
+    /// connections heard it.
+    ///
+    /// Every `position` push is sent under the same lock, after checking that its person is
+    /// still in line here: so no place, however long its answer was under way, is shown
+    /// after `admitted` (the fleet saw 3–6 per run while `admitted` came through the adapter).
+    pub(crate) fn admit<A: Adapter>(
+        &self,
+        io: &SocketIo<A>,
+        session: SessionId,
+        user: UserId,
+        ends: Millis,
+    ) -> usize {
+        let sockets = local_entrants(io, session, user);
+        let body = json!({"sessionId": session, "windowEndsAt": ends});
+        let say = || {
+            for socket in &sockets {
+                emit_to(socket, "admitted", &body);
+            }
+        };
+        if self.asks() {
+            let mut watched = self.watched();
+            watched.remove(&(session, user));
+            say();
+        } else {
+            let mut latest = self.map();
+            latest.remove(&(session, user));
+            say();
+        }
+        sockets.len()
     }
 
     /// The original formula's wait at queue index `ahead` with every page place fresh (the
@@ -296,13 +342,23 @@ impl Positions {
         latest.unsent = true;
     }
 
-    /// Records that `user`'s push left at `at`. A flush of thousands of pushes takes a while:
-    /// counting the second from when each one was handed to its socket, not from when the
-    /// flush began, keeps the last of a batch from hearing its next push early.
-    fn sent(&self, session: SessionId, user: UserId, at: Instant) {
-        if let Some(latest) = self.map().get_mut(&(session, user)) {
-            latest.sent_at = Some(at);
+    /// Sends `due` to its person's connections on this instance if they are still in line
+    /// here (a departure or an admission handled since it was taken wins), under the lock
+    /// [`Positions::admit`] says `admitted` under. The second until their next push counts from
+    /// here: a flush of thousands of pushes takes a while, and counting from when it began
+    /// would let the last of a batch hear its next push early.
+    fn tell<A: Adapter>(&self, io: &SocketIo<A>, due: Due) {
+        let paused = self.paused(due.session);
+        let sockets = local_entrants(io, due.session, due.user);
+        let body = body(&self.estimator, due.session, due.ahead, due.seconds, paused);
+        let mut map = self.map();
+        let Some(latest) = map.get_mut(&(due.session, due.user)) else {
+            return;
+        };
+        for socket in &sockets {
+            emit_to(socket, "position", &body);
         }
+        latest.sent_at = Some(Instant::now());
     }
 
     /// Takes the pushes due at `now`, marking them sent.
@@ -357,12 +413,10 @@ impl Positions {
                 continue;
             }
             for due in self.due(Instant::now()) {
-                let paused = self.paused(due.session);
-                send(&io, &self.estimator, due, paused).await;
-                self.sent(due.session, due.user, Instant::now());
+                self.tell(&io, due);
             }
         }
-        self.send_pending(&io).await;
+        self.send_pending(&io);
     }
 
     /// Says `admitted` to this instance's connections of people whose admission went unsaid
@@ -395,16 +449,12 @@ impl Positions {
                 if age < SAY_AFTER_MS || local_entrants(io, session, user).is_empty() {
                     continue;
                 }
-                tracing::info!(%session, %user, "saying an admission its instance did not say");
-                self.unwatch(session, user);
+                tracing::info!(%session, %user, "saying an admission nobody said");
                 let window = self
                     .controls
                     .as_ref()
                     .map_or(0, |c| c.effective(session).window_ms);
-                let to = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user));
-                if let Some(to) = to {
-                    super::admitted_to(to.local(), session, at + window).await;
-                }
+                self.admit(io, session, user, at + window);
                 said.push(user);
             }
             if let Err(e) = room.announced(session, &said).await {
@@ -443,39 +493,21 @@ impl Positions {
             let now = crate::domain::time::now_millis();
             let paused = self.paused(session);
             for ((user, sockets), place) in here.into_iter().zip(places) {
-                let Some(ahead) = self.answered(session, user, place, paused) else {
-                    continue;
-                };
-                let seconds = self.rough_seconds(session, ahead, now);
-                let body = body(&self.estimator, session, ahead, seconds, paused);
-                for socket in sockets {
-                    if let Some(tap) = crate::realtime::tap::of(&socket) {
-                        tap.emitted("position", &[&body]);
+                self.answered(session, user, place, paused, |ahead| {
+                    let seconds = self.rough_seconds(session, ahead, now);
+                    let body = body(&self.estimator, session, ahead, seconds, paused);
+                    for socket in &sockets {
+                        emit_to(socket, "position", &body);
                     }
-                    if let Err(e) = socket.emit("position", &body) {
-                        tracing::debug!(error = %e, "a position push failed");
-                    }
-                }
-                // The next ask is a second after this push left, not after this ask began: an
-                // answer slower than the last one would otherwise bring two pushes closer
-                // than a second (the fleet saw 2,634 such pairs at 10,000 clients).
-                self.pushed(session, user, Instant::now());
+                });
             }
         }
     }
 
-    /// Records that `user`'s push left at `at`: their next ask waits a second from then.
-    fn pushed(&self, session: SessionId, user: UserId, at: Instant) {
-        if let Some(watched) = self.watched().get_mut(&(session, user)) {
-            watched.asked_at = at;
-        }
-    }
-
     /// Sends every unsent push now, rate limit or not (shutdown: the sockets close next).
-    pub(crate) async fn send_pending<A: Adapter>(&self, io: &SocketIo<A>) {
+    pub(crate) fn send_pending<A: Adapter>(&self, io: &SocketIo<A>) {
         for due in self.pending(Instant::now()) {
-            let paused = self.paused(due.session);
-            send(io, &self.estimator, due, paused).await;
+            self.tell(io, due);
         }
     }
 }
@@ -491,15 +523,20 @@ fn local_entrants<A: Adapter>(
         .unwrap_or_default()
 }
 
-async fn send<A: Adapter>(io: &SocketIo<A>, estimator: &Estimator, due: Due, paused: bool) {
-    let room = rooms::entrant(due.session, due.user);
-    let Some(to) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room) else {
-        return;
-    };
-    emit(to, estimator, due, paused).await;
+/// Emits one push to one connection, telling the recorder's tap of it.
+fn emit_to<A: Adapter>(
+    socket: &socketioxide::extract::SocketRef<A>,
+    event: &'static str,
+    body: &serde_json::Value,
+) {
+    if let Some(tap) = crate::realtime::tap::of(socket) {
+        tap.emitted(event, &[body]);
+    }
+    if let Err(e) = socket.emit(event, body) {
+        tracing::debug!(error = %e, event, "a push failed");
+    }
 }
 
-/// Pushes `due` as a `position` to `to`.
 /// A `position` push's body: `ahead` people in front, the wait from the line's pace (or
 /// `seconds`, the original formula's, until the pace is known).
 fn body(
@@ -512,19 +549,6 @@ fn body(
     let wait = estimator.estimate(session, ahead, seconds);
     let estimate = super::queue::estimate(wait, paused);
     json!({"sessionId": session, "ahead": ahead, "estimate": estimate})
-}
-
-async fn emit<A: Adapter>(
-    to: socketioxide::operators::BroadcastOperators<A>,
-    estimator: &Estimator,
-    due: Due,
-    paused: bool,
-) {
-    let body = body(estimator, due.session, due.ahead, due.seconds, paused);
-    crate::realtime::tap::pushed(&to, "position", &[&body]);
-    if let Err(e) = to.emit("position", &body).await {
-        tracing::debug!(error = %e, "a position push failed");
-    }
 }
 
 #[cfg(test)]
@@ -598,7 +622,11 @@ mod tests {
         positions.departure(s, UserId(1), &moved(Place::Queue(0), &[7]));
         assert_eq!(positions.due(t0).len(), 1);
         // The flush reached this person's socket 300 ms after it began.
-        positions.sent(s, UserId(7), t0 + Duration::from_millis(300));
+        positions
+            .map()
+            .get_mut(&(s, UserId(7)))
+            .expect("queued")
+            .sent_at = Some(t0 + Duration::from_millis(300));
         positions.departure(s, UserId(2), &moved(Place::Queue(0), &[7]));
         assert!(
             positions.due(t0 + EVERY).is_empty(),
@@ -646,20 +674,20 @@ mod tests {
         let s = SessionId(1);
         positions.watch(s, UserId(7), Some(5), false);
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Queue(5)), false),
+            positions.answered(s, UserId(7), Some(Place::Queue(5)), false, |_| {}),
             None
         );
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Queue(3)), false),
+            positions.answered(s, UserId(7), Some(Place::Queue(3)), false, |_| {}),
             Some(3)
         );
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Queue(3)), true),
+            positions.answered(s, UserId(7), Some(Place::Queue(3)), true, |_| {}),
             Some(3),
             "a pause is said, in the estimate"
         );
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Page), false),
+            positions.answered(s, UserId(7), Some(Place::Page), false, |_| {}),
             None
         );
         assert!(
@@ -667,12 +695,12 @@ mod tests {
             "admitted: `admitted` is theirs"
         );
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Queue(0)), false),
+            positions.answered(s, UserId(7), Some(Place::Queue(0)), false, |_| {}),
             None,
             "an answer for someone no longer watched (left meanwhile) is not pushed"
         );
         positions.watch(s, UserId(8), Some(2), false);
-        assert_eq!(positions.answered(s, UserId(8), None, false), None);
+        assert_eq!(positions.answered(s, UserId(8), None, false, |_| {}), None);
         assert!(positions.watched().is_empty(), "out of line");
     }
 
@@ -681,10 +709,10 @@ mod tests {
         let positions = asking();
         let s = SessionId(1);
         positions.watch(s, UserId(7), None, true);
-        assert_eq!(positions.answered(s, UserId(7), None, false), None);
+        assert_eq!(positions.answered(s, UserId(7), None, false, |_| {}), None);
         assert_eq!(positions.watched().len(), 1, "still waiting for the draw");
         assert_eq!(
-            positions.answered(s, UserId(7), Some(Place::Queue(40)), false),
+            positions.answered(s, UserId(7), Some(Place::Queue(40)), false, |_| {}),
             Some(40)
         );
         positions.departure(s, UserId(7), &moved(Place::Queue(0), &[8]));
@@ -699,19 +727,40 @@ mod tests {
     fn the_next_ask_waits_a_second_from_when_the_push_left() {
         let positions = asking();
         let s = SessionId(1);
-        let t0 = Instant::now();
+        let asked = Instant::now();
         positions.watch(s, UserId(7), Some(5), false);
-        let asked = t0 + EVERY * 2;
-        assert_eq!(positions.due_to_ask(asked).len(), 1);
-        // The answer took 80 ms, then the push left.
-        positions.pushed(s, UserId(7), asked + Duration::from_millis(80));
-        assert!(positions.due_to_ask(asked + EVERY).is_empty());
-        assert_eq!(
-            positions
-                .due_to_ask(asked + EVERY + Duration::from_millis(80))
-                .len(),
-            1
+        // The push took 80 ms to leave.
+        let pushed = positions.answered(s, UserId(7), Some(Place::Queue(3)), false, |_| {
+            std::thread::sleep(Duration::from_millis(80))
+        });
+        assert_eq!(pushed, Some(3));
+        assert!(
+            positions.due_to_ask(asked + EVERY).is_empty(),
+            "a second after the ask is less than a second after the push"
         );
+        assert_eq!(positions.due_to_ask(Instant::now() + EVERY).len(), 1);
+    }
+
+    #[test]
+    fn an_admission_said_while_an_answer_was_under_way_stops_its_push() {
+        let positions = asking();
+        let s = SessionId(1);
+        positions.watch(s, UserId(7), Some(5), false);
+        assert_eq!(positions.due_to_ask(Instant::now() + EVERY).len(), 1);
+        // The room answered `ahead 0`; before the push, `admitted` was said here (through
+        // the admissions channel when another instance admitted them).
+        let io = SocketIo::new_svc().1;
+        assert_eq!(
+            positions.admit(&io, s, UserId(7), 60_000),
+            0,
+            "no connection here"
+        );
+        let mut pushed = false;
+        let answer = positions.answered(s, UserId(7), Some(Place::Queue(0)), false, |_| {
+            pushed = true;
+        });
+        assert_eq!(answer, None);
+        assert!(!pushed, "no place after `admitted`");
     }
 
     #[test]

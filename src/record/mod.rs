@@ -7,7 +7,7 @@
 //! calls and socket connections into a visit, redacts tokens, passwords and cookies, and
 //! (re)writes the visit's file atomically, so every file is whole JSON while the server runs.
 //!
-//! Hook points: HTTP through one middleware ([`http::record_exchange`]); sockets through the
+//! Hook points: HTTP through one tower layer ([`http::RecordLayer`]); sockets through the
 //! realtime adapter's tap (`realtime/tap.rs`) where events are received and emitted.
 
 pub(crate) mod http;

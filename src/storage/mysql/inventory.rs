@@ -1,4 +1,4 @@
-//! Seat transitions on MySQL: the shared rules of [`crate::storage::transitions`], each in one
+//! Seat transitions on MySQL: the shared rules of `storage::transitions`, each in one
 //! InnoDB transaction. Rows are locked by primary or unique key only (the account row, then each
 //! seat's `(session, seat)` row in ascending seat order), because a conditional UPDATE over a
 //! secondary index deadlocks under a race; a deadlock the server still reports is retried.

@@ -1,7 +1,7 @@
 //! The MySQL/MariaDB engine (production): catalog, accounts and seats on a connection pool.
 //!
 //! Pool exhaustion is an error after a bounded wait, never a wedge. Seat transitions are the
-//! shared rules of [`crate::storage::transitions`]; a deadlock or lock-wait timeout reported by
+//! shared rules of `storage::transitions`; a deadlock or lock-wait timeout reported by
 //! the server is retried a few times before it becomes an error.
 
 mod catalog;

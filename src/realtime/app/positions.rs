@@ -94,6 +94,8 @@ pub(crate) struct Positions {
     watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
     /// Every session someone was watched in here: where unsaid admissions are looked for.
     sessions: Arc<Mutex<HashSet<SessionId>>>,
+    /// People an ack told they are on the page since the last look for unsaid admissions.
+    acked: Arc<Mutex<HashSet<(SessionId, UserId)>>>,
     room: Option<Arc<dyn WaitingRoom>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
@@ -227,6 +229,20 @@ impl Positions {
                 None
             }
         }
+    }
+
+    /// Records that an ack told `user` they are on `session`'s page: an admission of theirs
+    /// still unsaid in a shared room is then recorded said at the next look for unsaid ones
+    /// ([`Positions::say_unsaid`]) rather than pushed again (someone admitted while offline,
+    /// who resumed).
+    pub(crate) fn acked_on_page(&self, session: SessionId, user: UserId) {
+        if self.asks() {
+            self.acked().insert((session, user));
+        }
+    }
+
+    fn acked(&self) -> MutexGuard<'_, HashSet<(SessionId, UserId)>> {
+        self.acked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Says `admitted` (the buying-page window ending at `ends`) to `user`'s `/queue`
@@ -440,9 +456,16 @@ impl Positions {
             };
             let now = crate::domain::time::now_millis();
             let mut said = Vec::new();
+            // Those told by an ack since the last look: said, if still unsaid; the others were
+            // said meanwhile (an ack comes after the admission it reports).
+            let told: HashSet<UserId> = self
+                .acked()
+                .extract_if(|(s, _)| *s == session)
+                .map(|(_, user)| user)
+                .collect();
             for (user, at) in unsaid {
                 let age = now - at;
-                if age >= FORGET_AFTER_MS {
+                if age >= FORGET_AFTER_MS || told.contains(&user) {
                     said.push(user);
                     continue;
                 }
@@ -456,6 +479,9 @@ impl Positions {
                     .map_or(0, |c| c.effective(session).window_ms);
                 self.admit(io, session, user, at + window);
                 said.push(user);
+            }
+            if said.is_empty() {
+                continue;
             }
             if let Err(e) = room.announced(session, &said).await {
                 tracing::debug!(error = %e, %session, "recording said admissions failed");

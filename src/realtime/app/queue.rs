@@ -193,6 +193,7 @@ async fn on_join<A: Adapter>(
     };
     watch(&positions, session, user, stand);
     reply(ack, standing(&state, session, user, stand, seconds).await);
+    said_if_admitted(&positions, session, user, stand);
 }
 
 async fn on_status<A: Adapter>(
@@ -229,6 +230,17 @@ async fn on_status<A: Adapter>(
         watch(&positions, session, user, stand);
     }
     reply(ack, standing(&state, session, user, stand, seconds).await);
+    if conn.entered() == Some(session) {
+        said_if_admitted(&positions, session, user, stand);
+    }
+}
+
+/// An ack that told its person they are on the page said their admission: no instance need
+/// push `admitted` for it later (an admission made while they were offline and resumed).
+fn said_if_admitted(positions: &Positions, session: SessionId, user: UserId, stand: Stand) {
+    if matches!(stand, Stand::In(Place::Page)) {
+        positions.acked_on_page(session, user);
+    }
 }
 
 /// Watches a queued or early person's place on a shared waiting room (see [`Positions`]).

@@ -101,6 +101,8 @@ fn events_in_code() -> BTreeSet<String> {
         names.extend(literals_after(&text, ".on(\""));
         names.extend(literals_after(&text, "emit(\""));
         names.extend(literals_after(&text, "WINDOW_EXPIRED: &str = \""));
+        // Pushes sent through a helper name their event in a constant.
+        names.extend(literals_after(&text, "_EVENT: &str = \""));
     }
     names.retain(|n| n != "disconnect");
     names

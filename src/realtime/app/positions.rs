@@ -37,6 +37,11 @@ use crate::service::estimate::Estimator;
 use crate::storage::WaitingRoom;
 use crate::storage::controls::RoomControls;
 
+/// The push of a changed place.
+const POSITION_EVENT: &str = "position";
+/// The push of an admission.
+const ADMITTED_EVENT: &str = "admitted";
+
 /// Shortest time between two `position` pushes to one person.
 pub(crate) const EVERY: Duration = Duration::from_secs(1);
 /// Most people an instance asks about, and so pushes a `position` to, in a second. A line
@@ -263,7 +268,7 @@ impl Positions {
         let body = json!({"sessionId": session, "windowEndsAt": ends});
         let say = || {
             for socket in &sockets {
-                emit_to(socket, "admitted", &body);
+                emit_to(socket, ADMITTED_EVENT, &body);
             }
         };
         if self.asks() {
@@ -372,7 +377,7 @@ impl Positions {
             return;
         };
         for socket in &sockets {
-            emit_to(socket, "position", &body);
+            emit_to(socket, POSITION_EVENT, &body);
         }
         latest.sent_at = Some(Instant::now());
     }
@@ -523,7 +528,7 @@ impl Positions {
                     let seconds = self.rough_seconds(session, ahead, now);
                     let body = body(&self.estimator, session, ahead, seconds, paused);
                     for socket in &sockets {
-                        emit_to(socket, "position", &body);
+                        emit_to(socket, POSITION_EVENT, &body);
                     }
                 });
             }

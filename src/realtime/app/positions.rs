@@ -63,6 +63,9 @@ fn ask_period(watched: usize) -> Duration {
 /// How long an admission may go unsaid before the instance holding the person's connection
 /// says it: the admitting instance says it within milliseconds, unless it died.
 const SAY_AFTER_MS: Millis = 3_000;
+/// Two window ends this close belong to one admission (each instance derives it from the
+/// admission time the room stored; an ack's and a push's may differ by rounding).
+const SAME_ADMISSION_MS: Millis = 1_000;
 /// An admission unsaid for this long is forgotten: nobody connected was there to hear it, and a
 /// client that comes back reads its place from `status`.
 const FORGET_AFTER_MS: Millis = 120_000;
@@ -99,14 +102,20 @@ pub(crate) struct Positions {
     watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
     /// Every session someone was watched in here: where unsaid admissions are looked for.
     sessions: Arc<Mutex<HashSet<SessionId>>>,
-    /// People an ack told they are on the page since the last look for unsaid admissions.
-    acked: Arc<Mutex<HashSet<(SessionId, UserId)>>>,
+    /// On a shared room: the admissions said here lately, by a push or an ack, with the end of
+    /// the window each said and when (ms). The same admission can reach an instance twice (the
+    /// admissions channel and the look for unsaid ones; a resumed client's ack and the
+    /// channel's news of an admission made while it reconnected): it is said once.
+    said: Arc<Mutex<HashMap<(SessionId, UserId), Said>>>,
     room: Option<Arc<dyn WaitingRoom>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
     /// Whether a session's admissions are paused (said in the `estimate`), and its rules.
     controls: Option<Arc<RoomControls>>,
 }
+
+/// An admission said here: the end of the window said, and when it was said (ms).
+type Said = (Millis, Millis);
 
 /// One push to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -236,18 +245,29 @@ impl Positions {
         }
     }
 
-    /// Records that an ack told `user` they are on `session`'s page: an admission of theirs
-    /// still unsaid in a shared room is then recorded said at the next look for unsaid ones
-    /// ([`Positions::say_unsaid`]) rather than pushed again (someone admitted while offline,
-    /// who resumed).
-    pub(crate) fn acked_on_page(&self, session: SessionId, user: UserId) {
+    /// Records that an ack told `user` they are on `session`'s page until `ends`: that
+    /// admission is said, and is not pushed to them again.
+    pub(crate) fn acked_on_page(&self, session: SessionId, user: UserId, ends: Millis) {
         if self.asks() {
-            self.acked().insert((session, user));
+            let now = crate::domain::time::now_millis();
+            self.said().insert((session, user), (ends, now));
         }
     }
 
-    fn acked(&self) -> MutexGuard<'_, HashSet<(SessionId, UserId)>> {
-        self.acked.lock().unwrap_or_else(|e| e.into_inner())
+    fn said(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Said>> {
+        self.said.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the admission of `user` whose window ends at `ends` was said here already.
+    fn said_here(&self, session: SessionId, user: UserId, ends: Millis) -> bool {
+        self.said()
+            .get(&(session, user))
+            .is_some_and(|(said, _)| (said - ends).abs() <= SAME_ADMISSION_MS)
+    }
+
+    /// Forgets the admissions said more than [`FORGET_AFTER_MS`] ago.
+    fn forget_said(&self, now: Millis) {
+        self.said().retain(|_, (_, at)| now - *at < FORGET_AFTER_MS);
     }
 
     /// Says `admitted` (the buying-page window ending at `ends`) to `user`'s `/queue`
@@ -274,7 +294,13 @@ impl Positions {
         if self.asks() {
             let mut watched = self.watched();
             watched.remove(&(session, user));
+            if self.said_here(session, user, ends) {
+                // Heard already (see `said`); the caller may still record it said.
+                return sockets.len();
+            }
             say();
+            let now = crate::domain::time::now_millis();
+            self.said().insert((session, user), (ends, now));
         } else {
             let mut latest = self.map();
             latest.remove(&(session, user));
@@ -444,6 +470,7 @@ impl Positions {
     /// for [`SAY_AFTER_MS`]: the instance that admitted them died before it spoke (a slow one
     /// that speaks later repeats a whole value, which is harmless).
     async fn say_unsaid<A: Adapter>(&self, io: &SocketIo<A>, room: &dyn WaitingRoom) {
+        self.forget_said(crate::domain::time::now_millis());
         let sessions: Vec<SessionId> = self
             .sessions
             .lock()
@@ -460,17 +487,16 @@ impl Positions {
                 }
             };
             let now = crate::domain::time::now_millis();
+            let window = self
+                .controls
+                .as_ref()
+                .map_or(0, |c| c.effective(session).window_ms);
             let mut said = Vec::new();
-            // Those told by an ack since the last look: said, if still unsaid; the others were
-            // said meanwhile (an ack comes after the admission it reports).
-            let told: HashSet<UserId> = self
-                .acked()
-                .extract_if(|(s, _)| *s == session)
-                .map(|(_, user)| user)
-                .collect();
             for (user, at) in unsaid {
                 let age = now - at;
-                if age >= FORGET_AFTER_MS || told.contains(&user) {
+                // Said here already (an ack told them, or a push whose record in Redis is
+                // still on its way): recorded said, not said again.
+                if age >= FORGET_AFTER_MS || self.said_here(session, user, at + window) {
                     said.push(user);
                     continue;
                 }
@@ -478,10 +504,6 @@ impl Positions {
                     continue;
                 }
                 tracing::info!(%session, %user, "saying an admission nobody said");
-                let window = self
-                    .controls
-                    .as_ref()
-                    .map_or(0, |c| c.effective(session).window_ms);
                 self.admit(io, session, user, at + window);
                 said.push(user);
             }
@@ -792,6 +814,24 @@ mod tests {
         });
         assert_eq!(answer, None);
         assert!(!pushed, "no place after `admitted`");
+    }
+
+    #[test]
+    fn an_admission_said_here_is_not_said_again_but_a_later_one_is() {
+        let positions = asking();
+        let s = SessionId(1);
+        positions.acked_on_page(s, UserId(7), 600_000);
+        assert!(positions.said_here(s, UserId(7), 600_400), "the same admission");
+        assert!(
+            !positions.said_here(s, UserId(7), 660_000),
+            "a later admission of the same person"
+        );
+        let io = SocketIo::new_svc().1;
+        positions.admit(&io, s, UserId(8), 700_000);
+        assert!(positions.said_here(s, UserId(8), 700_000), "said by a push");
+        let later = crate::domain::time::now_millis() + FORGET_AFTER_MS;
+        positions.forget_said(later);
+        assert!(!positions.said_here(s, UserId(8), 700_000), "forgotten in time");
     }
 
     #[test]

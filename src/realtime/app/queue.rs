@@ -192,8 +192,9 @@ async fn on_join<A: Adapter>(
         }
     };
     watch(&positions, session, user, stand);
-    reply(ack, standing(&state, session, user, stand, seconds).await);
-    said_if_admitted(&positions, session, user, stand);
+    let body = standing(&state, session, user, stand, seconds).await;
+    said_if_admitted(&positions, session, user, &body);
+    reply(ack, body);
 }
 
 async fn on_status<A: Adapter>(
@@ -229,17 +230,28 @@ async fn on_status<A: Adapter>(
     if conn.entered() == Some(session) {
         watch(&positions, session, user, stand);
     }
-    reply(ack, standing(&state, session, user, stand, seconds).await);
+    let body = standing(&state, session, user, stand, seconds).await;
     if conn.entered() == Some(session) {
-        said_if_admitted(&positions, session, user, stand);
+        said_if_admitted(&positions, session, user, &body);
     }
+    reply(ack, body);
 }
 
-/// An ack that told its person they are on the page said their admission: no instance need
-/// push `admitted` for it later (an admission made while they were offline and resumed).
-fn said_if_admitted(positions: &Positions, session: SessionId, user: UserId, stand: Stand) {
-    if matches!(stand, Stand::In(Place::Page)) {
-        positions.acked_on_page(session, user);
+/// An ack that tells its person they are on the page says their admission: it is not pushed
+/// to them again (an admission made while they were offline, whose news reaches the instance
+/// they resumed through after the ack, or never).
+fn said_if_admitted(
+    positions: &Positions,
+    session: SessionId,
+    user: UserId,
+    body: &Result<Value, ServiceError>,
+) {
+    let Ok(body) = body else { return };
+    if body["state"] != "admitted" {
+        return;
+    }
+    if let Some(ends) = body["windowEndsAt"].as_i64() {
+        positions.acked_on_page(session, user, ends);
     }
 }
 

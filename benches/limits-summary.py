@@ -35,6 +35,10 @@ for d in sorted(root.iterdir()):
                     v, n = t['request_path_switches']
                     add(side, f'join {mode}: request-path context switches (voluntary)', v)
                     add(side, f'join {mode}: request-path context switches (involuntary)', n)
+                if 'writer_switches' in t:
+                    v, n = t['writer_switches']
+                    add(side, f'join {mode}: writer context switches (voluntary)', v)
+                    add(side, f'join {mode}: writer context switches (involuntary)', n)
             add(side, f'join {mode}: failures', r['failures'])
             add(side, f'join {mode}: load at start', float(j['machine']['loadavg_at_start'].split()[0]))
     p = first(d / 'seat-rush.json', d / 'seat-rush-app.json')

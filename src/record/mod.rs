@@ -25,10 +25,12 @@ use crate::config::RecordSettings;
 use crate::domain::ids::UserId;
 use crate::har::Direction;
 
-/// Items the channel holds before recording drops. A burst of 5,000 joins hands over about
-/// 30,000 (sign-in, connect, frames), and the writer, at the lowest priority, may get no
-/// core until the burst is over; an item is a few hundred bytes, so this is tens of MB at most.
-const BUFFER: usize = 65_536;
+/// Items the channel holds before recording drops. A crowd of 5,000 that signs in, connects
+/// and joins at once hands over about 30,000 to 40,000 (sign-in, connect, frames), and the
+/// writer leaves them queued during a burst up to half the channel (`writer::defer`): at
+/// 65,536 the half ran out in the join burst and the writer worked through it. An item is a
+/// few hundred bytes, so this is tens of MB at most.
+const BUFFER: usize = 131_072;
 
 /// What the request path hands the writer.
 pub(crate) enum Item {

@@ -67,6 +67,61 @@ fn defer(
 /// backlog is worked off in short turns, each of which looks again whether a burst began.
 const TAKES_PER_TURN: usize = 2_000;
 
+/// A turn looks whether a burst began every this many items (and between two files).
+const LOOK_EVERY: usize = 100;
+
+/// One turn of the writer, watched for a burst that begins while it runs. A turn takes up
+/// to 2,000 items and writes up to 250 files, several milliseconds of work that a busy core
+/// stretches much longer; a burst that began meanwhile (a crowd's joins right after their
+/// connections) found the writer at work on the same two cores, and the join burst lost
+/// time to it. The turn now stops at the first look that sees items arriving as fast as in
+/// a burst, and leaves the rest queued (the same rule as [`defer`], so a long burst or a
+/// filling buffer is still taken).
+struct Turn {
+    began: Instant,
+    /// Queued when the turn began.
+    queued: usize,
+    capacity: usize,
+    /// How long the writer had left items queued before this turn.
+    waited: Duration,
+    /// Items taken so far.
+    taken: usize,
+    /// Whether a burst ended the turn.
+    cut: bool,
+}
+
+impl Turn {
+    fn new(queued: usize, capacity: usize, waited: Duration) -> Self {
+        Self {
+            began: Instant::now(),
+            queued,
+            capacity,
+            waited,
+            taken: 0,
+            cut: false,
+        }
+    }
+
+    /// The last turn, when the server stops: takes and writes everything.
+    fn last() -> Self {
+        Self::new(0, 0, MAX_DEFER)
+    }
+
+    /// Whether items are arriving as in a burst, `queued` being queued now; remembered as
+    /// the turn's end.
+    fn burst(&mut self, queued: usize) -> bool {
+        let since = self.began.elapsed();
+        // Under a millisecond, a handful of items would read as a burst.
+        if since < Duration::from_millis(1) {
+            return false;
+        }
+        let arrived = (queued + self.taken).saturating_sub(self.queued);
+        let waited = self.waited + since;
+        self.cut = self.cut || defer(arrived, since, queued, self.capacity, waited);
+        self.cut
+    }
+}
+
 /// At most this many visit files are written per [`TAKE_EVERY`] (the rest on the next turns,
 /// before anything else is due): a crowd that signed in together has thousands of visits due
 /// at once, and writing them all in one go held the writer past the start of the next burst,
@@ -171,33 +226,52 @@ impl Writer {
             let arrived = queued.saturating_sub(seen);
             let since = looked.elapsed();
             looked = Instant::now();
-            if defer(arrived, since, queued, items.max_capacity(), waited) {
+            let capacity = items.max_capacity();
+            if defer(arrived, since, queued, capacity, waited) {
                 seen = queued;
                 deferring.get_or_insert_with(Instant::now);
                 continue;
             }
-            deferring = None;
-            // What is queued now, not what keeps coming meanwhile: a burst that begins during
-            // this turn is noticed at the next one.
-            if !self.take_queued(&mut items, queued.min(TAKES_PER_TURN)) {
+            // A burst that begins during this turn ends it (see [`Turn`]); the deferral goes
+            // on counting from where it was, so a long burst is still taken in the end.
+            let mut turn = Turn::new(queued, capacity, waited);
+            let open = self.take_queued(&mut items, queued.min(TAKES_PER_TURN), &mut turn);
+            if !open {
                 break;
             }
-            seen = items.len();
-            if behind || flushed.elapsed() >= FLUSH_EVERY {
-                behind = self.flush(false);
+            if !turn.cut && (behind || flushed.elapsed() >= FLUSH_EVERY) {
+                behind = self.flush(false, &mut || turn.burst(items.len()));
                 flushed = Instant::now();
             }
+            seen = items.len();
+            if turn.cut {
+                deferring.get_or_insert_with(Instant::now);
+            } else {
+                deferring = None;
+            }
         }
-        self.take_queued(&mut items, usize::MAX);
-        self.flush(true);
+        let mut last = Turn::last();
+        self.take_queued(&mut items, usize::MAX, &mut last);
+        self.flush(true, &mut || false);
     }
 
-    /// Takes up to `most` queued items; false once the channel is closed (the server is
-    /// stopping).
-    fn take_queued(&mut self, items: &mut mpsc::Receiver<Item>, most: usize) -> bool {
-        for _ in 0..most {
+    /// Takes up to `most` queued items, or fewer when `turn` sees a burst begin; false once
+    /// the channel is closed (the server is stopping).
+    fn take_queued(
+        &mut self,
+        items: &mut mpsc::Receiver<Item>,
+        most: usize,
+        turn: &mut Turn,
+    ) -> bool {
+        for taken in 0..most {
+            if taken % LOOK_EVERY == LOOK_EVERY - 1 && turn.burst(items.len()) {
+                return true;
+            }
             match items.try_recv() {
-                Ok(item) => self.take(item),
+                Ok(item) => {
+                    turn.taken += 1;
+                    self.take(item);
+                }
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
             }
@@ -365,9 +439,10 @@ impl Writer {
         visit.dirty = true;
     }
 
-    /// Writes visits with news (all of them when `all`, else at most [`WRITES_PER_TURN`]), and
-    /// ends idle ones (not one left unwritten); true when some are left due for the next turn.
-    fn flush(&mut self, all: bool) -> bool {
+    /// Writes visits with news (all of them when `all`, else at most [`WRITES_PER_TURN`], and
+    /// none after `stop` answers true), and ends idle ones (not one left unwritten); true when
+    /// some are left due for the next turn.
+    fn flush(&mut self, all: bool, stop: &mut dyn FnMut() -> bool) -> bool {
         let (dir, limit, only) = (&self.dir, self.file_bytes, self.session);
         let mut budget = if all { usize::MAX } else { WRITES_PER_TURN };
         let mut behind = false;
@@ -376,7 +451,8 @@ impl Writer {
             let wanted = visit.sampled && only.is_none_or(|only| visit.session == Some(only));
             let due = ending || visit.written.is_none_or(|at| at.elapsed() >= REWRITE_EVERY);
             if wanted && visit.dirty && due && !visit.entries.is_empty() {
-                if budget == 0 {
+                if budget == 0 || (!all && stop()) {
+                    budget = 0;
                     // Kept as it is (news and all) for the next turn.
                     behind = true;
                     return true;
@@ -583,12 +659,17 @@ mod tests {
             });
         }
         let files = || std::fs::read_dir(&dir).expect("folder").count();
-        assert!(writer.flush(false), "more is due");
+        assert!(
+            writer.flush(false, &mut || true),
+            "a burst began: all of it is still due"
+        );
+        assert_eq!(files(), 0, "nothing written once a burst began");
+        assert!(writer.flush(false, &mut || false), "more is due");
         assert_eq!(files(), WRITES_PER_TURN);
-        assert!(writer.flush(false));
-        assert!(!writer.flush(false), "all written");
+        assert!(writer.flush(false, &mut || false));
+        assert!(!writer.flush(false, &mut || false), "all written");
         assert_eq!(files(), crowd);
-        assert!(!writer.flush(false), "nothing new");
+        assert!(!writer.flush(false, &mut || false), "nothing new");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -625,6 +706,36 @@ mod tests {
             !defer(3_000, turn, 40_000, capacity, now),
             "a burst never fills the buffer"
         );
+    }
+
+    #[test]
+    fn a_turn_stops_when_a_burst_begins_but_not_for_a_trickle_a_long_burst_or_a_full_buffer() {
+        use super::{MAX_DEFER, Turn};
+        use std::time::{Duration, Instant};
+        let capacity = 131_072;
+        // A turn 10 ms old that began with 5,000 queued and has taken 1,000.
+        let turn = |waited| {
+            let mut turn = Turn::new(5_000, capacity, waited);
+            turn.began = Instant::now() - Duration::from_millis(10);
+            turn.taken = 1_000;
+            turn
+        };
+        let mut burst = turn(Duration::ZERO);
+        assert!(burst.burst(4_500), "500 arrived in 10 ms: 50,000/s");
+        assert!(burst.cut);
+        let mut trickle = turn(Duration::ZERO);
+        assert!(!trickle.burst(4_010), "10 in 10 ms");
+        assert!(!trickle.cut);
+        let mut long = turn(MAX_DEFER);
+        assert!(!long.burst(4_500), "a long burst is taken as it comes");
+        let mut filling = turn(Duration::ZERO);
+        filling.queued = 70_000;
+        assert!(
+            !filling.burst(70_000),
+            "a buffer half full is taken as it comes"
+        );
+        let mut just_begun = Turn::new(0, capacity, Duration::ZERO);
+        assert!(!just_begun.burst(5), "too soon to tell");
     }
 
     #[test]

@@ -113,6 +113,10 @@ pub struct ThreadCpu {
     /// Context switches of the request path's threads (voluntary: it waited; involuntary: it
     /// was preempted), from each thread's `status`.
     pub request_path_switches: (u64, u64),
+    /// The writer thread's context switches (voluntary, involuntary): each time it slept and
+    /// was woken counts one voluntary switch, so a writer woken by every queued item shows
+    /// as many as the items, and one on a timer about one a tick.
+    pub writer_switches: (u64, u64),
 }
 
 impl ThreadCpu {
@@ -131,11 +135,6 @@ impl ThreadCpu {
                 continue;
             };
             let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-            if name.trim() == WRITER_THREAD {
-                cpu.writer_ms += ns / 1e6;
-                continue;
-            }
-            cpu.request_path_ms += ns / 1e6;
             let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
             let count = |key: &str| {
                 status
@@ -144,8 +143,19 @@ impl ThreadCpu {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .unwrap_or(0)
             };
-            cpu.request_path_switches.0 += count("voluntary_ctxt_switches:");
-            cpu.request_path_switches.1 += count("nonvoluntary_ctxt_switches:");
+            let switches = (
+                count("voluntary_ctxt_switches:"),
+                count("nonvoluntary_ctxt_switches:"),
+            );
+            if name.trim() == WRITER_THREAD {
+                cpu.writer_ms += ns / 1e6;
+                cpu.writer_switches.0 += switches.0;
+                cpu.writer_switches.1 += switches.1;
+                continue;
+            }
+            cpu.request_path_ms += ns / 1e6;
+            cpu.request_path_switches.0 += switches.0;
+            cpu.request_path_switches.1 += switches.1;
         }
         cpu
     }
@@ -161,17 +171,24 @@ impl ThreadCpu {
                     a.request_path_switches.0 + b.request_path_switches.0,
                     a.request_path_switches.1 + b.request_path_switches.1,
                 ),
+                writer_switches: (
+                    a.writer_switches.0 + b.writer_switches.0,
+                    a.writer_switches.1 + b.writer_switches.1,
+                ),
             })
     }
 
     /// What was spent since `before`.
     #[must_use]
     pub fn since(self, before: Self) -> Self {
-        let (now, was) = (self.request_path_switches, before.request_path_switches);
+        let less = |now: (u64, u64), was: (u64, u64)| {
+            (now.0.saturating_sub(was.0), now.1.saturating_sub(was.1))
+        };
         Self {
             request_path_ms: self.request_path_ms - before.request_path_ms,
             writer_ms: self.writer_ms - before.writer_ms,
-            request_path_switches: (now.0.saturating_sub(was.0), now.1.saturating_sub(was.1)),
+            request_path_switches: less(self.request_path_switches, before.request_path_switches),
+            writer_switches: less(self.writer_switches, before.writer_switches),
         }
     }
 }

@@ -6,7 +6,7 @@
 (
   i=0
   while [ "$i" -lt 400 ]; do
-    for t in /proc/$$/task/*; do
+    for t in "/proc/$$/task"/*; do
       if [ "$(cat "$t/comm" 2>/dev/null)" = har-writer ]; then
         chrt -i -p 0 "${t##*/}"
         exit 0

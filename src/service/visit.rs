@@ -226,8 +226,18 @@ async fn after_departure(
     departure: Departure,
     applied_at: Instant,
 ) {
-    release_holds(state, session, user).await;
+    release_holds_left(state, session, user, departure.from).await;
     announce(state, session, user, departure, applied_at);
+}
+
+/// [`release_holds`] for a visit that ended at `from`: only the buying page holds seats
+/// (selecting and locking need a place on it), so someone who left the queue held none and
+/// the database is not asked. A crowd leaving a long line (a disconnect storm, a dead
+/// instance's people reaped) made one query each and held the pool shut.
+async fn release_holds_left(state: &AppState, session: SessionId, user: UserId, from: Place) {
+    if from == Place::Page {
+        release_holds(state, session, user).await;
+    }
 }
 
 /// Frees every seat `user` selected or locked in `session` and publishes the change.
@@ -308,7 +318,7 @@ pub(crate) async fn sweep(state: &AppState, now: Millis) {
             for (e, applied_at) in reaped.into_iter().zip(applied) {
                 tracing::warn!(session = %e.session, user = %e.user, "ended a visit of a crashed instance");
                 metrics::departed(DepartureReason::CrashedInstance, e.departure.from);
-                release_holds(state, e.session, e.user).await;
+                release_holds_left(state, e.session, e.user, e.departure.from).await;
                 // The instance may be alive after all (a long stall): its socket must hear it.
                 state.news.publish(News::VisitEnded {
                     session: e.session,
@@ -356,7 +366,7 @@ pub(crate) async fn ended_by_server(
     // The operator's removal was just applied by the waiting room.
     let applied_at = left_now(state, session, user);
     metrics::departed(DepartureReason::Left, departure.from);
-    release_holds(state, session, user).await;
+    release_holds_left(state, session, user, departure.from).await;
     state.news.publish(News::VisitEnded {
         session,
         user,

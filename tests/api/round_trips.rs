@@ -182,6 +182,30 @@ async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
         app_calls, want,
         "{engines}: storage calls of {JOINS} app joins ({admitted} admitted)"
     );
+
+    // The queued leave: someone who never reached the page holds no seat, so their departure
+    // asks the database nothing (in a crowd's disconnect storm or a fleet's, one query per
+    // person held the database's pool shut).
+    let before = calls(base).await;
+    let mut queued = 0;
+    for peer in &peers[admitted as usize..] {
+        let left = peer.call("leave", json!({ "sessionId": 2 })).await;
+        assert_eq!(left["ok"], true, "{engines}: {left}");
+        queued += 1;
+    }
+    let leave_calls = made(&before, &calls(base).await);
+    for call in ["database.release_holds", "database.sold_count"] {
+        assert!(
+            !leave_calls.contains_key(call),
+            "{engines}: {queued} queued leaves made {leave_calls:?}"
+        );
+    }
+    assert!(
+        leave_calls
+            .keys()
+            .any(|c| c.starts_with("waiting_room.leave")),
+        "{engines}: the leaves were made: {leave_calls:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

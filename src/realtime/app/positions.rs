@@ -821,7 +821,10 @@ mod tests {
         let positions = asking();
         let s = SessionId(1);
         positions.acked_on_page(s, UserId(7), 600_000);
-        assert!(positions.said_here(s, UserId(7), 600_400), "the same admission");
+        assert!(
+            positions.said_here(s, UserId(7), 600_400),
+            "the same admission"
+        );
         assert!(
             !positions.said_here(s, UserId(7), 660_000),
             "a later admission of the same person"
@@ -831,7 +834,10 @@ mod tests {
         assert!(positions.said_here(s, UserId(8), 700_000), "said by a push");
         let later = crate::domain::time::now_millis() + FORGET_AFTER_MS;
         positions.forget_said(later);
-        assert!(!positions.said_here(s, UserId(8), 700_000), "forgotten in time");
+        assert!(
+            !positions.said_here(s, UserId(8), 700_000),
+            "forgotten in time"
+        );
     }
 
     #[test]

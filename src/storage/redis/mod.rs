@@ -19,6 +19,7 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::controls::RoomControls;
+use super::model::Tallied;
 use super::{Drawn, Expiry, RECENT_ADMISSIONS, StorageError, StorageResult, WaitingRoom};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
@@ -83,6 +84,15 @@ impl Scripts {
             script.load(client).await?;
         }
         Ok(())
+    }
+}
+
+/// The place a place.lua reply names.
+fn placed(reply: &Reply) -> Option<Place> {
+    match reply.kind().as_str() {
+        "page" => Some(Place::Page),
+        "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
+        _ => None,
     }
 }
 
@@ -542,11 +552,34 @@ impl WaitingRoom for RedisWaitingRoom {
                 vec![user.to_string()],
             )
             .await?;
-        Ok(match reply.kind().as_str() {
-            "page" => Some(Place::Page),
-            "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
-            _ => None,
-        })
+        Ok(placed(&reply))
+    }
+
+    /// One place.lua run with the session's tally named: a script rather than a pipeline of
+    /// the script and an HMGET, so the exchange is one command and one reply for both ends to
+    /// frame and parse, and the two answers are of the same instant. The tally shares the
+    /// room's hash tag, so this stays one slot on Redis Cluster.
+    async fn place_and_tally(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<(Option<Place>, Option<Tallied>)> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let mut args = vec![user.to_string()];
+        args.extend(sold::fields(user));
+        let reply = self
+            .run(
+                &self.scripts.place,
+                vec![k.page, k.queue, keys::sold(&self.prefix, session)],
+                args,
+            )
+            .await?;
+        let field = |i: usize| {
+            let v = reply.at(i);
+            (!v.is_null()).then(|| int(v))
+        };
+        let tally = sold::tallied(field(2), field(3).map(|n| n.max(0) as u32), field(4));
+        Ok((placed(&reply), Some(tally)))
     }
 
     /// One exchange per [`super::PLACES_PER_CALL`] people, each chunk one script run.

@@ -4,6 +4,7 @@
 //! affected members); the wait estimates are computed here with the domain's [`Rules`].
 
 mod departures;
+mod entrances;
 mod fair;
 mod keys;
 mod lease;
@@ -35,6 +36,7 @@ pub use versions::RedisSeatVersions;
 
 struct Scripts {
     enter: Script,
+    enter_batch: Script,
     leave: Script,
     leave_batch: Script,
     expire: Script,
@@ -51,7 +53,15 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
-            enter: Script::from_lua(include_str!("lua/enter.lua")),
+            // One body for both, so a lone arrival and a batched one cannot drift apart.
+            enter: Script::from_lua(concat!(
+                include_str!("lua/enter_body.lua"),
+                include_str!("lua/enter.lua")
+            )),
+            enter_batch: Script::from_lua(concat!(
+                include_str!("lua/enter_body.lua"),
+                include_str!("lua/enter_batch.lua")
+            )),
             leave: Script::from_lua(include_str!("lua/leave.lua")),
             leave_batch: Script::from_lua(include_str!("lua/leave_batch.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
@@ -70,6 +80,7 @@ impl Scripts {
     async fn load(&self, client: &Client) -> Result<(), Error> {
         for script in [
             &self.enter,
+            &self.enter_batch,
             &self.leave,
             &self.leave_batch,
             &self.expire,
@@ -84,6 +95,32 @@ impl Scripts {
             script.load(client).await?;
         }
         Ok(())
+    }
+}
+
+/// The admission an enter script's answer (`kind`, `rank`, `base`) names, with its estimate.
+fn admission(
+    rules: &Rules,
+    kind: &str,
+    rank: &Value,
+    base: &Value,
+    now: Millis,
+) -> StorageResult<Admission> {
+    match kind {
+        "page" => Ok(Admission::Pass),
+        "queue" => {
+            let rank = int(rank).max(0) as usize;
+            let base = int(base);
+            let base = if base < 0 { now } else { base };
+            let round = (rank / rules.limit) as i64;
+            Ok(Admission::Queued {
+                wait_people: rank + 1,
+                seconds: rules.seconds(base, round, now),
+            })
+        }
+        other => Err(StorageError::Unavailable(format!(
+            "the enter script answered {other:?}"
+        ))),
     }
 }
 
@@ -116,6 +153,8 @@ pub struct RedisWaitingRoom {
     watch: std::sync::Mutex<crate::domain::lease::PeerWatch>,
     /// Leaves waiting to be applied together (see `departures.rs`).
     departures: departures::Departures,
+    /// Arrivals waiting to be applied together (see `entrances.rs`).
+    entrances: entrances::Entrances,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -173,6 +212,7 @@ impl RedisWaitingRoom {
             lease,
             watch: Default::default(),
             departures: Default::default(),
+            entrances: Default::default(),
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
@@ -230,22 +270,7 @@ impl RedisWaitingRoom {
         );
         let reply = reply?;
         indexed?;
-        match reply.kind().as_str() {
-            "page" => Ok(Admission::Pass),
-            "queue" => {
-                let rank = int(reply.at(1)).max(0) as usize;
-                let base = int(reply.at(2));
-                let base = if base < 0 { now } else { base };
-                let round = (rank / rules.limit) as i64;
-                Ok(Admission::Queued {
-                    wait_people: rank + 1,
-                    seconds: rules.seconds(base, round, now),
-                })
-            }
-            other => Err(StorageError::Unavailable(format!(
-                "enter.lua answered {other:?}"
-            ))),
-        }
+        admission(&rules, &reply.kind(), reply.at(1), reply.at(2), now)
     }
 
     async fn run(
@@ -485,7 +510,7 @@ impl WaitingRoom for RedisWaitingRoom {
         now: Millis,
         hears: Hears,
     ) -> StorageResult<Admission> {
-        self.enter_stored(session, user, self.holder(&holder), now, hears)
+        self.enter_batched(session, user, self.holder(&holder), now, hears)
             .await
     }
 

@@ -88,16 +88,23 @@ pub(crate) async fn check_visit(
 ) -> ServiceResult<u32> {
     let info = open_session(state, session, now).await?;
     refuse_if_barred(state, session, user)?;
-    // The place (waiting room) and the tickets bought (database) are asked together: two
-    // engines, one wait. The refusals keep the contract's order: already inside first.
-    let (place, sold) = tokio::join!(
-        place(state, info.id, user),
-        state.store.inventory.sold_count(user, info.id)
-    );
-    if place?.is_some() {
+    // The place and the tickets bought are asked in one exchange where the sold counts are
+    // kept beside the queue (Redis); elsewhere the place is in this process's memory and the
+    // inventory answers the count after it. The refusals keep the contract's order: already
+    // inside first (and then the count is not needed).
+    let (place, tallied) = state
+        .store
+        .waiting_room
+        .place_and_tally(info.id, user)
+        .await?;
+    if place.is_some() {
         return Err(ServiceError::AlreadyInside);
     }
-    let sold = sold?;
+    let sold = state
+        .store
+        .inventory
+        .sold_count_given(user, info.id, tallied)
+        .await?;
     if sold >= state.ticket_limit(info.id).0 {
         return Err(ServiceError::LimitReached { more: 0 });
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::model::Tallied;
 use super::{Drawn, Expiry, StorageResult, WaitingRoom};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
@@ -64,6 +65,21 @@ impl WaitingRoom for CountedRoom {
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>> {
         count("place");
         self.0.place(session, user).await
+    }
+
+    /// Counted after the call: one exchange either way, named by what it answered (the place
+    /// alone where the engine keeps no tally beside the room, as [`WaitingRoom::place`]).
+    async fn place_and_tally(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<(Option<Place>, Option<Tallied>)> {
+        let answer = self.0.place_and_tally(session, user).await;
+        count(match &answer {
+            Ok((_, Some(_))) => "place_and_sold",
+            _ => "place",
+        });
+        answer
     }
 
     async fn places(

@@ -139,6 +139,19 @@ pub trait Accounts: Send + Sync {
 pub trait Inventory: Send + Sync {
     /// Seats SOLD to the account in the session.
     async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32>;
+    /// [`Inventory::sold_count`], given what the sold-count tally kept beside the waiting room
+    /// said when it was read in the same exchange as the place
+    /// ([`WaitingRoom::place_and_tally`]); `None` when nothing was read there. An inventory
+    /// that keeps no such tally ignores `read` and asks as [`Inventory::sold_count`] does.
+    async fn sold_count_given(
+        &self,
+        user: UserId,
+        session: SessionId,
+        read: Option<Tallied>,
+    ) -> StorageResult<u32> {
+        let _ = read;
+        self.sold_count(user, session).await
+    }
     /// Every account's SOLD seats in the session (accounts with none are left out).
     async fn sold_counts(&self, session: SessionId) -> StorageResult<Vec<(UserId, u32)>>;
     /// Prepares the session's sold counts for a sale: an engine that keeps them next to the
@@ -293,6 +306,17 @@ pub trait WaitingRoom: Send + Sync {
     ) -> StorageResult<Option<Departure>>;
     /// Where the account stands.
     async fn place(&self, session: SessionId, user: UserId) -> StorageResult<Option<Place>>;
+    /// [`WaitingRoom::place`], and what the sold-count tally kept beside this room
+    /// ([`SoldCounts`]) knows of the account's count in the session, in one exchange: the
+    /// legacy validation's two questions. `None` for the tally where the engine keeps none
+    /// beside the room (the default: the place alone; the inventory answers the count).
+    async fn place_and_tally(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<(Option<Place>, Option<Tallied>)> {
+        Ok((self.place(session, user).await?, None))
+    }
     /// Where each of `users` stands, in their order, in as few exchanges as the engine can
     /// (one per [`PLACES_PER_CALL`] people on Redis): how an instance of a shared waiting room
     /// learns the places of its own queued people (the app's `position` pushes).

@@ -98,12 +98,16 @@ impl TalliedInventory {
             _ => self.inner.sold_count(user, session).await,
         }
     }
-}
 
-#[async_trait]
-impl Inventory for TalliedInventory {
-    async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32> {
-        match self.read(session, user).await {
+    /// The account's count from what the tally said: the database answers an order in flight
+    /// or a tally that did not answer, and a session not loaded is loaded first.
+    async fn count_from(
+        &self,
+        user: UserId,
+        session: SessionId,
+        read: StorageResult<Tallied>,
+    ) -> StorageResult<u32> {
+        match read {
             Ok(Tallied::Count(n)) => Ok(n),
             Ok(Tallied::InFlight) => self.inner.sold_count(user, session).await,
             Ok(Tallied::NotLoaded) => self.load_then_count(session, user).await,
@@ -112,6 +116,28 @@ impl Inventory for TalliedInventory {
                 tracing::warn!(error = %e, %session, %user, "reading the sold count next to the queue failed; asking the database");
                 self.inner.sold_count(user, session).await
             }
+        }
+    }
+}
+
+#[async_trait]
+impl Inventory for TalliedInventory {
+    async fn sold_count(&self, user: UserId, session: SessionId) -> StorageResult<u32> {
+        let read = self.read(session, user).await;
+        self.count_from(user, session, read).await
+    }
+
+    /// What the waiting room read beside the place is the tally's answer (the same Redis hash,
+    /// read by the same rules); without it the tally is asked here.
+    async fn sold_count_given(
+        &self,
+        user: UserId,
+        session: SessionId,
+        read: Option<Tallied>,
+    ) -> StorageResult<u32> {
+        match read {
+            Some(read) => self.count_from(user, session, Ok(read)).await,
+            None => self.sold_count(user, session).await,
         }
     }
 

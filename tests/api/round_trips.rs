@@ -6,10 +6,10 @@
 //!
 //! A database call is counted after the read-through caches (a hit counts nothing); on the
 //! production engines each counted call is one network round trip (the Redis `enter` sends its
-//! script and its index update together, and a validation asks for the place and the sold
-//! count at once). On MySQL + Redis the sold count is read from Redis (`sold_counts`): the
-//! session's counts are loaded once, by the warm-up join, and the measured joins ask no
-//! database.
+//! script and its index update together). On MySQL + Redis the sold count is read from Redis,
+//! in the same script run as the place (`waiting_room.place_and_sold`): the session's counts
+//! are loaded once, by the warm-up join, and the measured joins ask no database and make two
+//! Redis exchanges each.
 
 use std::collections::BTreeMap;
 
@@ -219,13 +219,13 @@ async fn a_join_makes_one_database_call_and_two_waiting_room_calls_on_the_embedd
     joins_cost(&server.base, "embedded", &legacy).await;
 }
 
-/// The sold count is read next to the queue (issue 14): the legacy join asks no database.
+/// The sold count is read next to the queue, in the place's own exchange (issue 14): the legacy
+/// join asks no database and makes two Redis exchanges (validation, `check limit`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_join_makes_no_database_call_and_only_redis_calls_on_mysql_and_redis() {
+async fn a_join_makes_no_database_call_and_two_redis_exchanges_on_mysql_and_redis() {
     let cluster = start_cluster(1, &[("TICKETCLUB_QUEUE_LIMIT", "2")]).await;
     let legacy = [
-        ("sold_counts.read", 1),
-        ("waiting_room.place", 1),
+        ("waiting_room.place_and_sold", 1),
         ("waiting_room.enter", 1),
     ];
     joins_cost(&cluster.instances[0].base, "production", &legacy).await;

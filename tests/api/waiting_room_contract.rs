@@ -122,6 +122,7 @@ contract_tests! {
     nobody_is_promoted_for_a_stranger_or_a_stale_connection,
     expired_visits_end_oldest_first_and_the_queue_moves_up,
     three_hundred_simultaneous_arrivals_get_distinct_fair_places,
+    concurrent_callers_arrivals_get_gapless_places_in_each_callers_order,
     a_storm_of_departures_moves_everyone_left_by_exactly_the_places_they_gained,
     places_asked_together_answer_as_each_place_alone,
 }
@@ -353,6 +354,61 @@ async fn three_hundred_simultaneous_arrivals_get_distinct_fair_places(
     positions.sort_unstable();
     assert_eq!(passed, 3, "{name}");
     assert_eq!(positions, (1..=297).collect::<Vec<_>>(), "{name}");
+}
+
+/// Ten callers at once, each bringing thirty people one after another (on Redis, arrivals that
+/// reach an instance while its previous batch is on the wire go together, `entrances.rs`): every
+/// place is distinct and none is skipped, each caller's people stand in the order it brought
+/// them, and each stands where its arrival said.
+async fn concurrent_callers_arrivals_get_gapless_places_in_each_callers_order(
+    name: &str,
+    room: Arc<dyn WaitingRoom>,
+) {
+    const CALLERS: i64 = 10;
+    const EACH: i64 = 30;
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|caller| {
+            let room = room.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..EACH {
+                    let u = 1 + caller * EACH + i;
+                    let admission = room.enter(S, UserId(u), h(u), 1000 + i).await;
+                    got.push((u, admission.expect("enter")));
+                }
+                got
+            })
+        })
+        .collect();
+    let mut passed = 0;
+    let mut positions = Vec::new();
+    for task in tasks {
+        let got = task.await.expect("task");
+        let mut last = 0;
+        for (u, admission) in got {
+            let stands = room.place(S, UserId(u)).await.expect("place");
+            match admission {
+                Admission::Pass => {
+                    assert_eq!(last, 0, "{name}: {u} passed after its caller's queued");
+                    assert_eq!(stands, Some(Place::Page), "{name}: {u}");
+                    passed += 1;
+                }
+                Admission::Queued { wait_people, .. } => {
+                    assert!(
+                        wait_people > last,
+                        "{name}: {u} at {wait_people} after {last}"
+                    );
+                    assert_eq!(stands, Some(Place::Queue(wait_people - 1)), "{name}: {u}");
+                    last = wait_people;
+                    positions.push(wait_people);
+                }
+            }
+        }
+    }
+    positions.sort_unstable();
+    assert_eq!(passed, 3, "{name}");
+    let all = (CALLERS * EACH) as usize;
+    assert_eq!(positions, (1..=all - 3).collect::<Vec<_>>(), "{name}");
 }
 
 /// A departure and an expiry that promote from the queue re-create the page key; it must

@@ -110,22 +110,39 @@ impl RedisWaitingRoom {
         user: UserId,
         owner: &str,
     ) -> StorageResult<()> {
+        self.index_places_for(session, &[(user, owner)]).await
+    }
+
+    /// [`RedisWaitingRoom::index_place_for`] for several places of one session, in one
+    /// pipeline (a batch of arrivals).
+    pub(super) async fn index_places_for(
+        &self,
+        session: SessionId,
+        places: &[(UserId, &str)],
+    ) -> StorageResult<()> {
         let keys = self.keys();
         let pipe = self.client.pipeline();
         let _: () = pipe
             .sadd(keys.sessions(), session.0)
             .await
             .map_err(unavailable)?;
-        let place = format!("{session}:{user}");
-        let _: () = pipe
-            .sadd(keys.places(owner), place)
-            .await
-            .map_err(unavailable)?;
-        let _: () = pipe
-            .sadd(keys.user(user), session.0)
-            .await
-            .map_err(unavailable)?;
-        for key in [keys.sessions(), keys.places(owner), keys.user(user)] {
+        let mut touched = vec![keys.sessions()];
+        for (user, owner) in places {
+            let place = format!("{session}:{user}");
+            let _: () = pipe
+                .sadd(keys.places(owner), place)
+                .await
+                .map_err(unavailable)?;
+            let _: () = pipe
+                .sadd(keys.user(*user), session.0)
+                .await
+                .map_err(unavailable)?;
+            if !touched.contains(&keys.places(owner)) {
+                touched.push(keys.places(owner));
+            }
+            touched.push(keys.user(*user));
+        }
+        for key in touched {
             let _: () = pipe
                 .pexpire(key, IDLE_TTL_MS, None)
                 .await

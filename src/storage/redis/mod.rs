@@ -4,6 +4,7 @@
 //! affected members); the wait estimates are computed here with the domain's [`Rules`].
 
 mod departures;
+mod entrances;
 mod fair;
 mod keys;
 mod lease;
@@ -19,6 +20,7 @@ use fred::prelude::*;
 use fred::types::scripts::Script;
 
 use super::controls::RoomControls;
+use super::model::Tallied;
 use super::{Drawn, Expiry, RECENT_ADMISSIONS, StorageError, StorageResult, WaitingRoom};
 use crate::domain::draw::DrawRecord;
 use crate::domain::ids::{SessionId, UserId};
@@ -34,6 +36,7 @@ pub use versions::RedisSeatVersions;
 
 struct Scripts {
     enter: Script,
+    enter_batch: Script,
     leave: Script,
     leave_batch: Script,
     expire: Script,
@@ -50,7 +53,15 @@ struct Scripts {
 impl Scripts {
     fn new() -> Self {
         Self {
-            enter: Script::from_lua(include_str!("lua/enter.lua")),
+            // One body for both, so a lone arrival and a batched one cannot drift apart.
+            enter: Script::from_lua(concat!(
+                include_str!("lua/enter_body.lua"),
+                include_str!("lua/enter.lua")
+            )),
+            enter_batch: Script::from_lua(concat!(
+                include_str!("lua/enter_body.lua"),
+                include_str!("lua/enter_batch.lua")
+            )),
             leave: Script::from_lua(include_str!("lua/leave.lua")),
             leave_batch: Script::from_lua(include_str!("lua/leave_batch.lua")),
             expire: Script::from_lua(include_str!("lua/expire.lua")),
@@ -69,6 +80,7 @@ impl Scripts {
     async fn load(&self, client: &Client) -> Result<(), Error> {
         for script in [
             &self.enter,
+            &self.enter_batch,
             &self.leave,
             &self.leave_batch,
             &self.expire,
@@ -83,6 +95,41 @@ impl Scripts {
             script.load(client).await?;
         }
         Ok(())
+    }
+}
+
+/// The admission an enter script's answer (`kind`, `rank`, `base`) names, with its estimate.
+fn admission(
+    rules: &Rules,
+    kind: &str,
+    rank: &Value,
+    base: &Value,
+    now: Millis,
+) -> StorageResult<Admission> {
+    match kind {
+        "page" => Ok(Admission::Pass),
+        "queue" => {
+            let rank = int(rank).max(0) as usize;
+            let base = int(base);
+            let base = if base < 0 { now } else { base };
+            let round = (rank / rules.limit) as i64;
+            Ok(Admission::Queued {
+                wait_people: rank + 1,
+                seconds: rules.seconds(base, round, now),
+            })
+        }
+        other => Err(StorageError::Unavailable(format!(
+            "the enter script answered {other:?}"
+        ))),
+    }
+}
+
+/// The place a place.lua reply names.
+fn placed(reply: &Reply) -> Option<Place> {
+    match reply.kind().as_str() {
+        "page" => Some(Place::Page),
+        "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
+        _ => None,
     }
 }
 
@@ -106,6 +153,8 @@ pub struct RedisWaitingRoom {
     watch: std::sync::Mutex<crate::domain::lease::PeerWatch>,
     /// Leaves waiting to be applied together (see `departures.rs`).
     departures: departures::Departures,
+    /// Arrivals waiting to be applied together (see `entrances.rs`).
+    entrances: entrances::Entrances,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StorageError {
@@ -163,6 +212,7 @@ impl RedisWaitingRoom {
             lease,
             watch: Default::default(),
             departures: Default::default(),
+            entrances: Default::default(),
         };
         room.renew_lease(crate::domain::time::now_millis()).await?;
         Ok(room)
@@ -220,22 +270,7 @@ impl RedisWaitingRoom {
         );
         let reply = reply?;
         indexed?;
-        match reply.kind().as_str() {
-            "page" => Ok(Admission::Pass),
-            "queue" => {
-                let rank = int(reply.at(1)).max(0) as usize;
-                let base = int(reply.at(2));
-                let base = if base < 0 { now } else { base };
-                let round = (rank / rules.limit) as i64;
-                Ok(Admission::Queued {
-                    wait_people: rank + 1,
-                    seconds: rules.seconds(base, round, now),
-                })
-            }
-            other => Err(StorageError::Unavailable(format!(
-                "enter.lua answered {other:?}"
-            ))),
-        }
+        admission(&rules, &reply.kind(), reply.at(1), reply.at(2), now)
     }
 
     async fn run(
@@ -475,7 +510,7 @@ impl WaitingRoom for RedisWaitingRoom {
         now: Millis,
         hears: Hears,
     ) -> StorageResult<Admission> {
-        self.enter_stored(session, user, self.holder(&holder), now, hears)
+        self.enter_batched(session, user, self.holder(&holder), now, hears)
             .await
     }
 
@@ -542,11 +577,34 @@ impl WaitingRoom for RedisWaitingRoom {
                 vec![user.to_string()],
             )
             .await?;
-        Ok(match reply.kind().as_str() {
-            "page" => Some(Place::Page),
-            "queue" => Some(Place::Queue(int(reply.at(1)).max(0) as usize)),
-            _ => None,
-        })
+        Ok(placed(&reply))
+    }
+
+    /// One place.lua run with the session's tally named: a script rather than a pipeline of
+    /// the script and an HMGET, so the exchange is one command and one reply for both ends to
+    /// frame and parse, and the two answers are of the same instant. The tally shares the
+    /// room's hash tag, so this stays one slot on Redis Cluster.
+    async fn place_and_tally(
+        &self,
+        session: SessionId,
+        user: UserId,
+    ) -> StorageResult<(Option<Place>, Option<Tallied>)> {
+        let k = RoomKeys::new(&self.prefix, session);
+        let mut args = vec![user.to_string()];
+        args.extend(sold::fields(user));
+        let reply = self
+            .run(
+                &self.scripts.place,
+                vec![k.page, k.queue, keys::sold(&self.prefix, session)],
+                args,
+            )
+            .await?;
+        let field = |i: usize| {
+            let v = reply.at(i);
+            (!v.is_null()).then(|| int(v))
+        };
+        let tally = sold::tallied(field(2), field(3).map(|n| n.max(0) as u32), field(4));
+        Ok((placed(&reply), Some(tally)))
     }
 
     /// One exchange per [`super::PLACES_PER_CALL`] people, each chunk one script run.

@@ -63,6 +63,23 @@ impl RedisSoldCounts {
     }
 }
 
+/// The tally's fields that answer for `user`, in the order [`tallied`] reads them: orders in
+/// flight (`f:<user>`), the count, and whether the session is loaded. The waiting room's
+/// `place.lua` reads the same fields beside the place (one exchange per legacy validation).
+pub(super) fn fields(user: UserId) -> [String; 3] {
+    [format!("f:{user}"), user.to_string(), "loaded".to_string()]
+}
+
+/// What [`fields`]' values say (nil read as `None`).
+pub(super) fn tallied(in_flight: Option<i64>, count: Option<u32>, loaded: Option<i64>) -> Tallied {
+    match (in_flight, count, loaded) {
+        (Some(n), _, _) if n > 0 => Tallied::InFlight,
+        (_, Some(n), _) => Tallied::Count(n),
+        (_, None, Some(_)) => Tallied::Count(0),
+        (_, None, None) => Tallied::NotLoaded,
+    }
+}
+
 fn ttl() -> String {
     keys::IDLE_TTL_MS.to_string()
 }
@@ -70,18 +87,12 @@ fn ttl() -> String {
 #[async_trait]
 impl SoldCounts for RedisSoldCounts {
     async fn read(&self, session: SessionId, user: UserId) -> StorageResult<Tallied> {
-        let fields = vec![format!("f:{user}"), user.to_string(), "loaded".to_string()];
         let (in_flight, count, loaded): (Option<i64>, Option<u32>, Option<i64>) = self
             .client
-            .hmget(self.key(session), fields)
+            .hmget(self.key(session), fields(user).to_vec())
             .await
             .map_err(unavailable)?;
-        Ok(match (in_flight, count, loaded) {
-            (Some(n), _, _) if n > 0 => Tallied::InFlight,
-            (_, Some(n), _) => Tallied::Count(n),
-            (_, None, Some(_)) => Tallied::Count(0),
-            (_, None, None) => Tallied::NotLoaded,
-        })
+        Ok(tallied(in_flight, count, loaded))
     }
 
     async fn load(&self, session: SessionId, counts: Vec<(UserId, u32)>) -> StorageResult<()> {

@@ -191,18 +191,11 @@ impl<A: Adapter> Sayer<A> {
             Some(ends) => ends,
             None => now_millis() + state.window_ms(session),
         };
-        let heard = (self.admissions)
+        (self.admissions)
             .say(&self.io, &self.positions, session, user, ends)
             .await;
-        if heard == 0 {
-            // Said by the instance holding their connection, which records it (see
-            // `Admissions`); or unsaid until they come back and ask.
-            return;
-        }
-        let said = state.store.waiting_room.announced(session, &[user]).await;
-        if let Err(e) = said {
-            tracing::debug!(error = %e, %session, "recording that admitted was said failed");
-        }
+        // Recorded said in Redis by each instance that said it, at its next look for unsaid
+        // admissions (one call a second for all of them, not one per admission).
     }
 }
 

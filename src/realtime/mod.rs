@@ -378,7 +378,6 @@ impl Realtime {
             admissions.clone(),
             io.clone(),
             positions.clone(),
-            state.store.waiting_room.clone(),
             background.drain.clone(),
         ));
         let queues = deliver_through(&io, &state, news, positions, admissions, background);

@@ -12,11 +12,11 @@
 //! (sharded pub/sub, like the adapter's); every instance hears it and says it to its own
 //! connections through [`Positions::admit`].
 //!
-//! Whoever says it to a connection records it said ([`WaitingRoom::announced`]). One the
-//! channel lost stays unsaid in Redis, and the holding instance says it a few seconds later
-//! (`Positions::say_unsaid`), as for an admitting instance that died before publishing.
-
-use std::sync::Arc;
+//! Whoever says it to a connection records it said in Redis at its next look for unsaid
+//! admissions (`Positions::say_unsaid`, once a second, all of them in one call), so neither
+//! the admitting instance nor this listener waits on Redis per admission. One the channel lost
+//! stays unsaid, and the holding instance says it a few seconds later, as for an admitting
+//! instance that died before publishing.
 
 use fred::clients::{Client, SubscriberClient};
 use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
@@ -29,7 +29,6 @@ use tokio_util::sync::CancellationToken;
 use super::positions::Positions;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::time::Millis;
-use crate::storage::WaitingRoom;
 
 /// How admissions reach the instance holding the admitted person's connection.
 #[derive(Clone)]
@@ -75,7 +74,7 @@ impl Admissions {
     }
 
     /// Says `admitted` to `user`'s connections here and, on a shared room, to every other
-    /// instance's; returns how many connections here heard it.
+    /// instance's.
     pub(crate) async fn say<A: Adapter>(
         &self,
         io: &SocketIo<A>,
@@ -83,8 +82,8 @@ impl Admissions {
         session: SessionId,
         user: UserId,
         ends: Millis,
-    ) -> usize {
-        let heard = positions.admit(io, session, user, ends);
+    ) {
+        positions.admit(io, session, user, ends);
         if let Self::Shared {
             client,
             channel,
@@ -103,7 +102,6 @@ impl Admissions {
                 tracing::warn!(error = %e, %session, "publishing an admission failed");
             }
         }
-        heard
     }
 
     /// The instance id that marks this instance's own messages (0 when alone).
@@ -130,7 +128,6 @@ pub(crate) async fn listen<A: Adapter>(
     admissions: Admissions,
     io: SocketIo<A>,
     positions: Positions,
-    room: Arc<dyn WaitingRoom>,
     stop: CancellationToken,
 ) {
     let channel = channel(&prefix);
@@ -170,13 +167,7 @@ pub(crate) async fn listen<A: Adapter>(
         if admitted.from == own {
             continue;
         }
-        let (session, user) = (admitted.session, admitted.user);
-        if positions.admit(&io, session, user, admitted.ends) == 0 {
-            continue;
-        }
-        if let Err(e) = room.announced(session, &[user]).await {
-            tracing::debug!(error = %e, %session, "recording that admitted was said failed");
-        }
+        positions.admit(&io, admitted.session, admitted.user, admitted.ends);
     }
     let _ = subscriber.quit().await;
 }

@@ -494,8 +494,8 @@ impl Positions {
             let mut said = Vec::new();
             for (user, at) in unsaid {
                 let age = now - at;
-                // Said here already (an ack told them, or a push whose record in Redis is
-                // still on its way): recorded said, not said again.
+                // Said here already, by a push or an ack: recorded said now (the pushes record
+                // theirs only here, all of a session's in one call), not said again.
                 if age >= FORGET_AFTER_MS || self.said_here(session, user, at + window) {
                     said.push(user);
                     continue;

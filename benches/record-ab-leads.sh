@@ -4,7 +4,8 @@
 # the sides; a side whose name begins with `on` records every visit (sample 1), one that
 # contains `idle` runs through benches/sched-idle-server.sh (the writer at SCHED_IDLE), one
 # that contains `mi` preloads mimalloc (LD_PRELOAD=$MIMALLOC), one that contains `base` runs
-# the server binary BASE instead of S (a build to compare with). Usage:
+# the server binary BASE instead of S (a build to compare with), one that contains `shm` records
+# into /dev/shm (memory) instead of $TMPDIR (disk). Usage:
 #   SIDES="off on on-idle" [STORM=1] [RUSH=1000] benches/record-ab-leads.sh OUT_DIR [RUNS] [JOIN_CLIENTS]
 # then benches/limits-summary.py OUT_DIR.
 set -eu
@@ -17,7 +18,9 @@ for n in $(seq 1 "$RUNS"); do
     d="$OUT/$side-$n"; mkdir -p "$d"
     extra=""; bin="$S"; rec=""
     case "$side" in on*)
-      rec=$(mktemp -d "${TMPDIR:-/tmp}/record-ab.XXXXXX")
+      dir="${TMPDIR:-/tmp}"
+      case "$side" in *shm*) dir=/dev/shm;; esac
+      rec=$(mktemp -d "$dir/record-ab.XXXXXX")
       extra="--server-env TICKETCLUB_RECORD_DIR=$rec --server-env TICKETCLUB_RECORD_SAMPLE=1";;
     esac
     case "$side" in *base*) bin="${BASE:?BASE names the binary to compare with}";; esac

@@ -153,7 +153,9 @@ pub(crate) fn received<A: Adapter>(s: &Socket<A>, raw: &RawValue, ack: Option<i6
     tap.0.recorder.record(Item::Received {
         conn: tap.0.conn.clone(),
         ack,
-        data: data.clone(),
+        // A copy, not a share of the received bytes: a share would keep the connection's read
+        // buffer alive in the recorder's channel (see `record::http::own`).
+        data: socketioxide_core::Str::from(data.as_str().to_owned()),
         at: now_epoch(),
     });
 }

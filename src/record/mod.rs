@@ -52,8 +52,7 @@ pub(crate) enum Item {
         at: f64,
     },
     /// An event a client sent, in the parts socketioxide parsed it into: the writer puts the
-    /// packet together (`2{namespace,}{ack}{data}`), so the request path copies nothing (`data`
-    /// shares the received bytes).
+    /// packet together (`2{namespace,}{ack}{data}`); `data` is a copy of the received text.
     Received {
         conn: Arc<str>,
         ack: Option<i64>,

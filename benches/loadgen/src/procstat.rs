@@ -285,17 +285,19 @@ impl Profiler {
             return Self(None, None);
         };
         let file = dir.join(format!("{name}.perf.data"));
+        // `LOADGEN_PERF_FREQ` samples more often (a 5,000-join burst lasts half a second: about
+        // 1,000 samples at 997 Hz); `LOADGEN_PERF_CALL_GRAPH=none` keeps only the sampled
+        // function, whose dwarf unwinding otherwise slows the server at a high rate.
+        let freq = std::env::var("LOADGEN_PERF_FREQ").unwrap_or_else(|_| "997".into());
+        let graph =
+            std::env::var("LOADGEN_PERF_CALL_GRAPH").unwrap_or_else(|_| "dwarf,16384".into());
+        let mut args = vec!["record".to_string(), "-F".into(), freq];
+        if graph != "none" {
+            args.extend(["--call-graph".into(), graph]);
+        }
+        args.extend(["-p".into(), pid.to_string(), "-o".into()]);
         let child = Command::new("perf")
-            .args([
-                "record",
-                "-F",
-                "997",
-                "--call-graph",
-                "dwarf,16384",
-                "-p",
-                &pid.to_string(),
-                "-o",
-            ])
+            .args(&args)
             .arg(&file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

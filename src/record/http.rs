@@ -200,7 +200,13 @@ where
     } else {
         (response, None)
     };
-    let [host_copy, authorization_copy, content_type_copy, path_copy, request_body] = own([
+    let [
+        host_copy,
+        authorization_copy,
+        content_type_copy,
+        path_copy,
+        request_body,
+    ] = own([
         bytes_of(&host),
         bytes_of(&authorization),
         bytes_of(&content_type),

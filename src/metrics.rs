@@ -25,6 +25,9 @@ pub(crate) fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(BATCH_SIZE.into()), BATCH_BUCKETS)
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
                 Ok(handle) => {
@@ -38,6 +41,16 @@ pub(crate) fn install() -> PrometheusHandle {
         })
         .clone()
 }
+
+/// How many arrivals or departures the waiting room applied in one call (one Lua script run on
+/// Redis, one lock on the embedded room), by `op`: `enter` or `leave`. In a storm the batches
+/// grow; how large they grow tells an operator how far the room is behind its callers.
+const BATCH_SIZE: &str = "ticketclub_waiting_room_batch_size";
+
+/// Buckets of [`BATCH_SIZE`]: a lone call up to a crowd's thousands.
+const BATCH_BUCKETS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
 
 /// Seat transition kinds, the `kind` label of `ticketclub_seat_transitions_total`.
 const SEAT_TRANSITION_KINDS: &[&str] = &[
@@ -92,6 +105,9 @@ fn register_every_series() {
     }
     // A registered histogram renders its buckets at zero until the first sample.
     let _ = histogram!("ticketclub_db_pool_wait_seconds");
+    for op in ["enter", "leave"] {
+        let _ = histogram!(BATCH_SIZE, "op" => op);
+    }
     for event in TIMED_EVENTS {
         let _ = histogram!("ticketclub_socket_event_duration_seconds", "event" => *event);
     }
@@ -153,6 +169,11 @@ pub(crate) fn storage_call(engine: &'static str, call: &'static str) {
 /// applied next, admits the next person instead.
 pub(crate) fn promotion_withdrawn() {
     counter!("ticketclub_promotions_withdrawn_total").increment(1);
+}
+
+/// The waiting room applied `size` arrivals (`op` `enter`) or departures (`leave`) together.
+pub(crate) fn waiting_room_batch(op: &'static str, size: usize) {
+    histogram!(BATCH_SIZE, "op" => op).record(size as f64);
 }
 
 /// Someone joined the queue.

@@ -214,6 +214,7 @@ impl WaitingRoom for MemoryWaitingRoom {
                     if batch.is_empty() {
                         break;
                     }
+                    crate::metrics::waiting_room_batch("leave", batch.len());
                     self.leave_batch(session, batch);
                 }
                 turn.finish();

@@ -70,6 +70,25 @@ async fn calls(base: &str) -> BTreeMap<(String, String), u64> {
     counts
 }
 
+/// `(batches, arrivals or departures in them)` of `op` so far, from the server's
+/// `ticketclub_waiting_room_batch_size{op}` histogram.
+async fn batches(base: &str, op: &str) -> (u64, u64) {
+    let page = reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    let read = |series: &str| {
+        let prefix = format!("ticketclub_waiting_room_batch_size_{series}{{op=\"{op}\"}} ");
+        page.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no {series} of {op} batches on /metrics")) as u64
+    };
+    (read("count"), read("sum"))
+}
+
 /// The calls made between two readings, background duties left out.
 fn made(
     before: &BTreeMap<(String, String), u64>,
@@ -112,7 +131,9 @@ async fn validate(base: &str, token: &str) -> Value {
 /// The legacy join (`POST /session/validation`, then `check limit` on an open socket) and the
 /// app join (`join` on `/queue`), `JOINS` of each, on the instance at `base`; `legacy` lists
 /// the calls of one legacy join.
-async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
+/// `batched_enter`: arrivals go to the room in batches (Redis; the embedded room places each at
+/// once).
+async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)], batched_enter: bool) {
     // Queue limit 2: the first two joins of each phase pass, the others queue.
     let mut tokens = Vec::new();
     for i in 0..2 * JOINS + 1 {
@@ -166,6 +187,7 @@ async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
     // The legacy visits end (their departures are not part of the app joins measured next).
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let before = calls(base).await;
+    let entered = batches(base, "enter").await;
     let mut admitted = 0;
     for peer in &peers {
         let joined = peer.call("join", json!({ "sessionId": 2 })).await;
@@ -176,6 +198,14 @@ async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
         }
     }
     let app_calls = made(&before, &calls(base).await);
+    // One at a time, each arrival is a batch of its own, and counted once.
+    let (count, sum) = batches(base, "enter").await;
+    let lone = if batched_enter { JOINS as u64 } else { 0 };
+    assert_eq!(
+        (count - entered.0, sum - entered.1),
+        (lone, lone),
+        "{engines}: enter batches of {JOINS} app joins"
+    );
     let mut want = expected(&[("waiting_room.enter", 1)], JOINS);
     want.insert("waiting_room.admitted_at".into(), admitted);
     assert_eq!(
@@ -187,6 +217,7 @@ async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
     // asks the database nothing (in a crowd's disconnect storm or a fleet's, one query per
     // person held the database's pool shut).
     let before = calls(base).await;
+    let left = batches(base, "leave").await;
     let mut queued = 0;
     for peer in &peers[admitted as usize..] {
         let left = peer.call("leave", json!({ "sessionId": 2 })).await;
@@ -194,6 +225,12 @@ async fn joins_cost(base: &str, engines: &str, legacy: &[(&str, u64)]) {
         queued += 1;
     }
     let leave_calls = made(&before, &calls(base).await);
+    let (count, sum) = batches(base, "leave").await;
+    assert_eq!(
+        (count - left.0, sum - left.1),
+        (queued, queued),
+        "{engines}: leave batches of {queued} queued leaves, one at a time"
+    );
     for call in ["database.release_holds", "database.sold_count"] {
         assert!(
             !leave_calls.contains_key(call),
@@ -216,7 +253,7 @@ async fn a_join_makes_one_database_call_and_two_waiting_room_calls_on_the_embedd
         ("waiting_room.place", 1),
         ("waiting_room.enter", 1),
     ];
-    joins_cost(&server.base, "embedded", &legacy).await;
+    joins_cost(&server.base, "embedded", &legacy, false).await;
 }
 
 /// The sold count is read next to the queue, in the place's own exchange (issue 14): the legacy
@@ -228,5 +265,5 @@ async fn a_join_makes_no_database_call_and_two_redis_exchanges_on_mysql_and_redi
         ("waiting_room.place_and_sold", 1),
         ("waiting_room.enter", 1),
     ];
-    joins_cost(&cluster.instances[0].base, "production", &legacy).await;
+    joins_cost(&cluster.instances[0].base, "production", &legacy, true).await;
 }

@@ -119,6 +119,7 @@ impl RedisWaitingRoom {
                     if batch.is_empty() {
                         break;
                     }
+                    crate::metrics::waiting_room_batch("leave", batch.len());
                     self.apply(session, batch, &mut owed).await;
                 }
                 // Every withdrawn promotion's leave was waiting, so the last batch applied it.

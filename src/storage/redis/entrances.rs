@@ -64,6 +64,7 @@ impl RedisWaitingRoom {
                     if batch.is_empty() {
                         break;
                     }
+                    crate::metrics::waiting_room_batch("enter", batch.len());
                     self.enter_together(session, batch).await;
                 }
                 turn.finish();

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::app_rust::connected;
 use crate::databases::TestDb;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::js_flows::run_node_scenario;
@@ -121,6 +122,63 @@ async fn a_paused_redis_gets_answers_not_hangs_and_readiness_says_so_within_a_se
     redis.resume();
     let took = recovers_within(&app, &token, Duration::from_secs(15)).await;
     assert!(took.is_some(), "still failing 15 s after Redis resumed");
+}
+
+/// A join whose Redis reply timed out may have taken its place anyway: Redis ran the script
+/// when it woke. The client was told `internal`; its connection still counts that line as its
+/// own, so `status` shows the place and a goodbye gives it back. Before, the place stood in
+/// line with no socket behind it, and everyone who came later waited behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_that_timed_out_but_took_its_place_gives_it_back_when_its_socket_goes() {
+    let redis = OwnRedis::start();
+    let app = app_on(&redis, |s| {
+        s.queue_limit = 1;
+        s.storage_timeout_ms = 300;
+    })
+    .await;
+    let join = json!({ "sessionId": 2 });
+    let (first, _) = app.sign_up("fills-the-page").await;
+    let first = connected(&app.base, "/queue", &first, "websocket", "first").await;
+    assert_eq!(first.call("join", join.clone()).await["state"], "admitted");
+    let (late, _) = app.sign_up("timed-out").await;
+    let late = connected(&app.base, "/queue", &late, "websocket", "late").await;
+
+    redis.pause();
+    let refused = late.call("join", join.clone()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    redis.resume();
+    assert_eq!(refused["error"]["code"], "internal", "{refused}");
+    // Redis ran the arrival once it woke: the place is there (asked until Redis answers again).
+    let mut place = json!(null);
+    for _ in 0..50 {
+        place = late.call("status", join.clone()).await;
+        if place["ok"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        place["state"] == "queued" && place["ahead"] == 0,
+        "the timed-out join stands in line: {place}"
+    );
+
+    late.client.disconnect().await.expect("goodbye sent");
+    let (next, _) = app.sign_up("behind").await;
+    let next = connected(&app.base, "/queue", &next, "websocket", "next").await;
+    let mut ahead = json!(null);
+    for _ in 0..50 {
+        let joined = next.call("join", join.clone()).await;
+        ahead = joined["ahead"].clone();
+        if ahead == 0 {
+            break;
+        }
+        next.call("leave", join.clone()).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        ahead, 0,
+        "nobody stands in front of the next arrival once the timed-out client left"
+    );
 }
 
 /// Waits until `instance` answers `/readyz` with 200, or panics after `limit`.

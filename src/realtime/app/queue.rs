@@ -156,9 +156,14 @@ async fn on_join<A: Adapter>(
     // Join before entering, so an admission right after cannot miss this socket.
     s.join(rooms::entrant(session, user));
     let entered = fair::join(&state, session, user, conn.holder(), now).await;
+    // A fault (a Redis reply that timed out, say) leaves the outcome unknown: the arrival may
+    // have taken its place after all. The connection counts that line as its own, as the
+    // legacy protocol does, so a retried join or `status` finds the place and a disconnect
+    // gives it back; a place nobody holds would stand in line until the session ended.
+    let maybe_placed = matches!(entered, Err(ServiceError::Unavailable(_)));
     // A connection waits in one line: a join that succeeded elsewhere gives the old place up,
     // a refused one (unknown session, ended sale) leaves it alone.
-    if entered.is_ok()
+    if (entered.is_ok() || maybe_placed)
         && let Some(previous) = conn.set_entered(session).filter(|p| *p != session)
     {
         s.leave(rooms::entrant(previous, user));
@@ -168,7 +173,7 @@ async fn on_join<A: Adapter>(
     }
     // The socket went away while the join was handled: a goodbye gives the place back at
     // once; a dropped connection keeps it for the resume grace, like any other drop.
-    if entered.is_ok() && conn.is_gone() {
+    if (entered.is_ok() || maybe_placed) && conn.is_gone() {
         if conn.has_said_goodbye() {
             give_back_if_gone(&state, &conn, session).await;
         } else {
@@ -187,7 +192,9 @@ async fn on_join<A: Adapter>(
             seconds,
         ),
         Err(e) => {
-            s.leave(rooms::entrant(session, user));
+            if !maybe_placed {
+                s.leave(rooms::entrant(session, user));
+            }
             return fail(ack, &e);
         }
     };

@@ -20,6 +20,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use socketioxide::socket::Sid;
+
 use crate::auth::Auth;
 use crate::config::RecordSettings;
 use crate::domain::ids::UserId;
@@ -39,6 +41,8 @@ pub(crate) enum Item {
     /// A socket connection of `user` opened on namespace `ns` (`host` from its handshake).
     Open {
         conn: Arc<str>,
+        /// The socket's id: how a [`Item::Push`] names it.
+        sid: Sid,
         user: UserId,
         ns: String,
         host: String,
@@ -59,11 +63,12 @@ pub(crate) enum Item {
         data: socketioxide_core::Str,
         at: f64,
     },
-    /// One packet the server pushed to a room, received by each of the recorded `conns` in it:
-    /// one item for the room (not one per watcher), so a seat rush's pushes cost the request
-    /// path one channel send each, whatever the number of recorded watchers.
+    /// One packet the server pushed to a room, received by each socket in it (`sids`; the
+    /// writer keeps those it records): one item for the room (not one per watcher), so a seat
+    /// rush's pushes cost the request path one channel send each, and the walk of the room
+    /// copies each socket's id and nothing else.
     Push {
-        conns: Vec<Arc<str>>,
+        sids: Vec<Sid>,
         text: Arc<str>,
         at: f64,
     },

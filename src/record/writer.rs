@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::http::{Exchange, header_text};
+use socketioxide::socket::Sid;
+
 use super::{Item, Sampler, redact};
 use crate::auth::Auth;
 use crate::config::RecordSettings;
@@ -142,8 +144,11 @@ pub(super) struct Writer {
     file_bytes: usize,
     auth: Arc<Auth>,
     visits: HashMap<UserId, Visit>,
-    /// Open connection → whose visit it belongs to, and its namespace's packet prefix.
-    conns: HashMap<Arc<str>, (UserId, String)>,
+    /// Open connection → whose visit it belongs to, its namespace's packet prefix and its
+    /// socket id.
+    conns: HashMap<Arc<str>, (UserId, String, Sid)>,
+    /// Open connection's socket id → the connection (room pushes name sockets by id).
+    sids: HashMap<Sid, Arc<str>>,
 }
 
 struct Visit {
@@ -200,6 +205,7 @@ impl Writer {
             auth,
             visits: HashMap::new(),
             conns: HashMap::new(),
+            sids: HashMap::new(),
         }
     }
 
@@ -302,6 +308,7 @@ impl Writer {
             Item::Http(exchange) => self.http(*exchange),
             Item::Open {
                 conn,
+                sid,
                 user,
                 ns,
                 host,
@@ -316,7 +323,8 @@ impl Writer {
                     "/" => String::new(),
                     other => format!("{other},"),
                 };
-                self.conns.insert(conn, (user, prefix));
+                self.sids.insert(sid, conn.clone());
+                self.conns.insert(conn, (user, prefix, sid));
             }
             Item::Frame {
                 conn,
@@ -337,7 +345,7 @@ impl Writer {
                 data,
                 at,
             } => {
-                let Some((_, prefix)) = self.conns.get(&conn) else {
+                let Some((_, prefix, _)) = self.conns.get(&conn) else {
                     return;
                 };
                 let ack = ack.map(|a| a.to_string()).unwrap_or_default();
@@ -345,16 +353,20 @@ impl Writer {
                 let data = format!("4{}", redact::packet(&text));
                 self.message(&conn, Direction::Send, data, at, Some(&text));
             }
-            Item::Push { conns, text, at } => {
+            Item::Push { sids, text, at } => {
                 let data = format!("4{}", redact::sent_packet(&text));
-                for conn in &conns {
-                    self.message(conn, Direction::Receive, data.clone(), at, None);
+                for sid in &sids {
+                    // Sockets of people the sampling leaves out are not open here.
+                    if let Some(conn) = self.sids.get(sid).cloned() {
+                        self.message(&conn, Direction::Receive, data.clone(), at, None);
+                    }
                 }
             }
             Item::Close { conn, at } => {
-                let Some((user, _)) = self.conns.remove(&conn) else {
+                let Some((user, _, sid)) = self.conns.remove(&conn) else {
                     return;
                 };
+                self.sids.remove(&sid);
                 if let Some(visit) = self.visits.get_mut(&user)
                     && let Some(index) = visit.open.remove(&conn)
                 {
@@ -382,7 +394,7 @@ impl Writer {
         let Some(visit) = self
             .conns
             .get(conn)
-            .and_then(|(user, _)| self.visits.get_mut(user))
+            .and_then(|(user, _, _)| self.visits.get_mut(user))
         else {
             return;
         };
@@ -652,6 +664,7 @@ mod tests {
         for user in 1..=crowd {
             writer.take(Item::Open {
                 conn: Arc::from(format!("/#{user}")),
+                sid: super::Sid::new(),
                 user: UserId(user as i64),
                 ns: "/".into(),
                 host: "localhost".into(),
@@ -753,6 +766,51 @@ mod tests {
             super::WRITER_NICE,
             "only that thread"
         );
+    }
+
+    #[test]
+    fn a_room_push_reaches_the_recorded_sockets_it_names_and_no_other() {
+        use super::{Item, Sid, Writer};
+        use crate::domain::ids::UserId;
+        use std::sync::Arc;
+        let settings = crate::config::RecordSettings {
+            dir: Some(std::env::temp_dir().to_string_lossy().into_owned()),
+            ..crate::config::RecordSettings::default()
+        };
+        let auth = Arc::new(crate::auth::Auth::new(Some("writer-test"), "7d", 4).expect("auth"));
+        let mut writer = Writer::new(&settings, auth, super::Sampler::new(1.0));
+        let (watcher, other, closed) = (Sid::new(), Sid::new(), Sid::new());
+        for (user, sid) in [(1, watcher), (2, other), (3, closed)] {
+            writer.take(Item::Open {
+                conn: Arc::from(format!("/event-1#{sid}")),
+                sid,
+                user: UserId(user),
+                ns: "/event-1".into(),
+                host: "localhost".into(),
+                at: 1.0,
+            });
+        }
+        writer.take(Item::Close {
+            conn: Arc::from(format!("/event-1#{closed}")),
+            at: 1.5,
+        });
+        // A socket of someone not recorded is in the room too.
+        writer.take(Item::Push {
+            sids: vec![watcher, Sid::new(), closed],
+            text: Arc::from("2/event-1,[\"seats\",{}]"),
+            at: 2.0,
+        });
+        let heard = |writer: &Writer, user: i64| -> Vec<String> {
+            writer.visits[&UserId(user)].entries[0]
+                .web_socket_messages
+                .iter()
+                .map(|m| m.data.clone())
+                .collect()
+        };
+        assert_eq!(heard(&writer, 1), ["42/event-1,[\"seats\",{}]"]);
+        assert!(heard(&writer, 2).is_empty(), "not in the room");
+        assert!(heard(&writer, 3).is_empty(), "closed before the push");
+        assert!(writer.sids.len() == 2 && writer.conns.len() == 2);
     }
 
     #[test]

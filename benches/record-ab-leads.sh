@@ -5,7 +5,8 @@
 # contains `idle` runs through benches/sched-idle-server.sh (the writer at SCHED_IDLE), one
 # that contains `mi` preloads mimalloc (LD_PRELOAD=$MIMALLOC), one that contains `base` runs
 # the server binary BASE instead of S (a build to compare with), one that contains `shm` records
-# into /dev/shm (memory) instead of $TMPDIR (disk). Usage:
+# into /dev/shm (memory) instead of $TMPDIR (disk), one that contains `split` gives each of its
+# runs (burst, storm, rush) a folder of its own instead of one for the three. Usage:
 #   SIDES="off on on-idle" [STORM=1] [RUSH=1000] benches/record-ab-leads.sh OUT_DIR [RUNS] [JOIN_CLIENTS]
 # then benches/limits-summary.py OUT_DIR.
 set -eu
@@ -21,21 +22,28 @@ for n in $(seq 1 "$RUNS"); do
       dir="${TMPDIR:-/tmp}"
       case "$side" in *shm*) dir=/dev/shm;; esac
       rec=$(mktemp -d "$dir/record-ab.XXXXXX")
-      extra="--server-env TICKETCLUB_RECORD_DIR=$rec --server-env TICKETCLUB_RECORD_SAMPLE=1";;
+      extra="--server-env TICKETCLUB_RECORD_SAMPLE=1";;
     esac
+    # The recording folder of the next run: $rec, or a new one under it for a `split` side.
+    folder() {
+      case "$side" in
+        on*split*) echo "--server-env TICKETCLUB_RECORD_DIR=$(mktemp -d "$rec/run.XXXXXX")";;
+        on*) echo "--server-env TICKETCLUB_RECORD_DIR=$rec";;
+      esac
+    }
     case "$side" in *base*) bin="${BASE:?BASE names the binary to compare with}";; esac
     case "$side" in *idle*) export SERVER="$bin"; bin="benches/sched-idle-server.sh";; esac
     case "$side" in *mi*) extra="$extra --server-env LD_PRELOAD=$MIMALLOC";; esac
     echo "== run $n $side: $(cat /proc/loadavg)"
-    # shellcheck disable=SC2086
-    $L join-storm --server-bin "$bin" $extra --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    # shellcheck disable=SC2086,SC2046
+    $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
     if [ "${STORM:-0}" = 1 ]; then
-      # shellcheck disable=SC2086
-      $L join-storm --server-bin "$bin" $extra --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
+      # shellcheck disable=SC2086,SC2046
+      $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
     fi
     if [ "$RUSH" -gt 0 ]; then
-      # shellcheck disable=SC2086
-      $L seat-rush --server-bin "$bin" $extra --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush failed ($?)"
+      # shellcheck disable=SC2086,SC2046
+      $L seat-rush --server-bin "$bin" $extra $(folder) --clients "$RUSH" --out "$d" 2>"$d/seat-rush.log" || echo "seat rush failed ($?)"
     fi
     if [ -n "$rec" ]; then
       echo "   recorded: $(find "$rec" -type f | wc -l) files, $(du -sh "$rec" | cut -f1)"

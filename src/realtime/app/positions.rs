@@ -413,39 +413,14 @@ impl Positions {
     fn tell<A: Adapter>(&self, io: &SocketIo<A>, due: Due) {
         let paused = self.paused(due.session);
         let sockets = local_entrants(io, due.session, due.user);
-        let taken = body(&self.estimator, due.session, due.ahead, due.seconds, paused);
-        self.send_newest(due, |newest| {
-            let newer = (newest != due).then(|| {
-                body(
-                    &self.estimator,
-                    due.session,
-                    newest.ahead,
-                    newest.seconds,
-                    paused,
-                )
-            });
-            for socket in &sockets {
-                emit_to(socket, POSITION_EVENT, newer.as_ref().unwrap_or(&taken));
-            }
-        });
-    }
-
-    /// Calls `send` under the map's lock with the person's newest place, unless they left the
-    /// line since `due` was taken, and marks it sent now. The flush yields between pushes, so
-    /// the line can move between the tick that took `due` and its turn: the newer place goes
-    /// instead, and nothing stays unsent for the next second.
-    fn send_newest(&self, due: Due, send: impl FnOnce(Due)) {
+        let body = body(&self.estimator, due.session, due.ahead, due.seconds, paused);
         let mut map = self.map();
         let Some(latest) = map.get_mut(&(due.session, due.user)) else {
             return;
         };
-        let mut newest = due;
-        if latest.unsent {
-            latest.unsent = false;
-            newest.ahead = latest.ahead;
-            newest.seconds = latest.seconds;
+        for socket in &sockets {
+            emit_to(socket, POSITION_EVENT, &body);
         }
-        send(newest);
         latest.sent_at = Some(Instant::now());
     }
 
@@ -764,33 +739,6 @@ mod tests {
             gaps.iter().all(|g| *g == 50),
             "every push 50 ticks (1 s) after the one before, on the tick the line moved: {gaps:?}"
         );
-    }
-
-    #[test]
-    fn a_move_that_lands_while_the_flush_runs_goes_out_in_the_push_already_taken() {
-        let positions = Positions::default();
-        let s = SessionId(1);
-        let t0 = Instant::now();
-        positions.departure(s, UserId(1), &moved(Place::Queue(5), &[7]));
-        let taken = positions.due(t0);
-        assert_eq!(taken.len(), 1);
-        assert_eq!(taken[0].ahead, 5);
-        // The flush yielded; the line moved before this person's turn came.
-        positions.departure(s, UserId(2), &moved(Place::Queue(3), &[7]));
-        let mut sent = Vec::new();
-        positions.send_newest(taken[0], |newest| sent.push(newest.ahead));
-        assert_eq!(sent, [3], "the newest place, not the one taken at the tick");
-        assert!(
-            positions.pending(t0 + EVERY * 2).is_empty(),
-            "nothing left unsent for the next second"
-        );
-        // Someone admitted or gone since the tick hears nothing.
-        positions.departure(s, UserId(3), &moved(Place::Queue(1), &[8]));
-        let taken = positions.due(t0 + EVERY * 2);
-        positions.departure(s, UserId(8), &moved(Place::Queue(0), &[]));
-        let mut heard = false;
-        positions.send_newest(taken[0], |_| heard = true);
-        assert!(!heard, "their departure wins");
     }
 
     /// Positions that ask a shared room (an in-process one stands in; only `asks` matters).

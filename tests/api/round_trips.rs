@@ -41,14 +41,19 @@ const BACKGROUND: &[&str] = &[
     "unannounced",
 ];
 
-/// `(engine, call) → count` from a `/metrics` page.
-async fn calls(base: &str) -> BTreeMap<(String, String), u64> {
-    let page = reqwest::get(format!("{base}/metrics"))
+/// The server's `/metrics` page.
+async fn metrics_page(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
         .await
         .expect("metrics answer")
         .text()
         .await
-        .expect("metrics text");
+        .expect("metrics text")
+}
+
+/// `(engine, call) → count` from a `/metrics` page.
+async fn calls(base: &str) -> BTreeMap<(String, String), u64> {
+    let page = metrics_page(base).await;
     let mut counts = BTreeMap::new();
     for line in page.lines() {
         let Some(rest) = line.strip_prefix("ticketclub_storage_calls_total{") else {
@@ -73,12 +78,7 @@ async fn calls(base: &str) -> BTreeMap<(String, String), u64> {
 /// `(batches, arrivals or departures in them)` of `op` so far, from the server's
 /// `ticketclub_waiting_room_batch_size{op}` histogram.
 async fn batches(base: &str, op: &str) -> (u64, u64) {
-    let page = reqwest::get(format!("{base}/metrics"))
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics text");
+    let page = metrics_page(base).await;
     let read = |series: &str| {
         let prefix = format!("ticketclub_waiting_room_batch_size_{series}{{op=\"{op}\"}} ");
         page.lines()

@@ -133,7 +133,8 @@ async fn a_join_that_timed_out_but_took_its_place_gives_it_back_when_its_socket_
     let redis = OwnRedis::start();
     let app = app_on(&redis, |s| {
         s.queue_limit = 1;
-        s.storage_timeout_ms = 300;
+        // Short enough to fail fast, long enough for a loaded CI box's own calls.
+        s.storage_timeout_ms = 1_000;
     })
     .await;
     let join = json!({ "sessionId": 2 });

@@ -16,11 +16,10 @@ mod writer;
 
 use std::sync::Arc;
 
+use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-use socketioxide::socket::Sid;
 
 use crate::auth::Auth;
 use crate::config::RecordSettings;

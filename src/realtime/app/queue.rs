@@ -161,8 +161,9 @@ async fn on_join<A: Adapter>(
     // legacy protocol does, so a retried join or `status` finds the place and a disconnect
     // gives it back; a place nobody holds would stand in line until the session ended.
     let maybe_placed = matches!(entered, Err(ServiceError::Unavailable(_)));
-    // A connection waits in one line: a join that succeeded elsewhere gives the old place up,
-    // a refused one (unknown session, ended sale) leaves it alone.
+    // A connection waits in one line: a join that succeeded elsewhere (or may have, after a
+    // fault) gives the old place up, a refused one (unknown session, ended sale) leaves it
+    // alone.
     if (entered.is_ok() || maybe_placed)
         && let Some(previous) = conn.set_entered(session).filter(|p| *p != session)
     {

@@ -74,17 +74,27 @@ pub(crate) async fn claim(
         return Err(ServiceError::NotAdmitted);
     }
     let room = &state.store.waiting_room;
-    if visit::place(state, session, user).await?.is_none() {
+    let moved = if visit::place(state, session, user).await?.is_none() {
         // An early entry (fair start) is resumed as one; nothing else is left to resume.
         if !room.is_early(session, user).await? {
             return Err(ServiceError::NotAdmitted);
         }
-        room.enter_early(session, user, holder).await?;
-        return Ok(session);
+        room.enter_early(session, user, holder.clone()).await
+    } else {
+        // Entering again keeps the place and makes this connection its holder.
+        room.enter_as(session, user, holder.clone(), now, Hears::Place)
+            .await
+            .map(drop)
+    };
+    if let Err(e) = moved {
+        // A fault (a reply that timed out) leaves the move unknown: the place may name this
+        // connection now, which is refused and so would never give it back, while the dropped
+        // connection's departure names the old holder and finds nothing. This connection's
+        // departure is deferred as a drop's: the place is released after the grace unless the
+        // client comes back for it; if the move never happened, it finds nothing to end.
+        defer_departure(state, session, user, holder);
+        return Err(e.into());
     }
-    // Entering again keeps the place and makes this connection its holder.
-    room.enter_as(session, user, holder, now, Hears::Place)
-        .await?;
     tracing::info!(%session, %user, "resumed a place after a dropped connection");
     Ok(session)
 }

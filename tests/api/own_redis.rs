@@ -117,3 +117,111 @@ impl Drop for OwnRedis {
         self.kill();
     }
 }
+
+/// The armed pattern and how long to hold the replies of the connection that sends it.
+type Trigger = std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, Duration)>>>;
+
+/// A TCP forwarder in front of a Redis that can lose one reply in a slow network: once
+/// [`armed`](HeldReplies::arm) with a pattern (a script's SHA, say), the connection whose
+/// request names it has every reply held back for a while. Redis runs the command at once;
+/// its client hears nothing until its own timeout has passed.
+pub struct HeldReplies {
+    url: String,
+    armed: Trigger,
+    accept: tokio::task::AbortHandle,
+}
+
+impl HeldReplies {
+    /// Listens on a free port and forwards every connection to `redis`.
+    pub async fn before(redis: &OwnRedis) -> HeldReplies {
+        let upstream = format!("127.0.0.1:{}", redis.port);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("forwarder binds");
+        let url = format!(
+            "redis://{}",
+            listener.local_addr().expect("forwarder address")
+        );
+        let armed: Trigger = std::sync::Arc::default();
+        let shared = armed.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if let Ok(server) = tokio::net::TcpStream::connect(&upstream).await {
+                    tokio::spawn(forward(client, server, shared.clone()));
+                }
+            }
+        })
+        .abort_handle();
+        HeldReplies { url, armed, accept }
+    }
+
+    /// `redis://` and the forwarder's address.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The next request (on any connection) that contains `pattern` has its connection's
+    /// replies held for `hold`; once.
+    pub fn arm(&self, pattern: &str, hold: Duration) {
+        *self.armed.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((pattern.as_bytes().to_vec(), hold));
+    }
+}
+
+impl Drop for HeldReplies {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Copies both ways; a request matching the armed pattern starts a hold on this connection's
+/// replies before it is passed on, so its own reply cannot slip through.
+async fn forward(client: tokio::net::TcpStream, server: tokio::net::TcpStream, armed: Trigger) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let until: std::sync::Arc<std::sync::Mutex<Option<tokio::time::Instant>>> =
+        std::sync::Arc::default();
+    let held = until.clone();
+    let requests = async move {
+        let (mut buf, mut seen) = (vec![0u8; 64 * 1024], Vec::<u8>::new());
+        while let Ok(n) = from_client.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            // The pattern may straddle two reads: look at the tail of the last one too.
+            seen.extend_from_slice(&buf[..n]);
+            {
+                let mut armed = armed.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((pattern, hold)) = armed.as_ref()
+                    && seen.windows(pattern.len()).any(|w| w == pattern.as_slice())
+                {
+                    *held.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(tokio::time::Instant::now() + *hold);
+                    *armed = None;
+                }
+            }
+            let keep = seen.len().saturating_sub(128);
+            seen.drain(..keep);
+            if to_server.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let replies = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from_server.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            let hold = *until.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(hold) = hold {
+                tokio::time::sleep_until(hold).await;
+            }
+            if to_client.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(requests, replies);
+}

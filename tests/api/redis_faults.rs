@@ -6,12 +6,19 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::app_rust::connected;
+use crate::app_rust::{connected, open_with};
 use crate::databases::TestDb;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::js_flows::run_node_scenario;
 use crate::multi_instance::{Instance, spawn_process};
-use crate::own_redis::OwnRedis;
+use crate::own_redis::{HeldReplies, OwnRedis};
+use crate::resume::Proxy;
+
+/// The script a place is entered with (a lone arrival, a resume), as the server sends it.
+const ENTER_BATCH: &str = concat!(
+    include_str!("../../src/storage/redis/lua/enter_body.lua"),
+    include_str!("../../src/storage/redis/lua/enter_batch.lua")
+);
 
 /// A server on `redis` (its own prefix, SQLite beside it) with settings changed by `tweak`.
 async fn app_on(
@@ -179,6 +186,68 @@ async fn a_join_that_timed_out_but_took_its_place_gives_it_back_when_its_socket_
     assert_eq!(
         ahead, 0,
         "nobody stands in front of the next arrival once the timed-out client left"
+    );
+}
+
+/// A resume whose Redis reply timed out may have moved the place onto the refused connection
+/// anyway: Redis ran the move, the client heard `internal`. The dropped connection's deferred
+/// departure names the old holder and so finds nothing to end; before, the place then stood in
+/// line with no socket behind it until the session's keys expired. The refused connection now
+/// defers a departure of its own, so the place is released after the grace unless the client
+/// comes back for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_that_timed_out_but_moved_the_place_is_released_after_the_grace() {
+    let redis = OwnRedis::start();
+    let held = HeldReplies::before(&redis).await;
+    let url = held.url();
+    let app = spawn_app_with(|s| {
+        s.redis_url = Some(url);
+        s.queue_limit = 1;
+        s.storage_timeout_ms = 1_000;
+        s.resume_grace = 2;
+    })
+    .await;
+    let join = json!({ "sessionId": 2 });
+    let (first, _) = app.sign_up("fills-the-page").await;
+    let first = connected(&app.base, "/queue", &first, "websocket", "first").await;
+    assert_eq!(first.call("join", join.clone()).await["state"], "admitted");
+    let (late, _) = app.sign_up("drops-and-resumes").await;
+    let via = Proxy::to(&app.base).await;
+    let queued = connected(&via.base, "/queue", &late, "websocket", "late").await;
+    let joined = queued.call("join", join.clone()).await;
+    assert_eq!(joined["state"], "queued", "{joined}");
+
+    // The network drops; the place is kept for the grace. The client comes back at once, and
+    // the reply to the move of its place is lost past the server's timeout.
+    via.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held.arm(
+        &fred::util::sha1_hash(ENTER_BATCH),
+        Duration::from_millis(2_500),
+    );
+    let auth = json!({ "token": late, "resume": joined["resume"] });
+    let refused = open_with(&app.base, "/queue", auth, "websocket", "late again").await;
+    let why = refused
+        .err()
+        .expect("the resume whose reply was lost is refused");
+    assert!(why.contains("internal"), "{why}");
+
+    // Nobody came back for the place: after the grace, the next arrival is first in line.
+    let (next, _) = app.sign_up("behind").await;
+    let next = connected(&app.base, "/queue", &next, "websocket", "next").await;
+    let mut ahead = json!(null);
+    for _ in 0..80 {
+        let joined = next.call("join", join.clone()).await;
+        ahead = joined["ahead"].clone();
+        if ahead == 0 {
+            break;
+        }
+        next.call("leave", join.clone()).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        ahead, 0,
+        "the place the lost reply moved is released once the grace ends"
     );
 }
 

@@ -34,14 +34,16 @@ const NOTICED_S: u64 = 2;
 
 /// A TCP forwarder in front of a server whose live connections can be cut at once, as a
 /// dropped network would.
-struct Proxy {
-    base: String,
+pub(crate) struct Proxy {
+    /// `http://` and the forwarder's address.
+    pub(crate) base: String,
     links: Arc<Mutex<Vec<AbortHandle>>>,
     accept: AbortHandle,
 }
 
 impl Proxy {
-    async fn to(target: &str) -> Proxy {
+    /// Listens on a free port and forwards every connection to `target`.
+    pub(crate) async fn to(target: &str) -> Proxy {
         let upstream = target.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let base = format!("http://{}", listener.local_addr().expect("address"));
@@ -70,7 +72,7 @@ impl Proxy {
 
     /// Drops every connection through the proxy (both ends see the socket close) and takes no
     /// new ones: a polling client's next request fails as on a dead network.
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.accept.abort();
         for link in self
             .links

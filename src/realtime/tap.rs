@@ -144,6 +144,11 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
 
 /// The socket's tap, if it is recorded.
 pub(crate) fn of<A: Adapter>(s: &Socket<A>) -> Option<Tap> {
+    // Every push and event asks; with nothing recorded (the default) the answer is known
+    // without a lookup in the socket's extensions (about 1 % of a 10,000-person flush).
+    if TAPPED.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
     s.extensions.get::<Tap>()
 }
 

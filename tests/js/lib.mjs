@@ -310,6 +310,25 @@ function makeSocket(base, auth, transports, label) {
   return socket;
 }
 
+/**
+ * A connect_error said in full: a transport failure ("xhr poll error", "websocket error")
+ * carries its cause (an HTTP status, a socket error) and, for polling, the response: a flake
+ * seen once in CI said only "xhr poll error".
+ */
+function describeConnectError(err) {
+  const parts = [err.message];
+  const cause = err.description;
+  if (cause !== undefined && cause !== null) {
+    parts.push(`cause ${cause instanceof Error ? cause.message : JSON.stringify(cause)}`);
+  }
+  const ctx = err.context;
+  if (ctx && typeof ctx === "object" && "status" in ctx) {
+    const body = String(ctx.responseText ?? "").slice(0, 200);
+    parts.push(`HTTP ${ctx.status} ${JSON.stringify(body)}`);
+  }
+  return parts.join("; ");
+}
+
 /** Resolves "connect" or rejects "connect_error" with the server's message. */
 function awaitConnect(socket, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -343,7 +362,7 @@ function awaitConnect(socket, timeoutMs) {
 export async function connect(base, token, transports, { label = "socket", auth, timeoutMs = 10000 } = {}) {
   const socket = makeSocket(base, auth ?? { token: `Bearer ${token}` }, transports, label);
   const res = await awaitConnect(socket, timeoutMs);
-  if (!res.ok) throw new Error(`${label}: connect_error "${res.err.message}"`);
+  if (!res.ok) throw new Error(`${label}: connect_error "${describeConnectError(res.err)}"`);
   return socket;
 }
 

@@ -257,6 +257,7 @@ mod tests {
         let (items, mut recorded) = mpsc::channel(4);
         let recorder = Arc::new(Recorder {
             items,
+            handed: Arc::default(),
             auth: Arc::new(crate::auth::Auth::new(Some("http-test"), "7d", 4).expect("auth")),
             sampler: super::super::Sampler::new(1.0),
         });

@@ -15,6 +15,7 @@ mod redact;
 mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
@@ -75,10 +76,24 @@ pub(crate) enum Item {
     Close { conn: Arc<str>, at: f64 },
 }
 
+impl Item {
+    /// The writer's work in it, in frames: a room push is one item but a frame in the visit of
+    /// every socket it reached (a seat rush's pushes are a tenth of its items and nearly all
+    /// of the writer's work).
+    fn frames(&self) -> usize {
+        match self {
+            Item::Push { sids, .. } => sids.len().max(1),
+            _ => 1,
+        }
+    }
+}
+
 /// The handle the adapters record through; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Recorder {
     items: mpsc::Sender<Item>,
+    /// Frames handed to the writer so far ([`Item::frames`]): how the writer tells a burst.
+    handed: Arc<AtomicUsize>,
     /// Reads the person from an HTTP call's token where sampling leaves some people out.
     auth: Arc<Auth>,
     /// Which people are recorded (decided where they connect, so the sockets of people who
@@ -146,6 +161,7 @@ impl Recorder {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("creating the recording folder {dir}: {e}"))?;
         let (items, rx) = mpsc::channel(BUFFER);
+        let handed = Arc::new(AtomicUsize::new(0));
         let sampler = Sampler::new(settings.sample);
         let writer = writer::Writer::new(settings, auth.clone(), sampler);
         // The writer runs on its own thread at a lower scheduling priority, not on the
@@ -153,12 +169,13 @@ impl Recorder {
         // milliseconds, which on a worker delayed every answer queued behind it (a seat
         // rush's p99 tripled). Tracked through a task that ends when the thread does.
         let runtime = tokio::runtime::Handle::current();
+        let handed_to_writer = handed.clone();
         let (ended, thread_ended) = tokio::sync::oneshot::channel::<()>();
         std::thread::Builder::new()
             .name("har-writer".into())
             .spawn(move || {
                 writer::lower_priority();
-                runtime.block_on(writer.run(rx, drain));
+                runtime.block_on(writer.run(rx, handed_to_writer, drain));
                 let _ = ended.send(());
             })
             .map_err(|e| anyhow::anyhow!("starting the recorder's writer thread: {e}"))?;
@@ -168,6 +185,7 @@ impl Recorder {
         tracing::info!(dir, sample = settings.sample, session = ?settings.session, "recording visits");
         Ok(Some(Recorder {
             items,
+            handed,
             auth,
             sampler,
         }))
@@ -197,9 +215,12 @@ impl Recorder {
 
     /// Hands an item to the writer, or drops and counts it when the buffer is full.
     pub(crate) fn record(&self, item: Item) {
+        let frames = item.frames();
         if self.items.try_send(item).is_err() {
             crate::metrics::record_dropped();
+            return;
         }
+        self.handed.fetch_add(frames, Ordering::Relaxed);
     }
 }
 
@@ -231,6 +252,7 @@ mod tests {
         let (items, _writer_is_stuck) = mpsc::channel(1);
         let recorder = Recorder {
             items,
+            handed: Arc::default(),
             auth: Arc::new(test_auth()),
             sampler: Sampler::new(1.0),
         };
@@ -246,6 +268,27 @@ mod tests {
         assert_eq!(dropped(&metrics) - before, 2.0);
     }
 
+    #[test]
+    fn a_room_push_hands_the_writer_a_frame_per_socket_it_reached() {
+        let (items, _rx) = mpsc::channel(8);
+        let recorder = Recorder {
+            items,
+            handed: Arc::default(),
+            auth: Arc::new(test_auth()),
+            sampler: Sampler::new(1.0),
+        };
+        recorder.record(Item::Push {
+            sids: (0..110).map(|_| Sid::new()).collect(),
+            text: Arc::from("42[\"seats\"]"),
+            at: 0.0,
+        });
+        recorder.record(Item::Close {
+            conn: Arc::from("c"),
+            at: 0.0,
+        });
+        assert_eq!(recorder.handed.load(Ordering::Relaxed), 111);
+    }
+
     fn test_auth() -> Auth {
         Auth::new(Some("recorder-test"), "7d", 4).expect("valid settings")
     }
@@ -256,6 +299,7 @@ mod tests {
         let (items, _rx) = mpsc::channel(8);
         let recorder = Recorder {
             items,
+            handed: Arc::default(),
             auth: auth.clone(),
             sampler: Sampler::new(0.5),
         };

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -38,9 +39,12 @@ const VISIT_IDLE: Duration = Duration::from_secs(10);
 /// How often the writer takes what the channel holds (at most a few thousand items in a rush).
 const TAKE_EVERY: Duration = Duration::from_millis(50);
 
-/// Items arriving faster than this a second (a burst of a few thousand joins, a seat rush)
+/// Frames arriving faster than this a second (a burst of a few thousand joins, a seat rush)
 /// mean the request path has the cores' every moment: the writer leaves them queued until the
-/// burst is over.
+/// burst is over. Counted in frames ([`Item::frames`]), not items: a seat rush hands over a
+/// few thousand items a second, under this rate, but one room push is a frame for each of
+/// the area's watchers, 63,000 of them in a 1,000-client rush, and the writer worked on them
+/// during the rush.
 const BURST_RATE: f64 = 10_000.0;
 
 /// The longest the writer leaves items queued during a burst, and the share of the buffer it
@@ -49,7 +53,7 @@ const BURST_RATE: f64 = 10_000.0;
 const MAX_DEFER: Duration = Duration::from_secs(10);
 const MAX_DEFERRED_SHARE: usize = 2;
 
-/// Whether the writer leaves what is queued for later: `arrived` items came in the `since`
+/// Whether the writer leaves what is queued for later: `arrived` frames came in the `since`
 /// since its last look, `queued` are waiting out of `capacity`, and it has waited `deferred`
 /// so far. Parsing and serialising a burst's items as they come took the cores a burst
 /// needs; afterwards the same work costs nobody an answer. A rate, not a count per turn: on a
@@ -81,25 +85,22 @@ const LOOK_EVERY: usize = 100;
 /// filling buffer is still taken).
 struct Turn {
     began: Instant,
-    /// Queued when the turn began.
-    queued: usize,
+    /// Frames handed over when the turn began (the recorder's count, [`Item::frames`]).
+    handed: usize,
     capacity: usize,
     /// How long the writer had left items queued before this turn.
     waited: Duration,
-    /// Items taken so far.
-    taken: usize,
     /// Whether a burst ended the turn.
     cut: bool,
 }
 
 impl Turn {
-    fn new(queued: usize, capacity: usize, waited: Duration) -> Self {
+    fn new(handed: usize, capacity: usize, waited: Duration) -> Self {
         Self {
             began: Instant::now(),
-            queued,
+            handed,
             capacity,
             waited,
-            taken: 0,
             cut: false,
         }
     }
@@ -109,15 +110,15 @@ impl Turn {
         Self::new(0, 0, MAX_DEFER)
     }
 
-    /// Whether items are arriving as in a burst, `queued` being queued now; remembered as
-    /// the turn's end.
-    fn burst(&mut self, queued: usize) -> bool {
+    /// Whether frames are arriving as in a burst, `queued` items being queued now and
+    /// `handed` frames handed over so far; remembered as the turn's end.
+    fn burst(&mut self, queued: usize, handed: usize) -> bool {
         let since = self.began.elapsed();
         // Under a millisecond, a handful of items would read as a burst.
         if since < Duration::from_millis(1) {
             return false;
         }
-        let arrived = (queued + self.taken).saturating_sub(self.queued);
+        let arrived = handed.saturating_sub(self.handed);
         let waited = self.waited + since;
         self.cut = self.cut || defer(arrived, since, queued, self.capacity, waited);
         self.cut
@@ -210,7 +211,15 @@ impl Writer {
     }
 
     /// Takes items until `drain`, then writes what it holds and ends.
-    pub(super) async fn run(mut self, mut items: mpsc::Receiver<Item>, drain: CancellationToken) {
+    /// `handed` counts the frames the recorder has handed over ([`Item::frames`]): a burst is
+    /// told by frames, not items, since one room push is a frame for each of its watchers.
+    pub(super) async fn run(
+        mut self,
+        mut items: mpsc::Receiver<Item>,
+        handed: Arc<AtomicUsize>,
+        drain: CancellationToken,
+    ) {
+        let handed_now = || handed.load(Ordering::Relaxed);
         // The channel is emptied on a timer rather than awaited item by item: a waiting
         // receiver has every send wake its thread (a system call on the request path, per
         // frame), while one that is not waiting costs a send nothing but the queueing.
@@ -229,27 +238,33 @@ impl Writer {
             }
             let queued = items.len();
             let waited = deferring.map_or(Duration::ZERO, |since| since.elapsed());
-            let arrived = queued.saturating_sub(seen);
+            let handed_so_far = handed_now();
+            let arrived = handed_so_far.saturating_sub(seen);
             let since = looked.elapsed();
             looked = Instant::now();
             let capacity = items.max_capacity();
             if defer(arrived, since, queued, capacity, waited) {
-                seen = queued;
+                seen = handed_so_far;
                 deferring.get_or_insert_with(Instant::now);
                 continue;
             }
             // A burst that begins during this turn ends it (see [`Turn`]); the deferral goes
             // on counting from where it was, so a long burst is still taken in the end.
-            let mut turn = Turn::new(queued, capacity, waited);
-            let open = self.take_queued(&mut items, queued.min(TAKES_PER_TURN), &mut turn);
+            let mut turn = Turn::new(handed_so_far, capacity, waited);
+            let open = self.take_queued(
+                &mut items,
+                queued.min(TAKES_PER_TURN),
+                &mut turn,
+                &handed_now,
+            );
             if !open {
                 break;
             }
             if !turn.cut && (behind || flushed.elapsed() >= FLUSH_EVERY) {
-                behind = self.flush(false, &mut || turn.burst(items.len()));
+                behind = self.flush(false, &mut || turn.burst(items.len(), handed_now()));
                 flushed = Instant::now();
             }
-            seen = items.len();
+            seen = handed_now();
             if turn.cut {
                 deferring.get_or_insert_with(Instant::now);
             } else {
@@ -257,7 +272,7 @@ impl Writer {
             }
         }
         let mut last = Turn::last();
-        self.take_queued(&mut items, usize::MAX, &mut last);
+        self.take_queued(&mut items, usize::MAX, &mut last, &|| 0);
         self.flush(true, &mut || false);
     }
 
@@ -268,16 +283,14 @@ impl Writer {
         items: &mut mpsc::Receiver<Item>,
         most: usize,
         turn: &mut Turn,
+        handed: &dyn Fn() -> usize,
     ) -> bool {
         for taken in 0..most {
-            if taken % LOOK_EVERY == LOOK_EVERY - 1 && turn.burst(items.len()) {
+            if taken % LOOK_EVERY == LOOK_EVERY - 1 && turn.burst(items.len(), handed()) {
                 return true;
             }
             match items.try_recv() {
-                Ok(item) => {
-                    turn.taken += 1;
-                    self.take(item);
-                }
+                Ok(item) => self.take(item),
                 Err(mpsc::error::TryRecvError::Empty) => return true,
                 Err(mpsc::error::TryRecvError::Disconnected) => return false,
             }
@@ -726,29 +739,44 @@ mod tests {
         use super::{MAX_DEFER, Turn};
         use std::time::{Duration, Instant};
         let capacity = 131_072;
-        // A turn 10 ms old that began with 5,000 queued and has taken 1,000.
+        // A turn 10 ms old that began with 20,000 frames handed over.
         let turn = |waited| {
-            let mut turn = Turn::new(5_000, capacity, waited);
+            let mut turn = Turn::new(20_000, capacity, waited);
             turn.began = Instant::now() - Duration::from_millis(10);
-            turn.taken = 1_000;
             turn
         };
         let mut burst = turn(Duration::ZERO);
-        assert!(burst.burst(4_500), "500 arrived in 10 ms: 50,000/s");
+        assert!(burst.burst(4_500, 20_500), "500 arrived in 10 ms: 50,000/s");
         assert!(burst.cut);
         let mut trickle = turn(Duration::ZERO);
-        assert!(!trickle.burst(4_010), "10 in 10 ms");
+        assert!(!trickle.burst(4_010, 20_010), "10 in 10 ms");
         assert!(!trickle.cut);
         let mut long = turn(MAX_DEFER);
-        assert!(!long.burst(4_500), "a long burst is taken as it comes");
-        let mut filling = turn(Duration::ZERO);
-        filling.queued = 70_000;
         assert!(
-            !filling.burst(70_000),
+            !long.burst(4_500, 20_500),
+            "a long burst is taken as it comes"
+        );
+        let mut filling = turn(Duration::ZERO);
+        assert!(
+            !filling.burst(70_000, 20_500),
             "a buffer half full is taken as it comes"
         );
         let mut just_begun = Turn::new(0, capacity, Duration::ZERO);
-        assert!(!just_begun.burst(5), "too soon to tell");
+        assert!(!just_begun.burst(5, 5), "too soon to tell");
+    }
+
+    #[test]
+    fn a_seat_rush_reads_as_a_burst_by_its_frames_though_its_items_trickle() {
+        use super::Turn;
+        use std::time::{Duration, Instant};
+        // 10 ms of a rush: 6 room pushes (and 20 answers) came, each push reaching 110
+        // watchers: 26 items, 680 frames.
+        let mut turn = Turn::new(5_000, 131_072, Duration::ZERO);
+        turn.began = Instant::now() - Duration::from_millis(10);
+        assert!(
+            turn.burst(126, 5_000 + 6 * 110 + 20),
+            "68,000 frames a second is a burst"
+        );
     }
 
     #[test]

@@ -82,6 +82,19 @@ const TICK: Duration = Duration::from_millis(20);
 /// began on, and two pushes to one person are still at least `EVERY - REST_SLACK` apart.
 const REST_SLACK: Duration = Duration::from_millis(10);
 
+/// How long after a move a flush goes on giving people their first push. Each person hears
+/// a place once a second, so the moves they miss are the rest of that second's: a push that
+/// leaves just before the line's next move shows a place almost a second old by the push
+/// after. People keep the offset from the move their first push had (the next comes a
+/// second later, on the same tick): a crowd's first flush of 10,000, 190 ms long, spread them
+/// over the whole 200 ms between two moves at 5 a second, and fanout-app's lag p99 was
+/// 1.00–1.02 s. So a first flush that runs past this leaves the people it did not reach for
+/// the line's next move: the crowd settles into groups, each pushed right after one move.
+const GATHER: Duration = Duration::from_millis(50);
+/// The longest someone waits for their first push that way: four moves of the line, and at
+/// most this (the first news of someone left for a later move is then at most this late).
+const FIRST_WAIT_MOST: Duration = Duration::from_millis(800);
+
 /// Pushes sent between two yields of the flusher: a flush of 10,000 takes a few hundred ms.
 const YIELD_EVERY: usize = 256;
 
@@ -96,6 +109,33 @@ struct Latest {
     seconds: i64,
     sent_at: Option<Instant>,
     unsent: bool,
+    /// When they first had a place to hear and had heard none yet.
+    waiting_since: Instant,
+}
+
+/// When a session's line last moved here (told mode), and the time between its last two
+/// moves: a line moving more than once a second has first pushes gathered after its moves.
+#[derive(Clone, Copy, Debug)]
+struct Move {
+    at: Instant,
+    interval: Option<Duration>,
+    /// A flush has offered first pushes since this move: those it left wait for the next.
+    offered: bool,
+}
+
+impl Move {
+    /// Whether first pushes are gathered after this line's moves: it moves more than once a
+    /// second, or has moved only once so far.
+    fn gathers(&self) -> bool {
+        self.interval.is_none_or(|i| i < EVERY)
+    }
+
+    /// How long someone waits for their first push at most ([`FIRST_WAIT_MOST`]).
+    fn first_wait(&self) -> Duration {
+        self.interval
+            .map_or(FIRST_WAIT_MOST, |i| i * 4)
+            .min(FIRST_WAIT_MOST)
+    }
 }
 
 /// One of this instance's own queued people, watched on a shared waiting room.
@@ -114,6 +154,8 @@ struct Watched {
 #[derive(Clone, Default)]
 pub(crate) struct Positions {
     latest: Arc<Mutex<HashMap<(SessionId, UserId), Latest>>>,
+    /// Each session's last move (taken after `latest`, when both are).
+    moves: Arc<Mutex<HashMap<SessionId, Move>>>,
     /// On a shared waiting room: this instance's own queued people, and the room to ask.
     watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
     /// Every session someone was watched in here: where unsaid admissions are looked for.
@@ -144,6 +186,9 @@ pub(crate) struct Due {
     pub ahead: usize,
     /// Estimated wait, seconds.
     pub seconds: i64,
+    /// A first push gathered after a move: left for the next move if the flush runs past
+    /// [`GATHER`].
+    gathered: bool,
 }
 
 impl Positions {
@@ -359,6 +404,17 @@ impl Positions {
         departed: Option<UserId>,
         departure: &Departure,
     ) {
+        self.departure_at(session, departed, departure, Instant::now());
+    }
+
+    /// [`Positions::departure_of`] at `at`.
+    fn departure_at(
+        &self,
+        session: SessionId,
+        departed: Option<UserId>,
+        departure: &Departure,
+        at: Instant,
+    ) {
         if self.asks() {
             // The people this instance saw leave or admitted are out of line; everyone
             // else's place is asked, not told.
@@ -380,11 +436,30 @@ impl Positions {
                 seconds: 0,
                 sent_at: None,
                 unsent: false,
+                waiting_since: at,
             });
             latest.ahead = notice.ahead;
             latest.seconds = notice.seconds;
             latest.unsent = true;
         }
+        self.moved(session, at);
+    }
+
+    /// `session`'s line moved at `at`. Moves within a tick of each other (a crowd leaving
+    /// at once) are one move.
+    fn moved(&self, session: SessionId, at: Instant) {
+        let mut moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let last = moves.entry(session).or_insert(Move {
+            at,
+            interval: None,
+            offered: false,
+        });
+        let since = at.saturating_duration_since(last.at);
+        if since >= TICK {
+            last.at = at;
+            last.interval = Some(since);
+        }
+        last.offered = false;
     }
 
     /// Records a place given outright (the fair-start draw): `ahead` people in front.
@@ -399,6 +474,7 @@ impl Positions {
             seconds: 0,
             sent_at: None,
             unsent: false,
+            waiting_since: Instant::now(),
         });
         latest.ahead = ahead;
         latest.seconds = seconds;
@@ -435,23 +511,60 @@ impl Positions {
         self.take(now, true)
     }
 
+    /// The pushes due at `now` (all unsent ones with `all`), marked sent; first pushes
+    /// gathered after a move ([`Due::gathered`]) come last, offered once per move: someone a
+    /// flush left waits for the line's next move (or until [`Move::first_wait`] has passed).
     fn take(&self, now: Instant, all: bool) -> Vec<Due> {
         let mut map = self.map();
-        let mut due = Vec::new();
+        let mut moves = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut due, mut gathered) = (Vec::new(), Vec::new());
         for ((session, user), latest) in map.iter_mut() {
             let rested = all || latest.sent_at.is_none_or(|t| rested(t, now, EVERY));
-            if latest.unsent && rested {
-                latest.unsent = false;
-                latest.sent_at = Some(now);
-                due.push(Due {
-                    session: *session,
-                    user: *user,
-                    ahead: latest.ahead,
-                    seconds: latest.seconds,
-                });
+            if !latest.unsent || !rested {
+                continue;
+            }
+            // A first push on a line that gathers them, before its wait is over.
+            let first = latest.sent_at.is_none() && !all;
+            let line = moves
+                .get(session)
+                .filter(|m| first && m.gathers())
+                .filter(|m| now.saturating_duration_since(latest.waiting_since) < m.first_wait());
+            if line.is_some_and(|m| m.offered) {
+                continue;
+            }
+            latest.unsent = false;
+            latest.sent_at = Some(now);
+            let push = Due {
+                session: *session,
+                user: *user,
+                ahead: latest.ahead,
+                seconds: latest.seconds,
+                gathered: line.is_some(),
+            };
+            if push.gathered {
+                gathered.push(push);
+            } else {
+                due.push(push);
             }
         }
+        for push in &gathered {
+            if let Some(line) = moves.get_mut(&push.session) {
+                line.offered = true;
+            }
+        }
+        due.append(&mut gathered);
         due
+    }
+
+    /// Puts back first pushes a flush did not reach in time: they wait for the next move.
+    fn put_back(&self, pushes: impl Iterator<Item = Due>) {
+        let mut map = self.map();
+        for push in pushes {
+            if let Some(latest) = map.get_mut(&(push.session, push.user)) {
+                latest.unsent = true;
+                latest.sent_at = None;
+            }
+        }
     }
 
     /// Sends due pushes through `io` until `stop`, then whatever is still unsent.
@@ -474,11 +587,20 @@ impl Positions {
                 }
                 continue;
             }
-            for (n, due) in self.due(Instant::now()).into_iter().enumerate() {
+            let began = Instant::now();
+            let mut pushes = self.due(began).into_iter();
+            let mut n = 0;
+            while let Some(due) = pushes.next() {
                 if n > 0 && n % YIELD_EVERY == 0 {
                     tokio::task::yield_now().await;
+                    // Past the gathering time after a move, the rest wait for the next one.
+                    if due.gathered && began.elapsed() > GATHER {
+                        self.put_back(std::iter::once(due).chain(pushes));
+                        break;
+                    }
                 }
                 self.tell(&io, due);
+                n += 1;
             }
         }
         self.send_pending(&io);
@@ -721,7 +843,8 @@ mod tests {
             let tick = t0 + TICK * n;
             if n % 10 == 0 {
                 let ahead = 1_000 - n as usize / 10;
-                positions.departure(s, UserId(1), &moved(Place::Queue(ahead), &[7]));
+                let departure = moved(Place::Queue(ahead), &[7]);
+                positions.departure_at(s, Some(UserId(1)), &departure, tick);
             }
             for due in positions.due(tick) {
                 assert_eq!(due.user, UserId(7));
@@ -739,6 +862,67 @@ mod tests {
             gaps.iter().all(|g| *g == 50),
             "every push 50 ticks (1 s) after the one before, on the tick the line moved: {gaps:?}"
         );
+    }
+
+    #[test]
+    fn a_crowd_s_first_pushes_left_by_a_long_flush_wait_for_the_next_move() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let crowd = [7, 8, 9];
+        // The line moves every 200 ms; the crowd's first news comes with the second move.
+        positions.departure_at(s, Some(UserId(1)), &moved(Place::Queue(10), &[]), ms(0));
+        positions.departure_at(s, Some(UserId(2)), &moved(Place::Queue(0), &crowd), ms(200));
+        let first = positions.due(ms(201));
+        assert_eq!(first.len(), 3);
+        assert!(first.iter().all(|d| d.gathered), "{first:?}");
+        // The flush ran out of time after one of them.
+        positions.put_back(first.into_iter().skip(1));
+        assert!(
+            positions.due(ms(260)).is_empty(),
+            "the two left wait for the next move, not the next tick"
+        );
+        positions.departure_at(s, Some(UserId(3)), &moved(Place::Queue(0), &crowd), ms(400));
+        let next = positions.due(ms(401));
+        assert_eq!(
+            next.len(),
+            2,
+            "the two go out right after the next move: {next:?}"
+        );
+        // One more is left, and the line stalls: it waits four moves' time at most.
+        positions.put_back(next.into_iter().skip(1));
+        assert!(positions.due(ms(500)).is_empty());
+        let last = positions.due(ms(1_000));
+        assert_eq!(last.len(), 1, "waited 800 ms since its news: {last:?}");
+        assert!(!last[0].gathered, "and is not left again");
+        // Pushes after the first are never held back for a move.
+        positions.departure_at(
+            s,
+            Some(UserId(4)),
+            &moved(Place::Queue(0), &crowd),
+            ms(1_100),
+        );
+        // At 2 s all three have rested; the move is 900 ms old, and nobody waits for another.
+        assert_eq!(positions.due(ms(2_000)).len(), 3);
+    }
+
+    #[test]
+    fn a_line_moving_less_than_once_a_second_pushes_everyone_at_once() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        let at = |n: u64| t0 + Duration::from_millis(n);
+        positions.departure_at(s, Some(UserId(1)), &moved(Place::Queue(10), &[]), at(0));
+        positions.departure_at(
+            s,
+            Some(UserId(2)),
+            &moved(Place::Queue(0), &[7, 8]),
+            at(2_000),
+        );
+        let due = positions.due(at(2_001));
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|d| !d.gathered), "{due:?}");
     }
 
     /// Positions that ask a shared room (an in-process one stands in; only `asks` matters).

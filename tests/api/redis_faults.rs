@@ -171,18 +171,7 @@ async fn a_join_that_timed_out_but_took_its_place_gives_it_back_when_its_socket_
     );
 
     late.client.disconnect().await.expect("goodbye sent");
-    let (next, _) = app.sign_up("behind").await;
-    let next = connected(&app.base, "/queue", &next, "websocket", "next").await;
-    let mut ahead = json!(null);
-    for _ in 0..50 {
-        let joined = next.call("join", join.clone()).await;
-        ahead = joined["ahead"].clone();
-        if ahead == 0 {
-            break;
-        }
-        next.call("leave", join.clone()).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ahead = ahead_of_the_next_arrival(&app, Duration::from_secs(5)).await;
     assert_eq!(
         ahead, 0,
         "nobody stands in front of the next arrival once the timed-out client left"
@@ -233,22 +222,28 @@ async fn a_resume_that_timed_out_but_moved_the_place_is_released_after_the_grace
     assert!(why.contains("internal"), "{why}");
 
     // Nobody came back for the place: after the grace, the next arrival is first in line.
-    let (next, _) = app.sign_up("behind").await;
-    let next = connected(&app.base, "/queue", &next, "websocket", "next").await;
-    let mut ahead = json!(null);
-    for _ in 0..80 {
-        let joined = next.call("join", join.clone()).await;
-        ahead = joined["ahead"].clone();
-        if ahead == 0 {
-            break;
-        }
-        next.call("leave", join.clone()).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let ahead = ahead_of_the_next_arrival(&app, Duration::from_secs(8)).await;
     assert_eq!(
         ahead, 0,
         "the place the lost reply moved is released once the grace ends"
     );
+}
+
+/// How many people stand in front of a new app arrival in session 2: it joins, and while
+/// someone is ahead, leaves and joins again, for at most `within`; the last `ahead` seen.
+async fn ahead_of_the_next_arrival(app: &TestApp, within: Duration) -> serde_json::Value {
+    let join = json!({ "sessionId": 2 });
+    let (next, _) = app.sign_up("behind").await;
+    let next = connected(&app.base, "/queue", &next, "websocket", "next").await;
+    let deadline = Instant::now() + within;
+    loop {
+        let ahead = next.call("join", join.clone()).await["ahead"].clone();
+        if ahead == 0 || Instant::now() > deadline {
+            return ahead;
+        }
+        next.call("leave", join.clone()).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until `instance` answers `/readyz` with 200, or panics after `limit`.

@@ -479,6 +479,9 @@ impl Positions {
         latest.ahead = ahead;
         latest.seconds = seconds;
         latest.unsent = true;
+        // The draw moves the line too: its crowd's first pushes are gathered as a move's, not
+        // left behind a move whose flush is over.
+        self.moved(session, Instant::now());
     }
 
     /// Sends `due` to its person's connections on this instance if they are still in line
@@ -905,6 +908,27 @@ mod tests {
         );
         // At 2 s all three have rested; the move is 900 ms old, and nobody waits for another.
         assert_eq!(positions.due(ms(2_000)).len(), 3);
+    }
+
+    #[test]
+    fn people_placed_by_the_draw_are_not_left_behind_a_move_already_flushed() {
+        let positions = Positions::default();
+        let s = SessionId(1);
+        let t0 = Instant::now();
+        let at = |n: u64| t0 + Duration::from_millis(n);
+        positions.departure_at(s, Some(UserId(1)), &moved(Place::Queue(10), &[7]), at(0));
+        assert_eq!(
+            positions.due(at(1)).len(),
+            1,
+            "the move's flush offered its pushes"
+        );
+        positions.placed(s, UserId(8), 3, 30);
+        let drawn = positions.due(Instant::now());
+        assert_eq!(
+            drawn.iter().map(|d| d.user).collect::<Vec<_>>(),
+            [UserId(8)],
+            "the draw is a move of its own"
+        );
     }
 
     #[test]

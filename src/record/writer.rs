@@ -85,8 +85,10 @@ const LOOK_EVERY: usize = 100;
 /// filling buffer is still taken).
 struct Turn {
     began: Instant,
-    /// Frames handed over when the turn began (the recorder's count, [`Item::frames`]).
-    handed: usize,
+    /// The recorder's count of frames handed over ([`Item::frames`]), and its value when the
+    /// turn began.
+    handed: Arc<AtomicUsize>,
+    handed_at_start: usize,
     capacity: usize,
     /// How long the writer had left items queued before this turn.
     waited: Duration,
@@ -95,9 +97,10 @@ struct Turn {
 }
 
 impl Turn {
-    fn new(handed: usize, capacity: usize, waited: Duration) -> Self {
+    fn new(handed: Arc<AtomicUsize>, capacity: usize, waited: Duration) -> Self {
         Self {
             began: Instant::now(),
+            handed_at_start: handed.load(Ordering::Relaxed),
             handed,
             capacity,
             waited,
@@ -107,18 +110,19 @@ impl Turn {
 
     /// The last turn, when the server stops: takes and writes everything.
     fn last() -> Self {
-        Self::new(0, 0, MAX_DEFER)
+        Self::new(Arc::default(), 0, MAX_DEFER)
     }
 
-    /// Whether frames are arriving as in a burst, `queued` items being queued now and
-    /// `handed` frames handed over so far; remembered as the turn's end.
-    fn burst(&mut self, queued: usize, handed: usize) -> bool {
+    /// Whether frames are arriving as in a burst, `queued` items being queued now;
+    /// remembered as the turn's end.
+    fn burst(&mut self, queued: usize) -> bool {
         let since = self.began.elapsed();
         // Under a millisecond, a handful of items would read as a burst.
         if since < Duration::from_millis(1) {
             return false;
         }
-        let arrived = handed.saturating_sub(self.handed);
+        let handed = self.handed.load(Ordering::Relaxed);
+        let arrived = handed.saturating_sub(self.handed_at_start);
         let waited = self.waited + since;
         self.cut = self.cut || defer(arrived, since, queued, self.capacity, waited);
         self.cut
@@ -219,7 +223,6 @@ impl Writer {
         handed: Arc<AtomicUsize>,
         drain: CancellationToken,
     ) {
-        let handed_now = || handed.load(Ordering::Relaxed);
         // The channel is emptied on a timer rather than awaited item by item: a waiting
         // receiver has every send wake its thread (a system call on the request path, per
         // frame), while one that is not waiting costs a send nothing but the queueing.
@@ -238,7 +241,7 @@ impl Writer {
             }
             let queued = items.len();
             let waited = deferring.map_or(Duration::ZERO, |since| since.elapsed());
-            let handed_so_far = handed_now();
+            let handed_so_far = handed.load(Ordering::Relaxed);
             let arrived = handed_so_far.saturating_sub(seen);
             let since = looked.elapsed();
             looked = Instant::now();
@@ -250,21 +253,16 @@ impl Writer {
             }
             // A burst that begins during this turn ends it (see [`Turn`]); the deferral goes
             // on counting from where it was, so a long burst is still taken in the end.
-            let mut turn = Turn::new(handed_so_far, capacity, waited);
-            let open = self.take_queued(
-                &mut items,
-                queued.min(TAKES_PER_TURN),
-                &mut turn,
-                &handed_now,
-            );
+            let mut turn = Turn::new(handed.clone(), capacity, waited);
+            let open = self.take_queued(&mut items, queued.min(TAKES_PER_TURN), &mut turn);
             if !open {
                 break;
             }
             if !turn.cut && (behind || flushed.elapsed() >= FLUSH_EVERY) {
-                behind = self.flush(false, &mut || turn.burst(items.len(), handed_now()));
+                behind = self.flush(false, &mut || turn.burst(items.len()));
                 flushed = Instant::now();
             }
-            seen = handed_now();
+            seen = handed.load(Ordering::Relaxed);
             if turn.cut {
                 deferring.get_or_insert_with(Instant::now);
             } else {
@@ -272,7 +270,7 @@ impl Writer {
             }
         }
         let mut last = Turn::last();
-        self.take_queued(&mut items, usize::MAX, &mut last, &|| 0);
+        self.take_queued(&mut items, usize::MAX, &mut last);
         self.flush(true, &mut || false);
     }
 
@@ -283,10 +281,9 @@ impl Writer {
         items: &mut mpsc::Receiver<Item>,
         most: usize,
         turn: &mut Turn,
-        handed: &dyn Fn() -> usize,
     ) -> bool {
         for taken in 0..most {
-            if taken % LOOK_EVERY == LOOK_EVERY - 1 && turn.burst(items.len(), handed()) {
+            if taken % LOOK_EVERY == LOOK_EVERY - 1 && turn.burst(items.len()) {
                 return true;
             }
             match items.try_recv() {
@@ -737,46 +734,48 @@ mod tests {
     #[test]
     fn a_turn_stops_when_a_burst_begins_but_not_for_a_trickle_a_long_burst_or_a_full_buffer() {
         use super::{MAX_DEFER, Turn};
+        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::time::{Duration, Instant};
         let capacity = 131_072;
-        // A turn 10 ms old that began with 20,000 frames handed over.
-        let turn = |waited| {
-            let mut turn = Turn::new(20_000, capacity, waited);
+        // A turn 10 ms old that began with 20,000 frames handed over, `then` handed over now.
+        let turn = |waited, then: usize| {
+            let handed = std::sync::Arc::new(AtomicUsize::new(20_000));
+            let mut turn = Turn::new(handed.clone(), capacity, waited);
             turn.began = Instant::now() - Duration::from_millis(10);
+            handed.store(then, Ordering::Relaxed);
             turn
         };
-        let mut burst = turn(Duration::ZERO);
-        assert!(burst.burst(4_500, 20_500), "500 arrived in 10 ms: 50,000/s");
+        let mut burst = turn(Duration::ZERO, 20_500);
+        assert!(burst.burst(4_500), "500 arrived in 10 ms: 50,000/s");
         assert!(burst.cut);
-        let mut trickle = turn(Duration::ZERO);
-        assert!(!trickle.burst(4_010, 20_010), "10 in 10 ms");
+        let mut trickle = turn(Duration::ZERO, 20_010);
+        assert!(!trickle.burst(4_010), "10 in 10 ms");
         assert!(!trickle.cut);
-        let mut long = turn(MAX_DEFER);
+        let mut long = turn(MAX_DEFER, 20_500);
+        assert!(!long.burst(4_500), "a long burst is taken as it comes");
+        let mut filling = turn(Duration::ZERO, 20_500);
         assert!(
-            !long.burst(4_500, 20_500),
-            "a long burst is taken as it comes"
-        );
-        let mut filling = turn(Duration::ZERO);
-        assert!(
-            !filling.burst(70_000, 20_500),
+            !filling.burst(70_000),
             "a buffer half full is taken as it comes"
         );
-        let mut just_begun = Turn::new(0, capacity, Duration::ZERO);
-        assert!(!just_begun.burst(5, 5), "too soon to tell");
+        let handed = std::sync::Arc::new(AtomicUsize::new(0));
+        let mut just_begun = Turn::new(handed.clone(), capacity, Duration::ZERO);
+        handed.store(5, Ordering::Relaxed);
+        assert!(!just_begun.burst(5), "too soon to tell");
     }
 
     #[test]
     fn a_seat_rush_reads_as_a_burst_by_its_frames_though_its_items_trickle() {
         use super::Turn;
+        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::time::{Duration, Instant};
         // 10 ms of a rush: 6 room pushes (and 20 answers) came, each push reaching 110
         // watchers: 26 items, 680 frames.
-        let mut turn = Turn::new(5_000, 131_072, Duration::ZERO);
+        let handed = std::sync::Arc::new(AtomicUsize::new(5_000));
+        let mut turn = Turn::new(handed.clone(), 131_072, Duration::ZERO);
         turn.began = Instant::now() - Duration::from_millis(10);
-        assert!(
-            turn.burst(126, 5_000 + 6 * 110 + 20),
-            "68,000 frames a second is a burst"
-        );
+        handed.store(5_000 + 6 * 110 + 20, Ordering::Relaxed);
+        assert!(turn.burst(126), "68,000 frames a second is a burst");
     }
 
     #[test]

@@ -25,7 +25,11 @@ async fn app_on(
     redis: &OwnRedis,
     tweak: impl FnOnce(&mut ticketclub::config::Settings),
 ) -> TestApp {
-    let url = redis.url();
+    app_at(redis.url(), tweak).await
+}
+
+/// [`app_on`] for the Redis at `url` (a forwarder in front of the test's own, say).
+async fn app_at(url: String, tweak: impl FnOnce(&mut ticketclub::config::Settings)) -> TestApp {
     spawn_app_with(|s| {
         s.redis_url = Some(url);
         tweak(s);
@@ -188,9 +192,7 @@ async fn a_join_that_timed_out_but_took_its_place_gives_it_back_when_its_socket_
 async fn a_resume_that_timed_out_but_moved_the_place_is_released_after_the_grace() {
     let redis = OwnRedis::start();
     let held = HeldReplies::before(&redis).await;
-    let url = held.url();
-    let app = spawn_app_with(|s| {
-        s.redis_url = Some(url);
+    let app = app_at(held.url(), |s| {
         s.queue_limit = 1;
         s.storage_timeout_ms = 1_000;
         s.resume_grace = 2;

@@ -273,6 +273,14 @@ impl Sampler {
     }
 }
 
+/// Where `perf record` writes phase `name`'s samples under `dir`, which is made if it is
+/// missing: perf does not make it, and quietly recorded nothing.
+fn perf_file(dir: &Path, name: &str) -> std::io::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+    Ok(dir.join(format!("{name}.perf.data")))
+}
+
 /// `perf record` on the server during a measured phase, when asked for (`--perf DIR`), or
 /// callgrind's instruction counting switched on for the phase (`--callgrind`).
 pub struct Profiler(Option<Child>, Option<(u32, String)>);
@@ -284,7 +292,13 @@ impl Profiler {
         let (Some(dir), Some(pid)) = (dir, pid) else {
             return Self(None, None);
         };
-        let file = dir.join(format!("{name}.perf.data"));
+        let file = match perf_file(dir, name) {
+            Ok(file) => file,
+            Err(e) => {
+                eprintln!("  perf not started: {e}");
+                return Self(None, None);
+            }
+        };
         // `LOADGEN_PERF_FREQ` samples more often (a 5,000-join burst lasts half a second: about
         // 1,000 samples at 997 Hz); `LOADGEN_PERF_CALL_GRAPH=none` keeps only the sampled
         // function, whose dwarf unwinding otherwise slows the server at a high rate.
@@ -305,9 +319,15 @@ impl Profiler {
             .kill_on_drop(true)
             .spawn();
         match child {
-            Ok(c) => {
-                eprintln!("  profiling the server into {}", file.display());
+            Ok(mut c) => {
                 tokio::time::sleep(Duration::from_millis(800)).await;
+                // perf's own messages are not shown: one that gave up at once (no permission
+                // to attach, say) is told here rather than leaving no file behind in silence.
+                if let Ok(Some(status)) = c.try_wait() {
+                    eprintln!("  perf ended before the phase began ({status}): nothing profiled");
+                    return Self(None, None);
+                }
+                eprintln!("  profiling the server into {}", file.display());
                 Self(Some(c), None)
             }
             Err(e) => {
@@ -349,5 +369,20 @@ impl Profiler {
         {
             let _ = child.kill().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::perf_file;
+
+    #[test]
+    fn the_perf_folder_is_made_when_it_is_missing() {
+        let root = std::env::temp_dir().join(format!("loadgen-perf-{}", std::process::id()));
+        let dir = root.join("not").join("yet");
+        let file = perf_file(&dir, "seat-rush").expect("made");
+        assert_eq!(file, dir.join("seat-rush.perf.data"));
+        assert!(dir.is_dir());
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

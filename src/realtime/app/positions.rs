@@ -95,6 +95,11 @@ const GATHER: Duration = Duration::from_millis(50);
 /// most this (the first news of someone left for a later move is then at most this late).
 const FIRST_WAIT_MOST: Duration = Duration::from_millis(800);
 
+/// A line that has not moved for this long is forgotten ([`Move`]): a long-running instance
+/// sees many sessions come and go. Its next move counts as its first (first pushes gathered
+/// after it), as for a new line.
+const FORGET_MOVE_AFTER: Duration = Duration::from_secs(60);
+
 /// Pushes sent between two yields of the flusher: a flush of 10,000 takes a few hundred ms.
 const YIELD_EVERY: usize = 256;
 
@@ -555,6 +560,7 @@ impl Positions {
                 line.offered = true;
             }
         }
+        moves.retain(|_, line| now.saturating_duration_since(line.at) < FORGET_MOVE_AFTER);
         due.append(&mut gathered);
         due
     }
@@ -908,6 +914,44 @@ mod tests {
         );
         // At 2 s all three have rested; the move is 900 ms old, and nobody waits for another.
         assert_eq!(positions.due(ms(2_000)).len(), 3);
+    }
+
+    #[test]
+    fn a_line_that_stopped_moving_is_forgotten_and_its_next_move_is_a_first() {
+        let positions = Positions::default();
+        let (s, other) = (SessionId(1), SessionId(2));
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        positions.departure_at(s, Some(UserId(1)), &moved(Place::Queue(10), &[7]), ms(0));
+        positions.departure_at(
+            other,
+            Some(UserId(2)),
+            &moved(Place::Queue(5), &[8]),
+            ms(50_000),
+        );
+        positions.due(ms(59_000));
+        assert_eq!(positions.moves.lock().expect("lock").len(), 2);
+        positions.due(ms(60_000));
+        let lines: Vec<SessionId> = positions
+            .moves
+            .lock()
+            .expect("lock")
+            .keys()
+            .copied()
+            .collect();
+        assert_eq!(lines, [other], "a minute without a move forgets the line");
+        // Its next move gathers first pushes again, as a new line's does.
+        positions.departure_at(
+            s,
+            Some(UserId(3)),
+            &moved(Place::Queue(0), &[9]),
+            ms(61_000),
+        );
+        let first = positions.due(ms(61_001));
+        assert!(
+            first.iter().any(|d| d.user == UserId(9) && d.gathered),
+            "{first:?}"
+        );
     }
 
     #[test]

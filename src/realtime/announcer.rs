@@ -30,6 +30,7 @@ use tokio_util::task::TaskTracker;
 use super::rooms;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::waiting_room::Departure;
+use crate::record::Recorder;
 
 /// Most departures handled in one batch (bounds the work between two looks at the channel).
 const BATCH: usize = 10_000;
@@ -99,17 +100,20 @@ pub(crate) struct Announcer {
 }
 
 impl Announcer {
-    /// Starts delivering through `io` on `tasks`. Only the first call has an effect. Once
-    /// `drain` is cancelled it delivers what is queued and ends.
+    /// Starts delivering through `io` on `tasks` (recording the news through `recorder` when
+    /// the server records). Only the first call has an effect. Once `drain` is cancelled it
+    /// delivers what is queued and ends.
     pub(crate) fn start<A: Adapter>(
         &self,
         io: SocketIo<A>,
+        recorder: Option<Arc<Recorder>>,
         tasks: &TaskTracker,
         drain: CancellationToken,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
         if self.tx.set(tx).is_ok() {
-            tasks.spawn(deliver_batches(io, rx, drain, self.departed.clone()));
+            let to = Recipients { io, recorder };
+            tasks.spawn(deliver_batches(to, rx, drain, self.departed.clone()));
         }
     }
 
@@ -170,8 +174,14 @@ impl Announcer {
     }
 }
 
-async fn deliver_batches<A: Adapter>(
+/// Where the news goes: the sockets of `io`, and the recorder when the server records.
+struct Recipients<A: Adapter> {
     io: SocketIo<A>,
+    recorder: Option<Arc<Recorder>>,
+}
+
+async fn deliver_batches<A: Adapter>(
+    to: Recipients<A>,
     mut rx: mpsc::UnboundedReceiver<Item>,
     drain: CancellationToken,
     departed: Arc<Departed>,
@@ -202,7 +212,7 @@ async fn deliver_batches<A: Adapter>(
                 next = rx.try_recv().ok();
             }
         }
-        deliver(&io, &batch, &departed).await;
+        deliver(&to, &batch, &departed).await;
         departed.forget_old();
         if let Some(done) = settled {
             let _ = done.send(());
@@ -212,7 +222,8 @@ async fn deliver_batches<A: Adapter>(
 
 type Key = (SessionId, UserId);
 
-async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed: &Departed) {
+async fn deliver<A: Adapter>(to: &Recipients<A>, batch: &[Announcement], departed: &Departed) {
+    let (io, recorder) = (&to.io, to.recorder.as_ref());
     let gone: HashSet<Key> = batch
         .iter()
         .filter_map(|a| a.departed.map(|d| (a.session, d)))
@@ -227,10 +238,13 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed:
             // Admitted and gone again before hearing it.
             continue;
         }
-        let Some(entrant) = rooms::to(io, rooms::entrant(*session, *user)) else {
+        let room = rooms::entrant(*session, *user);
+        if let Some(heard) = super::tap::audience(recorder, "/", &room) {
+            heard.pushed("ready to go", &[]);
+        }
+        let Some(entrant) = rooms::to(io, room) else {
             return;
         };
-        super::tap::pushed(&entrant, "ready to go", &[]);
         if let Err(e) = entrant.emit("ready to go", &NO_ARGS).await {
             tracing::debug!(error = %e, "sending ready to go failed");
         }
@@ -246,11 +260,14 @@ async fn deliver<A: Adapter>(io: &SocketIo<A>, batch: &[Announcement], departed:
         }
         let body = json!({"seconds": seconds});
         for _ in 0..steps {
-            let Some(entrant) = rooms::to(io, rooms::entrant(session, user)) else {
+            let room = rooms::entrant(session, user);
+            if let Some(heard) = super::tap::audience(recorder, "/", &room) {
+                heard.pushed("minus waiting people", &[&body]);
+            }
+            let Some(entrant) = rooms::to(io, room) else {
                 return;
             };
             // A closed socket fails here during a storm of departures: not worth a log line each.
-            super::tap::pushed(&entrant, "minus waiting people", &[&body]);
             if let Err(e) = entrant.emit("minus waiting people", &body).await {
                 tracing::debug!(error = %e, "sending a queue position failed");
             }

@@ -15,10 +15,12 @@ use super::app::admissions::Admissions;
 use super::app::positions::Positions;
 use super::rooms;
 use super::seat_news::SeatNews;
+use super::tap;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::seats::SeatStatus;
 use crate::domain::time::now_millis;
 use crate::domain::waiting_room::Admission;
+use crate::record::Recorder;
 use crate::service::news::{EndReason, News, Notifier, SeatCause, SeatsChanged};
 use crate::state::AppState;
 
@@ -61,7 +63,7 @@ impl<A: Adapter> Notifier for Delivery<A> {
         match news {
             News::Seats(seats) => {
                 if !seats.legacy_told {
-                    legacy_seats(&self.io, &self.seat_news, &seats);
+                    legacy_seats(&self.io, &self.state, &self.seat_news, &seats);
                 }
                 app_seats(&self.io, &self.state, &self.seat_news, seats);
             }
@@ -111,8 +113,10 @@ impl<A: Adapter> Notifier for Delivery<A> {
                 reason,
             } => {
                 let io = self.io.clone();
-                self.seat_news
-                    .run(async move { visit_ended(&io, session, user, reason).await });
+                let recorder = self.state.recorder.clone();
+                self.seat_news.run(async move {
+                    visit_ended(&io, recorder.as_ref(), session, user, reason).await;
+                });
             }
             News::Promoted {
                 session,
@@ -148,9 +152,10 @@ impl<A: Adapter> Notifier for Delivery<A> {
             }
             News::SaleClosed { session, users } => {
                 let io = self.io.clone();
+                let recorder = self.state.recorder.clone();
                 self.seat_news.run(async move {
                     for user in users {
-                        sale_closed(&io, session, user).await;
+                        sale_closed(&io, recorder.as_ref(), session, user).await;
                     }
                 });
             }
@@ -200,13 +205,22 @@ impl<A: Adapter> Sayer<A> {
 }
 
 /// The original's seat events for a change the legacy protocol did not tell itself.
-fn legacy_seats<A: Adapter>(io: &SocketIo<A>, news: &SeatNews, seats: &SeatsChanged) {
-    let Some(mut watchers) = rooms::to(io, rooms::seat_map(seats.session, seats.area)) else {
+fn legacy_seats<A: Adapter>(
+    io: &SocketIo<A>,
+    state: &AppState,
+    news: &SeatNews,
+    seats: &SeatsChanged,
+) {
+    let room = rooms::seat_map(seats.session, seats.area);
+    let mut heard = tap::audience(state.recorder.as_ref(), "/", &room);
+    let Some(mut watchers) = rooms::to(io, room) else {
         return;
     };
     if matches!(seats.cause, SeatCause::Release(_)) {
         // The holder's own connections are leaving and need no news.
-        watchers = watchers.except(rooms::entrant(seats.session, seats.by));
+        let holder = rooms::entrant(seats.session, seats.by);
+        heard = heard.and_then(|h| h.except_room("/", &holder));
+        watchers = watchers.except(holder);
     }
     let cells = || seats.changes.iter().map(|c| (c.row, c.column));
     let tickets = || json!({"tickets": cells().map(|(r, c)| json!({"row": r, "column": c})).collect::<Vec<_>>()});
@@ -238,13 +252,15 @@ fn legacy_seats<A: Adapter>(io: &SocketIo<A>, news: &SeatNews, seats: &SeatsChan
             ("sold seat", Value::Array(list.collect()))
         }
     };
-    news.send(watchers, event, body);
+    news.send(watchers, heard, event, body);
 }
 
 /// `seats` to the app watchers of the area, numbered by the area's shared version counter.
 fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, seats: SeatsChanged) {
     let ns = rooms::event_namespace(seats.session);
-    let Some(watchers) = rooms::to_in(io, &ns, rooms::area(seats.area)) else {
+    let room = rooms::area(seats.area);
+    let heard = tap::audience(state.recorder.as_ref(), &ns, &room);
+    let Some(watchers) = rooms::to_in(io, &ns, room) else {
         return;
     };
     let versions = state.store.seat_versions.clone();
@@ -262,7 +278,9 @@ fn app_seats<A: Adapter>(io: &SocketIo<A>, state: &AppState, news: &SeatNews, se
             .map(|c| json!({"row": c.row, "column": c.column, "status": super::app::status_name(c.status)}))
             .collect();
         let body = json!({"areaId": seats.area, "version": version, "changes": changes});
-        super::tap::pushed(&watchers, "seats", &[&body]);
+        if let Some(heard) = &heard {
+            heard.pushed("seats", &[&body]);
+        }
         if let Err(e) = watchers.emit("seats", &body).await {
             tracing::debug!(error = %e, "a seats push failed");
         }
@@ -319,16 +337,26 @@ pub(crate) const SALE_CLOSED: &str = "活動已結束！";
 
 /// Tells someone who was queued that the sale is over: the app hears `removed` (reason
 /// `sale_ended`), the legacy page an error reply to its `check limit`.
-async fn sale_closed<A: Adapter>(io: &SocketIo<A>, session: SessionId, user: UserId) {
+async fn sale_closed<A: Adapter>(
+    io: &SocketIo<A>,
+    recorder: Option<&Arc<Recorder>>,
+    session: SessionId,
+    user: UserId,
+) {
     let room = rooms::entrant(session, user);
+    let refusal = json!({"error": SALE_CLOSED});
+    if let Some(heard) = tap::audience(recorder, "/", &room) {
+        heard.pushed("check limit", &[&refusal]);
+    }
     if let Some(legacy) = rooms::to(io, room.clone())
-        && let Err(e) = legacy
-            .emit("check limit", &json!({"error": SALE_CLOSED}))
-            .await
+        && let Err(e) = legacy.emit("check limit", &refusal).await
     {
         tracing::debug!(error = %e, "telling a legacy visitor the sale ended failed");
     }
     let body = json!({"sessionId": session, "reason": "sale_ended"});
+    if let Some(heard) = tap::audience(recorder, rooms::QUEUE_NAMESPACE, &room) {
+        heard.pushed("removed", &[&body]);
+    }
     if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, room)
         && let Err(e) = queue.emit("removed", &body).await
     {
@@ -340,6 +368,7 @@ async fn sale_closed<A: Adapter>(io: &SocketIo<A>, session: SessionId, user: Use
 /// original protocol knows one such message, `window expired`, whatever the reason.
 async fn visit_ended<A: Adapter>(
     io: &SocketIo<A>,
+    recorder: Option<&Arc<Recorder>>,
     session: crate::domain::ids::SessionId,
     user: crate::domain::ids::UserId,
     reason: EndReason,
@@ -348,7 +377,9 @@ async fn visit_ended<A: Adapter>(
     if let Some(visitor) = rooms::to(io, room.clone())
         && let Err(e) = {
             let body = json!({"sessionId": session});
-            super::tap::pushed(&visitor, WINDOW_EXPIRED, &[&body]);
+            if let Some(heard) = tap::audience(recorder, "/", &room) {
+                heard.pushed(WINDOW_EXPIRED, &[&body]);
+            }
             visitor.emit(WINDOW_EXPIRED, &body).await
         }
     {
@@ -364,5 +395,5 @@ async fn visit_ended<A: Adapter>(
         EndReason::InstanceLost => "instance_lost",
         EndReason::Operator => "operator",
     };
-    super::app::visit_ended(io, session, user, reason).await;
+    super::app::visit_ended(io, recorder, session, user, reason).await;
 }

@@ -438,7 +438,12 @@ fn deliver_through<A: Adapter>(
     background: &Background,
 ) -> Queues {
     let announcer = Announcer::default();
-    announcer.start(io.clone(), &background.tasks, background.drain.clone());
+    announcer.start(
+        io.clone(),
+        state.recorder.clone(),
+        &background.tasks,
+        background.drain.clone(),
+    );
     background.tasks.spawn(
         positions
             .clone()

@@ -1,8 +1,11 @@
-//! The one place Socket.IO room names are made. Nothing else formats a room name.
+//! The one place Socket.IO room names are made, and where sockets join and leave rooms.
+//! Nothing else formats a room name or joins one (clippy's `disallowed-methods` holds the
+//! rest of the code to [`join`] and [`leave`], which tell the recorder).
 
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
+use socketioxide::socket::Socket;
 
 use crate::domain::ids::{AreaId, SessionId, UserId};
 
@@ -49,6 +52,20 @@ pub(crate) fn to_in<A: Adapter>(
 /// (late disconnect handlers then have nobody to tell, where `io.to` would panic).
 pub(crate) fn to<A: Adapter>(io: &SocketIo<A>, room: String) -> Option<BroadcastOperators<A>> {
     io.of("/").map(|ns| ns.to(room))
+}
+
+/// Socket `s` joins `room`; a recorded socket is listed in it for the recorder's room pushes.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn join<A: Adapter>(s: &Socket<A>, room: String) {
+    super::tap::joined(s, &room);
+    s.join(room);
+}
+
+/// Socket `s` leaves `room`.
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn leave<A: Adapter>(s: &Socket<A>, room: String) {
+    super::tap::left(s, &room);
+    s.leave(room);
 }
 
 #[cfg(test)]

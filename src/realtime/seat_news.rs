@@ -25,6 +25,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::tap::Audience;
+
 /// One broadcast, ready to send.
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -61,16 +63,19 @@ impl SeatNews {
         Answering(self.answering.clone())
     }
 
-    /// Queues `event` with `data` for the sockets `to` selects.
+    /// Queues `event` with `data` for the sockets `to` selects (`heard`: its recorded ones).
     pub(crate) fn send<A: Adapter>(
         &self,
         to: BroadcastOperators<A>,
+        heard: Option<Audience>,
         event: &'static str,
         data: Value,
     ) {
         self.queue(Box::pin(async move {
             // Recorded in the news's turn, not in the handler: the answers go out first.
-            super::tap::pushed(&to, event, &[&data]);
+            if let Some(heard) = &heard {
+                heard.pushed(event, &[&data]);
+            }
             // A watcher closing mid-rush fails here: not worth more than a debug line.
             if let Err(e) = to.emit(event, &data).await {
                 tracing::debug!(error = %e, event, "a seat broadcast failed");

@@ -3,17 +3,17 @@
 //! and what it is sent (replies, acks and room pushes) as Socket.IO packet text. Without
 //! recording, or for a person the sampling leaves out, a socket carries none, and each hook is
 //! one extension lookup. A room push is written out once and handed over as one item for all
-//! the recorded sockets in the room.
+//! the recorded sockets in the room, which the recorder knows from the rooms they joined
+//! ([`joined`], [`left`], `record::rooms`).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 use socketioxide::handler::FromMessageParts;
-use socketioxide::operators::BroadcastOperators;
-use socketioxide::socket::Socket;
+use socketioxide::socket::{Sid, Socket};
 use socketioxide_core::Value as RawValue;
 
 use crate::domain::ids::UserId;
@@ -34,11 +34,20 @@ struct TapInner {
     conn: Arc<str>,
     /// `""` on the default namespace, `"/queue,"` elsewhere.
     prefix: String,
+    /// The socket's namespace and id, and the rooms the recorder lists it in.
+    ns: String,
+    sid: Sid,
+    rooms: Mutex<Vec<String>>,
 }
 
 impl Drop for TapInner {
-    /// The socket is gone (its extensions are dropped with it): its connection closes.
+    /// The socket is gone (its extensions are dropped with it): it leaves its rooms and its
+    /// connection closes.
     fn drop(&mut self) {
+        let rooms = std::mem::take(self.rooms.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for room in &rooms {
+            self.recorder.rooms.leave(&self.ns, room, self.sid);
+        }
         TAPPED.fetch_sub(1, Ordering::Relaxed);
         self.recorder.record(Item::Close {
             conn: self.conn.clone(),
@@ -63,6 +72,31 @@ impl Tap {
             Direction::Receive,
             event_packet(&self.0.prefix, event, args),
         );
+    }
+
+    /// The socket is in `room`: the recorder lists it there.
+    fn enter(&self, room: &str) {
+        let mut rooms = self.0.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if !rooms.iter().any(|r| r == room) {
+            rooms.push(room.to_owned());
+        }
+        self.0.recorder.rooms.join(&self.0.ns, room, self.0.sid);
+    }
+
+    /// The socket left `room`.
+    fn exit(&self, room: &str) {
+        let mut rooms = self.0.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.retain(|r| r != room);
+        self.0.recorder.rooms.leave(&self.0.ns, room, self.0.sid);
+    }
+}
+
+/// The namespace's packet prefix: `""` on the default one, `"{ns},"` elsewhere.
+fn prefix_of(ns: &str) -> String {
+    if ns == "/" {
+        String::new()
+    } else {
+        format!("{ns},")
     }
 }
 
@@ -106,11 +140,7 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
         return;
     }
     let ns = s.ns().to_string();
-    let prefix = if ns == "/" {
-        String::new()
-    } else {
-        format!("{ns},")
-    };
+    let prefix = prefix_of(&ns);
     let host = s
         .req_parts()
         .headers
@@ -132,6 +162,9 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
         recorder,
         conn,
         prefix,
+        ns,
+        sid: s.id,
+        rooms: Mutex::default(),
     }));
     tap.frame(
         Direction::Send,
@@ -139,7 +172,26 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
     );
     let answer = serde_json::json!({"sid": s.id.to_string()});
     tap.frame(Direction::Receive, format!("0{}{answer}", tap.0.prefix));
-    s.extensions.insert(tap);
+    // In the extensions before its rooms are read: a room joined meanwhile is listed by
+    // [`joined`] or read here, if not both.
+    s.extensions.insert(tap.clone());
+    for room in s.rooms() {
+        tap.enter(&room);
+    }
+}
+
+/// Socket `s` joined `room` (through `rooms::join`): a recorded socket is listed in it.
+pub(crate) fn joined<A: Adapter>(s: &Socket<A>, room: &str) {
+    if let Some(tap) = of(s) {
+        tap.enter(room);
+    }
+}
+
+/// Socket `s` left `room` (through `rooms::leave`).
+pub(crate) fn left<A: Adapter>(s: &Socket<A>, room: &str) {
+    if let Some(tap) = of(s) {
+        tap.exit(room);
+    }
 }
 
 /// The socket's tap, if it is recorded.
@@ -166,29 +218,65 @@ pub(crate) fn received<A: Adapter>(s: &Socket<A>, raw: &RawValue, ack: Option<i6
     });
 }
 
-/// A push to a room: recorded for each recorded socket of this instance in it, as one item.
-/// The room's sockets are named by id; only the first recorded one's tap is looked up (for
-/// the recorder and the namespace), and the writer keeps the ids it records. A seat rush
-/// pushes each change to every watcher of the area, so this walk runs tens of thousands of
-/// times: a tap looked up and cloned for each socket was a tenth of the rush's CPU.
-pub(crate) fn pushed<A: Adapter>(to: &BroadcastOperators<A>, event: &str, args: &[&Value]) {
+/// The recorded sockets a push to one room reaches, named when the push is made ready; a
+/// server that records nothing, or a room without recorded sockets, has none.
+pub(crate) struct Audience {
+    recorder: Arc<Recorder>,
+    sids: Arc<[Sid]>,
+    except: Option<Sid>,
+    prefix: String,
+}
+
+/// The recorded sockets in `room` of namespace `ns`, as the recorder lists them: one lookup,
+/// where asking socketioxide resolves every socket in the room (a seat rush pushes each grant
+/// to every watcher of the area: tens of thousands of sockets resolved to read their ids, half
+/// the request path's cost of recording the rush).
+pub(crate) fn audience(recorder: Option<&Arc<Recorder>>, ns: &str, room: &str) -> Option<Audience> {
     if TAPPED.load(Ordering::Relaxed) == 0 {
-        return;
+        return None;
     }
-    let sockets = to.clone().sockets();
-    let Some(first) = sockets
-        .iter()
-        .find_map(|socket| socket.extensions.get::<Tap>())
-    else {
-        return;
-    };
-    // A room lives in one namespace: every tap in it has the same prefix.
-    let text = event_packet(&first.0.prefix, event, args);
-    first.0.recorder.record(Item::Push {
-        sids: sockets.iter().map(|socket| socket.id).collect(),
-        text: Arc::from(text),
-        at: now_epoch(),
-    });
+    let recorder = recorder?;
+    let sids = recorder.rooms.listeners(ns, room)?;
+    Some(Audience {
+        recorder: recorder.clone(),
+        sids,
+        except: None,
+        prefix: prefix_of(ns),
+    })
+}
+
+impl Audience {
+    /// Leaves out socket `sid` (a broadcast from a socket does not reach it).
+    pub(crate) fn except_socket(mut self, sid: Sid) -> Self {
+        self.except = Some(sid);
+        self
+    }
+
+    /// Leaves out the sockets in `room` (of the same namespace); `None` if nobody is left.
+    pub(crate) fn except_room(self, ns: &str, room: &str) -> Option<Self> {
+        let Some(out) = self.recorder.rooms.listeners(ns, room) else {
+            return Some(self);
+        };
+        let sids: Arc<[Sid]> = self
+            .sids
+            .iter()
+            .filter(|sid| !out.contains(sid))
+            .copied()
+            .collect();
+        (!sids.is_empty()).then_some(Self { sids, ..self })
+    }
+
+    /// The push of `event` with `args` (none, or one body) went out to the room: recorded
+    /// as one item for all its recorded sockets.
+    pub(crate) fn pushed(&self, event: &str, args: &[&Value]) {
+        let text = event_packet(&self.prefix, event, args);
+        self.recorder.record(Item::Push {
+            sids: self.sids.clone(),
+            except: self.except,
+            text: Arc::from(text),
+            at: now_epoch(),
+        });
+    }
 }
 
 /// The app protocol's ack sender, which also records the answer on a recorded socket.

@@ -260,6 +260,7 @@ mod tests {
             handed: Arc::default(),
             auth: Arc::new(crate::auth::Auth::new(Some("http-test"), "7d", 4).expect("auth")),
             sampler: super::super::Sampler::new(1.0),
+            rooms: Arc::default(),
         });
         let authorization = header(&request, header::AUTHORIZATION);
         let route = tower::service_fn(|_request: Request| async {

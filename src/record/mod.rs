@@ -12,6 +12,7 @@
 
 pub(crate) mod http;
 mod redact;
+pub(crate) mod rooms;
 mod writer;
 
 use std::sync::Arc;
@@ -63,12 +64,14 @@ pub(crate) enum Item {
         data: socketioxide_core::Str,
         at: f64,
     },
-    /// One packet the server pushed to a room, received by each socket in it (`sids`; the
-    /// writer keeps those it records): one item for the room (not one per watcher), so a seat
-    /// rush's pushes cost the request path one channel send each, and the walk of the room
-    /// copies each socket's id and nothing else.
+    /// One packet the server pushed to a room, received by each recorded socket in it (`sids`,
+    /// as [`rooms::Rooms`] lists them, shared between pushes) but `except`: one item for the
+    /// room, not one per watcher, so a seat rush's pushes cost the request path one channel
+    /// send each and no walk of the room.
     Push {
-        sids: Vec<Sid>,
+        sids: Arc<[Sid]>,
+        /// The socket a broadcast from a socket leaves out (its sender).
+        except: Option<Sid>,
         text: Arc<str>,
         at: f64,
     },
@@ -99,6 +102,8 @@ pub(crate) struct Recorder {
     /// Which people are recorded (decided where they connect, so the sockets of people who
     /// are not recorded carry no tap and send nothing down the channel).
     sampler: Sampler,
+    /// The rooms the recorded sockets are in (room pushes name their listeners from it).
+    pub(crate) rooms: Arc<rooms::Rooms>,
 }
 
 /// Picks a share of people to record, the same answer for one person every time (their HTTP
@@ -188,6 +193,7 @@ impl Recorder {
             handed,
             auth,
             sampler,
+            rooms: Arc::default(),
         }))
     }
 
@@ -255,6 +261,7 @@ mod tests {
             handed: Arc::default(),
             auth: Arc::new(test_auth()),
             sampler: Sampler::new(1.0),
+            rooms: Arc::default(),
         };
         let before = dropped(&metrics);
         let started = std::time::Instant::now();
@@ -276,9 +283,11 @@ mod tests {
             handed: Arc::default(),
             auth: Arc::new(test_auth()),
             sampler: Sampler::new(1.0),
+            rooms: Arc::default(),
         };
         recorder.record(Item::Push {
             sids: (0..110).map(|_| Sid::new()).collect(),
+            except: None,
             text: Arc::from("42[\"seats\"]"),
             at: 0.0,
         });
@@ -302,6 +311,7 @@ mod tests {
             handed: Arc::default(),
             auth: auth.clone(),
             sampler: Sampler::new(0.5),
+            rooms: Arc::default(),
         };
         let (mut kept, mut left_out) = (0, 0);
         for user in 1..=200 {

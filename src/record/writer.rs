@@ -363,9 +363,14 @@ impl Writer {
                 let data = format!("4{}", redact::packet(&text));
                 self.message(&conn, Direction::Send, data, at, Some(&text));
             }
-            Item::Push { sids, text, at } => {
+            Item::Push {
+                sids,
+                except,
+                text,
+                at,
+            } => {
                 let data = format!("4{}", redact::sent_packet(&text));
-                for sid in &sids {
+                for sid in sids.iter().filter(|sid| Some(**sid) != except) {
                     // Sockets of people the sampling leaves out are not open here.
                     if let Some(conn) = self.sids.get(sid).cloned() {
                         self.message(&conn, Direction::Receive, data.clone(), at, None);
@@ -823,9 +828,17 @@ mod tests {
         });
         // A socket of someone not recorded is in the room too.
         writer.take(Item::Push {
-            sids: vec![watcher, Sid::new(), closed],
+            sids: Arc::from([watcher, Sid::new(), closed]),
+            except: None,
             text: Arc::from("2/event-1,[\"seats\",{}]"),
             at: 2.0,
+        });
+        // A broadcast from a socket reaches the room but its sender.
+        writer.take(Item::Push {
+            sids: Arc::from([watcher, other]),
+            except: Some(other),
+            text: Arc::from("2/event-1,[\"seats\",{\"by\":2}]"),
+            at: 2.5,
         });
         let heard = |writer: &Writer, user: i64| -> Vec<String> {
             writer.visits[&UserId(user)].entries[0]
@@ -834,8 +847,17 @@ mod tests {
                 .map(|m| m.data.clone())
                 .collect()
         };
-        assert_eq!(heard(&writer, 1), ["42/event-1,[\"seats\",{}]"]);
-        assert!(heard(&writer, 2).is_empty(), "not in the room");
+        assert_eq!(
+            heard(&writer, 1),
+            [
+                "42/event-1,[\"seats\",{}]",
+                "42/event-1,[\"seats\",{\"by\":2}]"
+            ]
+        );
+        assert!(
+            heard(&writer, 2).is_empty(),
+            "not in the room, then the sender"
+        );
         assert!(heard(&writer, 3).is_empty(), "closed before the push");
         assert!(writer.sids.len() == 2 && writer.conns.len() == 2);
     }

@@ -369,6 +369,84 @@ async fn a_server_recording_replays_cleanly(engines: Engines, app_protocol: bool
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// A room push is in the recording of each recorded socket it reached and of no other: the
+/// legacy `other select seat` reaches the seat room's other watcher, not the selector. The
+/// recorder names a push's listeners from the rooms its sockets joined (`record/rooms.rs`),
+/// no longer from a walk of the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_push_is_recorded_for_the_watchers_it_reached_and_not_for_its_sender() {
+    let dir = std::env::temp_dir().join(unique("recordings"));
+    let recording_dir = dir.display().to_string();
+    let server = start(Engines::Embedded, move |s| {
+        s.record.dir = Some(recording_dir)
+    })
+    .await;
+    let mut people = Vec::new();
+    for label in ["selector", "watcher"] {
+        let mut r = Recorder::new(&server.app.base);
+        let token = r.sign_up(label, label).await;
+        let mut ws = r.open().await;
+        ws.send(&format!(
+            "40{}",
+            json!({"token": format!("Bearer {token}")})
+        ))
+        .await;
+        ws.until(|f| f.starts_with("40")).await;
+        ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
+        ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+        ws.send(&format!(
+            r#"42["join room",{}]"#,
+            json!({"sessionId": SESSION, "areaId": 1})
+        ))
+        .await;
+        // Events are handled in order: the answer to this one comes after the room is joined.
+        ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
+        ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+        people.push((r, ws));
+    }
+    let seat = json!({"sessionId": SESSION, "areaId": 1, "row": 1, "column": 4,
+                      "rowIndex": 0, "columnIndex": 3});
+    people[0]
+        .1
+        .send(&format!(r#"42["select seat",{seat}]"#))
+        .await;
+    people[0]
+        .1
+        .until(|f| f.starts_with(r#"42["self select seat""#))
+        .await;
+    people[1]
+        .1
+        .until(|f| f.starts_with(r#"42["other select seat""#))
+        .await;
+    for (mut r, ws) in people {
+        r.close(ws).await;
+    }
+    let Server { app, _db, _redis } = server;
+    app.stop().await;
+    let files = recordings_in(&dir);
+    assert_eq!(files.len(), 2, "two visits, two files: {files:?}");
+    let texts: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("recording read"))
+        .collect();
+    let (selector, watcher): (Vec<&String>, Vec<&String>) =
+        texts.iter().partition(|t| t.contains("self select seat"));
+    assert_eq!((selector.len(), watcher.len()), (1, 1), "{texts:?}");
+    assert_eq!(
+        watcher[0].matches("other select seat").count(),
+        1,
+        "the watcher's recording has the push: {}",
+        watcher[0]
+    );
+    assert_eq!(
+        selector[0].matches("other select seat").count(),
+        0,
+        "the selector's has not: {}",
+        selector[0]
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_recording_of_a_legacy_visit_replays_cleanly_on_the_embedded_engines() {
     a_server_recording_replays_cleanly(Engines::Embedded, false).await;

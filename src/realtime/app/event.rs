@@ -69,7 +69,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
         &state.settings.limits,
         crate::realtime::intake::Protocol::App,
     );
-    s.join(rooms::user(user));
+    rooms::join(&s, rooms::user(user));
     s.on("watch", on_watch::<A>);
     s.on("select", on_select::<A>);
     s.on("unselect", on_unselect::<A>);
@@ -156,9 +156,9 @@ async fn on_watch<A: Adapter>(
     // with a version above it.
     let previous = conn.set_seat_room((session, area));
     if let Some((_, old)) = previous.filter(|(_, old)| *old != area) {
-        s.leave(rooms::area(old));
+        rooms::leave(&s, rooms::area(old));
     }
-    s.join(rooms::area(area));
+    rooms::join(&s, rooms::area(area));
     let version = match state.store.seat_versions.current(session, area).await {
         Ok(v) => v,
         Err(e) => return fail(ack, &ServiceError::from(e)),
@@ -178,7 +178,7 @@ async fn on_watch<A: Adapter>(
             );
         }
         Err(e) => {
-            s.leave(rooms::area(area));
+            rooms::leave(&s, rooms::area(area));
             fail(ack, &e)
         }
     }

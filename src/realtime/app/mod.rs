@@ -222,24 +222,29 @@ pub(crate) async fn windows_moved<A: Adapter>(
 /// `removed`, the buying page `expired`, and the buying page's connections close.
 pub(crate) async fn visit_ended<A: Adapter>(
     io: &SocketIo<A>,
+    recorder: Option<&std::sync::Arc<crate::record::Recorder>>,
     session: SessionId,
     user: UserId,
     reason: &str,
 ) {
     let body = json!({"sessionId": session, "reason": reason});
-    if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, rooms::entrant(session, user))
-        && let Err(e) = {
-            super::tap::pushed(&queue, "removed", &[&body]);
-            queue.emit("removed", &body).await
-        }
+    let entrant = rooms::entrant(session, user);
+    if let Some(heard) = super::tap::audience(recorder, rooms::QUEUE_NAMESPACE, &entrant) {
+        heard.pushed("removed", &[&body]);
+    }
+    if let Some(queue) = rooms::to_in(io, rooms::QUEUE_NAMESPACE, entrant)
+        && let Err(e) = queue.emit("removed", &body).await
     {
         tracing::debug!(error = %e, "sending removed failed");
     }
     let ns = rooms::event_namespace(session);
-    let Some(page) = rooms::to_in(io, &ns, rooms::user(user)) else {
+    let own = rooms::user(user);
+    if let Some(heard) = super::tap::audience(recorder, &ns, &own) {
+        heard.pushed("expired", &[&json!({})]);
+    }
+    let Some(page) = rooms::to_in(io, &ns, own) else {
         return;
     };
-    super::tap::pushed(&page, "expired", &[&json!({})]);
     if let Err(e) = page.emit("expired", &json!({})).await {
         tracing::debug!(error = %e, "sending expired failed");
     }

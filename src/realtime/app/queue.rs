@@ -41,7 +41,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
         match resume::claim(&state, token, user, conn.holder(), now_millis()).await {
             Ok(session) => {
                 conn.set_entered(session);
-                s.join(rooms::entrant(session, user));
+                rooms::join(&s, rooms::entrant(session, user));
                 // Their place is asked within a second (dropped if it is on the page).
                 positions.watch(session, user, None, false);
             }
@@ -59,7 +59,7 @@ pub(crate) async fn on_connecting<A: Adapter>(
         &state.settings.limits,
         crate::realtime::intake::Protocol::App,
     );
-    s.join(rooms::user(user));
+    rooms::join(&s, rooms::user(user));
     s.on("join", on_join::<A>);
     s.on("status", on_status::<A>);
     s.on("leave", on_leave::<A>);
@@ -154,7 +154,7 @@ async fn on_join<A: Adapter>(
     let user = conn.user();
     let now = now_millis();
     // Join before entering, so an admission right after cannot miss this socket.
-    s.join(rooms::entrant(session, user));
+    rooms::join(&s, rooms::entrant(session, user));
     let entered = fair::join(&state, session, user, conn.holder(), now).await;
     // A fault (a Redis reply that timed out, say) leaves the outcome unknown: the arrival may
     // have taken its place after all. The connection counts that line as its own, as the
@@ -167,7 +167,7 @@ async fn on_join<A: Adapter>(
     if (entered.is_ok() || maybe_placed)
         && let Some(previous) = conn.set_entered(session).filter(|p| *p != session)
     {
-        s.leave(rooms::entrant(previous, user));
+        rooms::leave(&s, rooms::entrant(previous, user));
         if let Err(e) = visit::leave(&state, previous, user, Some(conn.holder()), now).await {
             tracing::error!(error = %e, "leaving the previous line failed");
         }
@@ -194,7 +194,7 @@ async fn on_join<A: Adapter>(
         ),
         Err(e) => {
             if !maybe_placed {
-                s.leave(rooms::entrant(session, user));
+                rooms::leave(&s, rooms::entrant(session, user));
             }
             return fail(ack, &e);
         }
@@ -289,7 +289,7 @@ async fn on_leave<A: Adapter>(
     let user = conn.user();
     match visit::leave(&state, session, user, None, now_millis()).await {
         Ok(_) => {
-            s.leave(rooms::entrant(session, user));
+            rooms::leave(&s, rooms::entrant(session, user));
             ok(ack, json!({}));
         }
         Err(e) => fail(ack, &e),

@@ -27,7 +27,7 @@ use crate::state::AppState;
 /// middleware, which runs before the client is told it is connected: a connect handler runs
 /// only after that, so an event the client sends at once could otherwise find no handler.
 pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, conn: &Conn) {
-    s.join(rooms::user(conn.user()));
+    rooms::join(s, rooms::user(conn.user()));
     s.on("check limit", queue::on_check_limit::<A>);
     s.on("join room", seats::on_join_room::<A>);
     s.on("select seat", seats::on_select_seat::<A>);
@@ -58,7 +58,7 @@ async fn resume<A: Adapter>(s: &SocketRef<A>, state: &AppState, conn: &Conn) {
     match visit::resume(state, user, conn.holder(), now_millis()).await {
         Ok(sessions) => {
             for session in sessions {
-                s.join(rooms::entrant(session, user));
+                rooms::join(s, rooms::entrant(session, user));
                 conn.set_entered(session);
             }
         }

@@ -66,7 +66,7 @@ pub(super) async fn on_check_limit<A: Adapter>(
         tracing::error!(error = %e, "leaving the previous waiting room failed");
     }
     // Join before entering, so a promotion that happens right after cannot miss this socket.
-    s.join(rooms::entrant(session, user));
+    rooms::join(&s, rooms::entrant(session, user));
     let entered = visit::enter(&state, session, user, conn.holder(), now, Hears::EachStep).await;
     // The socket may have left while this arrival was handled: then the place goes back.
     if entered.is_ok() && give_back_if_gone(&state, &conn, session).await {

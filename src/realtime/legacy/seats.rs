@@ -14,7 +14,7 @@ use crate::js::{id_of, js_text, truthy};
 use crate::metrics;
 use crate::realtime::order::Turn;
 use crate::realtime::seat_news::SeatNews;
-use crate::realtime::{Conn, rooms};
+use crate::realtime::{Conn, rooms, tap};
 use crate::service::ServiceError;
 use crate::service::seats::{self, Position};
 use crate::state::AppState;
@@ -39,9 +39,9 @@ pub(super) async fn on_join_room<A: Adapter>(
     // The client applies seat updates by row and column without checking the area, so a
     // socket must hear one area at a time.
     if let Some((old_session, old_area)) = conn.set_seat_room(room) {
-        s.leave(rooms::seat_map(old_session, old_area));
+        rooms::leave(&s, rooms::seat_map(old_session, old_area));
     }
-    s.join(rooms::seat_map(room.0, room.1));
+    rooms::join(&s, rooms::seat_map(room.0, room.1));
 }
 
 /// The session and area of a seat event: the session present and known, then the area present,
@@ -109,8 +109,13 @@ pub(super) async fn on_select_seat<A: Adapter>(
     let message = match seats::select(&state, conn.user(), target, at, true).await {
         Ok(_) => {
             reply(&s, "self select seat", &data).await;
-            let room = rooms::seat_map(target.0, target.1);
-            return news.send(s.to(room), "other select seat", data);
+            return tell_room(
+                &s,
+                (&state, &news),
+                (target.0, target.1),
+                "other select seat",
+                data,
+            );
         }
         Err(ServiceError::NotAdmitted) => NOT_ON_PAGE.to_string(),
         Err(ServiceError::LimitReached { .. }) => format!(
@@ -157,8 +162,13 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     let message = match seats::unselect(&state, user, target, &at, true).await {
         Ok(0) => return,
         Ok(_) => {
-            let room = rooms::seat_map(target.0, target.1);
-            return news.send(s.to(room), "unselect seat", data);
+            return tell_room(
+                &s,
+                (&state, &news),
+                (target.0, target.1),
+                "unselect seat",
+                data,
+            );
         }
         Err(ServiceError::NotYours(seat)) => {
             format!("Seat ID({seat}) is not selected by User ID {user}")
@@ -219,8 +229,13 @@ async fn relay<A: Adapter>(
         .filter_map(|(item, held)| held.then_some(item))
         .collect();
     if !kept.is_empty() {
-        let room = rooms::seat_map(target.0, target.1);
-        news.send(s.to(room), event, Value::Array(kept));
+        tell_room(
+            s,
+            (state, news),
+            (target.0, target.1),
+            event,
+            Value::Array(kept),
+        );
     }
 }
 
@@ -270,8 +285,7 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
     match unlock(&state, &conn, &data).await {
         Ok(()) => {
             if let Some((session, area)) = conn.seat_room() {
-                let room = rooms::seat_map(session, area);
-                news.send(s.to(room), "unlock seat", data);
+                tell_room(&s, (&state, &news), (session, area), "unlock seat", data);
             }
         }
         Err(message) => reply(&s, "unlock seat", &json!({"error": message})).await,
@@ -312,4 +326,18 @@ async fn unlock(state: &AppState, conn: &Conn, data: &Value) -> Result<(), Strin
             Err("MySQL Error.".into())
         }
     }
+}
+
+/// `event` with `data` for everyone in the sender's seat room `(session, area)` but the
+/// sender, after the answers being given (through the seat news).
+fn tell_room<A: Adapter>(
+    s: &SocketRef<A>,
+    (state, news): (&AppState, &SeatNews),
+    (session, area): (SessionId, AreaId),
+    event: &'static str,
+    data: Value,
+) {
+    let room = rooms::seat_map(session, area);
+    let heard = tap::audience(state.recorder.as_ref(), "/", &room).map(|a| a.except_socket(s.id));
+    news.send(s.to(room), heard, event, data);
 }

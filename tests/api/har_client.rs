@@ -217,6 +217,19 @@ impl RecordedSocket {
             }
         }
     }
+
+    /// Connects to the default namespace with `token` and asks `check limit` of `SESSION`, as
+    /// the original page does on arrival.
+    pub async fn arrive_legacy(&mut self, token: &str) {
+        self.send(&format!(
+            "40{}",
+            json!({"token": format!("Bearer {token}")})
+        ))
+        .await;
+        self.until(|f| f.starts_with("40")).await;
+        self.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
+        self.until(|f| f.starts_with(r#"42["check limit""#)).await;
+    }
 }
 
 /// Signs up and buys two seats of session 2 through the original protocol, recorded.
@@ -237,14 +250,7 @@ pub async fn record_legacy_purchase_of(base: &str, columns: &[i64]) -> PathBuf {
     )
     .await;
     let mut ws = r.open().await;
-    ws.send(&format!(
-        "40{}",
-        json!({"token": format!("Bearer {token}")})
-    ))
-    .await;
-    ws.until(|f| f.starts_with("40")).await;
-    ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
-    ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+    ws.arrive_legacy(&token).await;
     r.call("GET", &format!("/area/{SESSION}"), None, t).await;
     ws.send(&format!(
         r#"42["join room",{}]"#,

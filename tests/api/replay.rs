@@ -386,14 +386,7 @@ async fn a_room_push_is_recorded_for_the_watchers_it_reached_and_not_for_its_sen
         let mut r = Recorder::new(&server.app.base);
         let token = r.sign_up(label, label).await;
         let mut ws = r.open().await;
-        ws.send(&format!(
-            "40{}",
-            json!({"token": format!("Bearer {token}")})
-        ))
-        .await;
-        ws.until(|f| f.starts_with("40")).await;
-        ws.send(&format!(r#"42["check limit",{SESSION}]"#)).await;
-        ws.until(|f| f.starts_with(r#"42["check limit""#)).await;
+        ws.arrive_legacy(&token).await;
         ws.send(&format!(
             r#"42["join room",{}]"#,
             json!({"sessionId": SESSION, "areaId": 1})

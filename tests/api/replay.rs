@@ -440,6 +440,78 @@ async fn a_room_push_is_recorded_for_the_watchers_it_reached_and_not_for_its_sen
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The sale's end is recorded for the people it sends away: a queued legacy page hears
+/// `check limit`'s error, a queued app client `removed` (it was the one push not recorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_sale_is_in_the_recordings_of_the_people_it_sent_away() {
+    const ADMIN: &str = "recorded-close-admin-token";
+    let dir = std::env::temp_dir().join(unique("recordings"));
+    let recording_dir = dir.display().to_string();
+    let server = start(Engines::Embedded, move |s| {
+        s.record.dir = Some(recording_dir);
+        s.queue_limit = 1;
+        s.admin_token = Some(ADMIN.into());
+    })
+    .await;
+    let base = server.app.base.clone();
+    // The page's one place is taken; the legacy page and the app client wait behind it.
+    let mut people = Vec::new();
+    for label in ["occupant", "legacy"] {
+        let mut r = Recorder::new(&base);
+        let token = r.sign_up(label, label).await;
+        let mut ws = r.open().await;
+        ws.arrive_legacy(&token).await;
+        people.push((r, ws));
+    }
+    let mut app = Recorder::new(&base);
+    let token = app.sign_up("app", "app").await;
+    let mut queue = app.open().await;
+    queue
+        .send(&format!("40/queue,{}", json!({"token": token})))
+        .await;
+    queue.until(|f| f.starts_with("40/queue")).await;
+    queue
+        .send(&format!(r#"42/queue,1["join",{{"sessionId":{SESSION}}}]"#))
+        .await;
+    let joined = queue.until(|f| f.starts_with("43/queue,1")).await;
+    assert!(joined.contains(r#""state":"queued""#), "{joined}");
+    let closed = reqwest::Client::new()
+        .post(format!("{base}/admin/sessions/{SESSION}/close"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("close answers");
+    assert_eq!(closed.status().as_u16(), 200);
+    people[1]
+        .1
+        .until(|f| f.starts_with(r#"42["check limit""#))
+        .await;
+    queue.until(|f| f.contains("sale_ended")).await;
+    for (mut r, ws) in people {
+        r.close(ws).await;
+    }
+    app.close(queue).await;
+    let Server { app, _db, _redis } = server;
+    app.stop().await;
+    let texts: Vec<String> = recordings_in(&dir)
+        .iter()
+        .map(|f| std::fs::read_to_string(f).expect("recording read"))
+        .collect();
+    assert_eq!(texts.len(), 3, "three visits");
+    let sent_away = |marker: &str| texts.iter().filter(|t| t.contains(marker)).count();
+    assert_eq!(
+        sent_away(r#"42[\"check limit\",{\"error\":"#),
+        1,
+        "the legacy page's recording has the error reply: {texts:?}"
+    );
+    assert_eq!(
+        sent_away(r#"42/queue,[\"removed\""#),
+        1,
+        "the app client's has `removed`: {texts:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_recording_of_a_legacy_visit_replays_cleanly_on_the_embedded_engines() {
     a_server_recording_replays_cleanly(Engines::Embedded, false).await;

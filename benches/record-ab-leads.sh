@@ -7,8 +7,10 @@
 # the server binary BASE instead of S (a build to compare with), one that contains `shm` records
 # into /dev/shm (memory) instead of $TMPDIR (disk), one that contains `split` gives each of its
 # runs (burst, storm, rush) a folder of its own instead of one for the three. Usage:
-#   SIDES="off on on-idle" [STORM=1] [RUSH=1000] benches/record-ab-leads.sh OUT_DIR [RUNS] [JOIN_CLIENTS]
-# then benches/limits-summary.py OUT_DIR.
+#   SIDES="off on on-idle" [STORM=1] [STORM_RATE=10000] [BURST=1] [RUSH=1000] \
+#     benches/record-ab-leads.sh OUT_DIR [RUNS] [JOIN_CLIENTS]
+# then benches/limits-summary.py OUT_DIR. STORM_RATE paces the storm below what the box keeps up
+# with (its loss is then latency, not throughput); BURST=0 leaves the closed burst out.
 set -eu
 OUT=${1:?out dir}; RUNS=${2:-3}; JOIN=${3:-5000}; RUSH=${RUSH:-1000}
 L=${L:-target/release/loadgen}; S=${S:-target/release/ticketclub}
@@ -35,11 +37,13 @@ for n in $(seq 1 "$RUNS"); do
     case "$side" in *idle*) export SERVER="$bin"; bin="benches/sched-idle-server.sh";; esac
     case "$side" in *mi*) extra="$extra --server-env LD_PRELOAD=$MIMALLOC";; esac
     echo "== run $n $side: $(cat /proc/loadavg)"
-    # shellcheck disable=SC2086,SC2046
-    $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    if [ "${BURST:-1}" = 1 ]; then
+      # shellcheck disable=SC2086,SC2046
+      $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode burst --out "$d" 2>"$d/join-burst.log" || echo "join burst failed ($?)"
+    fi
     if [ "${STORM:-0}" = 1 ]; then
       # shellcheck disable=SC2086,SC2046
-      $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode storm --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
+      $L join-storm --server-bin "$bin" $extra $(folder) --clients "$JOIN" --mode storm --storm-rate "${STORM_RATE:-10000}" --out "$d/storm" 2>"$d/join-storm.log" || echo "join storm failed ($?)"
     fi
     if [ "$RUSH" -gt 0 ]; then
       # shellcheck disable=SC2086,SC2046

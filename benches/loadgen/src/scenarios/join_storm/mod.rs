@@ -285,19 +285,33 @@ async fn run_mode(
         None => None,
     };
     let engine_pids = crate::procstat::engine_pids(&opts.engine_pids)?;
-    let engines_before = crate::procstat::engine_cpu(&engine_pids);
     let loadavg_at_join = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let before = deployment.stat();
-    let threads_before = ThreadCpu::sum(&deployment.pids());
-    let own_before = ProcStat::own().unwrap_or_default();
     let perf = ctx.profile(&deployment.servers[0], &name).await;
     let lead = match js {
         Some(_) => PROBE_BASELINE,
         None => Duration::from_millis(200),
     };
     let t0 = Instant::now() + lead;
+    // The CPU counters start when the first join leaves, not before the lead: the recorder's
+    // writer spends the lead on the connections' backlog, which read as its work during the
+    // storm (perf's time bins show it nearly idle in the storm itself).
+    let counters_at_t0 = {
+        let (pids, engine_pids) = (deployment.pids(), engine_pids.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep_until(t0.into()).await;
+            (
+                crate::procstat::engine_cpu(&engine_pids),
+                ProcStat::sum(&pids),
+                ThreadCpu::sum(&pids),
+                ProcStat::own().unwrap_or_default(),
+            )
+        })
+    };
     let sampler = Sampler::start(deployment.pids(), t0, Duration::from_millis(50));
     let (joins, open) = storm(ctx, opts, mode, &deployment.apis, clients, &accounts, t0).await?;
+    let (engines_before, before, threads_before, own_before) = counters_at_t0
+        .await
+        .map_err(|e| crate::error::err(format!("reading the counters at the start: {e}")))?;
     perf.stop().await;
     let after = deployment.stat();
     let server_threads = ThreadCpu::sum(&deployment.pids()).since(threads_before);

@@ -255,13 +255,8 @@ mod tests {
             .body(Body::from(part("{\"sessionId\":1}")))
             .expect("a request");
         let (items, mut recorded) = mpsc::channel(4);
-        let recorder = Arc::new(Recorder {
-            items,
-            handed: Arc::default(),
-            auth: Arc::new(crate::auth::Auth::new(Some("http-test"), "7d", 4).expect("auth")),
-            sampler: super::super::Sampler::new(1.0),
-            rooms: Arc::default(),
-        });
+        let auth = Arc::new(crate::auth::Auth::new(Some("http-test"), "7d", 4).expect("auth"));
+        let recorder = Arc::new(Recorder::for_tests(items, auth, 1.0));
         let authorization = header(&request, header::AUTHORIZATION);
         let route = tower::service_fn(|_request: Request| async {
             Ok::<_, Infallible>(Response::new(Body::from("{}")))

@@ -219,6 +219,18 @@ impl Recorder {
             .is_none_or(|user| self.records(user))
     }
 
+    /// A recorder handing its items to `items`, with no writer behind it (unit tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(items: mpsc::Sender<Item>, auth: Arc<Auth>, sample: f64) -> Self {
+        Self {
+            items,
+            handed: Arc::default(),
+            auth,
+            sampler: Sampler::new(sample),
+            rooms: Arc::default(),
+        }
+    }
+
     /// Hands an item to the writer, or drops and counts it when the buffer is full.
     pub(crate) fn record(&self, item: Item) {
         let frames = item.frames();
@@ -256,13 +268,7 @@ mod tests {
     async fn a_full_buffer_drops_and_counts_instead_of_waiting() {
         let metrics = crate::metrics::install();
         let (items, _writer_is_stuck) = mpsc::channel(1);
-        let recorder = Recorder {
-            items,
-            handed: Arc::default(),
-            auth: Arc::new(test_auth()),
-            sampler: Sampler::new(1.0),
-            rooms: Arc::default(),
-        };
+        let recorder = Recorder::for_tests(items, Arc::new(test_auth()), 1.0);
         let before = dropped(&metrics);
         let started = std::time::Instant::now();
         for _ in 0..3 {
@@ -278,13 +284,7 @@ mod tests {
     #[test]
     fn a_room_push_hands_the_writer_a_frame_per_socket_it_reached() {
         let (items, _rx) = mpsc::channel(8);
-        let recorder = Recorder {
-            items,
-            handed: Arc::default(),
-            auth: Arc::new(test_auth()),
-            sampler: Sampler::new(1.0),
-            rooms: Arc::default(),
-        };
+        let recorder = Recorder::for_tests(items, Arc::new(test_auth()), 1.0);
         recorder.record(Item::Push {
             sids: (0..110).map(|_| Sid::new()).collect(),
             except: None,
@@ -306,13 +306,7 @@ mod tests {
     fn an_http_call_of_someone_left_out_is_not_copied_and_others_are() {
         let auth = Arc::new(test_auth());
         let (items, _rx) = mpsc::channel(8);
-        let recorder = Recorder {
-            items,
-            handed: Arc::default(),
-            auth: auth.clone(),
-            sampler: Sampler::new(0.5),
-            rooms: Arc::default(),
-        };
+        let recorder = Recorder::for_tests(items, auth.clone(), 0.5);
         let (mut kept, mut left_out) = (0, 0);
         for user in 1..=200 {
             let token = auth.issue(UserId(user), now_epoch() as i64).expect("token");

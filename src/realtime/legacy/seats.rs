@@ -109,13 +109,7 @@ pub(super) async fn on_select_seat<A: Adapter>(
     let message = match seats::select(&state, conn.user(), target, at, true).await {
         Ok(_) => {
             reply(&s, "self select seat", &data).await;
-            return tell_room(
-                &s,
-                (&state, &news),
-                (target.0, target.1),
-                "other select seat",
-                data,
-            );
+            return tell_room(&s, (&state, &news), target, "other select seat", data);
         }
         Err(ServiceError::NotAdmitted) => NOT_ON_PAGE.to_string(),
         Err(ServiceError::LimitReached { .. }) => format!(
@@ -162,13 +156,7 @@ pub(super) async fn on_unselect_seat<A: Adapter>(
     let message = match seats::unselect(&state, user, target, &at, true).await {
         Ok(0) => return,
         Ok(_) => {
-            return tell_room(
-                &s,
-                (&state, &news),
-                (target.0, target.1),
-                "unselect seat",
-                data,
-            );
+            return tell_room(&s, (&state, &news), target, "unselect seat", data);
         }
         Err(ServiceError::NotYours(seat)) => {
             format!("Seat ID({seat}) is not selected by User ID {user}")
@@ -229,13 +217,7 @@ async fn relay<A: Adapter>(
         .filter_map(|(item, held)| held.then_some(item))
         .collect();
     if !kept.is_empty() {
-        tell_room(
-            s,
-            (state, news),
-            (target.0, target.1),
-            event,
-            Value::Array(kept),
-        );
+        tell_room(s, (state, news), target, event, Value::Array(kept));
     }
 }
 
@@ -284,8 +266,8 @@ pub(super) async fn on_unlock_seat<A: Adapter>(
     let data = payload(data);
     match unlock(&state, &conn, &data).await {
         Ok(()) => {
-            if let Some((session, area)) = conn.seat_room() {
-                tell_room(&s, (&state, &news), (session, area), "unlock seat", data);
+            if let Some(room) = conn.seat_room() {
+                tell_room(&s, (&state, &news), room, "unlock seat", data);
             }
         }
         Err(message) => reply(&s, "unlock seat", &json!({"error": message})).await,

@@ -21,6 +21,7 @@
 //! through `admissions`), under the lock each `position` push is sent under: no place is shown
 //! after `admitted`, however long its answer was under way.
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -165,11 +166,14 @@ pub(crate) struct Positions {
     watched: Arc<Mutex<HashMap<(SessionId, UserId), Watched>>>,
     /// Every session someone was watched in here: where unsaid admissions are looked for.
     sessions: Arc<Mutex<HashSet<SessionId>>>,
-    /// On a shared room: the admissions said here lately, by a push or an ack, with the end of
-    /// the window each said and when (ms). The same admission can reach an instance twice (the
-    /// admissions channel and the look for unsaid ones; a resumed client's ack and the
-    /// channel's news of an admission made while it reconnected): it is said once.
+    /// The admissions said here lately, by a push or an ack ([`Said`]). On a shared room the
+    /// same admission can reach an instance twice (the admissions channel and the look for
+    /// unsaid ones; a resumed client's ack and the channel's news of an admission made while it
+    /// reconnected): it is said once. Either way an ack read before one of them is not sent
+    /// ([`Positions::unless_admitted_since`]).
     said: Arc<Mutex<HashMap<(SessionId, UserId), Said>>>,
+    /// Counts the admissions said here: [`Positions::mark`].
+    admissions: Arc<AtomicU64>,
     room: Option<Arc<dyn WaitingRoom>>,
     /// Turns a place into the pushed `estimate` (the line's observed pace).
     estimator: Estimator,
@@ -177,8 +181,30 @@ pub(crate) struct Positions {
     controls: Option<Arc<RoomControls>>,
 }
 
-/// An admission said here: the end of the window said, and when it was said (ms).
-type Said = (Millis, Millis);
+/// An admission said here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Said {
+    /// The end of the window said (ms).
+    ends: Millis,
+    /// When it was said (ms).
+    at: Millis,
+    /// Its number among the admissions said here ([`Positions::mark`]).
+    number: u64,
+    /// Whether a connection here heard it. One nobody here heard is not said for this
+    /// instance: the instance holding the person's connection says it, through the channel or,
+    /// when the channel lost it, a few seconds later ([`Positions::say_unsaid`]).
+    heard: bool,
+}
+
+/// The lock [`Positions::admit`] takes first, in either mode: held while an ack is sent
+/// ([`Positions::unless_admitted_since`]).
+#[expect(dead_code, reason = "the guards are held for their drop, never read")]
+enum Held<'a> {
+    /// Told mode: the table of places.
+    Told(MutexGuard<'a, HashMap<(SessionId, UserId), Latest>>),
+    /// Asked mode: the watched people.
+    Asked(MutexGuard<'a, HashMap<(SessionId, UserId), Watched>>),
+}
 
 /// One push to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,9 +341,45 @@ impl Positions {
     /// admission is said, and is not pushed to them again.
     pub(crate) fn acked_on_page(&self, session: SessionId, user: UserId, ends: Millis) {
         if self.asks() {
-            let now = crate::domain::time::now_millis();
-            self.said().insert((session, user), (ends, now));
+            let said = Said {
+                ends,
+                at: crate::domain::time::now_millis(),
+                number: self.admissions.load(Ordering::Acquire),
+                heard: true,
+            };
+            self.said().insert((session, user), said);
         }
+    }
+
+    /// Where the count of admissions said here stands: an ack that reads where someone stands
+    /// takes a mark before the read, and [`Positions::unless_admitted_since`] tells whether
+    /// their admission was said while it read.
+    pub(crate) fn mark(&self) -> u64 {
+        self.admissions.load(Ordering::Acquire)
+    }
+
+    /// Unless `admitted` was said here to `user` of `session` since `mark`, a lock that holds
+    /// off [`Positions::admit`] while the caller sends an ack read after the mark. An ack that
+    /// says someone waits, sent after the `admitted` push, would put an app back in a line it
+    /// already left, and no later push would correct it (the fleet's smoke saw one in five
+    /// runs): such an ack is read again instead.
+    pub(crate) fn unless_admitted_since(
+        &self,
+        session: SessionId,
+        user: UserId,
+        mark: u64,
+    ) -> Option<impl Sized + '_> {
+        // The lock `admit` takes first, so the check and the ack are one step for it.
+        let lock = if self.asks() {
+            Held::Asked(self.watched())
+        } else {
+            Held::Told(self.map())
+        };
+        let admitted = self
+            .said()
+            .get(&(session, user))
+            .is_some_and(|said| said.number > mark);
+        (!admitted).then_some(lock)
     }
 
     fn said(&self) -> MutexGuard<'_, HashMap<(SessionId, UserId), Said>> {
@@ -328,12 +390,24 @@ impl Positions {
     fn said_here(&self, session: SessionId, user: UserId, ends: Millis) -> bool {
         self.said()
             .get(&(session, user))
-            .is_some_and(|(said, _)| (said - ends).abs() <= SAME_ADMISSION_MS)
+            .is_some_and(|said| said.heard && (said.ends - ends).abs() <= SAME_ADMISSION_MS)
     }
 
     /// Forgets the admissions said more than [`FORGET_AFTER_MS`] ago.
     fn forget_said(&self, now: Millis) {
-        self.said().retain(|_, (_, at)| now - *at < FORGET_AFTER_MS);
+        self.said()
+            .retain(|_, said| now - said.at < FORGET_AFTER_MS);
+    }
+
+    /// Notes `admitted` said here to `user` of `session` (`heard`: by at least one connection).
+    fn note_said(&self, session: SessionId, user: UserId, ends: Millis, heard: bool) {
+        let said = Said {
+            ends,
+            at: crate::domain::time::now_millis(),
+            number: self.admissions.fetch_add(1, Ordering::AcqRel) + 1,
+            heard,
+        };
+        self.said().insert((session, user), said);
     }
 
     /// Says `admitted` (the buying-page window ending at `ends`) to `user`'s `/queue`
@@ -365,12 +439,12 @@ impl Positions {
                 return sockets.len();
             }
             say();
-            let now = crate::domain::time::now_millis();
-            self.said().insert((session, user), (ends, now));
+            self.note_said(session, user, ends, !sockets.is_empty());
         } else {
             let mut latest = self.map();
             latest.remove(&(session, user));
             say();
+            self.note_said(session, user, ends, !sockets.is_empty());
         }
         sockets.len()
     }
@@ -588,13 +662,21 @@ impl Positions {
                 _ = tick.tick() => {}
                 () = stop.cancelled() => break,
             }
+            let look_for_unsaid = looked_for_unsaid.elapsed() >= EVERY;
+            if look_for_unsaid {
+                looked_for_unsaid = Instant::now();
+            }
             if let Some(room) = &self.room {
                 self.ask(&io, room.as_ref()).await;
-                if looked_for_unsaid.elapsed() >= EVERY {
-                    looked_for_unsaid = Instant::now();
+                if look_for_unsaid {
                     self.say_unsaid(&io, room.as_ref()).await;
                 }
                 continue;
+            }
+            if look_for_unsaid {
+                // Nothing is unsaid on a room of one instance; the admissions said are kept
+                // only for the acks under way (`unless_admitted_since`).
+                self.forget_said(crate::domain::time::now_millis());
             }
             let began = Instant::now();
             let mut pushes = self.due(began).into_iter();
@@ -1118,8 +1200,45 @@ mod tests {
         assert!(!pushed, "no place after `admitted`");
     }
 
-    #[test]
-    fn an_admission_said_here_is_not_said_again_but_a_later_one_is() {
+    /// A server with a `/queue` whose connections wait in `session`'s line as user 8, and one
+    /// such connection: the packets it is sent come out of the receiver.
+    async fn connected_as_8(
+        session: SessionId,
+    ) -> (
+        SocketIo,
+        tokio::sync::mpsc::Receiver<engineioxide::Packet>,
+        tokio::sync::mpsc::Sender<engineioxide::Packet>,
+    ) {
+        let (_, io) = SocketIo::new_svc();
+        io.ns(
+            rooms::QUEUE_NAMESPACE,
+            move |s: socketioxide::extract::SocketRef| async move {
+                rooms::join(&s, rooms::entrant(session, UserId(8)));
+            },
+        );
+        let (to_server, from_server) = io.new_dummy_sock(rooms::QUEUE_NAMESPACE, ()).await;
+        (io, from_server, to_server)
+    }
+
+    /// The `admitted` pushes `from_server` brings within 50 ms (the dummy socket hands its
+    /// packets over through a task of its own).
+    async fn admitted_sent(
+        from_server: &mut tokio::sync::mpsc::Receiver<engineioxide::Packet>,
+    ) -> usize {
+        let mut admitted = 0;
+        let wait = Duration::from_millis(50);
+        while let Ok(Some(packet)) = tokio::time::timeout(wait, from_server.recv()).await {
+            if let engineioxide::Packet::Message(text) = packet
+                && text.contains(&format!("[\"{ADMITTED_EVENT}\""))
+            {
+                admitted += 1;
+            }
+        }
+        admitted
+    }
+
+    #[tokio::test]
+    async fn an_admission_said_here_is_not_said_again_but_a_later_one_is() {
         let positions = asking();
         let s = SessionId(1);
         positions.acked_on_page(s, UserId(7), 600_000);
@@ -1131,15 +1250,81 @@ mod tests {
             !positions.said_here(s, UserId(7), 660_000),
             "a later admission of the same person"
         );
-        let io = SocketIo::new_svc().1;
-        positions.admit(&io, s, UserId(8), 700_000);
+        let (io, mut from_server, _to_server) = connected_as_8(s).await;
+        assert_eq!(positions.admit(&io, s, UserId(8), 700_000), 1);
         assert!(positions.said_here(s, UserId(8), 700_000), "said by a push");
+        assert_eq!(positions.admit(&io, s, UserId(8), 700_300), 1);
+        assert_eq!(admitted_sent(&mut from_server).await, 1, "said once");
         let later = crate::domain::time::now_millis() + FORGET_AFTER_MS;
         positions.forget_said(later);
         assert!(
             !positions.said_here(s, UserId(8), 700_000),
             "forgotten in time"
         );
+    }
+
+    #[test]
+    fn an_admission_no_connection_here_heard_is_left_to_the_instance_holding_one() {
+        // The admitting instance (or one that heard the channel while the person was between
+        // connections) says it to nobody: it must not record it said, or its next look for
+        // unsaid admissions marks it said in the shared room, and an instance holding the
+        // person's connection that missed the channel's news never says it.
+        let positions = asking();
+        let s = SessionId(1);
+        let io = SocketIo::new_svc().1;
+        assert_eq!(positions.admit(&io, s, UserId(7), 60_000), 0);
+        assert!(!positions.said_here(s, UserId(7), 60_000));
+    }
+
+    #[test]
+    fn an_ack_read_before_an_admission_said_here_is_held_back_in_either_mode() {
+        let s = SessionId(1);
+        let io = SocketIo::new_svc().1;
+        for positions in [asking(), Positions::default()] {
+            let before = positions.mark();
+            assert!(
+                positions
+                    .unless_admitted_since(s, UserId(7), before)
+                    .is_some()
+            );
+            positions.admit(&io, s, UserId(7), 60_000);
+            assert!(
+                positions
+                    .unless_admitted_since(s, UserId(7), before)
+                    .is_none(),
+                "an ack read before `admitted` would take them back to the line"
+            );
+            assert!(
+                positions
+                    .unless_admitted_since(s, UserId(8), before)
+                    .is_some(),
+                "someone else's admission does not hold it back"
+            );
+            let after = positions.mark();
+            assert!(
+                positions
+                    .unless_admitted_since(s, UserId(7), after)
+                    .is_some()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_admission_waits_for_an_ack_being_sent() {
+        let positions = asking();
+        let s = SessionId(1);
+        let (io, mut from_server, _to_server) = connected_as_8(s).await;
+        let held = positions.unless_admitted_since(s, UserId(8), positions.mark());
+        let admitting = std::thread::spawn({
+            let positions = positions.clone();
+            let io = io.clone();
+            move || positions.admit(&io, s, UserId(8), 60_000)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!admitting.is_finished(), "`admitted` waited for the ack");
+        drop(held);
+        assert_eq!(admitting.join().ok(), Some(1));
+        assert_eq!(admitted_sent(&mut from_server).await, 1);
     }
 
     #[test]

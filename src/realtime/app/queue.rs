@@ -153,6 +153,7 @@ async fn on_join<A: Adapter>(
     };
     let user = conn.user();
     let now = now_millis();
+    let mark = positions.mark();
     // Join before entering, so an admission right after cannot miss this socket.
     rooms::join(&s, rooms::entrant(session, user));
     let entered = fair::join(&state, session, user, conn.holder(), now).await;
@@ -202,7 +203,7 @@ async fn on_join<A: Adapter>(
     watch(&positions, session, user, stand);
     let body = standing(&state, session, user, stand, seconds).await;
     said_if_admitted(&positions, session, user, &body);
-    reply(ack, body);
+    reply_fresh(&state, &positions, (session, user), mark, body, ack).await;
 }
 
 async fn on_status<A: Adapter>(
@@ -220,6 +221,7 @@ async fn on_status<A: Adapter>(
         Err(message) => return bad_request(ack, message),
     };
     let user = conn.user();
+    let mark = positions.mark();
     let stand = match visit::place(&state, session, user).await {
         Ok(Some(place)) => Stand::In(place),
         Ok(None) => match fair::is_early(&state, session, user).await {
@@ -242,6 +244,40 @@ async fn on_status<A: Adapter>(
     if conn.entered() == Some(session) {
         said_if_admitted(&positions, session, user, &body);
     }
+    reply_fresh(&state, &positions, (session, user), mark, body, ack).await;
+}
+
+/// Acks `body`, where `user` stands in `session`'s line as read after `mark`, unless it says
+/// they wait and `admitted` was said to them here since: then where they stand is read again
+/// and acked. The ack is sent under the lock `admitted` is said under, so it cannot overtake
+/// the push that makes it stale either.
+async fn reply_fresh<A: Adapter>(
+    state: &AppState,
+    positions: &Positions,
+    (session, user): (SessionId, UserId),
+    mark: u64,
+    body: Result<Value, ServiceError>,
+    ack: Ack<A>,
+) {
+    let on_page = body.as_ref().is_ok_and(|b| b["state"] == "admitted");
+    if on_page || body.is_err() {
+        return reply(ack, body);
+    }
+    if let Some(_held) = positions.unless_admitted_since(session, user, mark) {
+        return reply(ack, body);
+    }
+    tracing::debug!(%session, %user, "admitted while the ack was read; reading it again");
+    let fresh = match visit::place(state, session, user).await {
+        Ok(Some(place)) => Stand::In(place),
+        Ok(None) => Stand::Out,
+        Err(e) => return fail(ack, &e),
+    };
+    let seconds = match fresh {
+        Stand::In(Place::Queue(index)) => rough_seconds(state, session, index, now_millis()),
+        _ => 0,
+    };
+    let body = standing(state, session, user, fresh, seconds).await;
+    said_if_admitted(positions, session, user, &body);
     reply(ack, body);
 }
 

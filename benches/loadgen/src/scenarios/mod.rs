@@ -255,6 +255,29 @@ pub async fn app_request(
     app_ok(event, ack)
 }
 
+/// [`app_request`], also telling whether a push named `noted` arrived before the ack (and
+/// when, in ms since the epoch): an ack that contradicts a push sent before it is a stale one.
+pub async fn app_request_noting(
+    client: &mut SioClient,
+    ns: &str,
+    event: &str,
+    payload: &Value,
+    limit: Duration,
+    noted: &str,
+) -> Result<(Value, Option<u64>), String> {
+    let mut heard = None;
+    let ack = tokio::time::timeout(
+        limit,
+        client.request(ns, event, payload, noted, &mut |_, _| {
+            heard.get_or_insert_with(fleet::worker::now_ms);
+        }),
+    )
+    .await
+    .map_err(|_| format!("{event}: {}", SioError::Timeout))?
+    .map_err(|e| format!("{event}: {e}"))?;
+    Ok((app_ok(event, ack)?, heard))
+}
+
 /// The ack of an app event when it says `ok`, else its error code as the error.
 pub fn app_ok(event: &str, ack: Value) -> Result<Value, String> {
     match ack["ok"].as_bool() {

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::super::{Protocol, QUEUE_NS, app_request, event_ns};
+use super::super::{Protocol, QUEUE_NS, app_request, app_request_noting, event_ns};
 use crate::error::{Result, err};
 use crate::sio::SioClient;
 
@@ -121,6 +121,10 @@ pub struct Record {
     pub final_ahead: Option<i64>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+    /// A `join` or resume `status` ack said the client waits in line after its `admitted`
+    /// push had arrived: an app trusting the ack would go back to a line it already left.
+    #[serde(default)]
+    pub stale_ack: bool,
 }
 
 /// The phase the parent ordered.
@@ -382,7 +386,7 @@ async fn client(
     r.join_sent = Some(now_ms());
     let mut resume_token = Value::Null;
     let mut role = match join(&plan, &mut c, limit).await {
-        Ok((ahead, resume)) => {
+        Ok((ahead, resume, admitted)) => {
             let at = now_ms();
             r.join_acked = Some(at);
             resume_token = resume;
@@ -394,7 +398,17 @@ async fn client(
                 Some(a) => {
                     r.ahead_at_join = Some(a);
                     r.shown.push((at, a));
-                    Role::Queued
+                    match admitted {
+                        // Heard, even if the ack that followed said otherwise.
+                        Some(heard) => {
+                            r.stale_ack = true;
+                            r.messages += 1;
+                            r.admitted = Some(heard);
+                            r.shown.push((at, -1));
+                            Role::Page
+                        }
+                        None => Role::Queued,
+                    }
                 }
             }
         }
@@ -480,13 +494,22 @@ async fn client(
                     match (plan.protocol, role) {
                         (Protocol::App, Role::Queued) => {
                             match resume(&plan, &r, &token, &resume_token, limit).await {
-                                Ok((c2, ack)) => {
+                                Ok((c2, ack, admitted)) => {
                                     c = c2;
                                     let at = now_ms();
                                     r.resumed = Some(at);
                                     let state = ack["state"].as_str().unwrap_or("?").to_string();
                                     resume_token = ack["resume"].clone();
+                                    if let Some(heard) = admitted.filter(|_| state != "admitted") {
+                                        // Heard, even if the ack that followed said otherwise.
+                                        r.stale_ack = true;
+                                        r.messages += 1;
+                                        r.admitted = Some(heard);
+                                        r.shown.push((at, -1));
+                                        role = Role::Page;
+                                    }
                                     match state.as_str() {
+                                        _ if role == Role::Page => {}
                                         "queued" => r.shown.push((at, ack["ahead"].as_i64().unwrap_or(-2))),
                                         "admitted" => {
                                             r.admitted = Some(at);
@@ -557,19 +580,21 @@ fn session(plan: &Plan) -> Value {
     json!({"sessionId": plan.session})
 }
 
-/// Joins the line: `None` when admitted at once, else the people ahead; with the resume token.
+/// Joins the line: `None` when admitted at once, else the people ahead; with the resume token,
+/// and when an `admitted` push arrived before the ack.
 async fn join(
     plan: &Plan,
     c: &mut SioClient,
     limit: Duration,
-) -> std::result::Result<(Option<i64>, Value), String> {
+) -> std::result::Result<(Option<i64>, Value, Option<u64>), String> {
     match plan.protocol {
         Protocol::App => {
-            let ack = app_request(c, QUEUE_NS, "join", &session(plan), limit).await?;
+            let (ack, admitted) =
+                app_request_noting(c, QUEUE_NS, "join", &session(plan), limit, "admitted").await?;
             let resume = ack["resume"].clone();
             match (ack["state"].as_str(), ack["ahead"].as_i64()) {
-                (Some("admitted"), _) => Ok((None, resume)),
-                (Some("queued"), Some(a)) => Ok((Some(a), resume)),
+                (Some("admitted"), _) => Ok((None, resume, None)),
+                (Some("queued"), Some(a)) => Ok((Some(a), resume, admitted)),
                 _ => Err(format!("join: unexpected ack {ack}")),
             }
         }
@@ -579,9 +604,9 @@ async fn join(
                 .map_err(|e| format!("check limit: {e}"))?;
             let arg = reply.arg();
             match (arg["pass"].as_bool(), arg["waitPeople"].as_i64()) {
-                (Some(true), _) => Ok((None, Value::Null)),
+                (Some(true), _) => Ok((None, Value::Null, None)),
                 // `waitPeople` is the 1-based place.
-                (Some(false), Some(place)) => Ok((Some(place - 1), Value::Null)),
+                (Some(false), Some(place)) => Ok((Some(place - 1), Value::Null, None)),
                 _ => Err(format!("check limit: {arg}")),
             }
         }
@@ -640,22 +665,26 @@ fn others(plan: &Plan, r: &Record) -> Vec<usize> {
         .collect()
 }
 
-/// Reconnects `/queue` through another instance with the resume token and asks `status`.
+/// Reconnects `/queue` through another instance with the resume token and asks `status`; also
+/// when an `admitted` push arrived before its ack.
 async fn resume(
     plan: &Plan,
     r: &Record,
     token: &str,
     resume_token: &Value,
     limit: Duration,
-) -> std::result::Result<(SioClient, Value), String> {
+) -> std::result::Result<(SioClient, Value, Option<u64>), String> {
     let auth = json!({"token": format!("Bearer {token}"), "resume": resume_token});
     let mut last = String::from("no other instance");
     for round in 0..3 {
         for alt in others(plan, r) {
             match SioClient::connect_with(plan.addrs[alt], QUEUE_NS, auth.clone(), limit).await {
                 Ok(mut c) => {
-                    match app_request(&mut c, QUEUE_NS, "status", &session(plan), limit).await {
-                        Ok(ack) => return Ok((c, ack)),
+                    let payload = session(plan);
+                    let status =
+                        app_request_noting(&mut c, QUEUE_NS, "status", &payload, limit, "admitted");
+                    match status.await {
+                        Ok((ack, admitted)) => return Ok((c, ack, admitted)),
                         Err(e) => last = e,
                     }
                 }

@@ -225,9 +225,12 @@ pub struct Places {
     pub not_admitted: usize,
     /// No final answer.
     pub unknown: usize,
-    /// Places at join that were given to two clients, or skipped (`ahead` values 0..Q-1 must
-    /// each appear once).
-    pub duplicate_or_missing_places: usize,
+    /// Places at join given to more than one client (each extra client counts): `ahead`
+    /// values must each appear once.
+    pub given_twice: usize,
+    /// Places at join below the highest one given that no client was told: each is a join
+    /// that took its place without its ack reaching the client (it failed or timed out).
+    pub skipped: usize,
 }
 
 /// Checks each queued client's final answer against its `ahead` at join minus the admissions
@@ -238,11 +241,11 @@ pub fn places(clients: &[(i64, Final)], admitted_from_line: usize) -> Places {
         admitted: admitted_from_line,
         ..Places::default()
     };
-    let mut seen = vec![0u32; clients.len()];
+    let highest = clients.iter().map(|(a, _)| *a).max().unwrap_or(-1);
+    let mut seen = vec![0u32; usize::try_from(highest + 1).unwrap_or(0)];
     for (a, end) in clients {
-        match usize::try_from(*a).ok().and_then(|i| seen.get_mut(i)) {
-            Some(n) => *n += 1,
-            None => p.duplicate_or_missing_places += 1,
+        if let Some(n) = usize::try_from(*a).ok().and_then(|i| seen.get_mut(i)) {
+            *n += 1;
         }
         let expected = a - admitted_from_line as i64;
         match (end, expected >= 0) {
@@ -255,7 +258,8 @@ pub fn places(clients: &[(i64, Final)], admitted_from_line: usize) -> Places {
             (Final::Unknown, _) => p.unknown += 1,
         }
     }
-    p.duplicate_or_missing_places += seen.iter().filter(|n| **n != 1).count();
+    p.given_twice = seen.iter().map(|n| n.saturating_sub(1) as usize).sum();
+    p.skipped = seen.iter().filter(|n| **n == 0).count();
     p
 }
 
@@ -336,7 +340,7 @@ mod tests {
         ];
         let p = places(&ends, 2);
         assert_eq!((p.exact, p.lost, p.wrong_ahead), (5, 0, 0));
-        assert_eq!(p.duplicate_or_missing_places, 0);
+        assert_eq!((p.given_twice, p.skipped), (0, 0));
         // A lost place, a client behind it moved up one too many, a twice-given place.
         let ends = [
             (0, Final::Admitted),
@@ -349,6 +353,6 @@ mod tests {
         assert_eq!(p.lost, 1);
         assert_eq!(p.wrong_ahead, 2, "1 ahead expected for both at 2");
         assert_eq!(p.unknown, 1);
-        assert_eq!(p.duplicate_or_missing_places, 2, "2 twice, 3 never");
+        assert_eq!((p.given_twice, p.skipped), (1, 1), "2 twice, 3 never");
     }
 }

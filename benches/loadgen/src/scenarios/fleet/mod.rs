@@ -963,11 +963,14 @@ fn write_report(
         ),
     );
     if let Some(p) = &r.places {
+        // A join that failed (a storage timeout) may still have taken its place: the places
+        // its client was never told are gaps, one at most per failed join.
         report.check(
-            p.duplicate_or_missing_places == 0,
+            p.given_twice == 0 && p.skipped <= r.join_failures,
             format!(
-                "the places at join are 0..{} once each ({} given twice or skipped)",
-                r.queued, p.duplicate_or_missing_places
+                "the places at join are 0..{} once each, but for failed joins' ({} given twice, \
+                 {} skipped, {} joins failed)",
+                r.queued, p.given_twice, p.skipped, r.join_failures
             ),
         );
         report.check(

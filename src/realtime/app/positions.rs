@@ -67,9 +67,15 @@ const SAY_AFTER_MS: Millis = 3_000;
 /// Two window ends this close belong to one admission (each instance derives it from the
 /// admission time the room stored; an ack's and a push's may differ by rounding).
 const SAME_ADMISSION_MS: Millis = 1_000;
-/// An admission unsaid for this long is forgotten: nobody connected was there to hear it, and a
-/// client that comes back reads its place from `status`.
+/// An admission said here is remembered this long (an admission's news can reach an instance
+/// twice: through the channel and through the look for unsaid ones).
 const FORGET_AFTER_MS: Millis = 120_000;
+/// An admission still unsaid this long after it was made has nobody on `/queue` to hear it
+/// (a legacy visitor, or someone between connections): every instance holding a connection of
+/// theirs says it [`SAY_AFTER_MS`] after the admission, within a second. It leaves the shared
+/// room's list of unsaid admissions, which every instance reads each second; a client that
+/// comes back reads its place from its `status` ack.
+const NOBODY_TO_HEAR_MS: Millis = 15_000;
 /// How often the flusher looks for due pushes: a push waits at most this long past its
 /// second, so a place shown is at most about `EVERY + TICK` behind the truth (a scan of the
 /// table is microseconds even for 10,000 people).
@@ -724,18 +730,16 @@ impl Positions {
                 .map_or(0, |c| c.effective(session).window_ms);
             let mut said = Vec::new();
             for (user, at) in unsaid {
-                let age = now - at;
-                // Said here already, by a push or an ack: recorded said now (the pushes record
-                // theirs only here, all of a session's in one call), not said again.
-                if age >= FORGET_AFTER_MS || self.said_here(session, user, at + window) {
-                    said.push(user);
-                    continue;
+                let heard_here = self.said_here(session, user, at + window);
+                let connected = || !local_entrants(io, session, user).is_empty();
+                match unsaid_step(now - at, heard_here, connected) {
+                    Unsaid::Wait => continue,
+                    Unsaid::Done => {}
+                    Unsaid::Say => {
+                        tracing::info!(%session, %user, "saying an admission nobody said");
+                        self.admit(io, session, user, at + window);
+                    }
                 }
-                if age < SAY_AFTER_MS || local_entrants(io, session, user).is_empty() {
-                    continue;
-                }
-                tracing::info!(%session, %user, "saying an admission nobody said");
-                self.admit(io, session, user, at + window);
                 said.push(user);
             }
             if said.is_empty() {
@@ -793,6 +797,30 @@ impl Positions {
         for due in self.pending(Instant::now()) {
             self.tell(io, due);
         }
+    }
+}
+
+/// What the look for unsaid admissions does with one.
+#[derive(Debug, PartialEq, Eq)]
+enum Unsaid {
+    /// Recorded said in the shared room: said here already (by a push or an ack; the pushes
+    /// record theirs only here, all of a session's in one call), or nobody is there to hear it.
+    Done,
+    /// Said to this instance's connections of the person now, then recorded said.
+    Say,
+    /// Left for the admitting instance, or for the instance holding the person's connection.
+    Wait,
+}
+
+/// The step for an admission made `age` ms ago, `heard_here` already, the person `connected`
+/// here or not (asked only when it matters: it is a room lookup).
+fn unsaid_step(age: Millis, heard_here: bool, connected: impl FnOnce() -> bool) -> Unsaid {
+    if heard_here || age >= NOBODY_TO_HEAR_MS {
+        Unsaid::Done
+    } else if age >= SAY_AFTER_MS && connected() {
+        Unsaid::Say
+    } else {
+        Unsaid::Wait
     }
 }
 
@@ -1274,6 +1302,29 @@ mod tests {
         let io = SocketIo::new_svc().1;
         assert_eq!(positions.admit(&io, s, UserId(7), 60_000), 0);
         assert!(!positions.said_here(s, UserId(7), 60_000));
+    }
+
+    #[test]
+    fn an_unsaid_admission_is_said_by_the_instance_holding_a_connection_and_dropped_when_none_does()
+    {
+        let never = || -> bool { panic!("no room lookup needed") };
+        assert_eq!(unsaid_step(500, true, never), Unsaid::Done, "heard here");
+        assert_eq!(
+            unsaid_step(500, false, || true),
+            Unsaid::Wait,
+            "the admitting instance speaks first"
+        );
+        assert_eq!(unsaid_step(SAY_AFTER_MS, false, || true), Unsaid::Say);
+        assert_eq!(
+            unsaid_step(SAY_AFTER_MS, false, || false),
+            Unsaid::Wait,
+            "another instance may hold their connection"
+        );
+        assert_eq!(
+            unsaid_step(NOBODY_TO_HEAR_MS, false, never),
+            Unsaid::Done,
+            "a legacy visitor or someone offline: the list does not keep them for minutes"
+        );
     }
 
     #[test]

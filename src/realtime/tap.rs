@@ -130,8 +130,9 @@ fn ack_packet(prefix: &str, id: i64, body: &Value) -> String {
     String::from_utf8(text).unwrap_or_default()
 }
 
-/// Starts recording an accepted connection of `user`, when the server records: its CONNECT
-/// (the token is redacted anyway) and the server's answer.
+/// Starts recording an accepted connection of `user`, when the server records. Its CONNECT
+/// (the token redacted) and the server's answer are the writer's to write, from the
+/// [`Item::Open`].
 pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserId) {
     let Some(recorder) = state.recorder.clone() else {
         return;
@@ -166,12 +167,6 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
         sid: s.id,
         rooms: Mutex::default(),
     }));
-    tap.frame(
-        Direction::Send,
-        format!("0{}{{\"token\":\"[redacted]\"}}", tap.0.prefix),
-    );
-    let answer = serde_json::json!({"sid": s.id.to_string()});
-    tap.frame(Direction::Receive, format!("0{}{answer}", tap.0.prefix));
     // In the extensions before its rooms are read: a room joined meanwhile is listed by
     // [`joined`] or read here, if not both.
     s.extensions.insert(tap.clone());

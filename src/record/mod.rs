@@ -39,7 +39,8 @@ const BUFFER: usize = 131_072;
 pub(crate) enum Item {
     /// One HTTP exchange, as seen.
     Http(Box<http::Exchange>),
-    /// A socket connection of `user` opened on namespace `ns` (`host` from its handshake).
+    /// A socket connection of `user` opened on namespace `ns` (`host` from its handshake): the
+    /// writer also writes its CONNECT (token redacted) and the server's answer from it.
     Open {
         conn: Arc<str>,
         /// The socket's id: how a [`Item::Push`] names it.

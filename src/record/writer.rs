@@ -333,8 +333,21 @@ impl Writer {
                     "/" => String::new(),
                     other => format!("{other},"),
                 };
+                // The connection's CONNECT and the server's answer, written here rather than
+                // handed over by the request path: two items fewer for every connection.
+                let connect = format!("0{prefix}{{\"token\":\"[redacted]\"}}");
+                let answer = format!("0{prefix}{}", serde_json::json!({"sid": sid.to_string()}));
                 self.sids.insert(sid, conn.clone());
-                self.conns.insert(conn, (user, prefix, sid));
+                self.conns.insert(conn.clone(), (user, prefix, sid));
+                for (direction, text) in [(Direction::Send, connect), (Direction::Receive, answer)]
+                {
+                    self.take(Item::Frame {
+                        conn: conn.clone(),
+                        direction,
+                        text,
+                        at,
+                    });
+                }
             }
             Item::Frame {
                 conn,
@@ -840,13 +853,21 @@ mod tests {
             text: Arc::from("2/event-1,[\"seats\",{\"by\":2}]"),
             at: 2.5,
         });
-        let heard = |writer: &Writer, user: i64| -> Vec<String> {
+        let messages = |writer: &Writer, user: i64| -> Vec<String> {
             writer.visits[&UserId(user)].entries[0]
                 .web_socket_messages
                 .iter()
                 .map(|m| m.data.clone())
                 .collect()
         };
+        // Each connection opens with its CONNECT and the server's answer, written from the
+        // `Open` item.
+        let opening = messages(&writer, 2);
+        assert_eq!(opening.len(), 2, "{opening:?}");
+        assert_eq!(opening[0], "40/event-1,{\"token\":\"[redacted]\"}");
+        assert_eq!(opening[1], format!("40/event-1,{{\"sid\":\"{other}\"}}"));
+        let heard =
+            |writer: &Writer, user: i64| -> Vec<String> { messages(writer, user).split_off(2) };
         assert_eq!(
             heard(&writer, 1),
             [

@@ -32,10 +32,9 @@ pub(crate) struct Tap(Arc<TapInner>);
 struct TapInner {
     recorder: Arc<Recorder>,
     conn: Arc<str>,
-    /// `""` on the default namespace, `"/queue,"` elsewhere.
-    prefix: String,
-    /// The socket's namespace and id, and the rooms the recorder lists it in.
-    ns: String,
+    /// The socket's namespace (shared with the writer's `Open` item) and id, and the rooms the
+    /// recorder lists it in.
+    ns: Arc<str>,
     sid: Sid,
     rooms: Mutex<Vec<String>>,
 }
@@ -68,10 +67,7 @@ impl Tap {
 
     /// The socket was sent `event` with `args` (none, or one body).
     pub(crate) fn emitted(&self, event: &str, args: &[&Value]) {
-        self.frame(
-            Direction::Receive,
-            event_packet(&self.0.prefix, event, args),
-        );
+        self.frame(Direction::Receive, event_packet(&self.0.ns, event, args));
     }
 
     /// The socket is in `room`: the recorder lists it there.
@@ -91,21 +87,21 @@ impl Tap {
     }
 }
 
-/// The namespace's packet prefix: `""` on the default one, `"{ns},"` elsewhere.
-fn prefix_of(ns: &str) -> String {
-    if ns == "/" {
-        String::new()
-    } else {
-        format!("{ns},")
+/// Writes the packet prefix of namespace `ns`: nothing on the default one, `"{ns},"`
+/// elsewhere.
+fn write_prefix(text: &mut Vec<u8>, ns: &str) {
+    if ns != "/" {
+        text.extend_from_slice(ns.as_bytes());
+        text.push(b',');
     }
 }
 
-/// An EVENT packet's text, `2{prefix}["event",…args]`, written straight from the borrowed
-/// values (no copy of the body is built first).
-fn event_packet(prefix: &str, event: &str, args: &[&Value]) -> String {
+/// An EVENT packet's text on namespace `ns`, `2{prefix}["event",…args]`, written straight
+/// from the borrowed values (no copy of the body is built first).
+fn event_packet(ns: &str, event: &str, args: &[&Value]) -> String {
     let mut text = Vec::with_capacity(128);
     text.push(b'2');
-    text.extend_from_slice(prefix.as_bytes());
+    write_prefix(&mut text, ns);
     text.push(b'[');
     // Writing JSON into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut text, event);
@@ -117,11 +113,12 @@ fn event_packet(prefix: &str, event: &str, args: &[&Value]) -> String {
     String::from_utf8(text).unwrap_or_default()
 }
 
-/// An ACK packet's text, `3{prefix}{id}[body]`, written straight from the borrowed body.
-fn ack_packet(prefix: &str, id: i64, body: &Value) -> String {
+/// An ACK packet's text on namespace `ns`, `3{prefix}{id}[body]`, written straight from the
+/// borrowed body.
+fn ack_packet(ns: &str, id: i64, body: &Value) -> String {
     let mut text = Vec::with_capacity(128);
     text.push(b'3');
-    text.extend_from_slice(prefix.as_bytes());
+    write_prefix(&mut text, ns);
     text.extend_from_slice(id.to_string().as_bytes());
     text.push(b'[');
     // Writing JSON into a Vec cannot fail.
@@ -140,8 +137,7 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
     if !recorder.records(user) {
         return;
     }
-    let ns = s.ns().to_string();
-    let prefix = prefix_of(&ns);
+    let ns: Arc<str> = Arc::from(s.ns());
     let host = s
         .req_parts()
         .headers
@@ -162,7 +158,6 @@ pub(crate) fn attach<A: Adapter>(s: &SocketRef<A>, state: &AppState, user: UserI
     let tap = Tap(Arc::new(TapInner {
         recorder,
         conn,
-        prefix,
         ns,
         sid: s.id,
         rooms: Mutex::default(),
@@ -219,7 +214,8 @@ pub(crate) struct Audience {
     recorder: Arc<Recorder>,
     sids: Arc<[Sid]>,
     except: Option<Sid>,
-    prefix: String,
+    /// The room's namespace.
+    ns: String,
 }
 
 /// The recorded sockets in `room` of namespace `ns`, as the recorder lists them: one lookup,
@@ -236,7 +232,7 @@ pub(crate) fn audience(recorder: Option<&Arc<Recorder>>, ns: &str, room: &str) -
         recorder: recorder.clone(),
         sids,
         except: None,
-        prefix: prefix_of(ns),
+        ns: ns.to_owned(),
     })
 }
 
@@ -264,7 +260,7 @@ impl Audience {
     /// The push of `event` with `args` (none, or one body) went out to the room: recorded
     /// as one item for all its recorded sockets.
     pub(crate) fn pushed(&self, event: &str, args: &[&Value]) {
-        let text = event_packet(&self.prefix, event, args);
+        let text = event_packet(&self.ns, event, args);
         self.recorder.record(Item::Push {
             sids: self.sids.clone(),
             except: self.except,
@@ -298,7 +294,7 @@ impl<A: Adapter> Ack<A> {
     /// Sends the ack (recording it first on a recorded socket).
     pub(crate) fn send(self, body: &Value) -> Result<(), socketioxide::SendError> {
         if let Some((tap, id)) = &self.tap {
-            tap.frame(Direction::Receive, ack_packet(&tap.0.prefix, *id, body));
+            tap.frame(Direction::Receive, ack_packet(&tap.0.ns, *id, body));
         }
         self.sender.send(body)
     }
@@ -313,21 +309,21 @@ mod tests {
     fn an_event_packet_is_the_event_and_its_bodies_as_one_json_array() {
         let body =
             json!({"areaId": 3, "seats": [{"id": 1, "status": "taken"}], "note": "a \"quote\""});
-        let text = event_packet("/event-1,", "seats", &[&body]);
+        let text = event_packet("/event-1", "seats", &[&body]);
         let (prefix, array) = text.split_at("2/event-1,".len());
         assert_eq!(prefix, "2/event-1,");
         assert_eq!(
             serde_json::from_str::<Value>(array).expect("JSON"),
             json!(["seats", body])
         );
-        assert_eq!(event_packet("", "ready to go", &[]), "2[\"ready to go\"]");
+        assert_eq!(event_packet("/", "ready to go", &[]), "2[\"ready to go\"]");
     }
 
     #[test]
     fn an_ack_packet_is_the_id_and_the_body_in_a_json_array() {
         let body = json!({"ok": true, "position": 3});
         assert_eq!(
-            ack_packet("/queue,", 12, &body),
+            ack_packet("/queue", 12, &body),
             format!("3/queue,12{}", json!([body]))
         );
     }

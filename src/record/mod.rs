@@ -46,7 +46,7 @@ pub(crate) enum Item {
         /// The socket's id: how a [`Item::Push`] names it.
         sid: Sid,
         user: UserId,
-        ns: String,
+        ns: Arc<str>,
         host: String,
         at: f64,
     },

@@ -329,7 +329,7 @@ impl Writer {
                 visit.open.insert(conn.clone(), visit.entries.len());
                 visit.entries.push(socket_entry(&host, at));
                 visit.dirty = true;
-                let prefix = match ns.as_str() {
+                let prefix = match &*ns {
                     "/" => String::new(),
                     other => format!("{other},"),
                 };

@@ -87,6 +87,9 @@ impl Item {
     fn frames(&self) -> usize {
         match self {
             Item::Push { sids, .. } => sids.len().max(1),
+            // The connection's entry, its CONNECT and the server's answer: a crowd connecting
+            // is as much of a burst as when the request path handed over the two frames.
+            Item::Open { .. } => 3,
             _ => 1,
         }
     }
@@ -283,7 +286,7 @@ mod tests {
     }
 
     #[test]
-    fn a_room_push_hands_the_writer_a_frame_per_socket_it_reached() {
+    fn a_room_push_hands_the_writer_a_frame_per_socket_it_reached_and_an_opening_three() {
         let (items, _rx) = mpsc::channel(8);
         let recorder = Recorder::for_tests(items, Arc::new(test_auth()), 1.0);
         recorder.record(Item::Push {
@@ -297,6 +300,19 @@ mod tests {
             at: 0.0,
         });
         assert_eq!(recorder.handed.load(Ordering::Relaxed), 111);
+        recorder.record(Item::Open {
+            conn: Arc::from("c"),
+            sid: Sid::new(),
+            user: UserId(1),
+            ns: Arc::from("/"),
+            host: String::new(),
+            at: 0.0,
+        });
+        assert_eq!(
+            recorder.handed.load(Ordering::Relaxed),
+            114,
+            "an opening is its entry, the CONNECT and the answer"
+        );
     }
 
     fn test_auth() -> Auth {

@@ -85,26 +85,37 @@ const LOOK_EVERY: usize = 100;
 /// filling buffer is still taken).
 struct Turn {
     began: Instant,
-    /// The recorder's count of frames handed over ([`Item::frames`]), and its value when the
-    /// turn began.
+    /// The recorder's count of frames handed over ([`Item::frames`]).
     handed: Arc<AtomicUsize>,
-    handed_at_start: usize,
     capacity: usize,
     /// How long the writer had left items queued before this turn.
     waited: Duration,
     /// Whether a burst ended the turn.
     cut: bool,
+    /// Where the rate is counted from: the last look at least [`RATE_WINDOW`] back, and the
+    /// frames handed over by then. A rate since the turn began read a rush that began late in
+    /// a long turn (files written into a slow file system) as a trickle: 3,000 frames in the
+    /// rush's first 70 ms, counted over a turn 300 ms old, are under the burst rate, and the
+    /// writer wrote on through the rush.
+    window_began: Instant,
+    handed_at_window: usize,
 }
+
+/// The shortest time a turn's look counts arrivals over ([`Turn::burst`]).
+const RATE_WINDOW: Duration = Duration::from_millis(10);
 
 impl Turn {
     fn new(handed: Arc<AtomicUsize>, capacity: usize, waited: Duration) -> Self {
+        let now = Instant::now();
+        let at_start = handed.load(Ordering::Relaxed);
         Self {
-            began: Instant::now(),
-            handed_at_start: handed.load(Ordering::Relaxed),
+            began: now,
             handed,
             capacity,
             waited,
             cut: false,
+            window_began: now,
+            handed_at_window: at_start,
         }
     }
 
@@ -116,15 +127,19 @@ impl Turn {
     /// Whether frames are arriving as in a burst, `queued` items being queued now;
     /// remembered as the turn's end.
     fn burst(&mut self, queued: usize) -> bool {
-        let since = self.began.elapsed();
+        let since = self.window_began.elapsed();
         // Under a millisecond, a handful of items would read as a burst.
         if since < Duration::from_millis(1) {
-            return false;
+            return self.cut;
         }
         let handed = self.handed.load(Ordering::Relaxed);
-        let arrived = handed.saturating_sub(self.handed_at_start);
-        let waited = self.waited + since;
+        let arrived = handed.saturating_sub(self.handed_at_window);
+        let waited = self.waited + self.began.elapsed();
         self.cut = self.cut || defer(arrived, since, queued, self.capacity, waited);
+        if since >= RATE_WINDOW {
+            self.window_began = Instant::now();
+            self.handed_at_window = handed;
+        }
         self.cut
     }
 }
@@ -760,6 +775,7 @@ mod tests {
             let handed = std::sync::Arc::new(AtomicUsize::new(20_000));
             let mut turn = Turn::new(handed.clone(), capacity, waited);
             turn.began = Instant::now() - Duration::from_millis(10);
+            turn.window_began = turn.began;
             handed.store(then, Ordering::Relaxed);
             turn
         };
@@ -792,8 +808,26 @@ mod tests {
         let handed = std::sync::Arc::new(AtomicUsize::new(5_000));
         let mut turn = Turn::new(handed.clone(), 131_072, Duration::ZERO);
         turn.began = Instant::now() - Duration::from_millis(10);
+        turn.window_began = turn.began;
         handed.store(5_000 + 6 * 110 + 20, Ordering::Relaxed);
         assert!(turn.burst(126), "68,000 frames a second is a burst");
+    }
+
+    #[test]
+    fn a_rush_that_begins_late_in_a_long_turn_still_cuts_it() {
+        use super::{RATE_WINDOW, Turn};
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::{Duration, Instant};
+        // A turn writing files into a slow file system, 400 ms old and quiet so far.
+        let handed = std::sync::Arc::new(AtomicUsize::new(20_000));
+        let mut turn = Turn::new(handed.clone(), 131_072, Duration::ZERO);
+        turn.began = Instant::now() - Duration::from_millis(400);
+        turn.window_began = turn.began;
+        assert!(!turn.burst(100), "quiet");
+        // The rush's first 10 ms: 500 frames (50,000 a second), 1,250 a second over the turn.
+        turn.window_began = Instant::now() - RATE_WINDOW;
+        handed.store(20_500, Ordering::Relaxed);
+        assert!(turn.burst(600), "the rush is seen by its own rate");
     }
 
     #[test]

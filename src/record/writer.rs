@@ -349,20 +349,15 @@ impl Writer {
                     other => format!("{other},"),
                 };
                 // The connection's CONNECT and the server's answer, written here rather than
-                // handed over by the request path: two items fewer for every connection.
-                let connect = format!("0{prefix}{{\"token\":\"[redacted]\"}}");
-                let answer = format!("0{prefix}{}", serde_json::json!({"sid": sid.to_string()}));
+                // handed over by the request path: two items fewer for every connection. They
+                // hold no secret and no session (the namespace gave it), so they are neither
+                // redacted nor read.
+                let connect = format!("40{prefix}{{\"token\":\"[redacted]\"}}");
+                let answer = format!("40{prefix}{{\"sid\":\"{sid}\"}}");
                 self.sids.insert(sid, conn.clone());
                 self.conns.insert(conn.clone(), (user, prefix, sid));
-                for (direction, text) in [(Direction::Send, connect), (Direction::Receive, answer)]
-                {
-                    self.take(Item::Frame {
-                        conn: conn.clone(),
-                        direction,
-                        text,
-                        at,
-                    });
-                }
+                self.message(&conn, Direction::Send, connect, at, None);
+                self.message(&conn, Direction::Receive, answer, at, None);
             }
             Item::Frame {
                 conn,

@@ -222,18 +222,9 @@ async fn on_status<A: Adapter>(
     };
     let user = conn.user();
     let mark = positions.mark();
-    let stand = match visit::place(&state, session, user).await {
-        Ok(Some(place)) => Stand::In(place),
-        Ok(None) => match fair::is_early(&state, session, user).await {
-            Ok(true) => Stand::Early,
-            Ok(false) => Stand::Out,
-            Err(e) => return fail(ack, &e),
-        },
+    let (stand, seconds) = match read_stand(&state, session, user).await {
+        Ok(read) => read,
         Err(e) => return fail(ack, &e),
-    };
-    let seconds = match stand {
-        Stand::In(Place::Queue(index)) => rough_seconds(&state, session, index, now_millis()),
-        _ => 0,
     };
     // Asking is watching only for a connection in that line (a status of another line's
     // place gets its answer, not pushes).
@@ -245,6 +236,24 @@ async fn on_status<A: Adapter>(
         said_if_admitted(&positions, session, user, &body);
     }
     reply_fresh(&state, &positions, (session, user), mark, body, ack).await;
+}
+
+/// Where `user` stands in `session`'s line now, and the rough wait of a queued place.
+async fn read_stand(
+    state: &AppState,
+    session: SessionId,
+    user: UserId,
+) -> Result<(Stand, i64), ServiceError> {
+    let stand = match visit::place(state, session, user).await? {
+        Some(place) => Stand::In(place),
+        None if fair::is_early(state, session, user).await? => Stand::Early,
+        None => Stand::Out,
+    };
+    let seconds = match stand {
+        Stand::In(Place::Queue(index)) => rough_seconds(state, session, index, now_millis()),
+        _ => 0,
+    };
+    Ok((stand, seconds))
 }
 
 /// Acks `body`, where `user` stands in `session`'s line as read after `mark`, unless it says
@@ -267,14 +276,9 @@ async fn reply_fresh<A: Adapter>(
         return reply(ack, body);
     }
     tracing::debug!(%session, %user, "admitted while the ack was read; reading it again");
-    let fresh = match visit::place(state, session, user).await {
-        Ok(Some(place)) => Stand::In(place),
-        Ok(None) => Stand::Out,
+    let (fresh, seconds) = match read_stand(state, session, user).await {
+        Ok(read) => read,
         Err(e) => return fail(ack, &e),
-    };
-    let seconds = match fresh {
-        Stand::In(Place::Queue(index)) => rough_seconds(state, session, index, now_millis()),
-        _ => 0,
     };
     let body = standing(state, session, user, fresh, seconds).await;
     said_if_admitted(positions, session, user, &body);

@@ -245,14 +245,8 @@ pub async fn app_request(
     payload: &Value,
     limit: Duration,
 ) -> Result<Value, String> {
-    let ack = tokio::time::timeout(
-        limit,
-        client.request(ns, event, payload, "", &mut |_, _| {}),
-    )
-    .await
-    .map_err(|_| format!("{event}: {}", SioError::Timeout))?
-    .map_err(|e| format!("{event}: {e}"))?;
-    app_ok(event, ack)
+    let (ack, _) = app_request_noting(client, ns, event, payload, limit, "").await?;
+    Ok(ack)
 }
 
 /// [`app_request`], also telling whether a push named `noted` arrived before the ack (and

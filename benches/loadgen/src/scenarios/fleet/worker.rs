@@ -399,14 +399,7 @@ async fn client(
                     r.ahead_at_join = Some(a);
                     r.shown.push((at, a));
                     match admitted {
-                        // Heard, even if the ack that followed said otherwise.
-                        Some(heard) => {
-                            r.stale_ack = true;
-                            r.messages += 1;
-                            r.admitted = Some(heard);
-                            r.shown.push((at, -1));
-                            Role::Page
-                        }
+                        Some(heard) => heard_before_a_stale_ack(&mut r, heard, at),
                         None => Role::Queued,
                     }
                 }
@@ -501,12 +494,7 @@ async fn client(
                                     let state = ack["state"].as_str().unwrap_or("?").to_string();
                                     resume_token = ack["resume"].clone();
                                     if let Some(heard) = admitted.filter(|_| state != "admitted") {
-                                        // Heard, even if the ack that followed said otherwise.
-                                        r.stale_ack = true;
-                                        r.messages += 1;
-                                        r.admitted = Some(heard);
-                                        r.shown.push((at, -1));
-                                        role = Role::Page;
+                                        role = heard_before_a_stale_ack(&mut r, heard, at);
                                     }
                                     match state.as_str() {
                                         _ if role == Role::Page => {}
@@ -578,6 +566,16 @@ async fn final_status(
 
 fn session(plan: &Plan) -> Value {
     json!({"sessionId": plan.session})
+}
+
+/// `admitted` arrived at `heard`, before an ack (answered at `at`) that said the client still
+/// waits: it counts as heard, and the ack as stale. The client is on the page.
+fn heard_before_a_stale_ack(r: &mut Record, heard: u64, at: u64) -> Role {
+    r.stale_ack = true;
+    r.messages += 1;
+    r.admitted = Some(heard);
+    r.shown.push((at, -1));
+    Role::Page
 }
 
 /// Joins the line: `None` when admitted at once, else the people ahead; with the resume token,
